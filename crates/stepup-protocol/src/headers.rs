@@ -1,0 +1,48 @@
+//! Header names and values of the SDK (C:`src/modules/apiClient/constants.ts`, §6 of the protocol doc).
+
+/// The API version the client speaks.
+pub const API_VERSION: &str = "API/0.0.1125";
+/// `x-dyn-api-version`.
+pub const X_DYN_API_VERSION: &str = "x-dyn-api-version";
+/// `x-dyn-version`: names the SDK (ours: `StepupDesktop/<version>`).
+pub const X_DYN_VERSION: &str = "x-dyn-version";
+/// `x-dynamic-platform`.
+pub const X_DYNAMIC_PLATFORM: &str = "x-dynamic-platform";
+/// `x-dyn-request-id`: 50 alphanumerics per request.
+pub const X_DYN_REQUEST_ID: &str = "x-dyn-request-id";
+/// `x-dyn-session-id`: 32 alphanumerics per client instance (not the auth session).
+pub const X_DYN_SESSION_ID: &str = "x-dyn-session-id";
+/// `x-dyn-elevated-access-token`: the elevated token on the call of its scope.
+pub const X_DYN_ELEVATED_ACCESS_TOKEN: &str = "x-dyn-elevated-access-token";
+/// `x-mfa-auth-token`: the legacy MFA token.
+pub const X_MFA_AUTH_TOKEN: &str = "x-mfa-auth-token";
+/// `x-dynamic-device-nonce`.
+pub const X_DYNAMIC_DEVICE_NONCE: &str = "x-dynamic-device-nonce";
+/// `x-dynamic-device-publickey`: compressed P-256 point, hex.
+pub const X_DYNAMIC_DEVICE_PUBLICKEY: &str = "x-dynamic-device-publickey";
+/// `x-dynamic-device-signed-nonce`: ECDSA P-256/SHA-256 over the nonce, P1363 r‖s hex.
+pub const X_DYNAMIC_DEVICE_SIGNED_NONCE: &str = "x-dynamic-device-signed-nonce";
+/// RFC 9470's challenge value for "step up".
+pub const INSUFFICIENT_USER_AUTHENTICATION: &str = "insufficient_user_authentication";
+
+/// Paths (relative to `/sdk/{env}/`) on which the SDK adds the device nonce-signature headers
+/// (A:`src/deviceNonceSignatureEndpoints.js`, the ones this project uses).
+pub const DEVICE_SIGNED_PATHS: &[&str] = &[
+    "emailVerifications/verify",
+    "emailVerifications/signin",
+    "smsVerifications/verify",
+    "smsVerifications/signin",
+    "wallets/verify",
+    "verify",
+    "verify/link",
+    "verify/merge",
+    "verify/transfer",
+    "refresh",
+    "externalAuth/signin",
+];
+
+/// True when the SDK signs a nonce with the device key for this relative path.
+pub fn is_device_signed(path: &str) -> bool {
+    DEVICE_SIGNED_PATHS.contains(&path)
+        || (path.starts_with("providers/") && path.ends_with("/signIn"))
+}
