@@ -1,1 +1,135 @@
-fn main() {}
+//! `cargo xtask <command>`: the developer commands. Each installs what it needs on a fresh
+//! Debian/Ubuntu machine (apt packages, tauri-driver, npm packages) before it runs.
+//!
+//! - `test`: formatting, clippy, every Rust test (keychain tests inside a private D-Bus session
+//!   with a real gnome-keyring), the official JS SDK against the sandbox, and the app's
+//!   end-to-end tests in a real window under Xvfb.
+//! - `demo`: builds and starts the desktop app with its embedded sandbox.
+//! - `bench`: the criterion benchmarks and the app's size/latency/memory measurements.
+//! - `conformance`: only the JS SDK run (needs a built sandbox).
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+mod sys;
+
+use sys::{ensure_apt, run, Step};
+
+/// Packages the Rust tests need: a real Secret Service on a private session bus.
+const KEYCHAIN_PACKAGES: &[&str] = &["dbus", "dbus-daemon", "gnome-keyring", "libsecret-tools"];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let root = workspace_root();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(&root, &args[1..]),
+        Some("demo") => demo(&root),
+        Some("bench") => bench(&root),
+        Some("conformance") => conformance(&root),
+        _ => {
+            eprintln!("usage: cargo xtask <test|demo|bench|conformance>\n  test [--no-lint] [--no-e2e]   everything CI runs\n  demo                         the app with its embedded sandbox\n  bench                        benchmarks (numbers on stdout)\n  conformance                  the official JS SDK against the sandbox");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
+}
+
+fn cargo() -> Command {
+    Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"))
+}
+
+fn test(root: &Path, flags: &[String]) -> Result<(), String> {
+    let lint = !flags.iter().any(|f| f == "--no-lint");
+    let e2e = !flags.iter().any(|f| f == "--no-e2e");
+    ensure_apt(KEYCHAIN_PACKAGES)?;
+    if lint {
+        run(Step::new("format check", cargo().args(["fmt", "--all", "--", "--check"]).current_dir(root)))?;
+        run(Step::new(
+            "clippy",
+            cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]).current_dir(root),
+        ))?;
+    }
+    run(Step::new("build", cargo().args(["build", "--workspace", "--all-targets", "--locked"]).current_dir(root)))?;
+    // Every Rust test, inside a private D-Bus session with an unlocked gnome-keyring so that the
+    // keychain tests run against a real Secret Service.
+    let keyring_home = target_dir(root).join("keyring-home");
+    let mut tests = Command::new("dbus-run-session");
+    tests
+        .arg("--")
+        .arg(root.join("crates/stepup-keychain/with-keyring.sh"))
+        .arg(env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["test", "--workspace", "--locked", "--", "--include-ignored"])
+        .env("STEPUP_KEYRING_HOME", &keyring_home)
+        .current_dir(root);
+    run(Step::new("tests (with a private Secret Service)", &mut tests))?;
+    conformance(root)?;
+    if e2e {
+        app_e2e(root)?;
+    }
+    eprintln!("xtask: all tests passed");
+    Ok(())
+}
+
+/// The official JS SDK against a freshly started sandbox.
+fn conformance(root: &Path) -> Result<(), String> {
+    let dir = root.join("conformance/js-sdk");
+    let sandbox = target_dir(root).join("debug/stepup-sandbox");
+    if !sandbox.exists() {
+        run(Step::new("build sandbox", cargo().args(["build", "-p", "stepup-sandbox", "--locked"]).current_dir(root)))?;
+    }
+    run(Step::new("npm ci (JS SDK)", Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir)))?;
+    run(Step::new(
+        "JS SDK conformance",
+        Command::new("node").arg("conformance.mjs").env("STEPUP_SANDBOX_BIN", &sandbox).current_dir(&dir),
+    ))
+}
+
+fn app_e2e(root: &Path) -> Result<(), String> {
+    let script = root.join("tests/e2e/run.sh");
+    if !script.exists() {
+        eprintln!("xtask: no app end-to-end suite yet ({})", script.display());
+        return Ok(());
+    }
+    run(Step::new("app end-to-end (Xvfb + WebDriver)", Command::new("bash").arg(script).current_dir(root)))
+}
+
+fn demo(root: &Path) -> Result<(), String> {
+    let script = root.join("tests/e2e/demo.sh");
+    if script.exists() {
+        return run(Step::new("demo", Command::new("bash").arg(script).current_dir(root)));
+    }
+    // Until the desktop app lands, the demo is the standalone sandbox.
+    run(Step::new(
+        "sandbox demo",
+        cargo()
+            .args(["run", "-p", "stepup-sandbox", "--locked", "--", "--listen", "127.0.0.1:8787", "--seed-demo"])
+            .args(["--state", &target_dir(root).join("sandbox-demo.json").to_string_lossy()])
+            .current_dir(root),
+    ))
+}
+
+fn bench(root: &Path) -> Result<(), String> {
+    ensure_apt(KEYCHAIN_PACKAGES)?;
+    run(Step::new("criterion benches", cargo().args(["bench", "--workspace", "--locked"]).current_dir(root)))?;
+    let script = root.join("tests/e2e/bench.sh");
+    if script.exists() {
+        run(Step::new("app benches", Command::new("bash").arg(script).current_dir(root)))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,150 @@
+// Conformance: Dynamic's official JS SDK (@dynamic-labs-sdk/client 1.27.1) talks to stepup-sandbox.
+// It proves that the sandbox speaks the wire protocol as Dynamic's own client expects it:
+// settings and nonces at start, email-OTP sign-in, stepUp/check, TOTP and recovery-code step-up
+// with requestedScopes, the SDK's own token parsing (scope/exp/singleUse), its error mapping.
+//
+// Usage: STEPUP_SANDBOX_BIN=target/debug/stepup-sandbox node conformance.mjs
+import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import 'fake-indexeddb/auto';
+
+// The SDK is written for browsers and React Native: give it the little of `window` it reads.
+const memoryStorage = () => {
+  const m = new Map();
+  return {
+    getItem: (k) => (m.has(k) ? m.get(k) : null),
+    setItem: (k, v) => m.set(k, String(v)),
+    removeItem: (k) => m.delete(k),
+    clear: () => m.clear(),
+    key: (i) => [...m.keys()][i] ?? null,
+    get length() { return m.size; },
+  };
+};
+globalThis.localStorage = memoryStorage();
+globalThis.sessionStorage = memoryStorage();
+globalThis.window = globalThis;
+globalThis.window.location = new URL('https://app.stepup.example/');
+globalThis.document = { cookie: '', addEventListener() {}, removeEventListener() {}, visibilityState: 'visible' };
+globalThis.addEventListener = () => {};
+globalThis.removeEventListener = () => {};
+
+const sdk = await import('@dynamic-labs-sdk/client');
+
+const ENV = '0b7c2a4e-1d3f-4a5b-9c6d-7e8f9a0b1c2d';
+const PORT = 20000 + Math.floor(Math.random() * 20000);
+const ROOT = `http://127.0.0.1:${PORT}/api/v0`;
+const BIN = resolve(process.env.STEPUP_SANDBOX_BIN ?? '../../target/debug/stepup-sandbox');
+const dir = mkdtempSync(join(tmpdir(), 'stepup-conformance-'));
+const sandbox = spawn(BIN, ['--listen', `127.0.0.1:${PORT}`, '--env', ENV, '--state', join(dir, 'state.json'), '--seed-demo'],
+  { stdio: ['ignore', 'ignore', 'ignore'] });
+let failed = false;
+const stop = () => { sandbox.kill(); rmSync(dir, { recursive: true, force: true }); };
+const watchdog = setTimeout(() => { console.error('not ok - timed out after 60 s'); stop(); process.exit(1); }, 60_000);
+
+const getJson = async (path) => {
+  const r = await fetch(`${ROOT}${path}`);
+  assert.equal(r.status, 200, `GET ${path}`);
+  return r.json();
+};
+const step = async (name, fn) => {
+  try { await fn(); console.log(`ok - ${name}`); }
+  catch (e) { failed = true; console.log(`not ok - ${name}\n  ${e?.stack ?? e}`); throw e; }
+};
+
+try {
+  for (let i = 0; ; i++) {
+    try { if ((await fetch(`${ROOT}/sdk/${ENV}/settings`)).ok) break; } catch {}
+    if (i > 200) throw new Error('sandbox did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const demo = await getJson(`/sandbox/${ENV}/demo`);
+
+  const client = sdk.createDynamicClient({
+    environmentId: ENV,
+    coreConfig: { apiBaseUrl: ROOT },
+    metadata: { name: 'Stepup conformance', universalLink: 'https://app.stepup.example' },
+    logLevel: 'error',
+  });
+
+  await step('the SDK initialises against the sandbox (settings, nonces)', async () => {
+    await sdk.waitForClientInitialized(client);
+    assert.equal(client.initStatus, 'finished', String(client.initError));
+  });
+
+  await step('email OTP sign-in through the sandbox outbox', async () => {
+    const otp = await sdk.sendEmailOTP({ email: demo.email }, client);
+    assert.ok(otp.verificationUUID);
+    const outbox = await getJson(`/sandbox/${ENV}/outbox`);
+    const msg = outbox.filter((m) => m.verificationUUID === otp.verificationUUID).at(-1);
+    assert.ok(msg, 'the code was delivered to the outbox');
+    await sdk.verifyOTP({ otpVerification: otp, verificationToken: msg.code }, client);
+    assert.equal(client.user?.email, demo.email);
+    assert.ok(client.token, 'a session token');
+  });
+
+  let check;
+  await step('checkStepUpAuth asks the server and offers the MFA device', async () => {
+    check = await sdk.checkStepUpAuth({ scope: 'wallet:export' }, client);
+    assert.equal(check.isRequired, true);
+    assert.ok(check.credentials.some((c) => c.format === 'totp'), JSON.stringify(check.credentials));
+    assert.ok(check.credentials.every((c) => c.format === 'totp' || c.format === 'passkey'), 'MFA users get MFA only');
+    assert.ok(check.credentials.some((c) => c.id === check.defaultCredentialId), 'default is one of them');
+  });
+
+  await step('a wrong TOTP code maps to MfaInvalidOtpError', async () => {
+    const code = demo.totpCode === '000000' ? '111111' : '000000';
+    await assert.rejects(
+      sdk.authenticateTotpMfaDevice({ code, requestedScopes: ['wallet:export'] }, client),
+      (e) => e.code === 'mfa_invalid_otp_error' || /invalid otp/i.test(e.message),
+    );
+  });
+
+  let sessionBefore;
+  await step('TOTP step-up stores a single-use wallet:export token and rotates the session', async () => {
+    const fresh = await getJson(`/sandbox/${ENV}/demo`);
+    sessionBefore = client.token;
+    await sdk.authenticateTotpMfaDevice({ code: fresh.totpCode, requestedScopes: ['wallet:export'] }, client);
+    assert.notEqual(client.token, sessionBefore, 'session rotated');
+    const again = await sdk.checkStepUpAuth({ scope: 'wallet:export' }, client);
+    assert.deepEqual(again, { isRequired: false, credentials: [] });
+    const token = sdk.getElevatedAccessToken({ scope: 'wallet:export' }, client);
+    assert.ok(token, 'the token is there, and this call consumed it (single-use)');
+    assert.equal(sdk.getElevatedAccessToken({ scope: 'wallet:export', consume: false }, client), undefined);
+  });
+
+  await step('the same TOTP code is refused the second time', async () => {
+    const fresh = await getJson(`/sandbox/${ENV}/demo`);
+    await assert.rejects(
+      sdk.authenticateTotpMfaDevice({ code: fresh.totpCode, requestedScopes: ['wallet:export'] }, client),
+      (e) => e.code === 'mfa_invalid_otp_error' || e.code === 'mfa_rate_limited_error',
+    );
+  });
+
+  await step('a recovery code gives a time-bound credential:unlink token', async () => {
+    const fresh = await getJson(`/sandbox/${ENV}/demo`);
+    assert.ok(fresh.recoveryCodes?.length > 0, 'the demo has recovery codes');
+    await sdk.authenticateMfaRecoveryCode({ code: fresh.recoveryCodes[0], requestedScopes: ['credential:unlink'] }, client);
+    assert.ok(sdk.getElevatedAccessToken({ scope: 'credential:unlink' }, client));
+    assert.ok(sdk.getElevatedAccessToken({ scope: 'credential:unlink' }, client), 'time-bound: still there');
+  });
+
+  await step('an unknown scope is refused by the server (fail closed)', async () => {
+    const r = await sdk.checkStepUpAuth({ scope: 'wallet:teleport' }, client);
+    assert.equal(r.isRequired, true);
+  });
+
+  await step('logout clears the elevated tokens', async () => {
+    await sdk.logout(client);
+    assert.equal(sdk.getElevatedAccessToken({ scope: 'credential:unlink', consume: false }, client), undefined);
+  });
+} catch {
+  failed = true;
+} finally {
+  clearTimeout(watchdog);
+  stop();
+}
+console.log(failed ? 'FAIL' : 'PASS');
+process.exit(failed ? 1 : 0);
