@@ -1,1 +1,394 @@
-//! placeholder
+//! The OS keychain as `stepup-client`'s [`TokenVault`]: the session, the elevated tokens and
+//! the device key persist in the Secret Service (Linux), the login Keychain (macOS) or the
+//! Credential Manager (Windows). There is no plaintext fallback.
+//!
+//! ```no_run
+//! use stepup_client::vault::TokenVault;
+//! use stepup_keychain::KeychainVault;
+//!
+//! # fn main() -> Result<(), stepup_client::vault::VaultError> {
+//! let vault = KeychainVault::open_for_environment("com.stepup.desktop", "env-123")?;
+//! let snapshot = vault.load()?; // VaultError::Locked when the keychain is locked
+//! # let _ = snapshot; Ok(()) }
+//! ```
+//!
+//! Every call **blocks** (and the Secret Service store can panic when called on a tokio
+//! runtime thread if anything enables `zbus/tokio`): call it from `spawn_blocking`, with a
+//! timeout, as `stepup_client`'s `TokenStore` does. [`KeychainVault::open_async`] does that
+//! for opening.
+//!
+//! # Layout
+//! - `layout`: how records are named and cut into entries of at most
+//!   [`MAX_ENTRY_BYTES`] (the Windows limit), and the write order that survives a crash.
+//! - `errors`: keyring errors as [`VaultError`], never formatting a secret.
+//! - `platform`: the per-OS store and, on Linux, the locked-collection probe.
+//!
+//! ## Platform-specific
+//! - **Linux**: reads of a locked Secret Service collection find nothing; the vault checks
+//!   the default collection's `Locked` property and answers [`VaultError::Locked`] instead
+//!   of an empty snapshot, without raising an unlock prompt.
+//! - **macOS / Windows**: the lock state is not probed; the OS prompts (macOS) or has none.
+
+mod errors;
+mod layout;
+mod platform;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use keyring_core::{CredentialStore, Entry};
+use stepup_client::vault::{ElevatedToken, SessionRecord, TokenVault, VaultError, VaultSnapshot};
+use stepup_protocol::Secret;
+
+pub use layout::MAX_ENTRY_BYTES;
+use layout::{Index, DEVICE_KEY, INDEX, SESSION};
+use platform::{LockState, Platform};
+
+/// The longest service name accepted (well under every platform's limit).
+const MAX_SERVICE_LEN: usize = 200;
+
+/// The session, tokens and device key of one environment, in the OS keychain.
+///
+/// Entries are keyed by the service name (one per app and environment, so two environments
+/// never mix) and a record name; see the crate's `layout` module. `Debug` shows the service
+/// name only.
+pub struct KeychainVault {
+    /// Keychain service name of every entry: `<app id>/<environment id>`, or as given.
+    service: String,
+    /// The platform's credential store.
+    store: Arc<CredentialStore>,
+    /// Lock probe (Linux) or nothing; `None` for a store given by a test.
+    platform: Option<Platform>,
+    /// Serialises this process's read-modify-write of the index.
+    writes: Mutex<()>,
+}
+
+impl std::fmt::Debug for KeychainVault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeychainVault").field("service", &self.service).finish_non_exhaustive()
+    }
+}
+
+impl KeychainVault {
+    /// Opens the platform keychain for entries of `service`. Blocks (up to a few hundred ms
+    /// when the keyring service must start); fails with [`VaultError::Unavailable`] when no
+    /// keychain service is reachable.
+    pub fn open(service: &str) -> Result<Self, VaultError> {
+        check_name("service", service, |c| !c.is_control())?;
+        if service.len() > MAX_SERVICE_LEN {
+            return Err(VaultError::Other(format!("the keychain service name is longer than {MAX_SERVICE_LEN} bytes")));
+        }
+        let (platform, store) = Platform::open()?;
+        Ok(Self::with_store(service, store, Some(platform)))
+    }
+
+    /// Opens the keychain for one app (`com.stepup.desktop`) and one environment: the
+    /// service name is `<app_id>/<env_id>`. Both are non-empty ASCII letters, digits, `.`,
+    /// `-` and `_`.
+    pub fn open_for_environment(app_id: &str, env_id: &str) -> Result<Self, VaultError> {
+        let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+        check_name("app id", app_id, plain)?;
+        check_name("environment id", env_id, plain)?;
+        Self::open(&format!("{app_id}/{env_id}"))
+    }
+
+    /// [`open_for_environment`](Self::open_for_environment) on a blocking thread, giving up
+    /// with [`VaultError::TimedOut`] after `timeout` (opening connects to the keyring service,
+    /// which can hang).
+    pub async fn open_async(app_id: &str, env_id: &str, timeout: Duration) -> Result<Self, VaultError> {
+        let (app_id, env_id) = (app_id.to_owned(), env_id.to_owned());
+        let opening = tokio::task::spawn_blocking(move || Self::open_for_environment(&app_id, &env_id));
+        match tokio::time::timeout(timeout, opening).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(VaultError::Other("the keychain thread failed".into())),
+            Err(_) => Err(VaultError::TimedOut(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX))),
+        }
+    }
+
+    fn with_store(service: &str, store: Arc<CredentialStore>, platform: Option<Platform>) -> Self {
+        Self { service: service.to_owned(), store, platform, writes: Mutex::new(()) }
+    }
+
+    /// The keychain service name of this vault's entries.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// Whether the keychain is locked right now. `Ok(false)` also where the platform cannot
+    /// tell (macOS, Windows).
+    pub fn is_locked(&self) -> Result<bool, VaultError> {
+        Ok(self.lock_state()? == LockState::Locked)
+    }
+
+    // ----- entries -------------------------------------------------------------------------
+
+    fn entry(&self, user: &str) -> Result<Entry, VaultError> {
+        Entry::new_in_store(&self.store, &self.service, user).map_err(|e| self.store_error(&e))
+    }
+
+    /// One entry's secret; `None` when there is no such entry.
+    fn get_raw(&self, user: &str) -> Result<Option<String>, VaultError> {
+        match self.entry(user)?.get_secret() {
+            Ok(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| VaultError::Corrupt(format!("entry `{user}` is not UTF-8"))),
+            Err(keyring_core::Error::NoEntry) => Ok(None),
+            Err(e) => Err(self.store_error(&e)),
+        }
+    }
+
+    /// Stores bytes, not a "password": Windows stores passwords as UTF-16, doubling their size.
+    fn set_raw(&self, user: &str, value: &str) -> Result<(), VaultError> {
+        debug_assert!(value.len() <= MAX_ENTRY_BYTES);
+        self.entry(user)?.set_secret(value.as_bytes()).map_err(|e| self.store_error(&e))
+    }
+
+    /// Deletes one entry; absent is fine.
+    fn delete_raw(&self, user: &str) -> Result<(), VaultError> {
+        match self.entry(user)?.delete_credential() {
+            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+            Err(e) => Err(self.store_error(&e)),
+        }
+    }
+
+    // ----- records -------------------------------------------------------------------------
+
+    /// A whole record, reassembled from its parts; `None` when its head is absent.
+    fn read_record(&self, record: &str) -> Result<Option<String>, VaultError> {
+        let Some(head) = self.get_raw(record)? else { return Ok(None) };
+        let (header, first) = layout::decode_head(record, &head)?;
+        let mut value = String::with_capacity(header.parts * MAX_ENTRY_BYTES);
+        value.push_str(first);
+        for i in 1..header.parts {
+            match self.get_raw(&layout::part_entry(record, header.generation, i))? {
+                Some(part) => value.push_str(&part),
+                // Locked between two reads looks exactly like this.
+                None => {
+                    self.ensure_unlocked()?;
+                    return Err(VaultError::Corrupt(format!("entry `{record}` misses part {i}")));
+                }
+            }
+        }
+        Ok(Some(value))
+    }
+
+    /// Writes a record: new parts first, then the head (the commit), then drops the old parts.
+    fn write_record(&self, record: &str, value: &str) -> Result<(), VaultError> {
+        let previous = self.get_raw(record)?.and_then(|head| layout::decode_head(record, &head).ok().map(|(h, _)| h));
+        let generation = layout::next_generation(previous.map(|h| h.generation));
+        let encoded = layout::encode(value, generation);
+        for (i, part) in encoded.tail.iter().enumerate() {
+            self.set_raw(&layout::part_entry(record, generation, i + 1), part)?;
+        }
+        self.set_raw(record, &encoded.head)?;
+        if let Some(previous) = previous {
+            for i in 1..previous.parts {
+                // Committed already: a leftover part is an orphan that `clear` sweeps.
+                if let Err(e) = self.delete_raw(&layout::part_entry(record, previous.generation, i)) {
+                    tracing::debug!(record, error = %e, "could not delete an old part");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes a record: the head first, so a crash leaves only orphan parts.
+    fn delete_record(&self, record: &str) -> Result<(), VaultError> {
+        let Some(head) = self.get_raw(record)? else { return Ok(()) };
+        let header = layout::decode_head(record, &head).ok().map(|(h, _)| h);
+        self.delete_raw(record)?;
+        if let Some(header) = header {
+            for i in 1..header.parts {
+                self.delete_raw(&layout::part_entry(record, header.generation, i))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn read_json<T: serde::de::DeserializeOwned>(&self, record: &str) -> Result<Option<T>, VaultError> {
+        self.read_record(record)?
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            // Not serde_json's message: "invalid type: string \"...\"" would quote a secret.
+            .map_err(|e| {
+                VaultError::Corrupt(format!("entry `{record}`: {:?} error at {}:{}", e.classify(), e.line(), e.column()))
+            })
+    }
+
+    fn write_json<T: serde::Serialize>(&self, record: &str, value: &T) -> Result<(), VaultError> {
+        let json = serde_json::to_string(value).map_err(|e| VaultError::Other(format!("cannot encode `{record}`: {e}")))?;
+        self.write_record(record, &json)
+    }
+
+    fn read_index(&self) -> Result<Option<Index>, VaultError> {
+        self.read_json::<Index>(INDEX)
+    }
+
+    // ----- lock state and errors -------------------------------------------------------------
+
+    fn lock_state(&self) -> Result<LockState, VaultError> {
+        self.platform.as_ref().map_or(Ok(LockState::Unknown), Platform::lock_state)
+    }
+
+    /// [`VaultError::Locked`] when the keychain is locked: asked before trusting an absence
+    /// and before writing (a write to a locked collection would raise an unlock prompt that
+    /// outlives the caller's timeout).
+    fn ensure_unlocked(&self) -> Result<(), VaultError> {
+        match self.lock_state()? {
+            LockState::Locked => Err(VaultError::Locked),
+            LockState::Unlocked | LockState::NoDefaultCollection | LockState::Unknown => Ok(()),
+        }
+    }
+
+    /// Maps a store error; a refusal while the keychain is locked is reported as locked.
+    fn store_error(&self, err: &keyring_core::Error) -> VaultError {
+        let mapped = platform::classify(err).unwrap_or_else(|| errors::generic(err));
+        match mapped {
+            VaultError::AccessDenied | VaultError::Other(_) | VaultError::Unavailable(_)
+                if matches!(self.lock_state(), Ok(LockState::Locked)) =>
+            {
+                VaultError::Locked
+            }
+            other => other,
+        }
+    }
+
+    fn write_guard(&self) -> MutexGuard<'_, ()> {
+        // The guarded value is `()`: a panic elsewhere cannot leave it inconsistent.
+        self.writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Drops index keys whose token entry is gone (crash, or deleted by hand), re-checking
+    /// each under the write lock so a concurrent `put_token` is never undone.
+    fn repair_index(&self, dangling: &[String]) -> Result<(), VaultError> {
+        let _guard = self.write_guard();
+        let Some(mut index) = self.read_index()? else { return Ok(()) };
+        let mut changed = false;
+        for key in dangling {
+            if self.get_raw(&layout::token_record(key))?.is_none() {
+                changed |= index.remove(key);
+            }
+        }
+        if changed {
+            self.write_json(INDEX, &index)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every entry of this service the store can find by search (orphan parts
+    /// included). Stores without search (macOS, Windows) have nothing more to sweep than what
+    /// `clear` deletes by name.
+    fn sweep(&self) -> Result<(), VaultError> {
+        let spec = HashMap::from([("service", self.service.as_str())]);
+        let found = match Entry::search_in_store(&self.store, &spec) {
+            Ok(found) => found,
+            Err(keyring_core::Error::NotSupportedByStore(_) | keyring_core::Error::Invalid(..)) => return Ok(()),
+            Err(e) => return Err(self.store_error(&e)),
+        };
+        for entry in found {
+            // Only our own service's entries: the search matched on it, check it anyway.
+            if entry.get_specifiers().is_some_and(|(service, _)| service == self.service) {
+                match entry.delete_credential() {
+                    Ok(()) | Err(keyring_core::Error::NoEntry) => {}
+                    Err(e) => return Err(self.store_error(&e)),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TokenVault for KeychainVault {
+    fn load(&self) -> Result<VaultSnapshot, VaultError> {
+        self.ensure_unlocked()?;
+        let index = self.read_index()?;
+        let session = self.read_json::<SessionRecord>(SESSION)?;
+        let device_key = self.read_record(DEVICE_KEY)?.map(Secret::new);
+        let mut tokens = Vec::new();
+        let mut dangling = Vec::new();
+        for key in index.iter().flat_map(|i| &i.tokens) {
+            match self.read_json::<ElevatedToken>(&layout::token_record(key))? {
+                Some(token) if token.scope_key() == *key => tokens.push(token),
+                Some(_) => return Err(VaultError::Corrupt(format!("token entry `{key}` holds another scope set"))),
+                None => dangling.push(key.clone()),
+            }
+        }
+        // Absent pieces are only trustworthy if the keychain did not lock while we read.
+        if index.is_none() || session.is_none() || device_key.is_none() || !dangling.is_empty() {
+            self.ensure_unlocked()?;
+        }
+        if !dangling.is_empty() {
+            tracing::debug!(scope_keys = ?dangling, "dropping index keys whose token entry is gone");
+            if let Err(e) = self.repair_index(&dangling) {
+                tracing::debug!(error = %e, "could not repair the token index");
+            }
+        }
+        Ok(VaultSnapshot { session, tokens, device_key })
+    }
+
+    fn put_session(&self, session: &SessionRecord) -> Result<(), VaultError> {
+        self.ensure_unlocked()?;
+        let _guard = self.write_guard();
+        self.write_json(SESSION, session)
+    }
+
+    /// The token entry first, then the index: a crash in between leaves an orphan entry, never
+    /// an index key without a token.
+    fn put_token(&self, token: &ElevatedToken) -> Result<(), VaultError> {
+        self.ensure_unlocked()?;
+        let _guard = self.write_guard();
+        let key = token.scope_key();
+        self.write_json(&layout::token_record(&key), token)?;
+        let mut index = self.read_index()?.unwrap_or_else(Index::empty);
+        if index.insert(&key) {
+            self.write_json(INDEX, &index)?;
+        }
+        Ok(())
+    }
+
+    /// The index key first, then the token entry (the reverse of `put_token`).
+    fn remove_token(&self, scope_key: &str) -> Result<(), VaultError> {
+        self.ensure_unlocked()?;
+        let _guard = self.write_guard();
+        if let Some(mut index) = self.read_index()? {
+            if index.remove(scope_key) {
+                self.write_json(INDEX, &index)?;
+            }
+        }
+        self.delete_record(&layout::token_record(scope_key))
+    }
+
+    fn put_device_key(&self, key: &Secret) -> Result<(), VaultError> {
+        self.ensure_unlocked()?;
+        let _guard = self.write_guard();
+        self.write_record(DEVICE_KEY, key.expose())
+    }
+
+    /// The index first (so nothing points at half-deleted tokens), then each token, the
+    /// session, the device key, and finally whatever a search still finds (orphan parts).
+    fn clear(&self) -> Result<(), VaultError> {
+        self.ensure_unlocked()?;
+        let _guard = self.write_guard();
+        // A damaged index must not stop a logout: the sweep finds its tokens anyway.
+        let keys = self.read_index().ok().flatten().map(|i| i.tokens).unwrap_or_default();
+        self.delete_record(INDEX)?;
+        for key in &keys {
+            self.delete_record(&layout::token_record(key))?;
+        }
+        self.delete_record(SESSION)?;
+        self.delete_record(DEVICE_KEY)?;
+        self.sweep()
+    }
+}
+
+/// Rejects an empty name or one with characters `allowed` refuses.
+fn check_name(what: &str, value: &str, allowed: impl Fn(char) -> bool) -> Result<(), VaultError> {
+    if value.is_empty() || !value.chars().all(allowed) {
+        return Err(VaultError::Other(format!("invalid keychain {what}")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
