@@ -4,19 +4,66 @@
 //! without any network call, else asks the server, and fails closed. A verification stores
 //! the elevated token it earns; the scope-protected calls attach it by themselves.
 //!
+//! ```no_run
+//! # async fn demo() -> Result<(), stepup_client::StepUpError> {
+//! use std::sync::Arc;
+//! use stepup_client::{choose_method, Config, MemoryVault, StepUpClient, TokenScope, Verification};
+//!
+//! let client = StepUpClient::new(Config::new("my-environment-id")?, Arc::new(MemoryVault::new())).await?;
+//! let sent = client.send_email_otp("user@example.com").await?;
+//! client.sign_in_with_email_otp(&sent, "123456".into()).await?;
+//!
+//! let check = client.check_step_up(TokenScope::WalletExport).await;
+//! if check.is_required {
+//!     let _method = choose_method(&check); // what the dialog preselects
+//!     let code = client.send_email_otp("user@example.com").await?;
+//!     let verification = Verification::EmailOtp { verification: code, code: "654321".into() };
+//!     client.verify(verification, &[TokenScope::WalletExport]).await?;
+//! }
+//! let exported = client.export_wallet_private_key("wallet-id").await?;
+//! # let _ = exported; Ok(()) }
+//! ```
+//!
 //! # Layout
 //! - `config`: environment, API base URL, app origin, timeouts.
 //! - `vault`: the [`TokenVault`] storage trait, its types, and [`MemoryVault`].
 //! - `store`: the in-memory cache in front of a vault (spawn_blocking + timeout).
-//! - `http`: the API client: the SDK's headers, device nonce signatures, error mapping.
+//! - `http`: the API client: the SDK's headers, size-capped answers, error mapping.
 //! - `device`: the P-256 device key and the nonce pool.
+//! - `client`: [`StepUpClient`], its builder, and the one path every request takes.
 //! - `session`: email-OTP sign-in, refresh, logout, session rotation.
-//! - `tokens`: parsing elevated tokens and attaching them.
-//! - `verify`: one variant per verification method.
+//! - `tokens`: parsing elevated tokens; [`TokenStatus`].
+//! - `verify`: one [`Verification`] variant per method.
+//! - `check`: `check_step_up`, `has_elevated_access_token`, [`choose_method`].
 //! - `actions`: the scope-protected calls and the retry-after-step-up helper.
 //! - `error`: [`StepUpError`], one sentence per variant.
 
+pub mod actions;
+pub mod check;
+pub mod client;
+pub mod config;
+pub mod device;
+pub mod error;
+pub mod http;
+pub mod session;
+pub mod store;
+pub mod tokens;
 pub mod vault;
+pub mod verify;
 
+#[cfg(test)]
+mod test_server;
+
+pub use check::{choose_method, CredentialMethod, StepUpCredentialExt};
+pub use client::{StepUpClient, StepUpClientBuilder};
+pub use config::{Config, DEFAULT_API_BASE_URL};
+pub use error::StepUpError;
 pub use stepup_protocol as protocol;
+pub use stepup_protocol::{
+    Clock, CredentialFormat, ExportPrivateKeyResponse, ManualClock, MfaDevice, SdkUser, Secret, StepUpCheck,
+    StepUpCredential, SystemClock, TokenScope, TotpRegistration,
+};
+pub use store::TokenStore;
+pub use tokens::TokenStatus;
 pub use vault::{ElevatedToken, MemoryVault, SessionRecord, TokenVault, VaultError, VaultSnapshot};
+pub use verify::{OtpChannel, OtpVerification, PhoneNumber, Verification, VerifyOutcome};

@@ -1,0 +1,145 @@
+//! "Is a step-up needed?": the local fast path, the server's answer, and failing closed (§1).
+
+use crate::client::StepUpClient;
+use crate::http::ApiRequest;
+use serde::{Deserialize, Serialize};
+use stepup_protocol::{CredentialFormat, StepUpCheck, StepUpCheckRequest, StepUpCredential, TokenScope};
+
+/// How a credential is verified, from its `format` and `type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CredentialMethod {
+    /// A TOTP authenticator app (MFA).
+    Totp,
+    /// A passkey (MFA).
+    Passkey,
+    /// An email one-time code (re-auth).
+    Email,
+    /// An SMS one-time code (re-auth).
+    Sms,
+    /// A wallet signature (re-auth).
+    Wallet,
+    /// A social (OAuth) account (re-auth).
+    Social,
+    /// The customer's own auth (BYOA assertion).
+    ExternalAuth,
+    /// A kind this build does not know.
+    Unknown,
+}
+
+impl CredentialMethod {
+    /// True for the MFA methods (TOTP, passkey).
+    pub fn is_mfa(self) -> bool {
+        matches!(self, Self::Totp | Self::Passkey)
+    }
+}
+
+/// Helpers on the wire type [`StepUpCredential`].
+pub trait StepUpCredentialExt {
+    /// How this credential is verified. `type` (`totp`, `passkey`) wins over `format`, because
+    /// it separates MFA device kinds that share a format.
+    fn method(&self) -> CredentialMethod;
+}
+
+impl StepUpCredentialExt for StepUpCredential {
+    fn method(&self) -> CredentialMethod {
+        match self.kind.as_deref() {
+            Some("totp") => return CredentialMethod::Totp,
+            Some("passkey") => return CredentialMethod::Passkey,
+            _ => {}
+        }
+        match self.format {
+            CredentialFormat::Totp => CredentialMethod::Totp,
+            CredentialFormat::Passkey => CredentialMethod::Passkey,
+            CredentialFormat::Email => CredentialMethod::Email,
+            CredentialFormat::PhoneNumber => CredentialMethod::Sms,
+            CredentialFormat::Blockchain => CredentialMethod::Wallet,
+            CredentialFormat::Oauth => CredentialMethod::Social,
+            CredentialFormat::ExternalUser => CredentialMethod::ExternalAuth,
+            CredentialFormat::Unknown(_) => CredentialMethod::Unknown,
+        }
+    }
+}
+
+/// The credential to offer first: the one named by `defaultCredentialId`; else the first MFA
+/// credential (MFA users get MFA); else the first. `None` when there is none.
+pub fn choose_method(check: &StepUpCheck) -> Option<&StepUpCredential> {
+    let by_default = check
+        .default_credential_id
+        .as_deref()
+        .and_then(|id| check.credentials.iter().find(|c| c.id == id));
+    by_default
+        .or_else(|| check.credentials.iter().find(|c| c.method().is_mfa()))
+        .or_else(|| check.credentials.first())
+}
+
+impl StepUpClient {
+    /// Whether the user must verify before using `scope`. Never fails:
+    ///
+    /// 1. an unexpired stored token covering `scope` → not required, without any request or
+    ///    vault access (nothing is consumed);
+    /// 2. else `POST stepUp/check {scope}`;
+    /// 3. any failure (not signed in, network, non-2xx, garbage, a body without `credentials`)
+    ///    → required, with no credentials (§1.3: "default to requiring step-up").
+    pub async fn check_step_up(&self, scope: TokenScope) -> StepUpCheck {
+        if self.inner.has_token(&scope) {
+            return StepUpCheck::satisfied();
+        }
+        if self.inner.require_session().is_err() {
+            return StepUpCheck::required();
+        }
+        let req = match ApiRequest::post("stepUp/check").json(&StepUpCheckRequest { scope }) {
+            Ok(req) => req,
+            Err(_) => return StepUpCheck::required(),
+        };
+        match self.inner.send_json::<StepUpCheck>(req).await {
+            Ok(check) => check,
+            Err(e) => {
+                tracing::info!(error_code = e.code(), "step-up check failed; requiring step-up");
+                StepUpCheck::required()
+            }
+        }
+    }
+
+    /// True when an unexpired token for `scope` is stored. Local only, synchronous.
+    pub fn has_elevated_access_token(&self, scope: &TokenScope) -> bool {
+        self.inner.has_token(scope)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cred(id: &str, format: &str, kind: Option<&str>) -> StepUpCredential {
+        StepUpCredential { id: id.into(), format: CredentialFormat::parse(format), kind: kind.map(Into::into), alias: None }
+    }
+
+    #[test]
+    fn methods_come_from_type_then_format() {
+        assert_eq!(cred("a", "totp", Some("totp")).method(), CredentialMethod::Totp);
+        assert_eq!(cred("a", "passkey", None).method(), CredentialMethod::Passkey);
+        assert_eq!(cred("a", "email", None).method(), CredentialMethod::Email);
+        assert_eq!(cred("a", "phoneNumber", None).method(), CredentialMethod::Sms);
+        assert_eq!(cred("a", "blockchain", None).method(), CredentialMethod::Wallet);
+        assert_eq!(cred("a", "oauth", None).method(), CredentialMethod::Social);
+        assert_eq!(cred("a", "externalUser", None).method(), CredentialMethod::ExternalAuth);
+        assert_eq!(cred("a", "retina", None).method(), CredentialMethod::Unknown);
+        assert_eq!(cred("a", "retina", Some("passkey")).method(), CredentialMethod::Passkey);
+    }
+
+    #[test]
+    fn choose_method_prefers_the_default_then_mfa_then_the_first() {
+        let mut check = StepUpCheck {
+            is_required: true,
+            credentials: vec![cred("e", "email", None), cred("t", "totp", Some("totp")), cred("p", "passkey", None)],
+            default_credential_id: Some("p".into()),
+        };
+        assert_eq!(choose_method(&check).map(|c| c.id.as_str()), Some("p"));
+        check.default_credential_id = Some("gone".into());
+        assert_eq!(choose_method(&check).map(|c| c.id.as_str()), Some("t"));
+        check.credentials.truncate(1);
+        assert_eq!(choose_method(&check).map(|c| c.id.as_str()), Some("e"));
+        assert_eq!(choose_method(&StepUpCheck::required()), None);
+    }
+}

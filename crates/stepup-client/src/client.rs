@@ -1,0 +1,175 @@
+//! [`StepUpClient`]: the handle every task shares, and the one path every request takes
+//! (session bearer, device signature, elevated token, error mapping).
+
+use crate::config::Config;
+use crate::device::{sign_nonce, DeviceHeaders, DeviceSigner, NONCE_BATCH};
+use crate::error::StepUpError;
+use crate::http::{parse_body, Api, ApiRequest, Credentials};
+use crate::store::TokenStore;
+use crate::tokens::TokenStatus;
+use crate::vault::{MemoryVault, TokenVault};
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use stepup_protocol::headers::is_device_signed;
+use stepup_protocol::{Clock, NoncesResponse, SdkUser, SystemClock, TokenScope};
+
+/// The step-up client. Cheap to clone: clones share one session, token store and HTTP pool,
+/// so many tasks can use it at once.
+#[derive(Clone)]
+pub struct StepUpClient {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) api: Api,
+    pub(crate) store: TokenStore,
+    pub(crate) device: DeviceSigner,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for StepUpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepUpClient")
+            .field("environment_id", &self.inner.config.environment_id)
+            .field("api_base_url", &self.inner.config.api_base_url.as_str())
+            .field("signed_in", &self.inner.store.session().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`StepUpClient`]: `StepUpClient::builder(config).vault(v).clock(c).build().await`.
+pub struct StepUpClientBuilder {
+    config: Config,
+    vault: Option<Arc<dyn TokenVault>>,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl std::fmt::Debug for StepUpClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepUpClientBuilder").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl StepUpClientBuilder {
+    /// Where the session and tokens are kept ([`MemoryVault`] when not set).
+    pub fn vault(mut self, vault: Arc<dyn TokenVault>) -> Self {
+        self.vault = Some(vault);
+        self
+    }
+
+    /// The wall clock token expiry is judged by ([`SystemClock`] when not set).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Validates the configuration and loads the vault. A locked keychain is an error here,
+    /// never a silently empty client.
+    pub async fn build(self) -> Result<StepUpClient, StepUpError> {
+        self.config.validate()?;
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let vault = self.vault.unwrap_or_else(|| Arc::new(MemoryVault::new()));
+        let store = TokenStore::new(vault, self.config.vault_timeout);
+        store.load(clock.now_millis()).await?;
+        let api = Api::new(self.config.clone())?;
+        let inner = Inner { config: self.config, api, store, device: DeviceSigner::default(), clock };
+        Ok(StepUpClient { inner: Arc::new(inner) })
+    }
+}
+
+impl StepUpClient {
+    /// A client for `config` over `vault`, with the system clock; loads the vault.
+    pub async fn new(config: Config, vault: Arc<dyn TokenVault>) -> Result<Self, StepUpError> {
+        Self::builder(config).vault(vault).build().await
+    }
+
+    /// A builder, for a custom clock or vault.
+    pub fn builder(config: Config) -> StepUpClientBuilder {
+        StepUpClientBuilder { config, vault: None, clock: None }
+    }
+
+    /// The configuration this client was built with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The signed-in user, from the local session (no network).
+    pub fn current_user(&self) -> Option<SdkUser> {
+        self.inner.store.session().map(|s| s.user)
+    }
+
+    /// True when a user is signed in locally.
+    pub fn is_signed_in(&self) -> bool {
+        self.inner.store.session().is_some()
+    }
+
+    /// The unexpired elevated tokens, without their secrets.
+    pub fn elevated_tokens(&self) -> Vec<TokenStatus> {
+        self.inner.store.token_statuses(self.inner.now_ms())
+    }
+}
+
+impl Inner {
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_millis()
+    }
+
+    /// Fails with [`StepUpError::NotSignedIn`] when there is no session.
+    pub(crate) fn require_session(&self) -> Result<(), StepUpError> {
+        if self.store.session().is_some() {
+            Ok(())
+        } else {
+            Err(StepUpError::NotSignedIn)
+        }
+    }
+
+    /// A signed nonce for one device-signed request; refills the pool when it is empty.
+    async fn device_headers(&self) -> Result<DeviceHeaders, StepUpError> {
+        let key = self.device.key(&self.store).await?;
+        if let Some(nonce) = self.device.take_nonce(self.now_ms()) {
+            return Ok(sign_nonce(&key, &nonce));
+        }
+        let _refilling = self.device.refill_lock.lock().await;
+        // Another task may have refilled while this one waited.
+        if let Some(nonce) = self.device.take_nonce(self.now_ms()) {
+            return Ok(sign_nonce(&key, &nonce));
+        }
+        let req = ApiRequest::get("nonces").query("count", NONCE_BATCH.to_string());
+        let body = self.api.execute(&req, &self.base_credentials()).await?;
+        let fetched: NoncesResponse = parse_body(&body)?;
+        self.device.refill(fetched.nonces, self.now_ms());
+        match self.device.take_nonce(self.now_ms()) {
+            Some(nonce) => Ok(sign_nonce(&key, &nonce)),
+            None => Err(StepUpError::InvalidResponse("the server sent no usable nonce".into())),
+        }
+    }
+
+    fn base_credentials(&self) -> Credentials {
+        Credentials { bearer: self.store.session().map(|s| s.token), ..Credentials::default() }
+    }
+
+    /// Sends one request: the session bearer when signed in, device headers on the paths the
+    /// SDK signs, and, for a scoped request, the elevated token of its scope, taken (consumed
+    /// if single-use) **before** sending, as the SDK does (§10.2).
+    pub(crate) async fn send(&self, req: ApiRequest) -> Result<Vec<u8>, StepUpError> {
+        let mut creds = self.base_credentials();
+        if is_device_signed(&req.path) {
+            creds.device = Some(self.device_headers().await?);
+        }
+        if let Some(scope) = &req.scope {
+            creds.elevated = self.store.take(scope, self.now_ms()).await.map(|t| t.token);
+        }
+        self.api.execute(&req, &creds).await
+    }
+
+    /// [`Inner::send`] and parse the JSON answer.
+    pub(crate) async fn send_json<T: DeserializeOwned>(&self, req: ApiRequest) -> Result<T, StepUpError> {
+        parse_body(&self.send(req).await?)
+    }
+
+    /// Whether a token for `scope` is stored (local only).
+    pub(crate) fn has_token(&self, scope: &TokenScope) -> bool {
+        self.store.peek(scope, self.now_ms())
+    }
+}

@@ -1,0 +1,305 @@
+//! [`StepUpError`]: every way a step-up can fail, one sentence each saying what to do.
+//!
+//! Variants mirror the SDK's error classes (§7 of the protocol doc); [`StepUpError::code`] gives
+//! a stable machine string for UIs. No message ever contains a token, a code or a key.
+
+use crate::vault::VaultError;
+use stepup_protocol::error::codes;
+use stepup_protocol::{ErrorBody, TokenScope};
+
+/// The longest server message kept in [`StepUpError::Api`] (server text is hostile input).
+const MAX_SERVER_MESSAGE: usize = 200;
+
+/// Why a step-up operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepUpError {
+    /// `mfa_invalid_code`: a wrong TOTP, recovery or passkey-MFA code (SDK `MfaInvalidOtpError`).
+    #[error("the code is not correct: check your authenticator and try again")]
+    InvalidOtp,
+    /// `mfa_rate_limited` or HTTP 429 (SDK `MfaRateLimitedError`).
+    #[error("too many attempts: wait a few minutes and try again")]
+    RateLimited,
+    /// `wrong_email_verification_token` / `wrong_sms_verification_token`.
+    #[error("{}", wrong_code_message(*remaining_attempts))]
+    WrongCode {
+        /// `payload.remainingAttempts`, when the server said.
+        remaining_attempts: Option<u32>,
+    },
+    /// `too_many_*_verification_attempts`: this verification is dead.
+    #[error("too many wrong codes: request a new code and try again")]
+    TooManyAttempts,
+    /// `invalid_email_verification` / `invalid_sms_verification`: unknown, expired or used.
+    #[error("the code has expired or was already used: request a new code")]
+    VerificationExpired,
+    /// `invalid_scopes`: the server will not mint a token for the requested scopes this way.
+    #[error("this verification method cannot authorise the requested action: choose another method")]
+    InvalidScopes,
+    /// `invalid_external_auth` (SDK `InvalidExternalAuthError`).
+    #[error("your organisation's sign-in assertion was refused: sign in to your organisation again and retry")]
+    InvalidExternalAuth,
+    /// The server wants a fresh verification for `scope` before this call.
+    #[error("this action needs a fresh verification ({scope}): verify your identity and try again")]
+    StepUpRequired {
+        /// The scope to verify for.
+        scope: TokenScope,
+    },
+    /// HTTP 401: the session is missing, expired or revoked (SDK `UnauthorizedError`).
+    #[error("your session is no longer valid: sign in again")]
+    Unauthorized,
+    /// The call needs a signed-in user and there is none (SDK `UserNotAuthenticatedError`).
+    #[error("you are not signed in: sign in first")]
+    NotSignedIn,
+    /// The server offers no credential to verify with.
+    #[error("your account has no way to verify this action: add a verification method first")]
+    NoCredentials,
+    /// The server could not be reached.
+    #[error("could not reach the server ({0}): check your connection and try again")]
+    Network(String),
+    /// The server did not answer within the HTTP timeout.
+    #[error("the server did not answer in time: check your connection and try again")]
+    TimedOut,
+    /// Any other refusal (SDK `APIError`); `code` is `unknown_error` when the body had none.
+    #[error("the server refused the request ({code}, HTTP {status}): {message}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// The body's machine code, or `unknown_error`.
+        code: String,
+        /// The body's message, truncated.
+        message: String,
+    },
+    /// A 2xx answer that does not parse, or is too large.
+    #[error("the server sent an answer this app cannot read ({0}): try again later or update the app")]
+    InvalidResponse(String),
+    /// The elevated token is not a JWT, or none usable came back for the requested scopes.
+    #[error("the server sent an unusable authorisation: verify again")]
+    InvalidElevatedToken,
+    /// The keychain failed; its message says what to do.
+    #[error("{0}")]
+    Vault(#[from] VaultError),
+    /// The caller's input is invalid; nothing was sent.
+    #[error("{0}: correct it and try again")]
+    InvalidInput(String),
+    /// The server lists no passkey for this user (SDK `NoPasskeyCredentialsFoundError`).
+    #[error("no passkey is registered for this account: add one or choose another method")]
+    NoPasskeyCredentials,
+    /// The user cancelled the ceremony.
+    #[error("the verification was cancelled: start it again when you are ready")]
+    Cancelled,
+    /// The authenticator did not verify the user (no PIN or biometric).
+    #[error("the authenticator did not confirm it is you: try again and unlock it with your PIN or biometric")]
+    UserNotVerified,
+}
+
+fn wrong_code_message(remaining: Option<u32>) -> String {
+    match remaining {
+        Some(1) => "the code is not correct, 1 attempt left: check the code and try again".into(),
+        Some(n) => format!("the code is not correct, {n} attempts left: check the code and try again"),
+        None => "the code is not correct: check the code and try again".into(),
+    }
+}
+
+impl StepUpError {
+    /// A stable machine string for UIs (never the server's free text).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidOtp => "invalid_otp",
+            Self::RateLimited => "rate_limited",
+            Self::WrongCode { .. } => "wrong_code",
+            Self::TooManyAttempts => "too_many_attempts",
+            Self::VerificationExpired => "verification_expired",
+            Self::InvalidScopes => "invalid_scopes",
+            Self::InvalidExternalAuth => "invalid_external_auth",
+            Self::StepUpRequired { .. } => "step_up_required",
+            Self::Unauthorized => "unauthorized",
+            Self::NotSignedIn => "not_signed_in",
+            Self::NoCredentials => "no_credentials",
+            Self::Network(_) => "network_error",
+            Self::TimedOut => "timed_out",
+            Self::Api { .. } => "api_error",
+            Self::InvalidResponse(_) => "invalid_response",
+            Self::InvalidElevatedToken => "invalid_elevated_token",
+            Self::Vault(VaultError::Locked) => "keychain_locked",
+            Self::Vault(VaultError::Unavailable(_)) => "keychain_unavailable",
+            Self::Vault(VaultError::TimedOut(_)) => "keychain_timed_out",
+            Self::Vault(VaultError::AccessDenied) => "keychain_access_denied",
+            Self::Vault(VaultError::Corrupt(_)) => "keychain_corrupt",
+            Self::Vault(VaultError::Other(_)) => "keychain_error",
+            Self::InvalidInput(_) => "invalid_input",
+            Self::NoPasskeyCredentials => "no_passkey_credentials",
+            Self::Cancelled => "cancelled",
+            Self::UserNotVerified => "user_not_verified",
+        }
+    }
+
+    /// Maps an HTTP error answer (status ≥ 400) to a variant.
+    ///
+    /// `scope` is the scope the call was made for; a step-up rejection (`code: step_up_required`,
+    /// or RFC 9470's `WWW-Authenticate: ... insufficient_user_authentication` on 401/403) becomes
+    /// [`StepUpError::StepUpRequired`] for it, or for `payload.scope` when the call had none.
+    pub(crate) fn from_http_error(
+        status: u16,
+        body: &[u8],
+        www_authenticate: Option<&str>,
+        scope: Option<&TokenScope>,
+    ) -> Self {
+        let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
+        let payload_scope = parsed
+            .as_ref()
+            .and_then(|b| b.payload.as_ref())
+            .and_then(|p| p.get("scope"))
+            .and_then(|s| s.as_str())
+            .map(TokenScope::parse);
+        let step_up_scope = scope.cloned().or(payload_scope);
+        let code = parsed.as_ref().and_then(|b| b.code.as_deref());
+        let rfc9470 = matches!(status, 401 | 403)
+            && www_authenticate.is_some_and(|h| h.contains(stepup_protocol::headers::INSUFFICIENT_USER_AUTHENTICATION));
+        if code == Some(codes::STEP_UP_REQUIRED) || rfc9470 {
+            if let Some(scope) = step_up_scope {
+                return Self::StepUpRequired { scope };
+            }
+        }
+        let Some(body) = parsed else {
+            return match status {
+                401 => Self::Unauthorized,
+                429 => Self::RateLimited,
+                _ => Self::Api { status, code: "unknown_error".into(), message: format!("HTTP {status}") },
+            };
+        };
+        match body.code.as_deref() {
+            Some(codes::MFA_INVALID_CODE) => Self::InvalidOtp,
+            Some(codes::MFA_RATE_LIMITED) | Some(codes::TOO_MANY_REQUESTS) => Self::RateLimited,
+            Some(codes::WRONG_EMAIL_VERIFICATION_TOKEN) | Some(codes::WRONG_SMS_VERIFICATION_TOKEN) => {
+                let remaining_attempts = body
+                    .payload
+                    .as_ref()
+                    .and_then(|p| p.get("remainingAttempts"))
+                    .and_then(serde_json::Value::as_u64)
+                    .and_then(|n| u32::try_from(n).ok());
+                Self::WrongCode { remaining_attempts }
+            }
+            Some(codes::TOO_MANY_EMAIL_VERIFICATION_ATTEMPTS)
+            | Some(codes::TOO_MANY_SMS_VERIFICATION_ATTEMPTS)
+            | Some("too_many_verification_attempts") => Self::TooManyAttempts,
+            Some(codes::INVALID_EMAIL_VERIFICATION) | Some(codes::INVALID_SMS_VERIFICATION) => {
+                Self::VerificationExpired
+            }
+            Some(codes::INVALID_SCOPES) => Self::InvalidScopes,
+            Some(codes::INVALID_EXTERNAL_AUTH) => Self::InvalidExternalAuth,
+            Some(codes::UNAUTHORIZED) if status == 401 => Self::Unauthorized,
+            _ if status == 429 => Self::RateLimited,
+            code => Self::Api {
+                status,
+                code: code.map(sanitize).unwrap_or_else(|| "unknown_error".into()),
+                message: sanitize(&body.error),
+            },
+        }
+    }
+}
+
+/// Server text shown to a user: control characters dropped, length bounded.
+fn sanitize(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(MAX_SERVER_MESSAGE).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(status: u16, body: serde_json::Value) -> StepUpError {
+        StepUpError::from_http_error(status, body.to_string().as_bytes(), None, Some(&TokenScope::WalletExport))
+    }
+
+    #[test]
+    fn sdk_codes_map_to_their_variants() {
+        assert_eq!(map(422, json!({"error": "x", "code": "mfa_invalid_code"})), StepUpError::InvalidOtp);
+        assert_eq!(map(422, json!({"error": "x", "code": "mfa_rate_limited"})), StepUpError::RateLimited);
+        assert_eq!(
+            map(422, json!({"error": "x", "code": "wrong_email_verification_token", "payload": {"remainingAttempts": 2}})),
+            StepUpError::WrongCode { remaining_attempts: Some(2) }
+        );
+        assert_eq!(
+            map(422, json!({"error": "x", "code": "wrong_sms_verification_token"})),
+            StepUpError::WrongCode { remaining_attempts: None }
+        );
+        for code in ["too_many_email_verification_attempts", "too_many_sms_verification_attempts"] {
+            assert_eq!(map(422, json!({"error": "x", "code": code})), StepUpError::TooManyAttempts);
+        }
+        for code in ["invalid_email_verification", "invalid_sms_verification"] {
+            assert_eq!(map(422, json!({"error": "x", "code": code})), StepUpError::VerificationExpired);
+        }
+        assert_eq!(map(422, json!({"error": "x", "code": "invalid_scopes"})), StepUpError::InvalidScopes);
+        assert_eq!(map(400, json!({"error": "x", "code": "invalid_external_auth"})), StepUpError::InvalidExternalAuth);
+    }
+
+    #[test]
+    fn unknown_codes_and_missing_codes_become_api_errors() {
+        assert_eq!(
+            map(422, json!({"error": "nope", "code": "mfa_device_not_found"})),
+            StepUpError::Api { status: 422, code: "mfa_device_not_found".into(), message: "nope".into() }
+        );
+        assert_eq!(
+            map(500, json!({"error": "boom"})),
+            StepUpError::Api { status: 500, code: "unknown_error".into(), message: "boom".into() }
+        );
+        // An error body with a JSON error is an API error even on 401, as in the SDK.
+        assert!(matches!(map(401, json!({"error": "bad"})), StepUpError::Api { status: 401, .. }));
+    }
+
+    #[test]
+    fn unauthorized_and_rate_limits_without_a_body() {
+        assert_eq!(StepUpError::from_http_error(401, b"", None, None), StepUpError::Unauthorized);
+        assert_eq!(StepUpError::from_http_error(401, b"<html>", None, None), StepUpError::Unauthorized);
+        assert_eq!(map(401, json!({"error": "x", "code": "unauthorized"})), StepUpError::Unauthorized);
+        assert_eq!(StepUpError::from_http_error(429, b"", None, None), StepUpError::RateLimited);
+        assert_eq!(map(429, json!({"error": "slow down"})), StepUpError::RateLimited);
+        assert!(matches!(
+            StepUpError::from_http_error(502, b"<html>bad gateway", None, None),
+            StepUpError::Api { status: 502, .. }
+        ));
+    }
+
+    #[test]
+    fn step_up_rejections_name_the_scope_of_the_call() {
+        assert_eq!(
+            map(403, json!({"error": "x", "code": "step_up_required", "payload": {"scope": "wallet:sign"}})),
+            StepUpError::StepUpRequired { scope: TokenScope::WalletExport }
+        );
+        let header = r#"Bearer error="insufficient_user_authentication""#;
+        assert_eq!(
+            StepUpError::from_http_error(403, b"", Some(header), Some(&TokenScope::CredentialUnlink)),
+            StepUpError::StepUpRequired { scope: TokenScope::CredentialUnlink }
+        );
+        assert_eq!(
+            StepUpError::from_http_error(
+                403,
+                br#"{"error":"x","code":"step_up_required","payload":{"scope":"wallet:sign"}}"#,
+                None,
+                None
+            ),
+            StepUpError::StepUpRequired { scope: TokenScope::WalletSign }
+        );
+        // Without any scope to name, it stays an API error rather than a guess.
+        assert!(matches!(
+            StepUpError::from_http_error(403, br#"{"error":"x","code":"step_up_required"}"#, None, None),
+            StepUpError::Api { status: 403, .. }
+        ));
+    }
+
+    #[test]
+    fn server_text_is_bounded_and_stripped() {
+        let long = format!("a\r\nb{}", "x".repeat(1000));
+        let StepUpError::Api { message, .. } = map(500, json!({"error": long})) else { panic!() };
+        assert!(message.len() <= MAX_SERVER_MESSAGE && !message.contains('\n'));
+    }
+
+    #[test]
+    fn codes_are_stable_and_messages_say_what_to_do() {
+        assert_eq!(StepUpError::Vault(VaultError::Locked).code(), "keychain_locked");
+        assert_eq!(StepUpError::Vault(VaultError::Locked).to_string(), "the keychain is locked: unlock it and try again");
+        assert_eq!(StepUpError::WrongCode { remaining_attempts: Some(1) }.code(), "wrong_code");
+        assert!(StepUpError::WrongCode { remaining_attempts: Some(3) }.to_string().contains("3 attempts left"));
+        assert!(StepUpError::StepUpRequired { scope: TokenScope::WalletExport }.to_string().contains("wallet:export"));
+    }
+}

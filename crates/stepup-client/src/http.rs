@@ -1,0 +1,303 @@
+//! The HTTP layer: builds `{api_base_url}/sdk/{env}/{path}` requests with the SDK's headers
+//! (§6.2), reads size-capped answers and maps error answers to [`StepUpError`].
+//!
+//! Logs carry method, path and status only: never a header or a body.
+
+use crate::config::Config;
+use crate::device::DeviceHeaders;
+use crate::error::StepUpError;
+use rand::distr::{Alphanumeric, SampleString};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, ORIGIN, WWW_AUTHENTICATE};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use stepup_protocol::headers as h;
+use stepup_protocol::{Secret, TokenScope};
+
+/// The largest answer read; anything bigger is refused (answers are hostile input).
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+/// Length of `x-dyn-request-id`.
+pub const REQUEST_ID_LEN: usize = 50;
+/// Length of `x-dyn-session-id`.
+pub const SESSION_ID_LEN: usize = 32;
+
+/// `x-dyn-version` of this client.
+pub fn client_version() -> String {
+    format!("StepupDesktop/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// `n` random characters of `[A-Za-z0-9]`.
+pub(crate) fn random_alphanumeric(n: usize) -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), n)
+}
+
+/// One call to the API, before the session-dependent headers are added.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiRequest {
+    pub method: Method,
+    /// Relative to `/sdk/{env}/`, e.g. `stepUp/check`.
+    pub path: String,
+    pub query: Vec<(&'static str, String)>,
+    pub body: Option<Vec<u8>>,
+    /// The scope whose elevated token is attached; also the scope a step-up rejection names.
+    pub scope: Option<TokenScope>,
+    pub extra_headers: Vec<(&'static str, String)>,
+}
+
+impl ApiRequest {
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        Self { method, path: path.into(), query: Vec::new(), body: None, scope: None, extra_headers: Vec::new() }
+    }
+    pub fn get(path: impl Into<String>) -> Self {
+        Self::new(Method::GET, path)
+    }
+    pub fn post(path: impl Into<String>) -> Self {
+        Self::new(Method::POST, path)
+    }
+    pub fn delete(path: impl Into<String>) -> Self {
+        Self::new(Method::DELETE, path)
+    }
+    pub fn json<B: Serialize>(mut self, body: &B) -> Result<Self, StepUpError> {
+        let bytes =
+            serde_json::to_vec(body).map_err(|_| StepUpError::InvalidInput("the request could not be encoded".into()))?;
+        self.body = Some(bytes);
+        Ok(self)
+    }
+    pub fn query(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.query.push((key, value.into()));
+        self
+    }
+    pub fn scoped(mut self, scope: TokenScope) -> Self {
+        self.scope = Some(scope);
+        self
+    }
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.extra_headers.push((name, value.into()));
+        self
+    }
+}
+
+/// The session-dependent credentials of one request.
+#[derive(Debug, Default)]
+pub(crate) struct Credentials {
+    /// `Authorization: Bearer` (the `minifiedJwt`).
+    pub bearer: Option<Secret>,
+    /// `x-dyn-elevated-access-token`.
+    pub elevated: Option<Secret>,
+    /// `x-dynamic-device-*`.
+    pub device: Option<DeviceHeaders>,
+}
+
+/// The API client: a reqwest client plus the per-instance session id.
+#[derive(Debug, Clone)]
+pub(crate) struct Api {
+    client: reqwest::Client,
+    config: Config,
+    /// `x-dyn-session-id`: fixed for the life of the client, not the auth session.
+    session_id: String,
+}
+
+fn header_value(value: &str, what: &str) -> Result<HeaderValue, StepUpError> {
+    HeaderValue::from_str(value).map_err(|_| StepUpError::InvalidResponse(format!("the {what} cannot be sent in a header")))
+}
+
+fn map_transport(err: reqwest::Error) -> StepUpError {
+    if err.is_timeout() {
+        return StepUpError::TimedOut;
+    }
+    // The source chain says what went wrong (refused, DNS, TLS); the URL is left out.
+    let mut text = String::from(if err.is_connect() { "connection failed" } else { "transfer failed" });
+    let mut source = std::error::Error::source(&err);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    StepUpError::Network(text.chars().filter(|c| !c.is_control()).take(300).collect())
+}
+
+async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, StepUpError> {
+    let too_large = || StepUpError::InvalidResponse(format!("the answer is larger than {MAX_RESPONSE_BYTES} bytes"));
+    if resp.content_length().is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(map_transport)? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Parses a 2xx body; anything that does not parse is [`StepUpError::InvalidResponse`].
+pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, StepUpError> {
+    serde_json::from_slice(body).map_err(|e| StepUpError::InvalidResponse(format!("{} at line {} column {}", classify(&e), e.line(), e.column())))
+}
+
+fn classify(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "unexpected shape",
+        serde_json::error::Category::Eof => "truncated JSON",
+    }
+}
+
+impl Api {
+    pub fn new(config: Config) -> Result<Self, StepUpError> {
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .timeout(config.http_timeout)
+            // Never forward the session or an elevated token to wherever a redirect points.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| StepUpError::Network(format!("the HTTP client could not start: {e}")))?;
+        Ok(Self { client, config, session_id: random_alphanumeric(SESSION_ID_LEN) })
+    }
+
+    /// `{api_base_url}/sdk/{env}/{path}` with the query.
+    pub fn url(&self, req: &ApiRequest) -> Result<url::Url, StepUpError> {
+        let base = self.config.api_base_url.as_str().trim_end_matches('/');
+        let mut url = url::Url::parse(&format!("{base}/sdk/{}/{}", self.config.environment_id, req.path))
+            .map_err(|_| StepUpError::InvalidInput("the request path is not valid".into()))?;
+        if !req.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(req.query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        Ok(url)
+    }
+
+    /// Every header of one request (§6.2, plus §4 and §6.5 when given).
+    pub fn headers(&self, req: &ApiRequest, creds: &Credentials) -> Result<HeaderMap, StepUpError> {
+        let mut map = HeaderMap::new();
+        map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        map.insert(h::X_DYN_VERSION, header_value(&client_version(), "client version")?);
+        map.insert(h::X_DYN_API_VERSION, HeaderValue::from_static(h::API_VERSION));
+        map.insert(h::X_DYNAMIC_PLATFORM, HeaderValue::from_static("web"));
+        map.insert(h::X_DYN_REQUEST_ID, header_value(&random_alphanumeric(REQUEST_ID_LEN), "request id")?);
+        map.insert(h::X_DYN_SESSION_ID, header_value(&self.session_id, "session id")?);
+        if let Some(origin) = &self.config.app_origin {
+            map.insert(ORIGIN, header_value(origin, "app origin")?);
+        }
+        if let Some(bearer) = &creds.bearer {
+            let mut v = header_value(&format!("Bearer {}", bearer.expose()), "session token")?;
+            v.set_sensitive(true);
+            map.insert(reqwest::header::AUTHORIZATION, v);
+        }
+        if let Some(elevated) = &creds.elevated {
+            let mut v = header_value(elevated.expose(), "elevated token")?;
+            v.set_sensitive(true);
+            map.insert(h::X_DYN_ELEVATED_ACCESS_TOKEN, v);
+        }
+        if let Some(d) = &creds.device {
+            map.insert(h::X_DYNAMIC_DEVICE_NONCE, header_value(&d.nonce, "device nonce")?);
+            map.insert(h::X_DYNAMIC_DEVICE_PUBLICKEY, header_value(&d.public_key, "device key")?);
+            map.insert(h::X_DYNAMIC_DEVICE_SIGNED_NONCE, header_value(&d.signed_nonce, "device signature")?);
+        }
+        for (name, value) in &req.extra_headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| StepUpError::InvalidInput("a header name is not valid".into()))?;
+            map.insert(name, header_value(value, "header")?);
+        }
+        Ok(map)
+    }
+
+    /// Sends `req` and returns the body of a 2xx answer; anything else is an error.
+    pub async fn execute(&self, req: &ApiRequest, creds: &Credentials) -> Result<Vec<u8>, StepUpError> {
+        let url = self.url(req)?;
+        let headers = self.headers(req, creds)?;
+        let mut builder = self.client.request(req.method.clone(), url).headers(headers);
+        if let Some(body) = &req.body {
+            builder = builder.body(body.clone());
+        }
+        let resp = match builder.send().await {
+            Ok(resp) => resp,
+            Err(e) => {
+                tracing::debug!(method = %req.method, path = %req.path, "dynamic api call failed in transport");
+                return Err(map_transport(e));
+            }
+        };
+        let status = resp.status().as_u16();
+        tracing::debug!(method = %req.method, path = %req.path, status, "dynamic api call");
+        let www_authenticate = resp
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = read_capped(resp).await;
+        if status >= 400 {
+            // An unreadable error body still maps by its status.
+            let body = body.unwrap_or_default();
+            return Err(StepUpError::from_http_error(status, &body, www_authenticate.as_deref(), req.scope.as_ref()));
+        }
+        if !(200..300).contains(&status) {
+            return Err(StepUpError::InvalidResponse(format!("unexpected HTTP status {status}")));
+        }
+        body
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api() -> Api {
+        let config = Config::new("env-1").unwrap().with_app_origin("https://app.example");
+        Api::new(config).unwrap()
+    }
+
+    #[test]
+    fn request_ids_are_fifty_alphanumerics_and_differ() {
+        let a = random_alphanumeric(REQUEST_ID_LEN);
+        let b = random_alphanumeric(REQUEST_ID_LEN);
+        assert_eq!(a.len(), 50);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn standard_headers_are_all_present() {
+        let api = api();
+        let req = ApiRequest::get("users/mfa");
+        let creds = Credentials { bearer: Some("jwt-1".into()), ..Credentials::default() };
+        let h1 = api.headers(&req, &creds).unwrap();
+        let h2 = api.headers(&req, &Credentials::default()).unwrap();
+        assert_eq!(h1["content-type"], "application/json");
+        assert_eq!(h1["x-dyn-version"], format!("StepupDesktop/{}", env!("CARGO_PKG_VERSION")).as_str());
+        assert_eq!(h1["x-dyn-api-version"], "API/0.0.1125");
+        assert_eq!(h1["x-dynamic-platform"], "web");
+        assert_eq!(h1["origin"], "https://app.example");
+        assert_eq!(h1["authorization"], "Bearer jwt-1");
+        assert!(h1["authorization"].is_sensitive());
+        let (r1, r2) = (h1["x-dyn-request-id"].to_str().unwrap(), h2["x-dyn-request-id"].to_str().unwrap());
+        assert_eq!(r1.len(), 50);
+        assert_ne!(r1, r2, "a new request id per request");
+        assert_eq!(h1["x-dyn-session-id"].len(), 32);
+        assert_eq!(h1["x-dyn-session-id"], h2["x-dyn-session-id"], "one session id per client");
+        assert!(!h2.contains_key("authorization"));
+        assert!(!h2.contains_key("x-dyn-elevated-access-token"));
+    }
+
+    #[test]
+    fn urls_put_the_environment_in_the_path() {
+        let api = api();
+        let req = ApiRequest::get("nonces").query("count", "5");
+        assert_eq!(api.url(&req).unwrap().as_str(), "https://app.dynamicauth.com/api/v0/sdk/env-1/nonces?count=5");
+        let config = Config::new("e").unwrap().with_api_base_url(url::Url::parse("http://127.0.0.1:9/api/v0/").unwrap());
+        let api = Api::new(config).unwrap();
+        assert_eq!(api.url(&ApiRequest::post("stepUp/check")).unwrap().as_str(), "http://127.0.0.1:9/api/v0/sdk/e/stepUp/check");
+    }
+
+    #[test]
+    fn a_token_with_a_newline_is_refused_not_sent() {
+        let creds = Credentials { elevated: Some("a\r\nx-evil: 1".into()), ..Credentials::default() };
+        assert!(matches!(api().headers(&ApiRequest::get("x"), &creds), Err(StepUpError::InvalidResponse(_))));
+    }
+
+    #[test]
+    fn garbage_bodies_are_invalid_responses() {
+        assert!(matches!(parse_body::<stepup_protocol::StepUpCheck>(b"<html>"), Err(StepUpError::InvalidResponse(_))));
+        assert!(matches!(parse_body::<stepup_protocol::StepUpCheck>(b"{}"), Err(StepUpError::InvalidResponse(_))));
+    }
+}
