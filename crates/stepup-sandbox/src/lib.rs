@@ -1,1 +1,309 @@
-//! placeholder
+//! A local, Dynamic-compatible step-up authority with real verifiers.
+//!
+//! The sandbox serves the same paths as Dynamic (`/api/v0/sdk/{environmentId}/...`) for
+//! everything Stepup Desktop and the official JS SDK use: settings, nonces, email/SMS sign-in,
+//! sessions, `stepUp/check`, every step-up verification (email/SMS code, TOTP, recovery code,
+//! external-auth assertion) and the scope-protected actions (TOTP registration, MFA device
+//! removal, wallet key export). Verification is real: RFC 6238 TOTP with replay protection,
+//! attempt limits, hashed recovery codes, ES256 session and elevated-token JWTs with
+//! single-use enforced server-side, device nonce signatures.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), stepup_sandbox::SandboxError> {
+//! use stepup_sandbox::{Sandbox, SandboxConfig, UserSpec};
+//! let sandbox = Sandbox::start(SandboxConfig::default(), "127.0.0.1:0".parse().unwrap()).await?;
+//! let alice = sandbox.create_user(UserSpec { email: "alice@example.com".into(), totp: true, ..UserSpec::default() })?;
+//! println!("{} {}", sandbox.base_url(), alice.user_id);
+//! sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! - [`authority`](crate::authority) (private): every rule, as synchronous methods on one value
+//!   kept behind a mutex.
+//! - `http` (private): the axum router, extractors that turn every failure into `{error, code}`,
+//!   request logging that never records a secret.
+//! - `store` (private): the persisted state and its atomic write.
+//! - `crypto` (private): randomness, hashes, TOTP, masking. [`totp_code_at`] is public for tests.
+//! - [`error`]: [`ApiError`] (what an HTTP caller sees) and [`SandboxError`].
+
+#![warn(missing_docs)]
+
+mod authority;
+mod crypto;
+pub mod error;
+mod http;
+mod store;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use stepup_protocol::{Clock, Secret, SystemClock};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use crypto::totp_code_at;
+pub use error::{ApiError, SandboxError};
+
+/// The environment id the sandbox serves by default.
+pub const DEFAULT_ENVIRONMENT_ID: &str = "4f8a5d0e-9c1b-4c3e-8f2a-5b6d7e8f9a0b";
+
+/// How tokens for one scope behave (`MFASettingsActions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenPolicy {
+    /// The token is consumed by its first use (server-side, by `jti`).
+    pub single_use: bool,
+    /// Lifetime in seconds (positive).
+    pub ttl_secs: i64,
+    /// Whether `stepUp/check` says "required" and the protected endpoint demands a token.
+    pub required: bool,
+}
+
+impl TokenPolicy {
+    /// Dynamic's defaults: `wallet:*` single-use for 300 s, everything else time-bound for 600 s.
+    pub fn default_for(scope: &str) -> Self {
+        if scope.starts_with("wallet:") {
+            Self {
+                single_use: true,
+                ttl_secs: 300,
+                required: true,
+            }
+        } else {
+            Self {
+                single_use: false,
+                ttl_secs: 600,
+                required: true,
+            }
+        }
+    }
+}
+
+/// How a sandbox is set up.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// The environment id served under `/sdk/{environmentId}`; others get 404.
+    pub environment_id: String,
+    /// The JSON state file; `None` keeps everything in memory.
+    pub state_path: Option<PathBuf>,
+    /// The time source of every rule (TOTP steps, expiries, windows).
+    pub clock: Arc<dyn Clock>,
+    /// Per-scope overrides of [`TokenPolicy::default_for`]. A scope listed here is accepted
+    /// even if `TokenScope` does not know it.
+    pub token_policies: BTreeMap<String, TokenPolicy>,
+    /// Refuse device-signed paths that come without the `x-dynamic-device-*` headers.
+    pub require_device_signature: bool,
+    /// The customer's key for `externalAuth/verify` assertions (ES256); `None` refuses them.
+    pub external_auth_key: Option<p256::ecdsa::VerifyingKey>,
+    /// Print delivered email/SMS codes to stderr (the standalone binary's delivery channel).
+    pub print_codes: bool,
+    /// Create the demo user if the state has none.
+    pub seed_demo: bool,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            environment_id: DEFAULT_ENVIRONMENT_ID.to_owned(),
+            state_path: None,
+            clock: Arc::new(SystemClock),
+            token_policies: BTreeMap::new(),
+            require_device_signature: false,
+            external_auth_key: None,
+            print_codes: false,
+            seed_demo: false,
+        }
+    }
+}
+
+/// Where a code was delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// An email.
+    Email,
+    /// A text message.
+    Sms,
+}
+
+impl Channel {
+    /// `email` or `sms`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+        }
+    }
+}
+
+/// A delivered email/SMS code (the sandbox's outbox; in memory, the last 100).
+#[derive(Debug, Clone)]
+pub struct OutboxMessage {
+    /// Email or SMS.
+    pub channel: Channel,
+    /// The address (`alice@example.com`) or number (`+15550100`).
+    pub to: String,
+    /// The 6-digit code.
+    pub code: Secret,
+    /// The verification the code belongs to.
+    pub verification_uuid: String,
+    /// Delivery time, unix ms (sandbox clock).
+    pub created_at_ms: i64,
+}
+
+/// A user created by the sandbox, with the secrets a test or demo needs to act as them.
+#[derive(Debug, Clone)]
+pub struct DemoUser {
+    /// User id (the `sub` of its tokens).
+    pub user_id: String,
+    /// Email address (lower case).
+    pub email: String,
+    /// (country code `"1"`, ISO `"US"`, national number `"5550100"`).
+    pub phone: Option<(String, String, String)>,
+    /// The verified TOTP device.
+    pub totp_device_id: Option<String>,
+    /// Its base32 secret.
+    pub totp_secret_base32: Option<Secret>,
+    /// Plaintext recovery codes: only known at creation (the sandbox stores hashes).
+    pub recovery_codes: Vec<Secret>,
+    /// The embedded wallet's id (the `{walletId}` of `waas/{walletId}/privateKey/export`).
+    pub wallet_id: Option<String>,
+    /// The embedded wallet's address.
+    pub wallet_address: Option<String>,
+}
+
+/// What [`RunningSandbox::create_user`] creates.
+#[derive(Debug, Clone, Default)]
+pub struct UserSpec {
+    /// Email address (required, unique).
+    pub email: String,
+    /// (country code without `+`, ISO alpha-2, national number), unique.
+    pub phone: Option<(String, String, String)>,
+    /// Add a verified TOTP device ("Authenticator app"): the user then has MFA.
+    pub totp: bool,
+    /// Add 10 recovery codes.
+    pub recovery_codes: bool,
+    /// Add an embedded wallet with a random demo key.
+    pub wallet: bool,
+}
+
+/// The sandbox server.
+pub struct Sandbox;
+
+impl Sandbox {
+    /// Loads the state, binds `addr` (use port 0 for any free port) and serves in a task.
+    pub async fn start(
+        config: SandboxConfig,
+        addr: SocketAddr,
+    ) -> Result<RunningSandbox, SandboxError> {
+        let authority = authority::Authority::new(&config)?;
+        let shared = Arc::new(http::Shared {
+            env: config.environment_id.clone(),
+            authority: Mutex::new(authority),
+        });
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| SandboxError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| SandboxError::Bind { addr, source })?;
+        let router = http::router(shared.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+                let _ = rx.await;
+            });
+            if let Err(e) = server.await {
+                tracing::error!(error = %e, "sandbox server stopped");
+            }
+        });
+        tracing::info!(addr = %local, env = %config.environment_id, "sandbox listening");
+        Ok(RunningSandbox {
+            shared,
+            addr: local,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// A serving sandbox. Dropping it (or [`RunningSandbox::shutdown`]) stops the server.
+pub struct RunningSandbox {
+    shared: Arc<http::Shared>,
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RunningSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningSandbox")
+            .field("addr", &self.addr)
+            .field("env", &self.shared.env)
+            .finish()
+    }
+}
+
+impl RunningSandbox {
+    /// `http://127.0.0.1:PORT/api/v0`: the client's `api_base_url`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/api/v0", self.addr)
+    }
+
+    /// The socket the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The environment id served.
+    pub fn environment_id(&self) -> &str {
+        &self.shared.env
+    }
+
+    /// Delivered email/SMS codes, newest last.
+    pub fn outbox(&self) -> Vec<OutboxMessage> {
+        self.shared.with(|a| a.outbox())
+    }
+
+    /// The demo user (if seeded), with its not-yet-used plaintext recovery codes.
+    pub fn demo(&self) -> Option<DemoUser> {
+        self.shared.with(|a| a.demo())
+    }
+
+    /// The current TOTP code of a base32 secret, computed with the sandbox clock.
+    pub fn totp_code(&self, secret_base32: &str) -> Option<String> {
+        self.shared.with(|a| a.totp_now(secret_base32))
+    }
+
+    /// Creates a user directly, returning its secrets (plaintext recovery codes only here).
+    pub fn create_user(&self, spec: UserSpec) -> Result<DemoUser, SandboxError> {
+        self.shared.with(|a| a.create_user(spec))
+    }
+
+    /// Stops the server and waits (at most 5 s) for it to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for RunningSandbox {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            // Idle keep-alive connections must not keep a dropped sandbox alive.
+            task.abort();
+        }
+    }
+}

@@ -1,1 +1,120 @@
-fn main() {}
+//! `stepup-sandbox`: runs the sandbox authority standalone.
+//!
+//! ```text
+//! stepup-sandbox [--listen 127.0.0.1:8787] [--state ./sandbox-state.json] [--env <uuid>] [--seed-demo]
+//! ```
+//! Delivered email/SMS codes are printed to stderr: that is the standalone sandbox's delivery
+//! channel.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use stepup_sandbox::{Sandbox, SandboxConfig};
+
+const USAGE: &str = "usage: stepup-sandbox [--listen 127.0.0.1:8787] [--state ./sandbox-state.json] [--env <uuid>] [--seed-demo] [--no-state]";
+
+/// The parsed command line.
+struct Args {
+    listen: SocketAddr,
+    state: Option<PathBuf>,
+    env: Option<String>,
+    seed_demo: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
+        state: Some(PathBuf::from("./sandbox-state.json")),
+        env: None,
+        seed_demo: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+        };
+        match arg.as_str() {
+            "--listen" => {
+                let v = value("--listen")?;
+                args.listen = v
+                    .parse()
+                    .map_err(|_| format!("--listen {v:?} is not an address like 127.0.0.1:8787"))?;
+            }
+            "--state" => args.state = Some(PathBuf::from(value("--state")?)),
+            "--no-state" => args.state = None,
+            "--env" => args.env = Some(value("--env")?),
+            "--seed-demo" => args.seed_demo = true,
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut config = SandboxConfig {
+        state_path: args.state,
+        print_codes: true,
+        seed_demo: args.seed_demo,
+        ..SandboxConfig::default()
+    };
+    if let Some(env) = args.env {
+        config.environment_id = env;
+    }
+    let sandbox = match Sandbox::start(config, args.listen).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("stepup-sandbox: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("Stepup sandbox listening");
+    println!("  base URL:       {}", sandbox.base_url());
+    println!("  environment id: {}", sandbox.environment_id());
+    if let Some(demo) = sandbox.demo() {
+        // The demo user's secrets are printed on purpose: they are how a newcomer acts as the user.
+        println!("Demo user");
+        println!("  email:          {}", demo.email);
+        if let Some((cc, iso, number)) = &demo.phone {
+            println!("  phone:          +{cc} {number} ({iso})");
+        }
+        if let Some(secret) = &demo.totp_secret_base32 {
+            println!("  TOTP secret:    {}", secret.expose());
+        }
+        if demo.recovery_codes.is_empty() {
+            println!("  recovery codes: (shown only when the demo user is created)");
+        } else {
+            let codes: Vec<&str> = demo.recovery_codes.iter().map(|c| c.expose()).collect();
+            println!("  recovery codes: {}", codes.join(" "));
+        }
+        if let Some(wallet) = &demo.wallet_id {
+            println!("  wallet id:      {wallet}");
+        }
+        println!(
+            "  outbox / demo:  {}/sandbox/{}/outbox  /demo",
+            sandbox.base_url(),
+            sandbox.environment_id()
+        );
+    }
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        eprintln!("stepup-sandbox: cannot wait for Ctrl-C: {e}");
+    }
+    sandbox.shutdown().await;
+    ExitCode::SUCCESS
+}
