@@ -1,0 +1,532 @@
+//! The Tauri commands: thin wrappers over `stepup-client`. Each one checks what the UI sent
+//! against the open request, calls the client, and answers with a view that holds no secret
+//! (token statuses carry scopes and expiry, never the token). Errors are `{code, message}`.
+//!
+//! The step-up commands name a request (`request_id`), not a scope: the scope is the one the
+//! validated deep link asked for and the dialog showed, so what the user sees is what they
+//! approve.
+
+use crate::cli::SandboxPersona;
+use crate::error::CommandError;
+use crate::requests::{action_text, HistoryEntry, LinkEvent, Outcome};
+use crate::sandbox::OutboxView;
+use crate::state::{AppState, Backend};
+use serde::Serialize;
+use std::sync::Arc;
+use stepup_client::{
+    CredentialMethod, OtpChannel, OtpVerification, PhoneNumber, Secret, StepUpCheck, StepUpClient, StepUpCredential,
+    StepUpCredentialExt, StepUpError, TokenScope, TokenStatus, Verification,
+};
+use tauri::{AppHandle, Emitter, Runtime, State};
+
+/// Seconds before "send code" may be pressed again.
+const RESEND_AFTER_SECONDS: u32 = 30;
+
+type CommandResult<T> = Result<T, CommandError>;
+
+/// The signed-in user, for display.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    /// User id.
+    pub id: String,
+    /// Email, else phone, else id.
+    pub label: String,
+}
+
+/// `app_status`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppStatus {
+    /// Environment id.
+    pub environment_id: String,
+    /// API base URL.
+    pub api_base_url: String,
+    /// True with `--sandbox`.
+    pub sandbox: bool,
+    /// The signed-in user.
+    pub user: Option<UserView>,
+    /// The keychain cannot be used (no plaintext fallback: nothing works until it can).
+    pub keychain_error: Option<CommandError>,
+    /// Another start-up failure (configuration, sandbox).
+    pub startup_error: Option<CommandError>,
+}
+
+/// One credential of a step-up check, with the method the dialog uses for it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialView {
+    /// Credential or MFA device id.
+    pub id: String,
+    /// Wire format (`email`, `phoneNumber`, `totp`, ...).
+    pub format: String,
+    /// Wire type, when given.
+    pub kind: Option<String>,
+    /// Alias, masked email or masked phone.
+    pub alias: Option<String>,
+    /// `totp`, `email_otp`, `sms_otp`, or `unsupported`.
+    pub method: &'static str,
+}
+
+/// `check_step_up` / `begin_step_up`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckView {
+    /// Whether a verification is needed.
+    pub is_required: bool,
+    /// The credentials to offer.
+    pub credentials: Vec<CredentialView>,
+    /// The one to preselect.
+    pub default_credential_id: Option<String>,
+    /// When not required: until when the stored token covers the scope (unix ms).
+    pub valid_until_ms: Option<i64>,
+}
+
+/// `send_email_otp` / `send_sms_otp`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SentView {
+    /// Where the code went (as the server confirmed it).
+    pub destination: String,
+    /// Seconds before a resend.
+    pub resend_after_seconds: u32,
+}
+
+/// A successful verification.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifiedView {
+    /// The token's scopes.
+    pub scopes: Vec<TokenScope>,
+    /// Its expiry, unix ms.
+    pub expires_at_ms: i64,
+    /// Whether its first use consumes it.
+    pub single_use: bool,
+}
+
+/// A stored token, without the token.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenView {
+    /// Scopes.
+    pub scopes: Vec<TokenScope>,
+    /// What they allow, in words.
+    pub actions: Vec<&'static str>,
+    /// Expiry, unix ms.
+    pub expires_at_ms: i64,
+    /// Consumed by its first use.
+    pub single_use: bool,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn user_view(client: &StepUpClient) -> Option<UserView> {
+    client.current_user().map(|u| UserView {
+        label: u.email.clone().or_else(|| u.phone_number.clone()).unwrap_or_else(|| u.id.clone()),
+        id: u.id,
+    })
+}
+
+fn method_name(method: CredentialMethod) -> &'static str {
+    match method {
+        CredentialMethod::Totp => "totp",
+        CredentialMethod::Email => "email_otp",
+        CredentialMethod::Sms => "sms_otp",
+        _ => "unsupported",
+    }
+}
+
+fn check_view(check: &StepUpCheck, client: &StepUpClient, scope: &TokenScope) -> CheckView {
+    let valid_until_ms = (!check.is_required)
+        .then(|| client.elevated_tokens().iter().filter(|t| t.scopes.contains(scope)).map(|t| t.expires_at_ms).max())
+        .flatten();
+    CheckView {
+        is_required: check.is_required,
+        credentials: check
+            .credentials
+            .iter()
+            .map(|c| CredentialView {
+                id: c.id.clone(),
+                format: c.format.as_str().to_owned(),
+                kind: c.kind.clone(),
+                alias: c.alias.clone(),
+                method: method_name(c.method()),
+            })
+            .collect(),
+        default_credential_id: stepup_client::choose_method(check).map(|c| c.id.clone()),
+        valid_until_ms,
+    }
+}
+
+fn verified_view(token: Option<TokenStatus>) -> CommandResult<VerifiedView> {
+    let token = token.ok_or_else(|| CommandError::from(StepUpError::InvalidElevatedToken))?;
+    Ok(VerifiedView { scopes: token.scopes, expires_at_ms: token.expires_at_ms, single_use: token.single_use })
+}
+
+/// The open request's scope, and the credential the UI named, if it was offered for it.
+fn offered(state: &AppState, request_id: u64, credential_id: Option<&str>) -> CommandResult<(TokenScope, Option<StepUpCredential>)> {
+    let desk = state.desk();
+    let open = desk.open_request(request_id).ok_or_else(CommandError::request_not_found)?;
+    let credential = match credential_id {
+        Some(id) => Some(open.credentials.iter().find(|c| c.id == id).cloned().ok_or_else(CommandError::credential_not_offered)?),
+        None => None,
+    };
+    Ok((open.request.scope.clone(), credential))
+}
+
+/// Runs a verification for an open request; on success closes it and records it, on a wrong
+/// code counts the attempt.
+async fn verify_request(
+    state: &AppState,
+    client: &StepUpClient,
+    request_id: u64,
+    scope: TokenScope,
+    method: &str,
+    verification: Verification,
+) -> CommandResult<VerifiedView> {
+    match client.verify(verification, std::slice::from_ref(&scope)).await {
+        Ok(outcome) => {
+            let view = verified_view(outcome.token)?;
+            state.desk().close(request_id, Outcome::Approved, Some(method), now_ms());
+            eprintln!("STEPUP step-up approved request={request_id} scope={scope} method={method}");
+            Ok(view)
+        }
+        Err(error) => {
+            if let Some(open) = state.desk().open_request_mut(request_id) {
+                open.failed_attempts += 1;
+            }
+            Err(error.into())
+        }
+    }
+}
+
+/// The app's status: environment, user, sandbox, keychain.
+#[tauri::command]
+pub async fn app_status(state: State<'_, AppState>) -> CommandResult<AppStatus> {
+    let backend = state.backend().await?;
+    let (keychain_error, client_error) = match &backend.client {
+        Ok(_) => (None, None),
+        Err(e) if e.is_keychain() => (Some(e.clone()), None),
+        Err(e) => (None, Some(e.clone())),
+    };
+    Ok(AppStatus {
+        environment_id: backend.environment_id.clone(),
+        api_base_url: backend.api_base_url.clone(),
+        sandbox: backend.sandbox.is_some(),
+        user: backend.client.as_ref().ok().and_then(user_view),
+        keychain_error,
+        startup_error: backend.startup_error.clone().or(client_error),
+    })
+}
+
+/// The UI listens for `deep-link` events now: returns the links that arrived before.
+#[tauri::command]
+pub fn ui_ready(state: State<'_, AppState>) -> Vec<LinkEvent> {
+    let waiting = state.desk().ui_ready();
+    eprintln!("STEPUP ui ready, replaying {} link(s)", waiting.len());
+    waiting
+}
+
+/// Sign-in, step 1: emails a code.
+#[tauri::command]
+pub async fn sign_in_send_email_otp(state: State<'_, AppState>, email: String) -> CommandResult<SentView> {
+    let backend = state.backend().await?;
+    let sent = backend.client()?.send_email_otp(&email).await?;
+    let destination = match &sent.channel {
+        OtpChannel::Email(address) => address.clone(),
+        OtpChannel::Sms(_) => email,
+    };
+    *state.sign_in.lock().await = Some(sent);
+    Ok(SentView { destination, resend_after_seconds: RESEND_AFTER_SECONDS })
+}
+
+/// Sign-in, step 2: the emailed code.
+#[tauri::command]
+pub async fn sign_in_verify_email_otp<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, code: String) -> CommandResult<UserView> {
+    let backend = state.backend().await?;
+    let client = backend.client()?;
+    let sent = state
+        .sign_in
+        .lock()
+        .await
+        .clone()
+        .ok_or_else(|| CommandError::new("no_code_sent", "no code was sent yet: ask for a code first"))?;
+    client.sign_in_with_email_otp(&sent, Secret::new(code)).await?;
+    *state.sign_in.lock().await = None;
+    let _ = app.emit("app-state", ());
+    user_view(client).ok_or_else(|| StepUpError::NotSignedIn.into())
+}
+
+/// Whether `scope` needs a step-up (the client's answer; fails closed).
+#[tauri::command]
+pub async fn check_step_up(state: State<'_, AppState>, scope: String) -> CommandResult<CheckView> {
+    let scope = TokenScope::parse(&scope);
+    if !scope.is_known() {
+        return Err(CommandError::new("invalid_scope", "this permission is not one this app knows"));
+    }
+    let backend = state.backend().await?;
+    let client = backend.client()?;
+    let check = client.check_step_up(scope.clone()).await;
+    Ok(check_view(&check, client, &scope))
+}
+
+/// Opens the dialog's work on a request: checks the scope and keeps the offered credentials.
+#[tauri::command]
+pub async fn begin_step_up(state: State<'_, AppState>, request_id: u64) -> CommandResult<CheckView> {
+    let (scope, _) = offered(&state, request_id, None)?;
+    let backend = state.backend().await?;
+    let client = backend.client()?;
+    if !client.is_signed_in() {
+        return Err(StepUpError::NotSignedIn.into());
+    }
+    let check = client.check_step_up(scope.clone()).await;
+    let view = check_view(&check, client, &scope);
+    {
+        let mut desk = state.desk();
+        if !check.is_required {
+            desk.close(request_id, Outcome::NotNeeded, None, now_ms());
+        } else if let Some(open) = desk.open_request_mut(request_id) {
+            open.credentials = check.credentials.clone();
+        }
+    }
+    eprintln!("STEPUP dialog ready request={request_id} scope={scope} at_ms={}", now_ms());
+    Ok(view)
+}
+
+/// Finds the email address or phone number of one of the user's credentials.
+fn destination_of(client: &StepUpClient, credential: &StepUpCredential) -> CommandResult<Destination> {
+    let user = client.current_user().ok_or_else(|| CommandError::from(StepUpError::NotSignedIn))?;
+    let verified = user.verified_credentials.iter().find(|c| c.id == credential.id);
+    match credential.method() {
+        CredentialMethod::Email => verified
+            .and_then(|c| c.email.clone())
+            .or(user.email)
+            .map(Destination::Email)
+            .ok_or_else(CommandError::credential_not_offered),
+        CredentialMethod::Sms => {
+            let verified = verified.ok_or_else(CommandError::credential_not_offered)?;
+            phone_of(verified.public_identifier.as_deref(), verified.phone_number.as_deref())
+                .map(Destination::Sms)
+                .ok_or_else(|| CommandError::new("unsupported_phone", "this app cannot text this phone number yet: choose another method"))
+        }
+        _ => Err(CommandError::credential_not_offered()),
+    }
+}
+
+enum Destination {
+    Email(String),
+    Sms(PhoneNumber),
+}
+
+/// Rebuilds a phone number from `+<country><national>` and the national part. The ISO country
+/// comes from the dialling prefix for the common ones (the credential does not carry it).
+fn phone_of(public_identifier: Option<&str>, national: Option<&str>) -> Option<PhoneNumber> {
+    let national = national?;
+    let country_code = public_identifier?.strip_prefix('+')?.strip_suffix(national)?;
+    let iso = match country_code {
+        "1" => "US",
+        "7" => "RU",
+        "31" => "NL",
+        "32" => "BE",
+        "33" => "FR",
+        "34" => "ES",
+        "39" => "IT",
+        "41" => "CH",
+        "44" => "GB",
+        "45" => "DK",
+        "46" => "SE",
+        "47" => "NO",
+        "49" => "DE",
+        "52" => "MX",
+        "55" => "BR",
+        "61" => "AU",
+        "81" => "JP",
+        "82" => "KR",
+        "86" => "CN",
+        "91" => "IN",
+        "353" => "IE",
+        _ => return None,
+    };
+    Some(PhoneNumber { country_code: country_code.to_owned(), iso_country_code: iso.to_owned(), number: national.to_owned() })
+}
+
+async fn send_code(state: &AppState, request_id: u64, credential_id: &str, want: CredentialMethod) -> CommandResult<SentView> {
+    let (_, credential) = offered(state, request_id, Some(credential_id))?;
+    let credential = credential.ok_or_else(CommandError::credential_not_offered)?;
+    if credential.method() != want {
+        return Err(CommandError::credential_not_offered());
+    }
+    let backend = state.backend().await?;
+    let client = backend.client()?;
+    let sent = match destination_of(client, &credential)? {
+        Destination::Email(email) => client.send_email_otp(&email).await?,
+        Destination::Sms(phone) => client.send_sms_otp(phone).await?,
+    };
+    let destination = match &sent.channel {
+        OtpChannel::Email(address) => address.clone(),
+        OtpChannel::Sms(phone) => format!("+{} {}", phone.country_code, phone.number),
+    };
+    let mut desk = state.desk();
+    let open = desk.open_request_mut(request_id).ok_or_else(CommandError::request_not_found)?;
+    open.sent_code = Some(sent);
+    Ok(SentView { destination, resend_after_seconds: RESEND_AFTER_SECONDS })
+}
+
+fn sent_code(state: &AppState, request_id: u64, email: bool) -> CommandResult<OtpVerification> {
+    let desk = state.desk();
+    let open = desk.open_request(request_id).ok_or_else(CommandError::request_not_found)?;
+    open.sent_code
+        .clone()
+        .filter(|s| matches!((&s.channel, email), (OtpChannel::Email(_), true) | (OtpChannel::Sms(_), false)))
+        .ok_or_else(|| CommandError::new("no_code_sent", "no code was sent yet: press “Send code” first"))
+}
+
+/// Emails a step-up code for an open request.
+#[tauri::command]
+pub async fn send_email_otp(state: State<'_, AppState>, request_id: u64, credential_id: String) -> CommandResult<SentView> {
+    send_code(&state, request_id, &credential_id, CredentialMethod::Email).await
+}
+
+/// Verifies the emailed code of an open request.
+#[tauri::command]
+pub async fn verify_email_otp(state: State<'_, AppState>, request_id: u64, code: String) -> CommandResult<VerifiedView> {
+    let (scope, _) = offered(&state, request_id, None)?;
+    let verification = sent_code(&state, request_id, true)?;
+    let backend = state.backend().await?;
+    let client = backend.client()?;
+    let v = Verification::EmailOtp { verification, code: Secret::new(code) };
+    verify_request(&state, client, request_id, scope, "email_otp", v).await
+}
+
+/// Texts a step-up code for an open request.
+#[tauri::command]
+pub async fn send_sms_otp(state: State<'_, AppState>, request_id: u64, credential_id: String) -> CommandResult<SentView> {
+    send_code(&state, request_id, &credential_id, CredentialMethod::Sms).await
+}
+
+/// Verifies the texted code of an open request.
+#[tauri::command]
+pub async fn verify_sms_otp(state: State<'_, AppState>, request_id: u64, code: String) -> CommandResult<VerifiedView> {
+    let (scope, _) = offered(&state, request_id, None)?;
+    let verification = sent_code(&state, request_id, false)?;
+    let backend = state.backend().await?;
+    let client = backend.client()?;
+    let v = Verification::SmsOtp { verification, code: Secret::new(code) };
+    verify_request(&state, client, request_id, scope, "sms_otp", v).await
+}
+
+/// Verifies an authenticator (TOTP) code for an open request.
+#[tauri::command]
+pub async fn verify_totp(state: State<'_, AppState>, request_id: u64, credential_id: String, code: String) -> CommandResult<VerifiedView> {
+    let (scope, credential) = offered(&state, request_id, Some(&credential_id))?;
+    if credential.as_ref().map(StepUpCredentialExt::method) != Some(CredentialMethod::Totp) {
+        return Err(CommandError::credential_not_offered());
+    }
+    let backend = state.backend().await?;
+    let client = backend.client()?;
+    let v = Verification::Totp { device_id: Some(credential_id), code: Secret::new(code) };
+    verify_request(&state, client, request_id, scope, "totp", v).await
+}
+
+/// Verifies a recovery code for an open request (offered to users with an authenticator).
+#[tauri::command]
+pub async fn verify_recovery_code(state: State<'_, AppState>, request_id: u64, code: String) -> CommandResult<VerifiedView> {
+    let offers_mfa = {
+        let desk = state.desk();
+        let open = desk.open_request(request_id).ok_or_else(CommandError::request_not_found)?;
+        open.credentials.iter().any(|c| c.method().is_mfa())
+    };
+    if !offers_mfa {
+        return Err(CommandError::credential_not_offered());
+    }
+    let (scope, _) = offered(&state, request_id, None)?;
+    let backend = state.backend().await?;
+    let client = backend.client()?;
+    let v = Verification::RecoveryCode { code: Secret::new(code) };
+    verify_request(&state, client, request_id, scope, "recovery_code", v).await
+}
+
+/// The user closed the dialog without approving.
+#[tauri::command]
+pub fn cancel_step_up(state: State<'_, AppState>, request_id: u64) -> CommandResult<()> {
+    state
+        .desk()
+        .close(request_id, Outcome::Cancelled, None, now_ms())
+        .map(|_| ())
+        .ok_or_else(CommandError::request_not_found)
+}
+
+/// The stored elevated tokens: scopes and expiry, never the token.
+#[tauri::command]
+pub async fn token_status(state: State<'_, AppState>) -> CommandResult<Vec<TokenView>> {
+    let backend = state.backend().await?;
+    let client = backend.client()?;
+    Ok(client
+        .elevated_tokens()
+        .into_iter()
+        .map(|t| TokenView {
+            actions: t.scopes.iter().map(action_text).collect(),
+            scopes: t.scopes,
+            expires_at_ms: t.expires_at_ms,
+            single_use: t.single_use,
+        })
+        .collect())
+}
+
+/// Recent step-ups, newest first (memory only, no secrets).
+#[tauri::command]
+pub fn step_up_history(state: State<'_, AppState>) -> Vec<HistoryEntry> {
+    state.desk().history()
+}
+
+/// Signs out: the session and every token leave the keychain.
+#[tauri::command]
+pub async fn logout<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> CommandResult<()> {
+    let backend = state.backend().await?;
+    backend.client()?.logout().await?;
+    let _ = app.emit("app-state", ());
+    Ok(())
+}
+
+/// Sandbox only: the delivered codes and the demo authenticator's current code.
+#[tauri::command]
+pub async fn sandbox_outbox(state: State<'_, AppState>) -> CommandResult<OutboxView> {
+    let backend = state.backend().await?;
+    Ok(backend.sandbox()?.outbox_view(now_ms()))
+}
+
+/// Sandbox only: opens a link as if it came from outside (it goes through the same parser).
+#[tauri::command]
+pub async fn sandbox_open_link<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, link: String) -> CommandResult<()> {
+    let backend = state.backend().await?;
+    backend.sandbox()?;
+    crate::receive_link(&app, &link);
+    Ok(())
+}
+
+/// Sandbox only: signs the other demo user in (`mfa`: authenticator; `reauth`: email/SMS).
+#[tauri::command]
+pub async fn sandbox_sign_in<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, persona: SandboxPersona) -> CommandResult<UserView> {
+    let backend: Arc<Backend> = state.backend().await?;
+    backend.switch_sandbox_user(persona).await?;
+    let _ = app.emit("app-state", ());
+    user_view(backend.client()?).ok_or_else(|| StepUpError::NotSignedIn.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_are_rebuilt_from_the_credential() {
+        let p = phone_of(Some("+447700900123"), Some("7700900123")).unwrap();
+        assert_eq!((p.country_code.as_str(), p.iso_country_code.as_str()), ("44", "GB"));
+        assert!(phone_of(Some("+9997700900123"), Some("7700900123")).is_none());
+        assert!(phone_of(Some("447700900123"), Some("7700900123")).is_none());
+    }
+}

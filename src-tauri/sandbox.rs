@@ -1,0 +1,152 @@
+//! `--sandbox`: the local step-up authority embedded on 127.0.0.1, its two demo users, the
+//! sign-in that reads the emailed code from the outbox in-process, and the outbox view that
+//! lets a newcomer complete every flow alone.
+
+use crate::cli::SandboxPersona;
+use crate::error::CommandError;
+use serde::Serialize;
+use std::net::{Ipv4Addr, SocketAddr};
+use stepup_client::{OtpVerification, SdkUser, Secret, StepUpClient};
+use stepup_sandbox::{RunningSandbox, Sandbox, SandboxConfig, UserSpec};
+
+/// The user without MFA (email + SMS re-authentication).
+const REAUTH_EMAIL: &str = "casey@stepup.example";
+/// How many delivered messages the outbox view shows.
+const OUTBOX_SHOWN: usize = 10;
+
+/// The embedded sandbox and the demo users' addresses.
+#[derive(Debug)]
+pub struct EmbeddedSandbox {
+    running: RunningSandbox,
+    mfa_email: String,
+}
+
+/// One delivered code, as the outbox panel shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxEntry {
+    /// `email` or `sms`.
+    pub channel: &'static str,
+    /// Address or number.
+    pub to: String,
+    /// The code (sandbox only: it exists so a newcomer can complete the flow).
+    pub code: String,
+    /// Delivery time, unix ms.
+    pub sent_at_ms: i64,
+}
+
+/// The outbox panel.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxView {
+    /// Newest first.
+    pub messages: Vec<OutboxEntry>,
+    /// The demo authenticator's current code.
+    pub totp_code: Option<String>,
+    /// Seconds until it changes.
+    pub totp_valid_for_seconds: Option<u64>,
+    /// Unused recovery codes of the demo user (three at most).
+    pub recovery_codes: Vec<String>,
+    /// Links to try the dialog with.
+    pub example_links: Vec<String>,
+    /// Who is signed in: `mfa` or `reauth`.
+    pub persona_emails: [String; 2],
+}
+
+impl EmbeddedSandbox {
+    /// Starts the sandbox on a random loopback port, in memory, with both demo users.
+    pub async fn start() -> Result<Self, CommandError> {
+        let config = SandboxConfig { seed_demo: true, print_codes: false, state_path: None, ..SandboxConfig::default() };
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let running = Sandbox::start(config, addr)
+            .await
+            .map_err(|e| CommandError::new("sandbox_failed", format!("the sandbox could not start ({e}): restart the app")))?;
+        let mfa_email = running
+            .demo()
+            .map(|d| d.email)
+            .ok_or_else(|| CommandError::new("sandbox_failed", "the sandbox has no demo user: restart the app"))?;
+        let spec = UserSpec {
+            email: REAUTH_EMAIL.into(),
+            phone: Some(("44".into(), "GB".into(), "7700900123".into())),
+            ..UserSpec::default()
+        };
+        running
+            .create_user(spec)
+            .map_err(|e| CommandError::new("sandbox_failed", format!("the sandbox could not create its demo user ({e}): restart the app")))?;
+        Ok(Self { running, mfa_email })
+    }
+
+    /// `http://127.0.0.1:PORT/api/v0`.
+    pub fn base_url(&self) -> String {
+        self.running.base_url()
+    }
+
+    /// The environment id it serves.
+    pub fn environment_id(&self) -> &str {
+        self.running.environment_id()
+    }
+
+    fn email_of(&self, persona: SandboxPersona) -> &str {
+        match persona {
+            SandboxPersona::Mfa => &self.mfa_email,
+            SandboxPersona::Reauth => REAUTH_EMAIL,
+        }
+    }
+
+    /// The code delivered for a verification, read from the outbox in-process.
+    pub fn code_for(&self, verification: &OtpVerification) -> Option<Secret> {
+        self.running
+            .outbox()
+            .into_iter()
+            .rev()
+            .find(|m| m.verification_uuid == verification.verification_uuid)
+            .map(|m| m.code)
+    }
+
+    /// Signs `persona` in: sends the email code, reads it from the outbox, signs in.
+    pub async fn sign_in(&self, client: &StepUpClient, persona: SandboxPersona) -> Result<SdkUser, CommandError> {
+        let sent = client.send_email_otp(self.email_of(persona)).await?;
+        let code = self
+            .code_for(&sent)
+            .ok_or_else(|| CommandError::new("sandbox_failed", "the sandbox delivered no sign-in code: restart the app"))?;
+        Ok(client.sign_in_with_email_otp(&sent, code).await?)
+    }
+
+    /// The outbox panel: delivered codes, the demo TOTP code, example links.
+    pub fn outbox_view(&self, now_ms: i64) -> OutboxView {
+        let messages = self
+            .running
+            .outbox()
+            .into_iter()
+            .rev()
+            .take(OUTBOX_SHOWN)
+            .map(|m| OutboxEntry {
+                channel: m.channel.as_str(),
+                to: m.to,
+                code: m.code.expose().to_owned(),
+                sent_at_ms: m.created_at_ms,
+            })
+            .collect();
+        let demo = self.running.demo();
+        let totp_code = demo
+            .as_ref()
+            .and_then(|d| d.totp_secret_base32.as_ref())
+            .and_then(|secret| self.running.totp_code(secret.expose()));
+        let seconds = u64::try_from(now_ms / 1000).unwrap_or(0);
+        let recovery_codes = demo
+            .map(|d| d.recovery_codes.iter().take(3).map(|c| c.expose().to_owned()).collect())
+            .unwrap_or_default();
+        OutboxView {
+            messages,
+            totp_valid_for_seconds: totp_code.as_ref().map(|_| 30 - seconds % 30),
+            totp_code,
+            recovery_codes,
+            example_links: vec![
+                "com.stepup.desktop://step-up?scope=wallet:export&requester=Acme%20Wallet".into(),
+                "com.stepup.desktop://step-up?scope=credential:link&requester=Acme%20Wallet".into(),
+                "com.stepup.desktop://step-up?scope=wallet:teleport&requester=Acme%20Wallet".into(),
+            ],
+            persona_emails: [self.mfa_email.clone(), REAUTH_EMAIL.into()],
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! The app's state: the [`Backend`] (client, keychain, optional sandbox) that starts in the
+//! background, and the [`RequestDesk`] that deep links land on.
+//!
+//! Start-up never blocks the window: the backend starts on the async runtime, and commands
+//! wait for it. A keychain that cannot be opened is kept as an error the UI shows; there is no
+//! plaintext fallback.
+
+use crate::cli::{LaunchOptions, SandboxPersona};
+use crate::deep_link::ReturnToAllowList;
+use crate::error::CommandError;
+use crate::requests::RequestDesk;
+use crate::sandbox::EmbeddedSandbox;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use stepup_client::{Config, OtpVerification, StepUpClient};
+use stepup_keychain::KeychainVault;
+use tokio::sync::watch;
+use url::Url;
+
+/// The app identifier: keychain service prefix, single-instance name, data dir.
+pub const APP_ID: &str = "com.stepup.desktop";
+/// How long a command waits for the backend to start.
+const STARTUP_WAIT: Duration = Duration::from_secs(60);
+/// How long opening the keychain may take.
+const KEYCHAIN_OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The started backend.
+#[derive(Debug)]
+pub struct Backend {
+    /// The environment (project) id.
+    pub environment_id: String,
+    /// The API base URL.
+    pub api_base_url: String,
+    /// The client, or why there is none (keychain unavailable or locked, not configured).
+    pub client: Result<StepUpClient, CommandError>,
+    /// The embedded sandbox (`--sandbox`).
+    pub sandbox: Option<EmbeddedSandbox>,
+    /// A start-up failure other than the client's (the sandbox sign-in).
+    pub startup_error: Option<CommandError>,
+}
+
+impl Backend {
+    /// Starts everything the launch options ask for. Never fails: failures are kept and shown.
+    pub async fn start(launch: &LaunchOptions) -> Self {
+        let started = Instant::now();
+        let sandbox = if launch.sandbox { Some(EmbeddedSandbox::start().await) } else { None };
+        let (config, sandbox, startup_error) = match sandbox {
+            Some(Ok(sandbox)) => {
+                let config = Url::parse(&sandbox.base_url())
+                    .map_err(|_| CommandError::new("sandbox_failed", "the sandbox URL is invalid: restart the app"))
+                    .and_then(|url| Ok(Config::new(sandbox.environment_id())?.with_api_base_url(url)));
+                (config, Some(sandbox), None)
+            }
+            Some(Err(error)) => (Err(error.clone()), None, Some(error)),
+            None => (config_from_env(), None, None),
+        };
+        let environment_id = config.as_ref().map(|c| c.environment_id.clone()).unwrap_or_default();
+        let api_base_url = config.as_ref().map(|c| c.api_base_url.to_string()).unwrap_or_default();
+        let client = match config {
+            Ok(config) => open_client(config).await,
+            Err(error) => Err(error),
+        };
+        let mut backend = Self { environment_id, api_base_url, client, sandbox, startup_error };
+        if let (Some(sandbox), Ok(client)) = (&backend.sandbox, &backend.client) {
+            // The embedded sandbox is new at every start: whatever the keychain holds for it
+            // belongs to a previous run and can only fail.
+            let fresh = async {
+                client.logout().await?;
+                sandbox.sign_in(client, launch.sandbox_persona).await
+            };
+            if let Err(error) = fresh.await {
+                backend.startup_error = Some(error);
+            }
+        }
+        eprintln!(
+            "STEPUP backend ready in {} ms (sandbox: {}, keychain: {})",
+            started.elapsed().as_millis(),
+            backend.sandbox.is_some(),
+            match &backend.client {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => e.code.clone(),
+            }
+        );
+        backend
+    }
+
+    /// The client, or the reason there is none.
+    pub fn client(&self) -> Result<&StepUpClient, CommandError> {
+        self.client.as_ref().map_err(Clone::clone)
+    }
+
+    /// The sandbox, or `not_sandbox`.
+    pub fn sandbox(&self) -> Result<&EmbeddedSandbox, CommandError> {
+        self.sandbox.as_ref().ok_or_else(CommandError::not_sandbox)
+    }
+
+    /// Signs a sandbox persona in, replacing the current user.
+    pub async fn switch_sandbox_user(&self, persona: SandboxPersona) -> Result<(), CommandError> {
+        let sandbox = self.sandbox()?;
+        let client = self.client()?;
+        client.logout().await?;
+        sandbox.sign_in(client, persona).await?;
+        Ok(())
+    }
+}
+
+/// `STEPUP_ENVIRONMENT_ID` (required) and `STEPUP_API_BASE_URL` (optional) outside the sandbox.
+fn config_from_env() -> Result<Config, CommandError> {
+    let not_configured = || {
+        CommandError::new(
+            "not_configured",
+            "no environment is configured: set STEPUP_ENVIRONMENT_ID (and STEPUP_API_BASE_URL), or start the app with --sandbox",
+        )
+    };
+    let env_id = std::env::var("STEPUP_ENVIRONMENT_ID").map_err(|_| not_configured())?;
+    let mut config = Config::new(env_id)?;
+    if let Ok(base) = std::env::var("STEPUP_API_BASE_URL") {
+        let url = Url::parse(&base).map_err(|_| CommandError::new("not_configured", "STEPUP_API_BASE_URL is not a URL: fix it and restart"))?;
+        config = config.with_api_base_url(url);
+    }
+    if let Ok(origin) = std::env::var("STEPUP_APP_ORIGIN") {
+        config = config.with_app_origin(origin);
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+/// The origins a deep link's `return_to` may name: `STEPUP_APP_ORIGIN` (the environment's
+/// own web app) and `STEPUP_RETURN_TO_ORIGINS` (comma-separated). Known at launch, so that a
+/// link is validated the moment it arrives, before the backend has started.
+pub fn allow_list_from_env() -> ReturnToAllowList {
+    let mut origins: Vec<String> = Vec::new();
+    if let Ok(origin) = std::env::var("STEPUP_APP_ORIGIN") {
+        origins.push(origin);
+    }
+    if let Ok(extra) = std::env::var("STEPUP_RETURN_TO_ORIGINS") {
+        origins.extend(extra.split(',').map(str::to_owned));
+    }
+    ReturnToAllowList::new(origins)
+}
+
+async fn open_client(config: Config) -> Result<StepUpClient, CommandError> {
+    let vault = KeychainVault::open_async(APP_ID, &config.environment_id, KEYCHAIN_OPEN_TIMEOUT).await?;
+    Ok(StepUpClient::new(config, Arc::new(vault)).await?)
+}
+
+/// Everything the commands share.
+#[derive(Debug)]
+pub struct AppState {
+    /// What the process was started with.
+    pub launch: LaunchOptions,
+    /// Where a deep link's `return_to` may point.
+    pub allow_list: ReturnToAllowList,
+    backend: watch::Receiver<Option<Arc<Backend>>>,
+    backend_tx: watch::Sender<Option<Arc<Backend>>>,
+    desk: Mutex<RequestDesk>,
+    /// The email code sent for sign-in, kept for the verify call.
+    pub sign_in: tokio::sync::Mutex<Option<OtpVerification>>,
+}
+
+impl AppState {
+    /// State for a process started with `launch`; the backend is not started yet.
+    pub fn new(launch: LaunchOptions) -> Self {
+        let (backend_tx, backend) = watch::channel(None);
+        Self { launch, allow_list: allow_list_from_env(), backend, backend_tx, desk: Mutex::new(RequestDesk::default()), sign_in: tokio::sync::Mutex::new(None) }
+    }
+
+    /// Installs the started backend; commands waiting for it resume.
+    pub fn set_backend(&self, backend: Backend) {
+        self.backend_tx.send_replace(Some(Arc::new(backend)));
+    }
+
+    /// The backend, waiting for it to start.
+    pub async fn backend(&self) -> Result<Arc<Backend>, CommandError> {
+        let mut rx = self.backend.clone();
+        let waited = tokio::time::timeout(STARTUP_WAIT, rx.wait_for(Option::is_some)).await;
+        match waited {
+            Ok(Ok(guard)) => guard.clone().ok_or_else(still_starting),
+            _ => Err(still_starting()),
+        }
+    }
+
+    /// The backend if it has started, without waiting.
+    pub fn backend_now(&self) -> Option<Arc<Backend>> {
+        self.backend.borrow().clone()
+    }
+
+    /// The request desk. A poisoned lock is recovered: the desk holds no invariant a panic
+    /// elsewhere could break halfway.
+    pub fn desk(&self) -> MutexGuard<'_, RequestDesk> {
+        self.desk.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn still_starting() -> CommandError {
+    CommandError::new("starting", "the app is still starting: wait a moment and try again")
+}

@@ -1,0 +1,252 @@
+// The end-to-end tests: each starts the app (--sandbox) in a real window through tauri-driver,
+// drives it over WebDriver, and saves a screenshot of the dialog to ci-artifacts/e2e/.
+// Run through run.sh, which provides Xvfb, a private D-Bus session, gnome-keyring and
+// tauri-driver. `node run-tests.mjs [name-filter]`.
+
+import { Builder, By, Capabilities, until } from 'selenium-webdriver';
+import { spawn, execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+
+const APP = process.env.APP;
+const ARTIFACTS = process.env.ARTIFACTS ?? '.';
+const SCHEME = 'com.stepup.desktop';
+const LINK_EXPORT = `${SCHEME}://step-up?scope=wallet:export&requester=Acme%20Wallet`;
+const LINK_LINK = `${SCHEME}://step-up?scope=credential:link&requester=Acme%20Wallet`;
+const LINK_INVALID = `${SCHEME}://step-up?scope=wallet:teleport&requester=Acme%20Wallet`;
+const STEP_TIMEOUT = 20_000;
+const TEST_TIMEOUT = 90_000;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves when the single-instance D-Bus name is free (the previous app has exited). */
+async function waitForInstanceGone() {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    try {
+      const out = execFileSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus',
+        'org.freedesktop.DBus.NameHasOwner', `string:${SCHEME}.SingleInstance`], { encoding: 'utf8', timeout: 5000 });
+      if (/boolean false/.test(out)) return;
+    } catch { return; }
+    await sleep(100);
+  }
+  throw new Error('the previous instance still owns the single-instance name');
+}
+
+async function startApp(args) {
+  await waitForInstanceGone();
+  const caps = new Capabilities();
+  caps.setBrowserName('wry');
+  caps.set('tauri:options', { application: APP, args });
+  const driver = await new Builder().withCapabilities(caps).usingServer('http://127.0.0.1:4444/').build();
+  await driver.manage().setTimeouts({ script: STEP_TIMEOUT });
+  return driver;
+}
+
+/** Starts a second process with the link, as a launcher would; it must forward and exit 0. */
+function openLink(link) {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = spawn(APP, [link], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`the second instance did not exit: ${stderr}`)); }, 15_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(Date.now() - started); else reject(new Error(`the second instance exited ${code}: ${stderr}`));
+    });
+  });
+}
+
+async function waitFor(driver, script, what, timeout = STEP_TIMEOUT) {
+  try {
+    return await driver.wait(async () => driver.executeScript(script), timeout);
+  } catch (error) {
+    throw new Error(`timed out waiting for ${what}: ${error.message}`);
+  }
+}
+
+const text = (driver, id) => driver.executeScript(`return document.getElementById(${JSON.stringify(id)}).textContent`);
+
+async function waitForMain(driver) {
+  await waitFor(driver, `return document.body.dataset.ready === 'true' && !document.getElementById('view-main').hidden`, 'the main view');
+}
+
+async function waitForDialog(driver) {
+  await waitFor(driver, `const d = document.getElementById('stepup-dialog');
+    return d.open && !document.getElementById('dlg-methods').hidden && document.querySelector('input[name=dlg-method]:checked') !== null`, 'the dialog with its methods');
+}
+
+async function screenshot(driver, name) {
+  const png = await driver.takeScreenshot();
+  writeFileSync(join(ARTIFACTS, `${name}.png`), Buffer.from(png, 'base64'));
+}
+
+async function checkedMethod(driver) {
+  return driver.executeScript(`const r = document.querySelector('input[name=dlg-method]:checked');
+    return r ? {method: r.dataset.method, label: r.parentElement.textContent} : null`);
+}
+
+async function currentTotp(driver) {
+  // The sandbox outbox panel, as a newcomer would read it. Wait when the code is about to
+  // change, so that it is still valid when it arrives.
+  return waitFor(driver, `const left = Number((document.getElementById('outbox-totp-left').textContent.match(/\\d+/) || ['0'])[0]);
+    const code = document.getElementById('outbox-totp').textContent;
+    return /^\\d{6}$/.test(code) && left >= 4 ? code : null`, 'a fresh TOTP code', 40_000);
+}
+
+async function typeCode(driver, code) {
+  const input = await driver.findElement(By.id('dlg-code'));
+  await input.clear();
+  await input.sendKeys(code);
+}
+
+async function waitForApproved(driver) {
+  await waitFor(driver, `return !document.getElementById('dlg-done').hidden`, 'the approval');
+  const done = await text(driver, 'dlg-done-text');
+  assert.match(done, /^Verified\. Acme Wallet may now /);
+  return done;
+}
+
+async function closeDialog(driver) {
+  await driver.findElement(By.id('dlg-cancel')).click();
+  await waitFor(driver, `return !document.getElementById('stepup-dialog').open`, 'the dialog to close');
+}
+
+async function assertDialogShowsExportRequest(driver) {
+  const purpose = await text(driver, 'dlg-purpose');
+  assert.equal(purpose, 'Acme Wallet asks to export the private key of your wallet.');
+  assert.equal(await text(driver, 'dlg-scope'), 'wallet:export');
+}
+
+// ------------------------------------------------------------------ the tests
+
+const tests = {
+  async deep_link_to_running_instance_opens_dialog_and_totp_succeeds(driver) {
+    await waitForMain(driver);
+    const forwardMs = await openLink(LINK_EXPORT);
+    await waitForDialog(driver);
+    await assertDialogShowsExportRequest(driver);
+    const checked = await checkedMethod(driver);
+    assert.equal(checked.method, 'totp');
+    assert.match(checked.label, /Authenticator app.*\(default\)/);
+    // Keyboard: the code field has the focus, so the user can type at once.
+    assert.equal(await driver.executeScript('return document.activeElement.id'), 'dlg-code');
+    await screenshot(driver, 'deep-link-dialog');
+    await typeCode(driver, await currentTotp(driver)); // submits itself on the sixth digit
+    await waitForApproved(driver);
+    await screenshot(driver, 'totp-approved');
+    await closeDialog(driver);
+    await waitFor(driver, `return [...document.querySelectorAll('#tokens-body tr')].some(r => r.dataset.scopes === 'wallet:export')`, 'the wallet:export token');
+    const row = await driver.executeScript(`const r = [...document.querySelectorAll('#tokens-body tr')].find(r => r.dataset.scopes === 'wallet:export');
+      return {text: r.textContent, exp: Number(r.dataset.expiresAtMs)}`);
+    assert.match(row.text, /export the private key of your wallet/);
+    assert.match(row.text, /in \d+ min/);
+    assert.ok(row.exp > Date.now() && row.exp <= Date.now() + 301_000, `expiry ${row.exp}`);
+    const history = await text(driver, 'history-body');
+    assert.match(history, /Acme Wallet.*wallet:export.*totp.*Approved/);
+    await screenshot(driver, 'main-with-token');
+    return { forwardMs };
+  },
+
+  async wrong_code_shows_the_error_and_a_retry_succeeds(driver) {
+    await waitForMain(driver);
+    await openLink(LINK_EXPORT);
+    await waitForDialog(driver);
+    const good = await currentTotp(driver);
+    const wrong = good === '000000' ? '111111' : '000000';
+    await typeCode(driver, wrong);
+    await waitFor(driver, `return document.getElementById('dlg-error').textContent.length > 0`, 'the error');
+    const error = await text(driver, 'dlg-error');
+    assert.match(error, /code is not correct/i);
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-code').getAttribute('aria-invalid')`), 'true');
+    await screenshot(driver, 'wrong-code');
+    await typeCode(driver, await currentTotp(driver));
+    await waitForApproved(driver);
+    await closeDialog(driver);
+    assert.match(await text(driver, 'history-body'), /Approved after 1 wrong code/);
+    return {};
+  },
+
+  async email_otp_through_the_outbox_succeeds(driver) {
+    await waitForMain(driver);
+    await openLink(LINK_LINK);
+    await waitForDialog(driver);
+    const checked = await checkedMethod(driver);
+    assert.equal(checked.method, 'email_otp');
+    assert.match(checked.label, /Email a code to c•••@stepup\.example \(default\)/);
+    await screenshot(driver, 'email-dialog');
+    // Keyboard only: Enter on the preselected method sends the code.
+    await driver.findElement(By.css('input[name=dlg-method]:checked')).sendKeys('\uE007');
+    await waitFor(driver, `return !document.getElementById('dlg-code-row').hidden`, 'the code field');
+    assert.match(await text(driver, 'dlg-send'), /Resend in \d+ s/);
+    const code = await waitFor(driver, `const li = document.querySelector('#outbox-list li[data-channel=email]');
+      return li ? li.dataset.code : null`, 'the emailed code in the outbox');
+    await typeCode(driver, code);
+    await waitForApproved(driver);
+    await screenshot(driver, 'email-approved');
+    await closeDialog(driver);
+    await waitFor(driver, `return [...document.querySelectorAll('#tokens-body tr')].some(r => r.dataset.scopes === 'credential:link')`, 'the credential:link token');
+    return {};
+  },
+
+  async invalid_deep_link_shows_the_error_view_and_no_dialog(driver) {
+    await waitForMain(driver);
+    await openLink(LINK_INVALID);
+    await waitFor(driver, `return !document.getElementById('view-invalid-link').hidden`, 'the invalid-link view');
+    assert.match(await text(driver, 'invalid-link-reason'), /permission this app does not know: wallet:teleport/);
+    await sleep(1000);
+    assert.equal(await driver.executeScript(`return document.getElementById('stepup-dialog').open`), false);
+    await screenshot(driver, 'invalid-link');
+    return {};
+  },
+
+  async cold_start_from_a_deep_link_reaches_the_dialog(driver, started) {
+    await waitForDialog(driver);
+    const coldMs = Date.now() - started;
+    await assertDialogShowsExportRequest(driver);
+    assert.equal((await checkedMethod(driver)).method, 'totp');
+    await screenshot(driver, 'cold-start-dialog');
+    // Esc cancels.
+    await driver.findElement(By.id('dlg-code')).sendKeys('\uE00C');
+    await waitFor(driver, `return !document.getElementById('stepup-dialog').open`, 'Esc to close the dialog');
+    assert.match(await text(driver, 'history-body'), /Cancelled/);
+    return { coldMs };
+  },
+};
+
+const argsFor = {
+  email_otp_through_the_outbox_succeeds: ['--sandbox', '--sandbox-user=reauth'],
+  cold_start_from_a_deep_link_reaches_the_dialog: ['--sandbox', LINK_EXPORT],
+};
+
+const filter = process.argv[2] ?? '';
+let failed = 0;
+const results = {};
+for (const [name, test] of Object.entries(tests)) {
+  if (!name.includes(filter)) continue;
+  const started = Date.now();
+  let driver;
+  try {
+    driver = await startApp(argsFor[name] ?? ['--sandbox']);
+    const run = test(driver, started);
+    const timeout = sleep(TEST_TIMEOUT).then(() => { throw new Error(`timed out after ${TEST_TIMEOUT} ms`); });
+    results[name] = await Promise.race([run, timeout]);
+    console.log(`ok   ${name} (${Date.now() - started} ms) ${JSON.stringify(results[name])}`);
+  } catch (error) {
+    failed += 1;
+    console.log(`FAIL ${name}: ${error.stack ?? error}`);
+    if (driver) {
+      try { await screenshot(driver, `${name}-failure`); } catch { /* the window may be gone */ }
+      try { writeFileSync(join(ARTIFACTS, `${name}-failure.html`), await driver.getPageSource()); } catch { /* idem */ }
+    }
+  } finally {
+    if (driver) {
+      try { await Promise.race([driver.quit(), sleep(15_000)]); } catch { /* already gone */ }
+    }
+  }
+}
+writeFileSync(join(ARTIFACTS, 'results.json'), JSON.stringify(results, null, 2));
+console.log(failed ? `${failed} test(s) failed` : 'all e2e tests passed');
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs the end-to-end suite against a built binary: a real window under Xvfb, driven over
+# WebDriver (tauri-driver + WebKitWebDriver), inside a private D-Bus session with an unlocked
+# gnome-keyring, with every XDG directory isolated.
+#
+#   tests/e2e/run.sh [path/to/stepup-desktop]     (default: target/debug/stepup-desktop)
+#
+# Needs: xvfb xauth webkit2gtk-driver gnome-keyring dbus-daemon (apt), tauri-driver
+# (cargo install tauri-driver --locked), node + `npm ci` in tests/e2e (done here if needed).
+# Screenshots and logs go to ci-artifacts/e2e/.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+APP="$(realpath "${1:-$ROOT/target/debug/stepup-desktop}")"
+[ -x "$APP" ] || { echo "e2e: no executable at $APP: build it first (cargo build -p stepup-desktop)" >&2; exit 2; }
+for tool in xvfb-run dbus-run-session gnome-keyring-daemon WebKitWebDriver node; do
+  command -v "$tool" >/dev/null || { echo "e2e: $tool is missing (see tests/e2e/run.sh header)" >&2; exit 2; }
+done
+TAURI_DRIVER="${TAURI_DRIVER:-$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")}"
+[ -x "$TAURI_DRIVER" ] || { echo "e2e: tauri-driver is missing: cargo install tauri-driver --locked" >&2; exit 2; }
+if [ ! -d "$ROOT/tests/e2e/node_modules/selenium-webdriver" ]; then
+  (cd "$ROOT/tests/e2e" && timeout 300 npm ci --no-audit --no-fund)
+fi
+
+ARTIFACTS="$ROOT/ci-artifacts/e2e"
+ISO="$ROOT/target/e2e-home"
+# Wipe at the start, not in a trap: at-spi/dconf may write here just after the session ends.
+rm -rf "$ISO" "$ARTIFACTS"
+mkdir -p "$ISO"/{data,config,cache,runtime} "$ARTIFACTS"
+chmod 700 "$ISO/runtime"
+export HOME="$ISO" XDG_DATA_HOME="$ISO/data" XDG_CONFIG_HOME="$ISO/config" XDG_CACHE_HOME="$ISO/cache" XDG_RUNTIME_DIR="$ISO/runtime"
+export GSETTINGS_BACKEND=memory NO_AT_BRIDGE=1
+export APP ARTIFACTS TAURI_DRIVER
+unset DBUS_SESSION_BUS_ADDRESS DISPLAY
+
+timeout "${E2E_TIMEOUT:-600}" dbus-run-session -- \
+  xvfb-run -a -s "-screen 0 1280x800x24" "$ROOT/tests/e2e/session.sh"

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Inside dbus-run-session + xvfb-run (see run.sh): unlock a keyring, start tauri-driver, run
+# the tests, stop tauri-driver.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+# The Secret Service the app's keychain uses; `--unlock` reads the password from stdin and
+# creates an unlocked login keyring in $XDG_DATA_HOME/keyrings.
+eval "$(echo -n e2e-password | gnome-keyring-daemon --unlock --components=secrets)"
+export GNOME_KEYRING_CONTROL
+
+"$TAURI_DRIVER" --port 4444 >"$ARTIFACTS/tauri-driver.log" 2>&1 &
+DRIVER=$!
+trap 'kill $DRIVER 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  curl -sf http://127.0.0.1:4444/status >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -sf http://127.0.0.1:4444/status >/dev/null || { echo "e2e: tauri-driver did not start" >&2; cat "$ARTIFACTS/tauri-driver.log" >&2; exit 1; }
+
+cd "$HERE"
+timeout "${E2E_TESTS_TIMEOUT:-480}" node run-tests.mjs "$@"

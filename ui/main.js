@@ -1,0 +1,222 @@
+// The app window: start-up, sign-in, the main view (user, tokens, recent step-ups, sandbox
+// outbox), the invalid-link view, and the hand-off of deep-link requests to the dialog.
+
+import { call, on, inApp } from './ipc.js';
+import { StepUpDialog } from './dialog.js';
+import { remaining, clockTime, fillRow } from './format.js';
+
+const $ = (id) => document.getElementById(id);
+const VIEWS = ['view-loading', 'view-fatal', 'view-signin', 'view-invalid-link', 'view-main'];
+
+let status = null;
+let tokens = [];
+let viewBeforeError = 'view-main';
+
+function show(view) {
+  for (const id of VIEWS) $(id).hidden = id !== view;
+  document.body.dataset.view = view;
+}
+
+function announce(text) { $('app-status').textContent = text; }
+
+const dialog = new StepUpDialog({
+  onFinished: () => refreshMain(),
+  onSignedOut: () => refreshStatus(),
+});
+
+/** A deep link, forwarded by the backend: a validated request, or the reason it was refused. */
+function onDeepLink(event) {
+  if (event.kind === 'request') {
+    dialog.enqueue(event.request);
+  } else {
+    if (!$('view-invalid-link').hidden) { /* already showing one */ } else {
+      viewBeforeError = document.body.dataset.view || 'view-main';
+    }
+    $('invalid-link-reason').textContent = event.reason;
+    show('view-invalid-link');
+    announce('A link could not be used.');
+    $('invalid-link-close').focus();
+  }
+}
+
+async function refreshStatus() {
+  status = await call('app_status');
+  $('sandbox-badge').hidden = !status.sandbox;
+  $('header-user').textContent = status.user ? status.user.label : '';
+  const problem = status.keychainError ?? status.startupError;
+  $('keychain-banner').hidden = !problem;
+  $('keychain-banner').textContent = problem ? problem.message : '';
+  $('keychain-banner').dataset.code = problem ? problem.code : '';
+  if (status.user) {
+    $('main-user').textContent = status.user.label;
+    $('main-environment').textContent = `${status.environmentId}${status.sandbox ? ' (local sandbox)' : ''}`;
+    $('outbox').hidden = !status.sandbox;
+    if (document.body.dataset.view !== 'view-invalid-link') show('view-main');
+    await refreshMain();
+  } else {
+    $('signin-error').textContent = problem ? problem.message : '';
+    if (document.body.dataset.view !== 'view-invalid-link') show('view-signin');
+  }
+}
+
+async function refreshMain() {
+  if (!status?.user) return;
+  try {
+    const [tokenList, history] = await Promise.all([call('token_status'), call('step_up_history')]);
+    tokens = tokenList;
+    renderTokens();
+    renderHistory(history);
+    if (status.keychainError === null) $('keychain-banner').hidden = true;
+  } catch (error) {
+    $('keychain-banner').hidden = false;
+    $('keychain-banner').textContent = error.message;
+    $('keychain-banner').dataset.code = error.code;
+  }
+}
+
+function renderTokens() {
+  const now = Date.now();
+  const live = tokens.filter((t) => t.expiresAtMs > now);
+  $('tokens-empty').hidden = live.length > 0;
+  $('tokens-table').hidden = live.length === 0;
+  $('tokens-body').replaceChildren(...live.map((t) => {
+    const row = fillRow(document.createElement('tr'), [
+      t.actions.join('; ') + (t.singleUse ? ' (once)' : ''),
+      t.scopes.join(' '),
+      `in ${remaining(t.expiresAtMs - now)} (${clockTime(t.expiresAtMs)})`,
+    ]);
+    row.dataset.scopes = t.scopes.join(' ');
+    row.dataset.expiresAtMs = String(t.expiresAtMs);
+    return row;
+  }));
+}
+
+function renderHistory(history) {
+  $('history-empty').hidden = history.length > 0;
+  $('history-table').hidden = history.length === 0;
+  $('history-body').replaceChildren(...history.map((h) => {
+    const row = fillRow(document.createElement('tr'), [clockTime(h.atMs), h.requester, h.scope, h.method ?? '—', h.result]);
+    row.dataset.result = h.outcome;
+    return row;
+  }));
+}
+
+async function refreshOutbox() {
+  if (!status?.sandbox || $('outbox').hidden) return;
+  try {
+    const outbox = await call('sandbox_outbox');
+    $('outbox-totp').textContent = outbox.totpCode ?? '——————';
+    $('outbox-totp-left').textContent = outbox.totpValidForSeconds != null ? `(changes in ${outbox.totpValidForSeconds} s)` : '';
+    $('outbox-list').replaceChildren(...outbox.messages.map((m) => {
+      const li = document.createElement('li');
+      const code = document.createElement('code');
+      code.className = 'big-code';
+      code.textContent = m.code;
+      li.append(`${clockTime(m.sentAtMs)} ${m.channel === 'sms' ? 'Text message' : 'Email'} to ${m.to}: `, code);
+      li.dataset.channel = m.channel;
+      li.dataset.code = m.code;
+      return li;
+    }));
+    if (!$('outbox-examples').childElementCount) {
+      $('outbox-examples').replaceChildren(...outbox.exampleLinks.map((link) => {
+        const li = document.createElement('li');
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.className = 'secondary';
+        button.textContent = 'Open';
+        button.addEventListener('click', () => call('sandbox_open_link', { link }).catch((e) => announce(e.message)));
+        const code = document.createElement('code');
+        code.textContent = link;
+        li.append(button, ' ', code);
+        return li;
+      }));
+    }
+  } catch { /* the next poll retries */ }
+}
+
+function wireSignIn() {
+  let email = '';
+  $('signin-email-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    email = $('signin-email').value.trim();
+    $('signin-error').textContent = '';
+    $('signin-send').disabled = true;
+    try {
+      await call('sign_in_send_email_otp', { email });
+      $('signin-email-echo').textContent = email;
+      $('signin-code-form').hidden = false;
+      $('signin-code').focus();
+    } catch (error) {
+      $('signin-error').textContent = error.message;
+    } finally {
+      $('signin-send').disabled = false;
+    }
+  });
+  const verify = async () => {
+    $('signin-error').textContent = '';
+    $('signin-verify').disabled = true;
+    try {
+      await call('sign_in_verify_email_otp', { code: $('signin-code').value.trim() });
+      $('signin-code').value = '';
+      $('signin-code-form').hidden = true;
+      await refreshStatus();
+    } catch (error) {
+      $('signin-error').textContent = error.message;
+      $('signin-code').select();
+    } finally {
+      $('signin-verify').disabled = false;
+    }
+  };
+  $('signin-code-form').addEventListener('submit', (e) => { e.preventDefault(); verify(); });
+  $('signin-code').addEventListener('input', () => {
+    const digits = $('signin-code').value.replace(/\D/g, '').slice(0, 6);
+    $('signin-code').value = digits;
+    if (digits.length === 6) verify();
+  });
+}
+
+async function boot() {
+  if (!inApp) {
+    $('fatal-message').textContent = 'This page only works inside Stepup Desktop.';
+    show('view-fatal');
+    return;
+  }
+  wireSignIn();
+  $('logout').addEventListener('click', async () => {
+    try { await call('logout'); } catch (error) { announce(error.message); }
+    await refreshStatus();
+  });
+  $('invalid-link-close').addEventListener('click', () => {
+    show(viewBeforeError === 'view-invalid-link' ? 'view-main' : viewBeforeError);
+    refreshStatus().catch(() => {});
+  });
+  $('fatal-retry').addEventListener('click', () => start());
+  // Listen first, then tell the backend we are ready: it answers with the links that arrived
+  // before (a cold start), and sends later ones as events.
+  await on('deep-link', onDeepLink);
+  await on('app-state', () => refreshStatus().catch(() => {}));
+  await start();
+  setInterval(() => { if (!$('view-main').hidden) renderTokens(); }, 1000);
+  setInterval(() => { if (!$('view-main').hidden) refreshOutbox(); }, 1500);
+  setInterval(() => { if (!$('view-main').hidden && !dialog.isOpen) refreshMain(); }, 10000);
+}
+
+async function start() {
+  show('view-loading');
+  try {
+    await refreshStatus();
+    await refreshOutbox();
+  } catch (error) {
+    $('fatal-message').textContent = error.message;
+    show('view-fatal');
+  }
+  try {
+    const pending = await call('ui_ready');
+    for (const event of pending) onDeepLink(event);
+  } catch (error) {
+    announce(error.message);
+  }
+  document.body.dataset.ready = 'true';
+}
+
+boot();
