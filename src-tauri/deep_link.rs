@@ -518,7 +518,7 @@ mod tests {
             assert_eq!(parse(&link), Err(DeepLinkError::BadEncoding("requester")), "{what}");
         }
         assert_eq!(
-            parse("com.stepup.desktop://step-up?scope=wallet%3export&requester=A"),
+            parse("com.stepup.desktop://step-up?scope=wallet%3Gexport&requester=A"),
             Err(DeepLinkError::BadEncoding("scope"))
         );
     }

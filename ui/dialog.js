@@ -29,7 +29,7 @@ const ERROR_HINTS = {
 };
 
 export class StepUpDialog {
-  /** @param {{onFinished: () => void, onSignedOut: () => void}} hooks */
+  /** @param {{onFinished: () => void, onSignedOut: () => void, onCodeSent: () => void}} hooks */
   constructor(hooks) {
     this.hooks = hooks;
     this.queue = [];
@@ -231,6 +231,7 @@ export class StepUpDialog {
       $('dlg-submit').textContent = 'Verify';
       this.setStatus(`Code sent${sent.destination ? ` to ${sent.destination}` : ''}. Type it below.`);
       this.startResendCountdown(sent.resendAfterSeconds ?? DEFAULT_RESEND_SECONDS);
+      this.hooks.onCodeSent();
       this.code.focus();
     } catch (error) {
       if (this.current === state) this.showError(error);

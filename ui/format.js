@@ -4,7 +4,7 @@
 export function credentialLabel(credential) {
   const alias = credential.alias ? ` (${credential.alias})` : '';
   switch (credential.method) {
-    case 'totp': return `Authenticator app${alias}`;
+    case 'totp': return /^authenticator app$/i.test(credential.alias ?? '') ? 'Authenticator app' : `Authenticator app${alias}`;
     case 'email_otp': return `Email a code${credential.alias ? ` to ${credential.alias}` : ''}`;
     case 'sms_otp': return `Text a code${credential.alias ? ` to ${credential.alias}` : ''}`;
     case 'recovery_code': return 'A recovery code';

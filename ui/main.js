@@ -22,6 +22,7 @@ function announce(text) { $('app-status').textContent = text; }
 const dialog = new StepUpDialog({
   onFinished: () => refreshMain(),
   onSignedOut: () => refreshStatus(),
+  onCodeSent: () => refreshOutbox(),
 });
 
 /** A deep link, forwarded by the backend: a validated request, or the reason it was refused. */
@@ -106,6 +107,16 @@ async function refreshOutbox() {
   try {
     const outbox = await call('sandbox_outbox');
     $('outbox-totp').textContent = outbox.totpCode ?? '——————';
+    $('outbox-recovery').textContent = outbox.recoveryCodes.join('  ') || 'none left';
+    const [mfaEmail, reauthEmail] = outbox.personaEmails;
+    const isMfa = status.user?.label === mfaEmail;
+    const other = isMfa ? { persona: 'reauth', email: reauthEmail, note: 'a user without an authenticator: verifies by email or text message' }
+      : { persona: 'mfa', email: mfaEmail, note: 'the demo user with an authenticator app and recovery codes' };
+    const button = $('switch-persona');
+    button.hidden = false;
+    button.textContent = `Sign in as ${other.email} instead`;
+    button.dataset.persona = other.persona;
+    $('switch-persona-note').textContent = `(${other.note})`;
     $('outbox-totp-left').textContent = outbox.totpValidForSeconds != null ? `(changes in ${outbox.totpValidForSeconds} s)` : '';
     $('outbox-list').replaceChildren(...outbox.messages.map((m) => {
       const li = document.createElement('li');
@@ -191,6 +202,19 @@ async function boot() {
     refreshStatus().catch(() => {});
   });
   $('fatal-retry').addEventListener('click', () => start());
+  $('switch-persona').addEventListener('click', async () => {
+    const button = $('switch-persona');
+    button.disabled = true;
+    try {
+      await call('sandbox_sign_in', { persona: button.dataset.persona });
+      announce(`Signed in as ${button.textContent.replace(/^Sign in as | instead$/g, '')}.`);
+    } catch (error) {
+      announce(error.message);
+    } finally {
+      button.disabled = false;
+      await refreshStatus().catch(() => {});
+    }
+  });
   // Listen first, then tell the backend we are ready: it answers with the links that arrived
   // before (a cold start), and sends later ones as events.
   await on('deep-link', onDeepLink);

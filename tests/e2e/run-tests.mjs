@@ -177,12 +177,14 @@ const tests = {
     assert.equal(checked.method, 'email_otp');
     assert.match(checked.label, /Email a code to c•••@stepup\.example \(default\)/);
     await screenshot(driver, 'email-dialog');
+    const before = await driver.executeScript(`return document.querySelectorAll('#outbox-list li[data-channel=email]').length`);
     // Keyboard only: Enter on the preselected method sends the code.
     await driver.findElement(By.css('input[name=dlg-method]:checked')).sendKeys('\uE007');
     await waitFor(driver, `return !document.getElementById('dlg-code-row').hidden`, 'the code field');
     assert.match(await text(driver, 'dlg-send'), /Resend in \d+ s/);
-    const code = await waitFor(driver, `const li = document.querySelector('#outbox-list li[data-channel=email]');
-      return li ? li.dataset.code : null`, 'the emailed code in the outbox');
+    // The newest delivery is listed first; wait for the one this dialog sent.
+    const code = await waitFor(driver, `const items = document.querySelectorAll('#outbox-list li[data-channel=email]');
+      return items.length > ${before} ? items[0].dataset.code : null`, 'the emailed code in the outbox');
     await typeCode(driver, code);
     await waitForApproved(driver);
     await screenshot(driver, 'email-approved');
