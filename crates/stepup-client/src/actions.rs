@@ -10,8 +10,8 @@ use crate::verify::{validate_id, validate_otp_code};
 use std::future::Future;
 use stepup_protocol::headers::X_MFA_AUTH_TOKEN;
 use stepup_protocol::{
-    ExportPrivateKeyRequest, ExportPrivateKeyResponse, MfaDevice, MfaDevicesResponse, Secret, TokenScope,
-    TotpRegisterVerifyRequest, TotpRegistration,
+    ExportPrivateKeyRequest, ExportPrivateKeyResponse, MfaDevice, MfaDevicesResponse, Secret,
+    TokenScope, TotpRegisterVerifyRequest, TotpRegistration,
 };
 
 /// A random id in the 8-4-4-4-12 shape of a UUID (an export's `exportId`).
@@ -20,7 +20,14 @@ fn random_export_id() -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
     bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
     let hex = hex::encode(bytes);
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 impl StepUpClient {
@@ -35,8 +42,13 @@ impl StepUpClient {
     /// Confirms a new TOTP device with its first code (`POST users/mfa/register/totp`).
     pub async fn confirm_totp_device(&self, code: Secret) -> Result<MfaDevice, StepUpError> {
         self.inner.require_session()?;
-        let body = TotpRegisterVerifyRequest { kind: "totp".into(), code: validate_otp_code(&code)? };
-        self.inner.send_json(ApiRequest::post("users/mfa/register/totp").json(&body)?).await
+        let body = TotpRegisterVerifyRequest {
+            kind: "totp".into(),
+            code: validate_otp_code(&code)?,
+        };
+        self.inner
+            .send_json(ApiRequest::post("users/mfa/register/totp").json(&body)?)
+            .await
     }
 
     /// The user's MFA devices (`GET users/mfa`).
@@ -59,18 +71,31 @@ impl StepUpClient {
 
     /// Exports an embedded wallet's private key (`POST waas/{walletId}/privateKey/export`,
     /// scope `wallet:export`). The key is a [`Secret`]: show it only when the user asks.
-    pub async fn export_wallet_private_key(&self, wallet_id: &str) -> Result<ExportPrivateKeyResponse, StepUpError> {
+    pub async fn export_wallet_private_key(
+        &self,
+        wallet_id: &str,
+    ) -> Result<ExportPrivateKeyResponse, StepUpError> {
         self.inner.require_session()?;
         let id = validate_id(wallet_id, "wallet id")?;
-        let body = ExportPrivateKeyRequest { export_id: random_export_id(), share_set_id: None, address_type: None };
-        let req = ApiRequest::post(format!("waas/{id}/privateKey/export")).json(&body)?.scoped(TokenScope::WalletExport);
+        let body = ExportPrivateKeyRequest {
+            export_id: random_export_id(),
+            share_set_id: None,
+            address_type: None,
+        };
+        let req = ApiRequest::post(format!("waas/{id}/privateKey/export"))
+            .json(&body)?
+            .scoped(TokenScope::WalletExport);
         self.inner.send_json(req).await
     }
 
     /// Runs `call`; if it is rejected with [`StepUpError::StepUpRequired`], runs
     /// `verify(scope)` once and, if that succeeds, runs `call` exactly once more. Every other
     /// error, and any error of `verify` or of the retry, is returned as is.
-    pub async fn retry_after_step_up<T, C, CF, V, VF>(&self, call: C, verify: V) -> Result<T, StepUpError>
+    pub async fn retry_after_step_up<T, C, CF, V, VF>(
+        &self,
+        call: C,
+        verify: V,
+    ) -> Result<T, StepUpError>
     where
         C: Fn() -> CF,
         CF: Future<Output = Result<T, StepUpError>>,

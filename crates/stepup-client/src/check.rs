@@ -3,7 +3,9 @@
 use crate::client::StepUpClient;
 use crate::http::ApiRequest;
 use serde::{Deserialize, Serialize};
-use stepup_protocol::{CredentialFormat, StepUpCheck, StepUpCheckRequest, StepUpCredential, TokenScope};
+use stepup_protocol::{
+    CredentialFormat, StepUpCheck, StepUpCheckRequest, StepUpCredential, TokenScope,
+};
 
 /// How a credential is verified, from its `format` and `type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -95,7 +97,10 @@ impl StepUpClient {
         match self.inner.send_json::<StepUpCheck>(req).await {
             Ok(check) => check,
             Err(e) => {
-                tracing::info!(error_code = e.code(), "step-up check failed; requiring step-up");
+                tracing::info!(
+                    error_code = e.code(),
+                    "step-up check failed; requiring step-up"
+                );
                 StepUpCheck::required()
             }
         }
@@ -112,27 +117,57 @@ mod tests {
     use super::*;
 
     fn cred(id: &str, format: &str, kind: Option<&str>) -> StepUpCredential {
-        StepUpCredential { id: id.into(), format: CredentialFormat::parse(format), kind: kind.map(Into::into), alias: None }
+        StepUpCredential {
+            id: id.into(),
+            format: CredentialFormat::parse(format),
+            kind: kind.map(Into::into),
+            alias: None,
+        }
     }
 
     #[test]
     fn methods_come_from_type_then_format() {
-        assert_eq!(cred("a", "totp", Some("totp")).method(), CredentialMethod::Totp);
-        assert_eq!(cred("a", "passkey", None).method(), CredentialMethod::Passkey);
+        assert_eq!(
+            cred("a", "totp", Some("totp")).method(),
+            CredentialMethod::Totp
+        );
+        assert_eq!(
+            cred("a", "passkey", None).method(),
+            CredentialMethod::Passkey
+        );
         assert_eq!(cred("a", "email", None).method(), CredentialMethod::Email);
-        assert_eq!(cred("a", "phoneNumber", None).method(), CredentialMethod::Sms);
-        assert_eq!(cred("a", "blockchain", None).method(), CredentialMethod::Wallet);
+        assert_eq!(
+            cred("a", "phoneNumber", None).method(),
+            CredentialMethod::Sms
+        );
+        assert_eq!(
+            cred("a", "blockchain", None).method(),
+            CredentialMethod::Wallet
+        );
         assert_eq!(cred("a", "oauth", None).method(), CredentialMethod::Social);
-        assert_eq!(cred("a", "externalUser", None).method(), CredentialMethod::ExternalAuth);
-        assert_eq!(cred("a", "retina", None).method(), CredentialMethod::Unknown);
-        assert_eq!(cred("a", "retina", Some("passkey")).method(), CredentialMethod::Passkey);
+        assert_eq!(
+            cred("a", "externalUser", None).method(),
+            CredentialMethod::ExternalAuth
+        );
+        assert_eq!(
+            cred("a", "retina", None).method(),
+            CredentialMethod::Unknown
+        );
+        assert_eq!(
+            cred("a", "retina", Some("passkey")).method(),
+            CredentialMethod::Passkey
+        );
     }
 
     #[test]
     fn choose_method_prefers_the_default_then_mfa_then_the_first() {
         let mut check = StepUpCheck {
             is_required: true,
-            credentials: vec![cred("e", "email", None), cred("t", "totp", Some("totp")), cred("p", "passkey", None)],
+            credentials: vec![
+                cred("e", "email", None),
+                cred("t", "totp", Some("totp")),
+                cred("p", "passkey", None),
+            ],
             default_credential_id: Some("p".into()),
         };
         assert_eq!(choose_method(&check).map(|c| c.id.as_str()), Some("p"));

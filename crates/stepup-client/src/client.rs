@@ -7,7 +7,7 @@ use crate::error::StepUpError;
 use crate::http::{parse_body, Api, ApiRequest, Credentials};
 use crate::store::TokenStore;
 use crate::tokens::TokenStatus;
-use crate::vault::{MemoryVault, TokenVault};
+use crate::vault::{MemoryVault, SessionRecord, TokenVault};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use stepup_protocol::headers::is_device_signed;
@@ -47,7 +47,9 @@ pub struct StepUpClientBuilder {
 
 impl std::fmt::Debug for StepUpClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StepUpClientBuilder").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("StepUpClientBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -73,8 +75,16 @@ impl StepUpClientBuilder {
         let store = TokenStore::new(vault, self.config.vault_timeout);
         store.load(clock.now_millis()).await?;
         let api = Api::new(self.config.clone())?;
-        let inner = Inner { config: self.config, api, store, device: DeviceSigner::default(), clock };
-        Ok(StepUpClient { inner: Arc::new(inner) })
+        let inner = Inner {
+            config: self.config,
+            api,
+            store,
+            device: DeviceSigner::default(),
+            clock,
+        };
+        Ok(StepUpClient {
+            inner: Arc::new(inner),
+        })
     }
 }
 
@@ -86,7 +96,11 @@ impl StepUpClient {
 
     /// A builder, for a custom clock or vault.
     pub fn builder(config: Config) -> StepUpClientBuilder {
-        StepUpClientBuilder { config, vault: None, clock: None }
+        StepUpClientBuilder {
+            config,
+            vault: None,
+            clock: None,
+        }
     }
 
     /// The configuration this client was built with.
@@ -96,12 +110,12 @@ impl StepUpClient {
 
     /// The signed-in user, from the local session (no network).
     pub fn current_user(&self) -> Option<SdkUser> {
-        self.inner.store.session().map(|s| s.user)
+        self.inner.live_session().map(|s| s.user)
     }
 
     /// True when a user is signed in locally.
     pub fn is_signed_in(&self) -> bool {
-        self.inner.store.session().is_some()
+        self.inner.live_session().is_some()
     }
 
     /// The unexpired elevated tokens, without their secrets.
@@ -115,9 +129,16 @@ impl Inner {
         self.clock.now_millis()
     }
 
-    /// Fails with [`StepUpError::NotSignedIn`] when there is no session.
+    /// The session, unless it has expired (the SDK logs out at `sessionExpiresAt`).
+    pub(crate) fn live_session(&self) -> Option<SessionRecord> {
+        self.store
+            .session()
+            .filter(|s| s.expires_at.saturating_mul(1000) > self.now_ms())
+    }
+
+    /// Fails with [`StepUpError::NotSignedIn`] when there is no unexpired session.
     pub(crate) fn require_session(&self) -> Result<(), StepUpError> {
-        if self.store.session().is_some() {
+        if self.live_session().is_some() {
             Ok(())
         } else {
             Err(StepUpError::NotSignedIn)
@@ -141,12 +162,17 @@ impl Inner {
         self.device.refill(fetched.nonces, self.now_ms());
         match self.device.take_nonce(self.now_ms()) {
             Some(nonce) => Ok(sign_nonce(&key, &nonce)),
-            None => Err(StepUpError::InvalidResponse("the server sent no usable nonce".into())),
+            None => Err(StepUpError::InvalidResponse(
+                "the server sent no usable nonce".into(),
+            )),
         }
     }
 
     fn base_credentials(&self) -> Credentials {
-        Credentials { bearer: self.store.session().map(|s| s.token), ..Credentials::default() }
+        Credentials {
+            bearer: self.live_session().map(|s| s.token),
+            ..Credentials::default()
+        }
     }
 
     /// Sends one request: the session bearer when signed in, device headers on the paths the
@@ -164,7 +190,10 @@ impl Inner {
     }
 
     /// [`Inner::send`] and parse the JSON answer.
-    pub(crate) async fn send_json<T: DeserializeOwned>(&self, req: ApiRequest) -> Result<T, StepUpError> {
+    pub(crate) async fn send_json<T: DeserializeOwned>(
+        &self,
+        req: ApiRequest,
+    ) -> Result<T, StepUpError> {
         parse_body(&self.send(req).await?)
     }
 
@@ -179,7 +208,6 @@ mod tests {
     use super::*;
     use crate::test_server::{Recorded, Reply, TestServer};
     use crate::tokens::test_tokens::make;
-    use crate::vault::SessionRecord;
     use crate::verify::{OtpChannel, OtpVerification, Verification};
     use p256::ecdsa::signature::Verifier;
     use p256::ecdsa::{Signature, VerifyingKey};
@@ -196,7 +224,8 @@ mod tests {
     }
 
     fn verify_response(minified: Option<&str>, elevated: Option<Secret>) -> serde_json::Value {
-        let mut v = json!({"user": user_json("s2"), "expiresAt": 1_700_086_400, "jwt": "full-jwt-2"});
+        let mut v =
+            json!({"user": user_json("s2"), "expiresAt": 1_700_086_400, "jwt": "full-jwt-2"});
         if let Some(m) = minified {
             v["minifiedJwt"] = json!(m);
         }
@@ -214,10 +243,17 @@ mod tests {
         let vault = Arc::new(MemoryVault::new());
         if signed_in {
             let user = serde_json::from_value(user_json("s1")).unwrap();
-            let session = SessionRecord { token: "session-1".into(), legacy_token: None, expires_at: 1_700_086_400, user };
+            let session = SessionRecord {
+                token: "session-1".into(),
+                legacy_token: None,
+                expires_at: 1_700_086_400,
+                user,
+            };
             vault.put_session(&session).unwrap();
         }
-        let config = Config::new(ENV).unwrap().with_api_base_url(server.base_url.clone());
+        let config = Config::new(ENV)
+            .unwrap()
+            .with_api_base_url(server.base_url.clone());
         let client = StepUpClient::builder(config)
             .vault(vault.clone())
             .clock(Arc::new(ManualClock::at_millis(NOW_MS)))
@@ -231,9 +267,16 @@ mod tests {
         let channel = if email {
             OtpChannel::Email("a@example.com".into())
         } else {
-            OtpChannel::Sms(crate::PhoneNumber { country_code: "1".into(), iso_country_code: "US".into(), number: "5555550100".into() })
+            OtpChannel::Sms(crate::PhoneNumber {
+                country_code: "1".into(),
+                iso_country_code: "US".into(),
+                number: "5555550100".into(),
+            })
         };
-        OtpVerification { verification_uuid: "0b5c3a1e-7a51-4c8e-9a51-0c1f1d2e3f40".into(), channel }
+        OtpVerification {
+            verification_uuid: "0b5c3a1e-7a51-4c8e-9a51-0c1f1d2e3f40".into(),
+            channel,
+        }
     }
 
     fn assert_device_signed(r: &Recorded) {
@@ -241,15 +284,22 @@ mod tests {
         let key = hex::decode(r.header("x-dynamic-device-publickey").unwrap()).unwrap();
         let sig = hex::decode(r.header("x-dynamic-device-signed-nonce").unwrap()).unwrap();
         let vk = VerifyingKey::from_sec1_bytes(&key).unwrap();
-        assert!(vk.verify(nonce.as_bytes(), &Signature::from_slice(&sig).unwrap()).is_ok());
+        assert!(vk
+            .verify(nonce.as_bytes(), &Signature::from_slice(&sig).unwrap())
+            .is_ok());
     }
 
     #[tokio::test]
     async fn email_sign_in_signs_a_device_nonce_and_starts_a_session() {
         let server = TestServer::start(ENV, |r| match r.path.as_str() {
             "nonces" => nonces(),
-            "emailVerifications/create" => Reply::json(200, json!({"verificationUUID": "v-1", "email": "a@example.com"})),
-            "emailVerifications/signin" => Reply::json(200, verify_response(Some("session-2"), None)),
+            "emailVerifications/create" => Reply::json(
+                200,
+                json!({"verificationUUID": "v-1", "email": "a@example.com"}),
+            ),
+            "emailVerifications/signin" => {
+                Reply::json(200, verify_response(Some("session-2"), None))
+            }
             "users/mfa" => Reply::json(200, json!({"count": 0, "devices": []})),
             _ => Reply::raw(404, ""),
         })
@@ -257,23 +307,44 @@ mod tests {
         let (client, vault) = client(&server, false).await;
         let sent = client.send_email_otp(" a@example.com ").await.unwrap();
         assert_eq!(sent.channel, OtpChannel::Email("a@example.com".into()));
-        let user = client.sign_in_with_email_otp(&sent, " 123456 ".into()).await.unwrap();
+        let user = client
+            .sign_in_with_email_otp(&sent, " 123456 ".into())
+            .await
+            .unwrap();
         assert_eq!(user.id, "user-1");
         assert_eq!(client.current_user().map(|u| u.id), Some("user-1".into()));
         client.mfa_devices().await.unwrap();
 
         let reqs = server.requests();
-        assert_eq!(server.paths(), ["POST emailVerifications/create", "GET nonces", "POST emailVerifications/signin", "GET users/mfa"]);
+        assert_eq!(
+            server.paths(),
+            [
+                "POST emailVerifications/create",
+                "GET nonces",
+                "POST emailVerifications/signin",
+                "GET users/mfa"
+            ]
+        );
         assert_eq!(reqs[0].json(), json!({"email": "a@example.com"}));
         assert_eq!(reqs[0].header("authorization"), None);
         assert_eq!(reqs[1].query, "count=5");
-        assert_eq!(reqs[2].json(), json!({"verificationUUID": "v-1", "verificationToken": "123456"}));
+        assert_eq!(
+            reqs[2].json(),
+            json!({"verificationUUID": "v-1", "verificationToken": "123456"})
+        );
         assert_device_signed(&reqs[2]);
         assert_eq!(reqs[2].header("x-dynamic-device-nonce"), Some("n1"));
-        assert_eq!(reqs[0].header("x-dynamic-device-nonce"), None, "create is not device-signed");
+        assert_eq!(
+            reqs[0].header("x-dynamic-device-nonce"),
+            None,
+            "create is not device-signed"
+        );
         assert_eq!(reqs[3].header("authorization"), Some("Bearer session-2"));
         let stored = vault.load().unwrap();
-        assert_eq!(stored.session.map(|s| s.token.expose().to_owned()), Some("session-2".into()));
+        assert_eq!(
+            stored.session.map(|s| s.token.expose().to_owned()),
+            Some("session-2".into())
+        );
         assert!(stored.device_key.is_some());
     }
 
@@ -288,35 +359,80 @@ mod tests {
         })
         .await;
         let (client, vault) = client(&server, true).await;
-        let v = Verification::EmailOtp { verification: otp(true), code: "123456".into() };
+        let v = Verification::EmailOtp {
+            verification: otp(true),
+            code: "123456".into(),
+        };
         let outcome = client.verify(v, &[TokenScope::WalletExport]).await.unwrap();
         assert_eq!(outcome.user.and_then(|u| u.session_id), Some("s2".into()));
         let status = outcome.token.unwrap();
-        assert_eq!((status.scopes, status.expires_at_ms, status.single_use), (vec![TokenScope::WalletExport], EXP * 1000, true));
+        assert_eq!(
+            (status.scopes, status.expires_at_ms, status.single_use),
+            (vec![TokenScope::WalletExport], EXP * 1000, true)
+        );
 
-        let verify_req = server.requests().into_iter().find(|r| r.path == "emailVerifications/verify").unwrap();
+        let verify_req = server
+            .requests()
+            .into_iter()
+            .find(|r| r.path == "emailVerifications/verify")
+            .unwrap();
         assert_eq!(verify_req.header("authorization"), Some("Bearer session-1"));
-        assert_eq!(verify_req.json()["requestedScopes"], json!(["wallet:export"]));
+        assert_eq!(
+            verify_req.json()["requestedScopes"],
+            json!(["wallet:export"])
+        );
         assert_device_signed(&verify_req);
-        assert_eq!(vault.load().unwrap().session.unwrap().token.expose(), "session-2");
+        assert_eq!(
+            vault.load().unwrap().session.unwrap().token.expose(),
+            "session-2"
+        );
         assert_eq!(vault.load().unwrap().tokens.len(), 1);
 
         let before = server.requests().len();
         assert!(client.has_elevated_access_token(&TokenScope::WalletExport));
-        assert!(!client.check_step_up(TokenScope::WalletExport).await.is_required);
-        assert!(client.has_elevated_access_token(&TokenScope::WalletExport), "peeking consumes nothing");
-        assert_eq!(server.requests().len(), before, "the fast path makes no request");
+        assert!(
+            !client
+                .check_step_up(TokenScope::WalletExport)
+                .await
+                .is_required
+        );
+        assert!(
+            client.has_elevated_access_token(&TokenScope::WalletExport),
+            "peeking consumes nothing"
+        );
+        assert_eq!(
+            server.requests().len(),
+            before,
+            "the fast path makes no request"
+        );
     }
 
     #[tokio::test]
     async fn a_verify_answer_without_minified_jwt_keeps_the_session_token() {
-        let server = TestServer::start(ENV, |_| Reply::json(200, verify_response(None, None))).await;
+        let server =
+            TestServer::start(ENV, |_| Reply::json(200, verify_response(None, None))).await;
         let (client, _) = client(&server, true).await;
-        client.verify(Verification::Totp { device_id: None, code: "123456".into() }, &[]).await.unwrap();
-        assert_eq!(client.inner.store.session().unwrap().token.expose(), "session-1");
+        client
+            .verify(
+                Verification::Totp {
+                    device_id: None,
+                    code: "123456".into(),
+                },
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            client.inner.store.session().unwrap().token.expose(),
+            "session-1"
+        );
         let req = &server.requests()[0];
         assert_eq!(req.path, "users/mfa/auth/totp");
-        assert_eq!(req.json(), json!({"code": "123456"}), "requestedScopes is left out when empty");
+        assert_eq!(
+            req.json(),
+            json!({"code": "123456"}),
+            "requestedScopes is left out when empty"
+        );
     }
 
     #[tokio::test]
@@ -335,11 +451,22 @@ mod tests {
         .await;
         let (client, _) = client(&server, true).await;
         for _ in 0..4 {
-            let v = Verification::RecoveryCode { code: "ABCD-EFGH".into() };
-            assert_eq!(client.verify(v, &[TokenScope::WalletExport]).await, Err(StepUpError::InvalidElevatedToken));
+            let v = Verification::RecoveryCode {
+                code: "ABCD-EFGH".into(),
+            };
+            assert_eq!(
+                client.verify(v, &[TokenScope::WalletExport]).await,
+                Err(StepUpError::InvalidElevatedToken)
+            );
         }
-        assert_eq!(client.inner.store.session().unwrap().token.expose(), "session-2");
-        assert!(client.elevated_tokens().is_empty(), "no unusable or foreign-scope token is stored");
+        assert_eq!(
+            client.inner.store.session().unwrap().token.expose(),
+            "session-2"
+        );
+        assert!(
+            client.elevated_tokens().is_empty(),
+            "no unusable or foreign-scope token is stored"
+        );
     }
 
     #[tokio::test]
@@ -356,29 +483,57 @@ mod tests {
         .await;
         let (client, _) = client(&server, true).await;
         for _ in 0..4 {
-            assert_eq!(client.check_step_up(TokenScope::WalletExport).await, StepUpCheck::required());
+            assert_eq!(
+                client.check_step_up(TokenScope::WalletExport).await,
+                StepUpCheck::required()
+            );
         }
-        assert!(!client.check_step_up(TokenScope::WalletExport).await.is_required);
+        assert!(
+            !client
+                .check_step_up(TokenScope::WalletExport)
+                .await
+                .is_required
+        );
         let req = &server.requests()[0];
-        assert_eq!((req.method.as_str(), req.path.as_str()), ("POST", "stepUp/check"));
+        assert_eq!(
+            (req.method.as_str(), req.path.as_str()),
+            ("POST", "stepUp/check")
+        );
         assert_eq!(req.json(), json!({"scope": "wallet:export"}));
         assert_eq!(req.header("x-dyn-elevated-access-token"), None);
 
         let (signed_out, _) = super::tests::client(&server, false).await;
         let before = server.requests().len();
-        assert_eq!(signed_out.check_step_up(TokenScope::WalletExport).await, StepUpCheck::required());
-        assert_eq!(server.requests().len(), before, "no request without a session");
+        assert_eq!(
+            signed_out.check_step_up(TokenScope::WalletExport).await,
+            StepUpCheck::required()
+        );
+        assert_eq!(
+            server.requests().len(),
+            before,
+            "no request without a session"
+        );
     }
 
     #[tokio::test]
     async fn check_fails_closed_when_the_server_is_unreachable() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = url::Url::parse(&format!("http://{}/api/v0", listener.local_addr().unwrap())).unwrap();
+        let base =
+            url::Url::parse(&format!("http://{}/api/v0", listener.local_addr().unwrap())).unwrap();
         drop(listener);
-        let server = TestServer { base_url: base, requests: Default::default() };
+        let server = TestServer {
+            base_url: base,
+            requests: Default::default(),
+        };
         let (client, vault) = client(&server, true).await;
-        assert_eq!(client.check_step_up(TokenScope::WalletExport).await, StepUpCheck::required());
-        assert!(matches!(client.mfa_devices().await, Err(StepUpError::Network(_))));
+        assert_eq!(
+            client.check_step_up(TokenScope::WalletExport).await,
+            StepUpCheck::required()
+        );
+        assert!(matches!(
+            client.mfa_devices().await,
+            Err(StepUpError::Network(_))
+        ));
         // Logout still forgets everything locally.
         client.logout().await.unwrap();
         assert!(client.current_user().is_none());
@@ -394,20 +549,35 @@ mod tests {
         .await;
         let (client, _) = client(&server, true).await;
         let token = make("wallet:export", EXP, Some(true));
-        client.inner.store_elevated_token(&token, &[TokenScope::WalletExport]).await.unwrap();
+        client
+            .inner
+            .store_elevated_token(&token, &[TokenScope::WalletExport])
+            .await
+            .unwrap();
         let exported = client.export_wallet_private_key("wallet-1").await.unwrap();
         assert_eq!(exported.private_key.expose(), "0xkey");
         assert!(!format!("{exported:?}").contains("0xkey"));
         assert_eq!(
-            client.export_wallet_private_key("wallet-1").await.unwrap_err(),
-            StepUpError::StepUpRequired { scope: TokenScope::WalletExport }
+            client
+                .export_wallet_private_key("wallet-1")
+                .await
+                .unwrap_err(),
+            StepUpError::StepUpRequired {
+                scope: TokenScope::WalletExport
+            }
         );
         let reqs = server.requests();
         assert_eq!(reqs[0].path, "waas/wallet-1/privateKey/export");
-        assert_eq!(reqs[0].header("x-dyn-elevated-access-token"), Some(token.expose()));
+        assert_eq!(
+            reqs[0].header("x-dyn-elevated-access-token"),
+            Some(token.expose())
+        );
         assert_eq!(reqs[0].json()["exportId"].as_str().map(str::len), Some(36));
         assert_eq!(reqs[1].header("x-dyn-elevated-access-token"), None);
-        assert!(matches!(client.export_wallet_private_key("../users").await, Err(StepUpError::InvalidInput(_))));
+        assert!(matches!(
+            client.export_wallet_private_key("../users").await,
+            Err(StepUpError::InvalidInput(_))
+        ));
         assert_eq!(server.requests().len(), 2, "invalid input sends nothing");
     }
 
@@ -415,14 +585,19 @@ mod tests {
     async fn retry_after_step_up_verifies_once_and_retries_once() {
         let token = make("credential:unlink", EXP, None);
         let reply = verify_response(Some("session-2"), Some(token));
-        let server = TestServer::start(ENV, move |r| match (r.path.as_str(), r.header("x-dyn-elevated-access-token")) {
-            ("users/mfa/auth/totp", _) => Reply::json(200, reply.clone()),
-            ("users/mfa/dev-1", Some(_)) => Reply::raw(204, ""),
-            _ => Reply {
-                status: 401,
-                headers: vec![("www-authenticate".into(), r#"Bearer error="insufficient_user_authentication""#.into())],
-                body: String::new(),
-            },
+        let server = TestServer::start(ENV, move |r| {
+            match (r.path.as_str(), r.header("x-dyn-elevated-access-token")) {
+                ("users/mfa/auth/totp", _) => Reply::json(200, reply.clone()),
+                ("users/mfa/dev-1", Some(_)) => Reply::raw(204, ""),
+                _ => Reply {
+                    status: 401,
+                    headers: vec![(
+                        "www-authenticate".into(),
+                        r#"Bearer error="insufficient_user_authentication""#.into(),
+                    )],
+                    body: String::new(),
+                },
+            }
         })
         .await;
         let (client, _) = client(&server, true).await;
@@ -435,7 +610,10 @@ mod tests {
                     let client = client.clone();
                     async move {
                         assert_eq!(scope, TokenScope::CredentialUnlink);
-                        let v = Verification::Totp { device_id: Some("dev-9".into()), code: "654321".into() };
+                        let v = Verification::Totp {
+                            device_id: Some("dev-9".into()),
+                            code: "654321".into(),
+                        };
                         client.verify(v, &[scope]).await.map(drop)
                     }
                 },
@@ -443,9 +621,19 @@ mod tests {
             .await;
         assert_eq!(result, Ok(()));
         assert_eq!(verifies.load(Ordering::SeqCst), 1);
-        assert_eq!(server.paths(), ["DELETE users/mfa/dev-1", "POST users/mfa/auth/totp", "DELETE users/mfa/dev-1"]);
+        assert_eq!(
+            server.paths(),
+            [
+                "DELETE users/mfa/dev-1",
+                "POST users/mfa/auth/totp",
+                "DELETE users/mfa/dev-1"
+            ]
+        );
         let reqs = server.requests();
-        assert_eq!(reqs[1].json(), json!({"id": "dev-9", "code": "654321", "requestedScopes": ["credential:unlink"]}));
+        assert_eq!(
+            reqs[1].json(),
+            json!({"id": "dev-9", "code": "654321", "requestedScopes": ["credential:unlink"]})
+        );
         assert_eq!(reqs[2].header("x-mfa-auth-token"), Some(""));
         assert_eq!(reqs[2].header("authorization"), Some("Bearer session-2"));
 
@@ -453,7 +641,12 @@ mod tests {
         let again = client
             .retry_after_step_up(|| client.register_totp_device(), |_| async { Ok(()) })
             .await;
-        assert_eq!(again.unwrap_err(), StepUpError::StepUpRequired { scope: TokenScope::CredentialLink });
+        assert_eq!(
+            again.unwrap_err(),
+            StepUpError::StepUpRequired {
+                scope: TokenScope::CredentialLink
+            }
+        );
     }
 
     #[tokio::test]
@@ -466,25 +659,60 @@ mod tests {
         })
         .await;
         let (client, _) = client(&server, true).await;
-        let totp = Verification::Totp { device_id: None, code: "111111".into() };
-        assert_eq!(client.verify(totp, &[TokenScope::WalletSign]).await, Err(StepUpError::InvalidOtp));
-        let sms = Verification::SmsOtp { verification: otp(false), code: "111111".into() };
-        assert_eq!(client.verify(sms, &[]).await, Err(StepUpError::WrongCode { remaining_attempts: Some(2) }));
-        assert!(matches!(client.mfa_devices().await, Err(StepUpError::InvalidResponse(_))), "oversized answers are refused");
+        let totp = Verification::Totp {
+            device_id: None,
+            code: "111111".into(),
+        };
+        assert_eq!(
+            client.verify(totp, &[TokenScope::WalletSign]).await,
+            Err(StepUpError::InvalidOtp)
+        );
+        let sms = Verification::SmsOtp {
+            verification: otp(false),
+            code: "111111".into(),
+        };
+        assert_eq!(
+            client.verify(sms, &[]).await,
+            Err(StepUpError::WrongCode {
+                remaining_attempts: Some(2)
+            })
+        );
+        assert!(
+            matches!(
+                client.mfa_devices().await,
+                Err(StepUpError::InvalidResponse(_))
+            ),
+            "oversized answers are refused"
+        );
 
         let before = server.requests().len();
         for bad in [
-            Verification::Totp { device_id: None, code: "12345".into() },
-            Verification::EmailOtp { verification: otp(false), code: "123456".into() },
+            Verification::Totp {
+                device_id: None,
+                code: "12345".into(),
+            },
+            Verification::EmailOtp {
+                verification: otp(false),
+                code: "123456".into(),
+            },
             Verification::RecoveryCode { code: "   ".into() },
             Verification::ExternalJwt { jwt: "nope".into() },
         ] {
-            assert!(matches!(client.verify(bad, &[]).await, Err(StepUpError::InvalidInput(_))));
+            assert!(matches!(
+                client.verify(bad, &[]).await,
+                Err(StepUpError::InvalidInput(_))
+            ));
         }
         assert_eq!(server.requests().len(), before);
         let (signed_out, _) = super::tests::client(&server, false).await;
-        let v = Verification::Totp { device_id: None, code: "123456".into() };
-        assert_eq!(signed_out.verify(v, &[]).await, Err(StepUpError::NotSignedIn));
+        let v = Verification::Totp {
+            device_id: None,
+            code: "123456".into(),
+        };
+        assert_eq!(
+            signed_out.verify(v, &[]).await,
+            Err(StepUpError::NotSignedIn)
+        );
     }
 
     #[tokio::test]
@@ -494,12 +722,24 @@ mod tests {
         let server = TestServer::start(ENV, move |_| Reply::json(200, reply.clone())).await;
         let (client, _) = client(&server, true).await;
         let assertion = Secret::new("aaa.bbb.ccc");
-        let outcome = client.verify(Verification::ExternalJwt { jwt: assertion }, &[TokenScope::WalletSign]).await.unwrap();
+        let outcome = client
+            .verify(
+                Verification::ExternalJwt { jwt: assertion },
+                &[TokenScope::WalletSign],
+            )
+            .await
+            .unwrap();
         assert_eq!(outcome.user, None);
         assert!(client.has_elevated_access_token(&TokenScope::WalletSign));
-        assert_eq!(client.inner.store.session().unwrap().token.expose(), "session-1");
+        assert_eq!(
+            client.inner.store.session().unwrap().token.expose(),
+            "session-1"
+        );
         let req = &server.requests()[0];
-        assert_eq!((req.path.as_str(), req.json()), ("externalAuth/verify", json!({"jwt": "aaa.bbb.ccc"})));
+        assert_eq!(
+            (req.path.as_str(), req.json()),
+            ("externalAuth/verify", json!({"jwt": "aaa.bbb.ccc"}))
+        );
     }
 
     #[tokio::test]
@@ -508,7 +748,10 @@ mod tests {
         let server = TestServer::start(ENV, move |r| match r.path.as_str() {
             "nonces" => {
                 let b = batch.fetch_add(1, Ordering::SeqCst);
-                Reply::json(200, json!({"nonces": (0..5).map(|i| format!("b{b}-n{i}")).collect::<Vec<_>>()}))
+                Reply::json(
+                    200,
+                    json!({"nonces": (0..5).map(|i| format!("b{b}-n{i}")).collect::<Vec<_>>()}),
+                )
             }
             _ => Reply::json(200, verify_response(Some("session-2"), None)),
         })
@@ -524,19 +767,56 @@ mod tests {
             t.await.unwrap().unwrap();
         }
         let reqs = server.requests();
-        let mut used: Vec<_> = reqs.iter().filter_map(|r| r.header("x-dynamic-device-nonce")).collect();
+        let mut used: Vec<_> = reqs
+            .iter()
+            .filter_map(|r| r.header("x-dynamic-device-nonce"))
+            .collect();
         let total = used.len();
         used.sort_unstable();
         used.dedup();
         assert_eq!((total, used.len()), (8, 8), "a nonce is never reused");
-        assert_eq!(reqs.iter().filter(|r| r.path == "nonces").count(), 2, "5 per refill");
+        assert_eq!(
+            reqs.iter().filter(|r| r.path == "nonces").count(),
+            2,
+            "5 per refill"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_expired_session_is_not_used() {
+        let server = TestServer::start(ENV, |_| {
+            Reply::json(200, json!({"count": 0, "devices": []}))
+        })
+        .await;
+        let (_, vault) = client(&server, true).await;
+        let clock = ManualClock::at_millis(NOW_MS);
+        let config = Config::new(ENV)
+            .unwrap()
+            .with_api_base_url(server.base_url.clone());
+        let client = StepUpClient::builder(config)
+            .vault(vault)
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .await
+            .unwrap();
+        assert!(client.is_signed_in());
+        clock.advance_secs(86_400);
+        assert!(!client.is_signed_in() && client.current_user().is_none());
+        assert_eq!(client.mfa_devices().await, Err(StepUpError::NotSignedIn));
+        assert!(server.requests().is_empty());
     }
 
     #[test]
     fn client_debug_shows_no_secret() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async {
-            let server = TestServer { base_url: url::Url::parse("http://127.0.0.1:1/api/v0").unwrap(), requests: Default::default() };
+            let server = TestServer {
+                base_url: url::Url::parse("http://127.0.0.1:1/api/v0").unwrap(),
+                requests: Default::default(),
+            };
             let (client, _) = client(&server, true).await;
             let dbg = format!("{client:?}");
             assert!(dbg.contains("signed_in: true") && !dbg.contains("session-1"));

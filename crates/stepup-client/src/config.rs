@@ -71,24 +71,33 @@ impl Config {
     /// Checks every invariant documented on the fields.
     pub fn validate(&self) -> Result<(), StepUpError> {
         validate_environment_id(&self.environment_id)?;
-        if !matches!(self.api_base_url.scheme(), "https" | "http") || self.api_base_url.host().is_none() {
-            return Err(StepUpError::InvalidInput("the API base URL must be an http(s) URL with a host".into()));
+        if !matches!(self.api_base_url.scheme(), "https" | "http")
+            || self.api_base_url.host().is_none()
+        {
+            return Err(StepUpError::InvalidInput(
+                "the API base URL must be an http(s) URL with a host".into(),
+            ));
         }
         if let Some(origin) = &self.app_origin {
             let printable = origin.bytes().all(|b| (0x21..0x7f).contains(&b));
             if origin.is_empty() || origin.len() > 512 || !printable {
-                return Err(StepUpError::InvalidInput("the app origin must be a printable ASCII origin".into()));
+                return Err(StepUpError::InvalidInput(
+                    "the app origin must be a printable ASCII origin".into(),
+                ));
             }
         }
         if self.http_timeout.is_zero() || self.vault_timeout.is_zero() {
-            return Err(StepUpError::InvalidInput("timeouts must be longer than zero".into()));
+            return Err(StepUpError::InvalidInput(
+                "timeouts must be longer than zero".into(),
+            ));
         }
         Ok(())
     }
 }
 
 fn default_base_url() -> Result<Url, StepUpError> {
-    Url::parse(DEFAULT_API_BASE_URL).map_err(|_| StepUpError::InvalidInput("the default API base URL".into()))
+    Url::parse(DEFAULT_API_BASE_URL)
+        .map_err(|_| StepUpError::InvalidInput("the default API base URL".into()))
 }
 
 /// Refuses an environment id that is empty, longer than 64 or not `[A-Za-z0-9-]`.
@@ -112,7 +121,10 @@ mod tests {
     #[test]
     fn defaults_match_the_sdk() {
         let c = Config::new("2762a57b-faa4-41ce-9f16-abff9300e2c9").unwrap();
-        assert_eq!(c.api_base_url.as_str(), "https://app.dynamicauth.com/api/v0");
+        assert_eq!(
+            c.api_base_url.as_str(),
+            "https://app.dynamicauth.com/api/v0"
+        );
         assert_eq!(c.http_timeout, Duration::from_secs(30));
         assert_eq!(c.vault_timeout, Duration::from_secs(2));
         assert_eq!(c.app_origin, None);
@@ -121,16 +133,23 @@ mod tests {
     #[test]
     fn invalid_environment_ids_are_refused() {
         for bad in ["", "a/b", "../x", "env id", &"a".repeat(65), "é"] {
-            assert!(matches!(Config::new(bad), Err(StepUpError::InvalidInput(_))), "{bad}");
+            assert!(
+                matches!(Config::new(bad), Err(StepUpError::InvalidInput(_))),
+                "{bad}"
+            );
         }
         assert!(Config::new("a".repeat(64)).is_ok());
     }
 
     #[test]
     fn validate_refuses_bad_origin_and_scheme() {
-        let c = Config::new("env").unwrap().with_app_origin("https://a.example\r\nx: y");
+        let c = Config::new("env")
+            .unwrap()
+            .with_app_origin("https://a.example\r\nx: y");
         assert!(c.validate().is_err());
-        let c = Config::new("env").unwrap().with_api_base_url(Url::parse("file:///tmp").unwrap());
+        let c = Config::new("env")
+            .unwrap()
+            .with_api_base_url(Url::parse("file:///tmp").unwrap());
         assert!(c.validate().is_err());
     }
 }

@@ -48,14 +48,16 @@ pub(crate) fn generate_key() -> Result<SigningKey, StepUpError> {
     // A random 32-byte string is a valid scalar except with probability ~2^-32; retry then.
     for _ in 0..8 {
         let mut bytes = [0u8; 32];
-        rand::rngs::OsRng
-            .try_fill_bytes(&mut bytes)
-            .map_err(|_| StepUpError::InvalidInput("the operating system has no randomness available".into()))?;
+        rand::rngs::OsRng.try_fill_bytes(&mut bytes).map_err(|_| {
+            StepUpError::InvalidInput("the operating system has no randomness available".into())
+        })?;
         if let Ok(key) = SigningKey::from_slice(&bytes) {
             return Ok(key);
         }
     }
-    Err(StepUpError::InvalidInput("could not generate a device key".into()))
+    Err(StepUpError::InvalidInput(
+        "could not generate a device key".into(),
+    ))
 }
 
 fn key_to_secret(key: &SigningKey) -> Secret {
@@ -65,12 +67,15 @@ fn key_to_secret(key: &SigningKey) -> Secret {
 fn key_from_secret(secret: &Secret) -> Result<SigningKey, StepUpError> {
     let bytes = hex::decode(secret.expose())
         .map_err(|_| StepUpError::Vault(crate::VaultError::Corrupt("device key".into())))?;
-    SigningKey::from_slice(&bytes).map_err(|_| StepUpError::Vault(crate::VaultError::Corrupt("device key".into())))
+    SigningKey::from_slice(&bytes)
+        .map_err(|_| StepUpError::Vault(crate::VaultError::Corrupt("device key".into())))
 }
 
 /// True for a nonce that can travel in a header.
 fn is_usable_nonce(nonce: &str) -> bool {
-    !nonce.is_empty() && nonce.len() <= MAX_NONCE_LEN && nonce.bytes().all(|b| (0x21..0x7f).contains(&b))
+    !nonce.is_empty()
+        && nonce.len() <= MAX_NONCE_LEN
+        && nonce.bytes().all(|b| (0x21..0x7f).contains(&b))
 }
 
 #[derive(Default)]
@@ -115,7 +120,10 @@ impl DeviceSigner {
 
     /// Takes one fresh nonce from the pool, if any.
     pub(crate) fn take_nonce(&self, now_ms: i64) -> Option<String> {
-        let mut pool = self.pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut pool = self
+            .pool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if now_ms.saturating_sub(pool.fetched_at_ms) >= NONCE_POOL_TTL_MS {
             pool.nonces.clear();
         }
@@ -125,7 +133,10 @@ impl DeviceSigner {
     /// Replaces the pool with freshly fetched nonces (unusable ones are dropped); returns how
     /// many were kept.
     pub(crate) fn refill(&self, nonces: Vec<String>, now_ms: i64) -> usize {
-        let mut pool = self.pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut pool = self
+            .pool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         pool.nonces = nonces.into_iter().filter(|n| is_usable_nonce(n)).collect();
         pool.fetched_at_ms = now_ms;
         pool.nonces.len()
@@ -134,7 +145,10 @@ impl DeviceSigner {
     /// Forgets the key and the pool (logout clears the vault's copy).
     pub(crate) async fn reset(&self) {
         *self.key.lock().await = None;
-        *self.pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = NoncePool::default();
+        *self
+            .pool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = NoncePool::default();
     }
 }
 
@@ -180,7 +194,13 @@ mod tests {
     #[test]
     fn nonces_are_single_use_and_expire_after_a_day() {
         let d = DeviceSigner::default();
-        assert_eq!(d.refill(vec!["a".into(), "b".into(), "bad\nnonce".into(), String::new()], 0), 2);
+        assert_eq!(
+            d.refill(
+                vec!["a".into(), "b".into(), "bad\nnonce".into(), String::new()],
+                0
+            ),
+            2
+        );
         assert_eq!(d.take_nonce(1).as_deref(), Some("a"));
         assert_eq!(d.take_nonce(1).as_deref(), Some("b"));
         assert_eq!(d.take_nonce(1), None);

@@ -32,13 +32,17 @@ pub enum StepUpError {
     #[error("the code has expired or was already used: request a new code")]
     VerificationExpired,
     /// `invalid_scopes`: the server will not mint a token for the requested scopes this way.
-    #[error("this verification method cannot authorise the requested action: choose another method")]
+    #[error(
+        "this verification method cannot authorise the requested action: choose another method"
+    )]
     InvalidScopes,
     /// `invalid_external_auth` (SDK `InvalidExternalAuthError`).
     #[error("your organisation's sign-in assertion was refused: sign in to your organisation again and retry")]
     InvalidExternalAuth,
     /// The server wants a fresh verification for `scope` before this call.
-    #[error("this action needs a fresh verification ({scope}): verify your identity and try again")]
+    #[error(
+        "this action needs a fresh verification ({scope}): verify your identity and try again"
+    )]
     StepUpRequired {
         /// The scope to verify for.
         scope: TokenScope,
@@ -69,7 +73,9 @@ pub enum StepUpError {
         message: String,
     },
     /// A 2xx answer that does not parse, or is too large.
-    #[error("the server sent an answer this app cannot read ({0}): try again later or update the app")]
+    #[error(
+        "the server sent an answer this app cannot read ({0}): try again later or update the app"
+    )]
     InvalidResponse(String),
     /// The elevated token is not a JWT, or none usable came back for the requested scopes.
     #[error("the server sent an unusable authorisation: verify again")]
@@ -94,7 +100,9 @@ pub enum StepUpError {
 fn wrong_code_message(remaining: Option<u32>) -> String {
     match remaining {
         Some(1) => "the code is not correct, 1 attempt left: check the code and try again".into(),
-        Some(n) => format!("the code is not correct, {n} attempts left: check the code and try again"),
+        Some(n) => {
+            format!("the code is not correct, {n} attempts left: check the code and try again")
+        }
         None => "the code is not correct: check the code and try again".into(),
     }
 }
@@ -153,7 +161,9 @@ impl StepUpError {
         let step_up_scope = scope.cloned().or(payload_scope);
         let code = parsed.as_ref().and_then(|b| b.code.as_deref());
         let rfc9470 = matches!(status, 401 | 403)
-            && www_authenticate.is_some_and(|h| h.contains(stepup_protocol::headers::INSUFFICIENT_USER_AUTHENTICATION));
+            && www_authenticate.is_some_and(|h| {
+                h.contains(stepup_protocol::headers::INSUFFICIENT_USER_AUTHENTICATION)
+            });
         if code == Some(codes::STEP_UP_REQUIRED) || rfc9470 {
             if let Some(scope) = step_up_scope {
                 return Self::StepUpRequired { scope };
@@ -163,13 +173,18 @@ impl StepUpError {
             return match status {
                 401 => Self::Unauthorized,
                 429 => Self::RateLimited,
-                _ => Self::Api { status, code: "unknown_error".into(), message: format!("HTTP {status}") },
+                _ => Self::Api {
+                    status,
+                    code: "unknown_error".into(),
+                    message: format!("HTTP {status}"),
+                },
             };
         };
         match body.code.as_deref() {
             Some(codes::MFA_INVALID_CODE) => Self::InvalidOtp,
             Some(codes::MFA_RATE_LIMITED) | Some(codes::TOO_MANY_REQUESTS) => Self::RateLimited,
-            Some(codes::WRONG_EMAIL_VERIFICATION_TOKEN) | Some(codes::WRONG_SMS_VERIFICATION_TOKEN) => {
+            Some(codes::WRONG_EMAIL_VERIFICATION_TOKEN)
+            | Some(codes::WRONG_SMS_VERIFICATION_TOKEN) => {
                 let remaining_attempts = body
                     .payload
                     .as_ref()
@@ -199,7 +214,10 @@ impl StepUpError {
 
 /// Server text shown to a user: control characters dropped, length bounded.
 fn sanitize(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(MAX_SERVER_MESSAGE).collect()
+    text.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_SERVER_MESSAGE)
+        .collect()
 }
 
 #[cfg(test)]
@@ -208,52 +226,117 @@ mod tests {
     use serde_json::json;
 
     fn map(status: u16, body: serde_json::Value) -> StepUpError {
-        StepUpError::from_http_error(status, body.to_string().as_bytes(), None, Some(&TokenScope::WalletExport))
+        StepUpError::from_http_error(
+            status,
+            body.to_string().as_bytes(),
+            None,
+            Some(&TokenScope::WalletExport),
+        )
     }
 
     #[test]
     fn sdk_codes_map_to_their_variants() {
-        assert_eq!(map(422, json!({"error": "x", "code": "mfa_invalid_code"})), StepUpError::InvalidOtp);
-        assert_eq!(map(422, json!({"error": "x", "code": "mfa_rate_limited"})), StepUpError::RateLimited);
         assert_eq!(
-            map(422, json!({"error": "x", "code": "wrong_email_verification_token", "payload": {"remainingAttempts": 2}})),
-            StepUpError::WrongCode { remaining_attempts: Some(2) }
+            map(422, json!({"error": "x", "code": "mfa_invalid_code"})),
+            StepUpError::InvalidOtp
         );
         assert_eq!(
-            map(422, json!({"error": "x", "code": "wrong_sms_verification_token"})),
-            StepUpError::WrongCode { remaining_attempts: None }
+            map(422, json!({"error": "x", "code": "mfa_rate_limited"})),
+            StepUpError::RateLimited
         );
-        for code in ["too_many_email_verification_attempts", "too_many_sms_verification_attempts"] {
-            assert_eq!(map(422, json!({"error": "x", "code": code})), StepUpError::TooManyAttempts);
+        assert_eq!(
+            map(
+                422,
+                json!({"error": "x", "code": "wrong_email_verification_token", "payload": {"remainingAttempts": 2}})
+            ),
+            StepUpError::WrongCode {
+                remaining_attempts: Some(2)
+            }
+        );
+        assert_eq!(
+            map(
+                422,
+                json!({"error": "x", "code": "wrong_sms_verification_token"})
+            ),
+            StepUpError::WrongCode {
+                remaining_attempts: None
+            }
+        );
+        for code in [
+            "too_many_email_verification_attempts",
+            "too_many_sms_verification_attempts",
+        ] {
+            assert_eq!(
+                map(422, json!({"error": "x", "code": code})),
+                StepUpError::TooManyAttempts
+            );
         }
         for code in ["invalid_email_verification", "invalid_sms_verification"] {
-            assert_eq!(map(422, json!({"error": "x", "code": code})), StepUpError::VerificationExpired);
+            assert_eq!(
+                map(422, json!({"error": "x", "code": code})),
+                StepUpError::VerificationExpired
+            );
         }
-        assert_eq!(map(422, json!({"error": "x", "code": "invalid_scopes"})), StepUpError::InvalidScopes);
-        assert_eq!(map(400, json!({"error": "x", "code": "invalid_external_auth"})), StepUpError::InvalidExternalAuth);
+        assert_eq!(
+            map(422, json!({"error": "x", "code": "invalid_scopes"})),
+            StepUpError::InvalidScopes
+        );
+        assert_eq!(
+            map(400, json!({"error": "x", "code": "invalid_external_auth"})),
+            StepUpError::InvalidExternalAuth
+        );
     }
 
     #[test]
     fn unknown_codes_and_missing_codes_become_api_errors() {
         assert_eq!(
-            map(422, json!({"error": "nope", "code": "mfa_device_not_found"})),
-            StepUpError::Api { status: 422, code: "mfa_device_not_found".into(), message: "nope".into() }
+            map(
+                422,
+                json!({"error": "nope", "code": "mfa_device_not_found"})
+            ),
+            StepUpError::Api {
+                status: 422,
+                code: "mfa_device_not_found".into(),
+                message: "nope".into()
+            }
         );
         assert_eq!(
             map(500, json!({"error": "boom"})),
-            StepUpError::Api { status: 500, code: "unknown_error".into(), message: "boom".into() }
+            StepUpError::Api {
+                status: 500,
+                code: "unknown_error".into(),
+                message: "boom".into()
+            }
         );
         // An error body with a JSON error is an API error even on 401, as in the SDK.
-        assert!(matches!(map(401, json!({"error": "bad"})), StepUpError::Api { status: 401, .. }));
+        assert!(matches!(
+            map(401, json!({"error": "bad"})),
+            StepUpError::Api { status: 401, .. }
+        ));
     }
 
     #[test]
     fn unauthorized_and_rate_limits_without_a_body() {
-        assert_eq!(StepUpError::from_http_error(401, b"", None, None), StepUpError::Unauthorized);
-        assert_eq!(StepUpError::from_http_error(401, b"<html>", None, None), StepUpError::Unauthorized);
-        assert_eq!(map(401, json!({"error": "x", "code": "unauthorized"})), StepUpError::Unauthorized);
-        assert_eq!(StepUpError::from_http_error(429, b"", None, None), StepUpError::RateLimited);
-        assert_eq!(map(429, json!({"error": "slow down"})), StepUpError::RateLimited);
+        assert_eq!(
+            StepUpError::from_http_error(401, b"", None, None),
+            StepUpError::Unauthorized
+        );
+        assert_eq!(
+            StepUpError::from_http_error(401, b"<html>", None, None),
+            StepUpError::Unauthorized
+        );
+        assert_eq!(
+            map(401, json!({"error": "x", "code": "unauthorized"})),
+            StepUpError::Unauthorized
+        );
+        assert_eq!(
+            StepUpError::from_http_error(429, b"", None, None),
+            StepUpError::RateLimited
+        );
+        assert_eq!(
+            map(429, json!({"error": "slow down"})),
+            StepUpError::RateLimited
+        );
         assert!(matches!(
             StepUpError::from_http_error(502, b"<html>bad gateway", None, None),
             StepUpError::Api { status: 502, .. }
@@ -263,13 +346,25 @@ mod tests {
     #[test]
     fn step_up_rejections_name_the_scope_of_the_call() {
         assert_eq!(
-            map(403, json!({"error": "x", "code": "step_up_required", "payload": {"scope": "wallet:sign"}})),
-            StepUpError::StepUpRequired { scope: TokenScope::WalletExport }
+            map(
+                403,
+                json!({"error": "x", "code": "step_up_required", "payload": {"scope": "wallet:sign"}})
+            ),
+            StepUpError::StepUpRequired {
+                scope: TokenScope::WalletExport
+            }
         );
         let header = r#"Bearer error="insufficient_user_authentication""#;
         assert_eq!(
-            StepUpError::from_http_error(403, b"", Some(header), Some(&TokenScope::CredentialUnlink)),
-            StepUpError::StepUpRequired { scope: TokenScope::CredentialUnlink }
+            StepUpError::from_http_error(
+                403,
+                b"",
+                Some(header),
+                Some(&TokenScope::CredentialUnlink)
+            ),
+            StepUpError::StepUpRequired {
+                scope: TokenScope::CredentialUnlink
+            }
         );
         assert_eq!(
             StepUpError::from_http_error(
@@ -278,11 +373,18 @@ mod tests {
                 None,
                 None
             ),
-            StepUpError::StepUpRequired { scope: TokenScope::WalletSign }
+            StepUpError::StepUpRequired {
+                scope: TokenScope::WalletSign
+            }
         );
         // Without any scope to name, it stays an API error rather than a guess.
         assert!(matches!(
-            StepUpError::from_http_error(403, br#"{"error":"x","code":"step_up_required"}"#, None, None),
+            StepUpError::from_http_error(
+                403,
+                br#"{"error":"x","code":"step_up_required"}"#,
+                None,
+                None
+            ),
             StepUpError::Api { status: 403, .. }
         ));
     }
@@ -290,16 +392,38 @@ mod tests {
     #[test]
     fn server_text_is_bounded_and_stripped() {
         let long = format!("a\r\nb{}", "x".repeat(1000));
-        let StepUpError::Api { message, .. } = map(500, json!({"error": long})) else { panic!() };
+        let StepUpError::Api { message, .. } = map(500, json!({"error": long})) else {
+            panic!()
+        };
         assert!(message.len() <= MAX_SERVER_MESSAGE && !message.contains('\n'));
     }
 
     #[test]
     fn codes_are_stable_and_messages_say_what_to_do() {
-        assert_eq!(StepUpError::Vault(VaultError::Locked).code(), "keychain_locked");
-        assert_eq!(StepUpError::Vault(VaultError::Locked).to_string(), "the keychain is locked: unlock it and try again");
-        assert_eq!(StepUpError::WrongCode { remaining_attempts: Some(1) }.code(), "wrong_code");
-        assert!(StepUpError::WrongCode { remaining_attempts: Some(3) }.to_string().contains("3 attempts left"));
-        assert!(StepUpError::StepUpRequired { scope: TokenScope::WalletExport }.to_string().contains("wallet:export"));
+        assert_eq!(
+            StepUpError::Vault(VaultError::Locked).code(),
+            "keychain_locked"
+        );
+        assert_eq!(
+            StepUpError::Vault(VaultError::Locked).to_string(),
+            "the keychain is locked: unlock it and try again"
+        );
+        assert_eq!(
+            StepUpError::WrongCode {
+                remaining_attempts: Some(1)
+            }
+            .code(),
+            "wrong_code"
+        );
+        assert!(StepUpError::WrongCode {
+            remaining_attempts: Some(3)
+        }
+        .to_string()
+        .contains("3 attempts left"));
+        assert!(StepUpError::StepUpRequired {
+            scope: TokenScope::WalletExport
+        }
+        .to_string()
+        .contains("wallet:export"));
     }
 }

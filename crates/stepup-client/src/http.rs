@@ -46,7 +46,14 @@ pub(crate) struct ApiRequest {
 
 impl ApiRequest {
     pub fn new(method: Method, path: impl Into<String>) -> Self {
-        Self { method, path: path.into(), query: Vec::new(), body: None, scope: None, extra_headers: Vec::new() }
+        Self {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            body: None,
+            scope: None,
+            extra_headers: Vec::new(),
+        }
     }
     pub fn get(path: impl Into<String>) -> Self {
         Self::new(Method::GET, path)
@@ -58,8 +65,8 @@ impl ApiRequest {
         Self::new(Method::DELETE, path)
     }
     pub fn json<B: Serialize>(mut self, body: &B) -> Result<Self, StepUpError> {
-        let bytes =
-            serde_json::to_vec(body).map_err(|_| StepUpError::InvalidInput("the request could not be encoded".into()))?;
+        let bytes = serde_json::to_vec(body)
+            .map_err(|_| StepUpError::InvalidInput("the request could not be encoded".into()))?;
         self.body = Some(bytes);
         Ok(self)
     }
@@ -98,7 +105,8 @@ pub(crate) struct Api {
 }
 
 fn header_value(value: &str, what: &str) -> Result<HeaderValue, StepUpError> {
-    HeaderValue::from_str(value).map_err(|_| StepUpError::InvalidResponse(format!("the {what} cannot be sent in a header")))
+    HeaderValue::from_str(value)
+        .map_err(|_| StepUpError::InvalidResponse(format!("the {what} cannot be sent in a header")))
 }
 
 fn map_transport(err: reqwest::Error) -> StepUpError {
@@ -106,7 +114,11 @@ fn map_transport(err: reqwest::Error) -> StepUpError {
         return StepUpError::TimedOut;
     }
     // The source chain says what went wrong (refused, DNS, TLS); the URL is left out.
-    let mut text = String::from(if err.is_connect() { "connection failed" } else { "transfer failed" });
+    let mut text = String::from(if err.is_connect() {
+        "connection failed"
+    } else {
+        "transfer failed"
+    });
     let mut source = std::error::Error::source(&err);
     while let Some(s) = source {
         text.push_str(": ");
@@ -117,8 +129,15 @@ fn map_transport(err: reqwest::Error) -> StepUpError {
 }
 
 async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, StepUpError> {
-    let too_large = || StepUpError::InvalidResponse(format!("the answer is larger than {MAX_RESPONSE_BYTES} bytes"));
-    if resp.content_length().is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
+    let too_large = || {
+        StepUpError::InvalidResponse(format!(
+            "the answer is larger than {MAX_RESPONSE_BYTES} bytes"
+        ))
+    };
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+    {
         return Err(too_large());
     }
     let mut body = Vec::new();
@@ -133,7 +152,14 @@ async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, StepUpError
 
 /// Parses a 2xx body; anything that does not parse is [`StepUpError::InvalidResponse`].
 pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, StepUpError> {
-    serde_json::from_slice(body).map_err(|e| StepUpError::InvalidResponse(format!("{} at line {} column {}", classify(&e), e.line(), e.column())))
+    serde_json::from_slice(body).map_err(|e| {
+        StepUpError::InvalidResponse(format!(
+            "{} at line {} column {}",
+            classify(&e),
+            e.line(),
+            e.column()
+        ))
+    })
 }
 
 fn classify(e: &serde_json::Error) -> &'static str {
@@ -154,16 +180,24 @@ impl Api {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| StepUpError::Network(format!("the HTTP client could not start: {e}")))?;
-        Ok(Self { client, config, session_id: random_alphanumeric(SESSION_ID_LEN) })
+        Ok(Self {
+            client,
+            config,
+            session_id: random_alphanumeric(SESSION_ID_LEN),
+        })
     }
 
     /// `{api_base_url}/sdk/{env}/{path}` with the query.
     pub fn url(&self, req: &ApiRequest) -> Result<url::Url, StepUpError> {
         let base = self.config.api_base_url.as_str().trim_end_matches('/');
-        let mut url = url::Url::parse(&format!("{base}/sdk/{}/{}", self.config.environment_id, req.path))
-            .map_err(|_| StepUpError::InvalidInput("the request path is not valid".into()))?;
+        let mut url = url::Url::parse(&format!(
+            "{base}/sdk/{}/{}",
+            self.config.environment_id, req.path
+        ))
+        .map_err(|_| StepUpError::InvalidInput("the request path is not valid".into()))?;
         if !req.query.is_empty() {
-            url.query_pairs_mut().extend_pairs(req.query.iter().map(|(k, v)| (*k, v.as_str())));
+            url.query_pairs_mut()
+                .extend_pairs(req.query.iter().map(|(k, v)| (*k, v.as_str())));
         }
         Ok(url)
     }
@@ -172,11 +206,23 @@ impl Api {
     pub fn headers(&self, req: &ApiRequest, creds: &Credentials) -> Result<HeaderMap, StepUpError> {
         let mut map = HeaderMap::new();
         map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        map.insert(h::X_DYN_VERSION, header_value(&client_version(), "client version")?);
-        map.insert(h::X_DYN_API_VERSION, HeaderValue::from_static(h::API_VERSION));
+        map.insert(
+            h::X_DYN_VERSION,
+            header_value(&client_version(), "client version")?,
+        );
+        map.insert(
+            h::X_DYN_API_VERSION,
+            HeaderValue::from_static(h::API_VERSION),
+        );
         map.insert(h::X_DYNAMIC_PLATFORM, HeaderValue::from_static("web"));
-        map.insert(h::X_DYN_REQUEST_ID, header_value(&random_alphanumeric(REQUEST_ID_LEN), "request id")?);
-        map.insert(h::X_DYN_SESSION_ID, header_value(&self.session_id, "session id")?);
+        map.insert(
+            h::X_DYN_REQUEST_ID,
+            header_value(&random_alphanumeric(REQUEST_ID_LEN), "request id")?,
+        );
+        map.insert(
+            h::X_DYN_SESSION_ID,
+            header_value(&self.session_id, "session id")?,
+        );
         if let Some(origin) = &self.config.app_origin {
             map.insert(ORIGIN, header_value(origin, "app origin")?);
         }
@@ -191,9 +237,18 @@ impl Api {
             map.insert(h::X_DYN_ELEVATED_ACCESS_TOKEN, v);
         }
         if let Some(d) = &creds.device {
-            map.insert(h::X_DYNAMIC_DEVICE_NONCE, header_value(&d.nonce, "device nonce")?);
-            map.insert(h::X_DYNAMIC_DEVICE_PUBLICKEY, header_value(&d.public_key, "device key")?);
-            map.insert(h::X_DYNAMIC_DEVICE_SIGNED_NONCE, header_value(&d.signed_nonce, "device signature")?);
+            map.insert(
+                h::X_DYNAMIC_DEVICE_NONCE,
+                header_value(&d.nonce, "device nonce")?,
+            );
+            map.insert(
+                h::X_DYNAMIC_DEVICE_PUBLICKEY,
+                header_value(&d.public_key, "device key")?,
+            );
+            map.insert(
+                h::X_DYNAMIC_DEVICE_SIGNED_NONCE,
+                header_value(&d.signed_nonce, "device signature")?,
+            );
         }
         for (name, value) in &req.extra_headers {
             let name = HeaderName::from_bytes(name.as_bytes())
@@ -204,10 +259,17 @@ impl Api {
     }
 
     /// Sends `req` and returns the body of a 2xx answer; anything else is an error.
-    pub async fn execute(&self, req: &ApiRequest, creds: &Credentials) -> Result<Vec<u8>, StepUpError> {
+    pub async fn execute(
+        &self,
+        req: &ApiRequest,
+        creds: &Credentials,
+    ) -> Result<Vec<u8>, StepUpError> {
         let url = self.url(req)?;
         let headers = self.headers(req, creds)?;
-        let mut builder = self.client.request(req.method.clone(), url).headers(headers);
+        let mut builder = self
+            .client
+            .request(req.method.clone(), url)
+            .headers(headers);
         if let Some(body) = &req.body {
             builder = builder.body(body.clone());
         }
@@ -229,10 +291,17 @@ impl Api {
         if status >= 400 {
             // An unreadable error body still maps by its status.
             let body = body.unwrap_or_default();
-            return Err(StepUpError::from_http_error(status, &body, www_authenticate.as_deref(), req.scope.as_ref()));
+            return Err(StepUpError::from_http_error(
+                status,
+                &body,
+                www_authenticate.as_deref(),
+                req.scope.as_ref(),
+            ));
         }
         if !(200..300).contains(&status) {
-            return Err(StepUpError::InvalidResponse(format!("unexpected HTTP status {status}")));
+            return Err(StepUpError::InvalidResponse(format!(
+                "unexpected HTTP status {status}"
+            )));
         }
         body
     }
@@ -243,7 +312,9 @@ mod tests {
     use super::*;
 
     fn api() -> Api {
-        let config = Config::new("env-1").unwrap().with_app_origin("https://app.example");
+        let config = Config::new("env-1")
+            .unwrap()
+            .with_app_origin("https://app.example");
         Api::new(config).unwrap()
     }
 
@@ -260,21 +331,33 @@ mod tests {
     fn standard_headers_are_all_present() {
         let api = api();
         let req = ApiRequest::get("users/mfa");
-        let creds = Credentials { bearer: Some("jwt-1".into()), ..Credentials::default() };
+        let creds = Credentials {
+            bearer: Some("jwt-1".into()),
+            ..Credentials::default()
+        };
         let h1 = api.headers(&req, &creds).unwrap();
         let h2 = api.headers(&req, &Credentials::default()).unwrap();
         assert_eq!(h1["content-type"], "application/json");
-        assert_eq!(h1["x-dyn-version"], format!("StepupDesktop/{}", env!("CARGO_PKG_VERSION")).as_str());
+        assert_eq!(
+            h1["x-dyn-version"],
+            format!("StepupDesktop/{}", env!("CARGO_PKG_VERSION")).as_str()
+        );
         assert_eq!(h1["x-dyn-api-version"], "API/0.0.1125");
         assert_eq!(h1["x-dynamic-platform"], "web");
         assert_eq!(h1["origin"], "https://app.example");
         assert_eq!(h1["authorization"], "Bearer jwt-1");
         assert!(h1["authorization"].is_sensitive());
-        let (r1, r2) = (h1["x-dyn-request-id"].to_str().unwrap(), h2["x-dyn-request-id"].to_str().unwrap());
+        let (r1, r2) = (
+            h1["x-dyn-request-id"].to_str().unwrap(),
+            h2["x-dyn-request-id"].to_str().unwrap(),
+        );
         assert_eq!(r1.len(), 50);
         assert_ne!(r1, r2, "a new request id per request");
         assert_eq!(h1["x-dyn-session-id"].len(), 32);
-        assert_eq!(h1["x-dyn-session-id"], h2["x-dyn-session-id"], "one session id per client");
+        assert_eq!(
+            h1["x-dyn-session-id"], h2["x-dyn-session-id"],
+            "one session id per client"
+        );
         assert!(!h2.contains_key("authorization"));
         assert!(!h2.contains_key("x-dyn-elevated-access-token"));
     }
@@ -283,21 +366,41 @@ mod tests {
     fn urls_put_the_environment_in_the_path() {
         let api = api();
         let req = ApiRequest::get("nonces").query("count", "5");
-        assert_eq!(api.url(&req).unwrap().as_str(), "https://app.dynamicauth.com/api/v0/sdk/env-1/nonces?count=5");
-        let config = Config::new("e").unwrap().with_api_base_url(url::Url::parse("http://127.0.0.1:9/api/v0/").unwrap());
+        assert_eq!(
+            api.url(&req).unwrap().as_str(),
+            "https://app.dynamicauth.com/api/v0/sdk/env-1/nonces?count=5"
+        );
+        let config = Config::new("e")
+            .unwrap()
+            .with_api_base_url(url::Url::parse("http://127.0.0.1:9/api/v0/").unwrap());
         let api = Api::new(config).unwrap();
-        assert_eq!(api.url(&ApiRequest::post("stepUp/check")).unwrap().as_str(), "http://127.0.0.1:9/api/v0/sdk/e/stepUp/check");
+        assert_eq!(
+            api.url(&ApiRequest::post("stepUp/check")).unwrap().as_str(),
+            "http://127.0.0.1:9/api/v0/sdk/e/stepUp/check"
+        );
     }
 
     #[test]
     fn a_token_with_a_newline_is_refused_not_sent() {
-        let creds = Credentials { elevated: Some("a\r\nx-evil: 1".into()), ..Credentials::default() };
-        assert!(matches!(api().headers(&ApiRequest::get("x"), &creds), Err(StepUpError::InvalidResponse(_))));
+        let creds = Credentials {
+            elevated: Some("a\r\nx-evil: 1".into()),
+            ..Credentials::default()
+        };
+        assert!(matches!(
+            api().headers(&ApiRequest::get("x"), &creds),
+            Err(StepUpError::InvalidResponse(_))
+        ));
     }
 
     #[test]
     fn garbage_bodies_are_invalid_responses() {
-        assert!(matches!(parse_body::<stepup_protocol::StepUpCheck>(b"<html>"), Err(StepUpError::InvalidResponse(_))));
-        assert!(matches!(parse_body::<stepup_protocol::StepUpCheck>(b"{}"), Err(StepUpError::InvalidResponse(_))));
+        assert!(matches!(
+            parse_body::<stepup_protocol::StepUpCheck>(b"<html>"),
+            Err(StepUpError::InvalidResponse(_))
+        ));
+        assert!(matches!(
+            parse_body::<stepup_protocol::StepUpCheck>(b"{}"),
+            Err(StepUpError::InvalidResponse(_))
+        ));
     }
 }

@@ -60,8 +60,8 @@ pub use config::{Config, DEFAULT_API_BASE_URL};
 pub use error::StepUpError;
 pub use stepup_protocol as protocol;
 pub use stepup_protocol::{
-    Clock, CredentialFormat, ExportPrivateKeyResponse, ManualClock, MfaDevice, SdkUser, Secret, StepUpCheck,
-    StepUpCredential, SystemClock, TokenScope, TotpRegistration,
+    Clock, CredentialFormat, ExportPrivateKeyResponse, ManualClock, MfaDevice, SdkUser, Secret,
+    StepUpCheck, StepUpCredential, SystemClock, TokenScope, TotpRegistration,
 };
 pub use store::TokenStore;
 pub use tokens::TokenStatus;

@@ -5,11 +5,11 @@ use crate::client::{Inner, StepUpClient};
 use crate::error::StepUpError;
 use crate::http::ApiRequest;
 use crate::tokens::{covers_all, parse_elevated_token, TokenStatus};
-use crate::verify::{validate_otp_code, OtpChannel, OtpVerification};
 use crate::vault::SessionRecord;
+use crate::verify::{validate_otp_code, OtpChannel, OtpVerification};
 use stepup_protocol::{
-    EmailVerificationCreateRequest, EmailVerificationCreateResponse, OtpSignInRequest, SdkUser, Secret, TokenScope,
-    VerifyResponse,
+    EmailVerificationCreateRequest, EmailVerificationCreateResponse, OtpSignInRequest, SdkUser,
+    Secret, TokenScope, VerifyResponse,
 };
 
 /// The longest email address accepted (RFC 5321 path limit).
@@ -19,11 +19,15 @@ pub(crate) fn validate_email(email: &str) -> Result<String, StepUpError> {
     let email = email.trim();
     let ok = email.len() <= MAX_EMAIL_LEN
         && !email.chars().any(|c| c.is_control() || c.is_whitespace())
-        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
     if ok {
         Ok(email.to_owned())
     } else {
-        Err(StepUpError::InvalidInput("the email address is not valid".into()))
+        Err(StepUpError::InvalidInput(
+            "the email address is not valid".into(),
+        ))
     }
 }
 
@@ -51,9 +55,19 @@ impl Inner {
             .or_else(|| current.as_ref().map(|s| s.token.clone()))
             .or_else(|| resp.jwt.clone())
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| StepUpError::InvalidResponse("the answer carries no session token".into()))?;
-        let legacy_token = resp.jwt.clone().or_else(|| current.and_then(|s| s.legacy_token));
-        let session = SessionRecord { token, legacy_token, expires_at: resp.expires_at, user: resp.user };
+            .ok_or_else(|| {
+                StepUpError::InvalidResponse("the answer carries no session token".into())
+            })?;
+        let legacy_token = resp
+            .jwt
+            .clone()
+            .or_else(|| current.and_then(|s| s.legacy_token));
+        let session = SessionRecord {
+            token,
+            legacy_token,
+            expires_at: resp.expires_at,
+            user: resp.user,
+        };
         let saved = self.store.save_session(session).await;
         let stored = match &resp.elevated_access_token {
             Some(raw) => self.store_elevated_token(raw, requested).await,
@@ -89,10 +103,16 @@ impl StepUpClient {
     /// a step-up. Keep the returned value for the verify call.
     pub async fn send_email_otp(&self, email: &str) -> Result<OtpVerification, StepUpError> {
         let email = validate_email(email)?;
-        let body = EmailVerificationCreateRequest { email, captcha_token: None };
+        let body = EmailVerificationCreateRequest {
+            email,
+            captcha_token: None,
+        };
         let req = ApiRequest::post("emailVerifications/create").json(&body)?;
         let resp: EmailVerificationCreateResponse = self.inner.send_json(req).await?;
-        Ok(OtpVerification { verification_uuid: resp.verification_uuid, channel: OtpChannel::Email(resp.email) })
+        Ok(OtpVerification {
+            verification_uuid: resp.verification_uuid,
+            channel: OtpChannel::Email(resp.email),
+        })
     }
 
     /// Signs in with the emailed code (`POST emailVerifications/signin`, device-signed).
@@ -102,7 +122,9 @@ impl StepUpClient {
         code: Secret,
     ) -> Result<SdkUser, StepUpError> {
         if !matches!(verification.channel, OtpChannel::Email(_)) {
-            return Err(StepUpError::InvalidInput("this verification was not sent by email".into()));
+            return Err(StepUpError::InvalidInput(
+                "this verification was not sent by email".into(),
+            ));
         }
         let code = validate_otp_code(&code)?;
         let body = OtpSignInRequest {
@@ -132,7 +154,10 @@ impl StepUpClient {
     pub async fn logout(&self) -> Result<(), StepUpError> {
         if self.inner.store.session().is_some() {
             if let Err(e) = self.inner.send(ApiRequest::post("revoke")).await {
-                tracing::info!(error_code = e.code(), "session revoke failed; signing out locally anyway");
+                tracing::info!(
+                    error_code = e.code(),
+                    "session revoke failed; signing out locally anyway"
+                );
             }
         }
         self.inner.device.reset().await;
@@ -148,7 +173,15 @@ mod tests {
     #[test]
     fn emails_are_trimmed_and_checked() {
         assert_eq!(validate_email("  a@b.example ").unwrap(), "a@b.example");
-        for bad in ["", "ab", "@b", "a@", "a b@c", "a@\nb", &format!("{}@b", "a".repeat(260))] {
+        for bad in [
+            "",
+            "ab",
+            "@b",
+            "a@",
+            "a b@c",
+            "a@\nb",
+            &format!("{}@b", "a".repeat(260)),
+        ] {
             assert!(validate_email(bad).is_err(), "{bad}");
         }
     }

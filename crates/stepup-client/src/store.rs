@@ -21,20 +21,28 @@ pub struct TokenStore {
 
 impl std::fmt::Debug for TokenStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenStore").field("timeout", &self.timeout).finish_non_exhaustive()
+        f.debug_struct("TokenStore")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
     }
 }
 
 impl TokenStore {
     /// An empty store in front of `vault`; call [`TokenStore::load`] before use.
     pub fn new(vault: Arc<dyn TokenVault>, timeout: Duration) -> Self {
-        Self { vault, timeout, cache: Mutex::new(VaultSnapshot::default()) }
+        Self {
+            vault,
+            timeout,
+            cache: Mutex::new(VaultSnapshot::default()),
+        }
     }
 
     // A poisoned lock only means another thread panicked mid-update of plain data; the data is
     // still a valid snapshot, so keep going rather than turning every later call into an error.
     fn cache(&self) -> MutexGuard<'_, VaultSnapshot> {
-        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Runs one blocking vault call off the runtime, bounded by the vault timeout.
@@ -61,12 +69,20 @@ impl TokenStore {
     /// best effort). A locked vault is an error, never an empty store.
     pub async fn load(&self, now_ms: i64) -> Result<(), VaultError> {
         let mut snapshot = self.run(|v| v.load()).await?;
-        if snapshot.session.as_ref().is_some_and(|s| s.expires_at.saturating_mul(1000) <= now_ms) {
+        if snapshot
+            .session
+            .as_ref()
+            .is_some_and(|s| s.expires_at.saturating_mul(1000) <= now_ms)
+        {
             snapshot.session = None;
             snapshot.tokens.clear();
         }
-        let expired: Vec<String> =
-            snapshot.tokens.iter().filter(|t| !t.is_valid_at(now_ms)).map(ElevatedToken::scope_key).collect();
+        let expired: Vec<String> = snapshot
+            .tokens
+            .iter()
+            .filter(|t| !t.is_valid_at(now_ms))
+            .map(ElevatedToken::scope_key)
+            .collect();
         snapshot.tokens.retain(|t| t.is_valid_at(now_ms));
         *self.cache() = snapshot;
         self.remove_from_vault(expired).await;
@@ -75,7 +91,10 @@ impl TokenStore {
 
     /// True when an unexpired token covering `scope` is cached. No vault I/O, nothing consumed.
     pub fn peek(&self, scope: &TokenScope, now_ms: i64) -> bool {
-        self.cache().tokens.iter().any(|t| t.is_valid_at(now_ms) && t.covers(scope))
+        self.cache()
+            .tokens
+            .iter()
+            .any(|t| t.is_valid_at(now_ms) && t.covers(scope))
     }
 
     /// Takes the first unexpired token covering `scope`, to attach to one request.
@@ -88,8 +107,12 @@ impl TokenStore {
     pub async fn take(&self, scope: &TokenScope, now_ms: i64) -> Option<ElevatedToken> {
         let (found, to_remove) = {
             let mut cache = self.cache();
-            let mut to_remove: Vec<String> =
-                cache.tokens.iter().filter(|t| !t.is_valid_at(now_ms)).map(ElevatedToken::scope_key).collect();
+            let mut to_remove: Vec<String> = cache
+                .tokens
+                .iter()
+                .filter(|t| !t.is_valid_at(now_ms))
+                .map(ElevatedToken::scope_key)
+                .collect();
             cache.tokens.retain(|t| t.is_valid_at(now_ms));
             let found = match cache.tokens.iter().position(|t| t.covers(scope)) {
                 Some(i) if cache.tokens[i].single_use => {
@@ -110,7 +133,9 @@ impl TokenStore {
         if keys.is_empty() {
             return;
         }
-        let result = self.run(move |v| keys.iter().try_for_each(|k| v.remove_token(k))).await;
+        let result = self
+            .run(move |v| keys.iter().try_for_each(|k| v.remove_token(k)))
+            .await;
         if let Err(e) = result {
             tracing::warn!(error = %e, "could not remove a used or expired token from the vault");
         }
@@ -158,7 +183,12 @@ impl TokenStore {
 
     /// The unexpired tokens, without their secrets.
     pub fn token_statuses(&self, now_ms: i64) -> Vec<TokenStatus> {
-        self.cache().tokens.iter().filter(|t| t.is_valid_at(now_ms)).map(TokenStatus::from).collect()
+        self.cache()
+            .tokens
+            .iter()
+            .filter(|t| t.is_valid_at(now_ms))
+            .map(TokenStatus::from)
+            .collect()
     }
 }
 
@@ -170,7 +200,12 @@ mod tests {
     use std::sync::mpsc;
 
     fn token(scopes: &[TokenScope], exp_ms: i64, single_use: bool) -> ElevatedToken {
-        ElevatedToken { token: Secret::new(format!("jwt-{exp_ms}")), scopes: scopes.to_vec(), expires_at_ms: exp_ms, single_use }
+        ElevatedToken {
+            token: Secret::new(format!("jwt-{exp_ms}")),
+            scopes: scopes.to_vec(),
+            expires_at_ms: exp_ms,
+            single_use,
+        }
     }
 
     fn store(vault: Arc<dyn TokenVault>) -> TokenStore {
@@ -180,7 +215,9 @@ mod tests {
     #[tokio::test]
     async fn peek_does_not_consume_and_ignores_expired_tokens() {
         let s = store(Arc::new(MemoryVault::new()));
-        s.upsert(token(&[TokenScope::WalletExport], 1_000, true)).await.unwrap();
+        s.upsert(token(&[TokenScope::WalletExport], 1_000, true))
+            .await
+            .unwrap();
         assert!(s.peek(&TokenScope::WalletExport, 999));
         assert!(s.peek(&TokenScope::WalletExport, 999));
         assert!(!s.peek(&TokenScope::WalletExport, 1_000));
@@ -191,7 +228,9 @@ mod tests {
     async fn single_use_token_is_taken_once_and_removed_from_the_vault() {
         let vault = Arc::new(MemoryVault::new());
         let s = store(vault.clone());
-        s.upsert(token(&[TokenScope::WalletExport], 1_000, true)).await.unwrap();
+        s.upsert(token(&[TokenScope::WalletExport], 1_000, true))
+            .await
+            .unwrap();
         assert!(s.take(&TokenScope::WalletExport, 0).await.is_some());
         assert!(s.take(&TokenScope::WalletExport, 0).await.is_none());
         assert!(vault.load().unwrap().tokens.is_empty());
@@ -201,18 +240,25 @@ mod tests {
     async fn time_bound_token_is_reused_until_it_expires_then_pruned() {
         let vault = Arc::new(MemoryVault::new());
         let s = store(vault.clone());
-        s.upsert(token(&[TokenScope::CredentialLink], 1_000, false)).await.unwrap();
+        s.upsert(token(&[TokenScope::CredentialLink], 1_000, false))
+            .await
+            .unwrap();
         assert!(s.take(&TokenScope::CredentialLink, 0).await.is_some());
         assert!(s.take(&TokenScope::CredentialLink, 999).await.is_some());
         assert!(s.take(&TokenScope::CredentialLink, 1_000).await.is_none());
-        assert!(vault.load().unwrap().tokens.is_empty(), "the expired token is pruned from the vault");
+        assert!(
+            vault.load().unwrap().tokens.is_empty(),
+            "the expired token is pruned from the vault"
+        );
         assert!(s.token_statuses(0).is_empty());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
     async fn hundred_concurrent_takers_get_a_single_use_token_exactly_once() {
         let s = Arc::new(store(Arc::new(MemoryVault::new())));
-        s.upsert(token(&[TokenScope::WalletExport], i64::MAX, true)).await.unwrap();
+        s.upsert(token(&[TokenScope::WalletExport], i64::MAX, true))
+            .await
+            .unwrap();
         let barrier = Arc::new(tokio::sync::Barrier::new(100));
         let handles: Vec<_> = (0..100)
             .map(|_| {
@@ -233,9 +279,23 @@ mod tests {
     #[tokio::test]
     async fn upsert_keeps_one_token_per_scope_set() {
         let s = store(Arc::new(MemoryVault::new()));
-        s.upsert(token(&[TokenScope::WalletSign, TokenScope::WalletExport], 10, false)).await.unwrap();
-        s.upsert(token(&[TokenScope::WalletExport, TokenScope::WalletSign], 20, false)).await.unwrap();
-        s.upsert(token(&[TokenScope::WalletExport], 30, false)).await.unwrap();
+        s.upsert(token(
+            &[TokenScope::WalletSign, TokenScope::WalletExport],
+            10,
+            false,
+        ))
+        .await
+        .unwrap();
+        s.upsert(token(
+            &[TokenScope::WalletExport, TokenScope::WalletSign],
+            20,
+            false,
+        ))
+        .await
+        .unwrap();
+        s.upsert(token(&[TokenScope::WalletExport], 30, false))
+            .await
+            .unwrap();
         let statuses = s.token_statuses(0);
         assert_eq!(statuses.len(), 2);
         assert!(statuses.iter().any(|t| t.expires_at_ms == 20));
@@ -244,16 +304,30 @@ mod tests {
     #[tokio::test]
     async fn load_restores_a_live_session_and_drops_an_expired_one() {
         let vault = Arc::new(MemoryVault::new());
-        let user: stepup_protocol::SdkUser = serde_json::from_value(serde_json::json!({"id": "u"})).unwrap();
-        let session = SessionRecord { token: "s".into(), legacy_token: None, expires_at: 100, user };
+        let user: stepup_protocol::SdkUser =
+            serde_json::from_value(serde_json::json!({"id": "u"})).unwrap();
+        let session = SessionRecord {
+            token: "s".into(),
+            legacy_token: None,
+            expires_at: 100,
+            user,
+        };
         vault.put_session(&session).unwrap();
-        vault.put_token(&token(&[TokenScope::WalletExport], 50_000, false)).unwrap();
-        vault.put_token(&token(&[TokenScope::WalletSign], 10_000, false)).unwrap();
+        vault
+            .put_token(&token(&[TokenScope::WalletExport], 50_000, false))
+            .unwrap();
+        vault
+            .put_token(&token(&[TokenScope::WalletSign], 10_000, false))
+            .unwrap();
         let s = store(vault.clone());
         s.load(20_000).await.unwrap();
         assert_eq!(s.session(), Some(session));
         assert!(s.peek(&TokenScope::WalletExport, 20_000));
-        assert_eq!(vault.load().unwrap().tokens.len(), 1, "the expired token left the vault");
+        assert_eq!(
+            vault.load().unwrap().tokens.len(),
+            1,
+            "the expired token left the vault"
+        );
         let s = store(vault);
         s.load(100_000).await.unwrap();
         assert_eq!(s.session(), None);
@@ -264,7 +338,9 @@ mod tests {
     async fn clear_empties_cache_and_vault() {
         let vault = Arc::new(MemoryVault::new());
         let s = store(vault.clone());
-        s.upsert(token(&[TokenScope::WalletExport], 1_000, false)).await.unwrap();
+        s.upsert(token(&[TokenScope::WalletExport], 1_000, false))
+            .await
+            .unwrap();
         s.save_device_key(Secret::new("00")).await.unwrap();
         s.clear().await.unwrap();
         assert!(s.token_statuses(0).is_empty());
@@ -313,12 +389,17 @@ mod tests {
     #[tokio::test]
     async fn a_hung_vault_times_out_instead_of_hanging() {
         let (tx, rx) = mpsc::channel();
-        let vault = Arc::new(HungVault { release: Mutex::new(rx), calls: AtomicUsize::new(0) });
+        let vault = Arc::new(HungVault {
+            release: Mutex::new(rx),
+            calls: AtomicUsize::new(0),
+        });
         let s = TokenStore::new(vault.clone(), Duration::from_millis(50));
         let started = std::time::Instant::now();
         assert_eq!(s.load(0).await, Err(VaultError::TimedOut(50)));
         // Writes time out too, but the cache already holds the new token.
-        let err = s.upsert(token(&[TokenScope::WalletExport], 1_000, false)).await;
+        let err = s
+            .upsert(token(&[TokenScope::WalletExport], 1_000, false))
+            .await;
         assert_eq!(err, Err(VaultError::TimedOut(50)));
         assert!(started.elapsed() < Duration::from_secs(5));
         assert!(s.peek(&TokenScope::WalletExport, 0));

@@ -35,10 +35,18 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(status: u16, body: serde_json::Value) -> Self {
-        Self { status, headers: vec![("content-type".into(), "application/json".into())], body: body.to_string() }
+        Self {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.to_string(),
+        }
     }
     pub fn raw(status: u16, body: &str) -> Self {
-        Self { status, headers: Vec::new(), body: body.into() }
+        Self {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
     }
 }
 
@@ -50,7 +58,10 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    pub async fn start(env: &str, handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
+    pub async fn start(
+        env: &str,
+        handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -59,13 +70,22 @@ impl TestServer {
         let recorded = Arc::clone(&requests);
         tokio::spawn(async move {
             loop {
-                let Ok((mut sock, _)) = listener.accept().await else { return };
-                let (handler, recorded, prefix) = (Arc::clone(&handler), Arc::clone(&recorded), prefix.clone());
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let (handler, recorded, prefix) =
+                    (Arc::clone(&handler), Arc::clone(&recorded), prefix.clone());
                 tokio::spawn(async move {
-                    let Some(req) = read_request(&mut sock, &prefix).await else { return };
+                    let Some(req) = read_request(&mut sock, &prefix).await else {
+                        return;
+                    };
                     let reply = handler(&req);
                     recorded.lock().unwrap().push(req);
-                    let mut out = format!("HTTP/1.1 {} X\r\ncontent-length: {}\r\nconnection: close\r\n", reply.status, reply.body.len());
+                    let mut out = format!(
+                        "HTTP/1.1 {} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+                        reply.status,
+                        reply.body.len()
+                    );
                     for (k, v) in &reply.headers {
                         out.push_str(&format!("{k}: {v}\r\n"));
                     }
@@ -85,7 +105,10 @@ impl TestServer {
     }
 
     pub fn paths(&self) -> Vec<String> {
-        self.requests().into_iter().map(|r| format!("{} {}", r.method, r.path)).collect()
+        self.requests()
+            .into_iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
     }
 }
 
@@ -111,7 +134,10 @@ async fn read_request(sock: &mut tokio::net::TcpStream, prefix: &str) -> Option<
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut body = buf[head_end + 4..].to_vec();
     while body.len() < len {
         let n = sock.read(&mut chunk).await.ok()?;

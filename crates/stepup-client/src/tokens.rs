@@ -22,7 +22,11 @@ pub struct TokenStatus {
 
 impl From<&ElevatedToken> for TokenStatus {
     fn from(token: &ElevatedToken) -> Self {
-        Self { scopes: token.scopes.clone(), expires_at_ms: token.expires_at_ms, single_use: token.single_use }
+        Self {
+            scopes: token.scopes.clone(),
+            expires_at_ms: token.expires_at_ms,
+            single_use: token.single_use,
+        }
     }
 }
 
@@ -31,10 +35,16 @@ impl From<&ElevatedToken> for TokenStatus {
 ///
 /// - not a JWT, or claims of the wrong shape → [`StepUpError::InvalidElevatedToken`];
 /// - no scope, `exp` missing or 0, or `exp * 1000 <= now_ms` → `Ok(None)`: dropped, not stored.
-pub fn parse_elevated_token(raw: &Secret, now_ms: i64) -> Result<Option<ElevatedToken>, StepUpError> {
+pub fn parse_elevated_token(
+    raw: &Secret,
+    now_ms: i64,
+) -> Result<Option<ElevatedToken>, StepUpError> {
     let claims: ElevatedTokenClaims =
         jwt::decode_unverified(raw.expose()).map_err(|_| StepUpError::InvalidElevatedToken)?;
-    let scopes: Vec<TokenScope> = split_scope_claim(&claims.scope).iter().map(|s| TokenScope::parse(s)).collect();
+    let scopes: Vec<TokenScope> = split_scope_claim(&claims.scope)
+        .iter()
+        .map(|s| TokenScope::parse(s))
+        .collect();
     let expires_at_ms = claims.exp.saturating_mul(1000);
     if scopes.is_empty() || claims.exp <= 0 || expires_at_ms <= now_ms {
         return Ok(None);
@@ -82,29 +92,61 @@ mod tests {
 
     #[test]
     fn a_valid_token_is_parsed_with_its_scopes_and_flags() {
-        let t = parse_elevated_token(&make("wallet:export  wallet:sign", 1_700_000_300, Some(true)), NOW_MS)
-            .unwrap()
-            .unwrap();
-        assert_eq!(t.scopes, vec![TokenScope::WalletExport, TokenScope::WalletSign]);
+        let t = parse_elevated_token(
+            &make("wallet:export  wallet:sign", 1_700_000_300, Some(true)),
+            NOW_MS,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            t.scopes,
+            vec![TokenScope::WalletExport, TokenScope::WalletSign]
+        );
         assert_eq!(t.expires_at_ms, 1_700_000_300_000);
         assert!(t.single_use);
-        let t = parse_elevated_token(&make("credential:link", 1_700_000_300, None), NOW_MS).unwrap().unwrap();
+        let t = parse_elevated_token(&make("credential:link", 1_700_000_300, None), NOW_MS)
+            .unwrap()
+            .unwrap();
         assert!(!t.single_use);
     }
 
     #[test]
     fn expired_scope_less_and_exp_less_tokens_are_dropped() {
-        assert_eq!(parse_elevated_token(&make("wallet:export", 1_700_000_000, None), NOW_MS), Ok(None));
-        assert_eq!(parse_elevated_token(&make("wallet:export", 1_600_000_000, None), NOW_MS), Ok(None));
-        assert_eq!(parse_elevated_token(&make("", 1_700_000_300, None), NOW_MS), Ok(None));
-        assert_eq!(parse_elevated_token(&make("   ", 1_700_000_300, None), NOW_MS), Ok(None));
-        assert_eq!(parse_elevated_token(&make("wallet:export", 0, None), NOW_MS), Ok(None));
-        assert_eq!(parse_elevated_token(&make("wallet:export", i64::MAX, None), NOW_MS).map(|t| t.is_some()), Ok(true));
+        assert_eq!(
+            parse_elevated_token(&make("wallet:export", 1_700_000_000, None), NOW_MS),
+            Ok(None)
+        );
+        assert_eq!(
+            parse_elevated_token(&make("wallet:export", 1_600_000_000, None), NOW_MS),
+            Ok(None)
+        );
+        assert_eq!(
+            parse_elevated_token(&make("", 1_700_000_300, None), NOW_MS),
+            Ok(None)
+        );
+        assert_eq!(
+            parse_elevated_token(&make("   ", 1_700_000_300, None), NOW_MS),
+            Ok(None)
+        );
+        assert_eq!(
+            parse_elevated_token(&make("wallet:export", 0, None), NOW_MS),
+            Ok(None)
+        );
+        assert_eq!(
+            parse_elevated_token(&make("wallet:export", i64::MAX, None), NOW_MS)
+                .map(|t| t.is_some()),
+            Ok(true)
+        );
     }
 
     #[test]
     fn malformed_tokens_are_an_error() {
-        for bad in ["", "not-a-jwt", "a.b.c", "eyJhbGciOiJFUzI1NiJ9.eyJzY29wZSI6NX0.sig"] {
+        for bad in [
+            "",
+            "not-a-jwt",
+            "a.b.c",
+            "eyJhbGciOiJFUzI1NiJ9.eyJzY29wZSI6NX0.sig",
+        ] {
             assert_eq!(
                 parse_elevated_token(&Secret::new(bad), NOW_MS),
                 Err(StepUpError::InvalidElevatedToken),
@@ -115,9 +157,14 @@ mod tests {
 
     #[test]
     fn status_never_carries_the_token() {
-        let t = parse_elevated_token(&make("wallet:export", 1_700_000_300, None), NOW_MS).unwrap().unwrap();
+        let t = parse_elevated_token(&make("wallet:export", 1_700_000_300, None), NOW_MS)
+            .unwrap()
+            .unwrap();
         let json = serde_json::to_string(&TokenStatus::from(&t)).unwrap();
         assert!(!json.contains(t.token.expose()));
-        assert_eq!(json, r#"{"scopes":["wallet:export"],"expiresAtMs":1700000300000,"singleUse":false}"#);
+        assert_eq!(
+            json,
+            r#"{"scopes":["wallet:export"],"expiresAtMs":1700000300000,"singleUse":false}"#
+        );
     }
 }

@@ -31,7 +31,13 @@ pub struct ElevatedToken {
 impl ElevatedToken {
     /// The normalised scope-set key the token is stored under (one token per key).
     pub fn scope_key(&self) -> String {
-        scope_set_key(&self.scopes.iter().map(TokenScope::as_str).collect::<Vec<_>>())
+        scope_set_key(
+            &self
+                .scopes
+                .iter()
+                .map(TokenScope::as_str)
+                .collect::<Vec<_>>(),
+        )
     }
     /// True while `now_ms < expires_at_ms` (no leeway, as the SDK).
     pub fn is_valid_at(&self, now_ms: i64) -> bool {
@@ -76,7 +82,9 @@ pub enum VaultError {
     #[error("the keychain is locked: unlock it and try again")]
     Locked,
     /// No keychain service is reachable (no Secret Service on the session bus, ...).
-    #[error("no keychain is available ({0}): start your keyring (e.g. gnome-keyring) and try again")]
+    #[error(
+        "no keychain is available ({0}): start your keyring (e.g. gnome-keyring) and try again"
+    )]
     Unavailable(String),
     /// The keychain did not answer in time.
     #[error("the keychain did not answer within {0} ms: unlock it or restart it and try again")]
@@ -131,7 +139,10 @@ impl MemoryVault {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut MemoryInner) -> T) -> Result<T, VaultError> {
-        let mut guard = self.inner.lock().map_err(|_| VaultError::Other("memory vault poisoned".into()))?;
+        let mut guard = self
+            .inner
+            .lock()
+            .map_err(|_| VaultError::Other("memory vault poisoned".into()))?;
         Ok(f(&mut guard))
     }
 }
@@ -170,15 +181,29 @@ mod tests {
     use super::*;
 
     fn token(scopes: &[TokenScope], exp: i64) -> ElevatedToken {
-        ElevatedToken { token: Secret::new("t"), scopes: scopes.to_vec(), expires_at_ms: exp, single_use: false }
+        ElevatedToken {
+            token: Secret::new("t"),
+            scopes: scopes.to_vec(),
+            expires_at_ms: exp,
+            single_use: false,
+        }
     }
 
     #[test]
     fn memory_vault_keeps_one_token_per_scope_set() {
         let v = MemoryVault::new();
-        v.put_token(&token(&[TokenScope::WalletSign, TokenScope::WalletExport], 1)).unwrap();
-        v.put_token(&token(&[TokenScope::WalletExport, TokenScope::WalletSign], 2)).unwrap();
-        v.put_token(&token(&[TokenScope::CredentialLink], 3)).unwrap();
+        v.put_token(&token(
+            &[TokenScope::WalletSign, TokenScope::WalletExport],
+            1,
+        ))
+        .unwrap();
+        v.put_token(&token(
+            &[TokenScope::WalletExport, TokenScope::WalletSign],
+            2,
+        ))
+        .unwrap();
+        v.put_token(&token(&[TokenScope::CredentialLink], 3))
+            .unwrap();
         let snap = v.load().unwrap();
         assert_eq!(snap.tokens.len(), 2);
         v.remove_token("wallet:export wallet:sign").unwrap();

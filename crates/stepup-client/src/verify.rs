@@ -9,8 +9,9 @@ use crate::tokens::TokenStatus;
 use serde::{Deserialize, Serialize};
 use stepup_protocol::jwt::MAX_JWT_LEN;
 use stepup_protocol::{
-    ExternalAuthAssertionResponse, ExternalAuthVerifyRequest, OtpVerifyRequest, RecoveryAuthRequest, SdkUser, Secret,
-    SmsVerificationCreateRequest, SmsVerificationCreateResponse, TokenScope, TotpAuthRequest, VerifyResponse,
+    ExternalAuthAssertionResponse, ExternalAuthVerifyRequest, OtpVerifyRequest,
+    RecoveryAuthRequest, SdkUser, Secret, SmsVerificationCreateRequest,
+    SmsVerificationCreateResponse, TokenScope, TotpAuthRequest, VerifyResponse,
 };
 
 /// The longest code of any kind accepted.
@@ -101,17 +102,24 @@ pub(crate) fn validate_otp_code(code: &Secret) -> Result<Secret, StepUpError> {
     if trimmed.len() == 6 && trimmed.bytes().all(|b| b.is_ascii_digit()) {
         Ok(Secret::new(trimmed))
     } else {
-        Err(StepUpError::InvalidInput("the code must be 6 digits".into()))
+        Err(StepUpError::InvalidInput(
+            "the code must be 6 digits".into(),
+        ))
     }
 }
 
 /// A trimmed recovery code: 1–64 printable ASCII characters.
 fn validate_recovery_code(code: &Secret) -> Result<Secret, StepUpError> {
     let trimmed = code.expose().trim();
-    if !trimmed.is_empty() && trimmed.len() <= MAX_CODE_LEN && trimmed.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+    if !trimmed.is_empty()
+        && trimmed.len() <= MAX_CODE_LEN
+        && trimmed.bytes().all(|b| (0x20..0x7f).contains(&b))
+    {
         Ok(Secret::new(trimmed))
     } else {
-        Err(StepUpError::InvalidInput("the recovery code must be 1 to 64 letters, digits or dashes".into()))
+        Err(StepUpError::InvalidInput(
+            "the recovery code must be 1 to 64 letters, digits or dashes".into(),
+        ))
     }
 }
 
@@ -119,21 +127,33 @@ fn validate_recovery_code(code: &Secret) -> Result<Secret, StepUpError> {
 pub(crate) fn validate_id(id: &str, what: &str) -> Result<String, StepUpError> {
     let ok = !id.is_empty()
         && id.len() <= MAX_ID_LEN
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(id.to_owned())
     } else {
-        Err(StepUpError::InvalidInput(format!("the {what} is not valid")))
+        Err(StepUpError::InvalidInput(format!(
+            "the {what} is not valid"
+        )))
     }
 }
 
 fn validate_phone(phone: &PhoneNumber) -> Result<(), StepUpError> {
-    let digits = |s: &str, max: usize| !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit());
-    let iso = phone.iso_country_code.len() == 2 && phone.iso_country_code.bytes().all(|b| b.is_ascii_uppercase());
+    let digits = |s: &str, max: usize| {
+        !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    let iso = phone.iso_country_code.len() == 2
+        && phone
+            .iso_country_code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase());
     if digits(&phone.country_code, 4) && digits(&phone.number, 15) && iso {
         Ok(())
     } else {
-        Err(StepUpError::InvalidInput("the phone number must be digits with a country code like 1 / US".into()))
+        Err(StepUpError::InvalidInput(
+            "the phone number must be digits with a country code like 1 / US".into(),
+        ))
     }
 }
 
@@ -174,19 +194,46 @@ impl StepUpClient {
     ) -> Result<VerifyOutcome, StepUpError> {
         self.inner.require_session()?;
         match verification {
-            Verification::EmailOtp { verification, code } => self.verify_otp("emailVerifications/verify", &verification, &code, scopes, true).await,
-            Verification::SmsOtp { verification, code } => self.verify_otp("smsVerifications/verify", &verification, &code, scopes, false).await,
-            Verification::Totp { device_id, code } => self.verify_totp(device_id, &code, scopes).await,
+            Verification::EmailOtp { verification, code } => {
+                self.verify_otp(
+                    "emailVerifications/verify",
+                    &verification,
+                    &code,
+                    scopes,
+                    true,
+                )
+                .await
+            }
+            Verification::SmsOtp { verification, code } => {
+                self.verify_otp(
+                    "smsVerifications/verify",
+                    &verification,
+                    &code,
+                    scopes,
+                    false,
+                )
+                .await
+            }
+            Verification::Totp { device_id, code } => {
+                self.verify_totp(device_id, &code, scopes).await
+            }
             Verification::RecoveryCode { code } => self.verify_recovery_code(&code, scopes).await,
             Verification::ExternalJwt { jwt } => self.verify_external_jwt(&jwt, scopes).await,
         }
     }
 
-    async fn finish(&self, req: ApiRequest, scopes: &[TokenScope]) -> Result<VerifyOutcome, StepUpError> {
+    async fn finish(
+        &self,
+        req: ApiRequest,
+        scopes: &[TokenScope],
+    ) -> Result<VerifyOutcome, StepUpError> {
         let resp: VerifyResponse = self.inner.send_json(req).await?;
         let user = resp.user.clone();
         let token = self.inner.apply_verify_response(resp, scopes).await?;
-        Ok(VerifyOutcome { user: Some(user), token })
+        Ok(VerifyOutcome {
+            user: Some(user),
+            token,
+        })
     }
 
     async fn verify_otp(
@@ -197,16 +244,22 @@ impl StepUpClient {
         scopes: &[TokenScope],
         email: bool,
     ) -> Result<VerifyOutcome, StepUpError> {
-        let channel_matches = matches!((&verification.channel, email), (OtpChannel::Email(_), true) | (OtpChannel::Sms(_), false));
+        let channel_matches = matches!(
+            (&verification.channel, email),
+            (OtpChannel::Email(_), true) | (OtpChannel::Sms(_), false)
+        );
         if !channel_matches {
-            return Err(StepUpError::InvalidInput("the code was sent by another channel".into()));
+            return Err(StepUpError::InvalidInput(
+                "the code was sent by another channel".into(),
+            ));
         }
         let body = OtpVerifyRequest {
             verification_uuid: validate_id(&verification.verification_uuid, "verification id")?,
             verification_token: validate_otp_code(code)?,
             requested_scopes: requested(scopes),
         };
-        self.finish(ApiRequest::post(path).json(&body)?, scopes).await
+        self.finish(ApiRequest::post(path).json(&body)?, scopes)
+            .await
     }
 
     async fn verify_totp(
@@ -216,34 +269,57 @@ impl StepUpClient {
         scopes: &[TokenScope],
     ) -> Result<VerifyOutcome, StepUpError> {
         let body = TotpAuthRequest {
-            id: device_id.as_deref().map(|id| validate_id(id, "MFA device id")).transpose()?,
+            id: device_id
+                .as_deref()
+                .map(|id| validate_id(id, "MFA device id"))
+                .transpose()?,
             code: validate_otp_code(code)?,
             create_mfa_token: None,
             requested_scopes: requested(scopes),
         };
-        self.finish(ApiRequest::post("users/mfa/auth/totp").json(&body)?, scopes).await
+        self.finish(ApiRequest::post("users/mfa/auth/totp").json(&body)?, scopes)
+            .await
     }
 
-    async fn verify_recovery_code(&self, code: &Secret, scopes: &[TokenScope]) -> Result<VerifyOutcome, StepUpError> {
+    async fn verify_recovery_code(
+        &self,
+        code: &Secret,
+        scopes: &[TokenScope],
+    ) -> Result<VerifyOutcome, StepUpError> {
         let body = RecoveryAuthRequest {
             code: validate_recovery_code(code)?,
             create_mfa_token: None,
             requested_scopes: requested(scopes),
         };
-        self.finish(ApiRequest::post("users/mfa/auth/recovery").json(&body)?, scopes).await
+        self.finish(
+            ApiRequest::post("users/mfa/auth/recovery").json(&body)?,
+            scopes,
+        )
+        .await
     }
 
     /// BYOA (§9): the scopes come from the assertion's `scope` claim, so `scopes` is only
     /// checked against the token that comes back; the session does not rotate.
-    async fn verify_external_jwt(&self, jwt: &Secret, scopes: &[TokenScope]) -> Result<VerifyOutcome, StepUpError> {
+    async fn verify_external_jwt(
+        &self,
+        jwt: &Secret,
+        scopes: &[TokenScope],
+    ) -> Result<VerifyOutcome, StepUpError> {
         let trimmed = jwt.expose().trim();
         if trimmed.is_empty() || trimmed.len() > MAX_JWT_LEN || trimmed.split('.').count() != 3 {
-            return Err(StepUpError::InvalidInput("the external assertion is not a JWT".into()));
+            return Err(StepUpError::InvalidInput(
+                "the external assertion is not a JWT".into(),
+            ));
         }
-        let body = ExternalAuthVerifyRequest { jwt: Secret::new(trimmed) };
+        let body = ExternalAuthVerifyRequest {
+            jwt: Secret::new(trimmed),
+        };
         let req = ApiRequest::post("externalAuth/verify").json(&body)?;
         let resp: ExternalAuthAssertionResponse = self.inner.send_json(req).await?;
-        let token = self.inner.store_elevated_token(&resp.elevated_access_token, scopes).await?;
+        let token = self
+            .inner
+            .store_elevated_token(&resp.elevated_access_token, scopes)
+            .await?;
         Ok(VerifyOutcome { user: None, token })
     }
 }
@@ -254,7 +330,12 @@ mod tests {
 
     #[test]
     fn codes_are_trimmed_six_digits() {
-        assert_eq!(validate_otp_code(&Secret::new(" 123456\n")).unwrap().expose(), "123456");
+        assert_eq!(
+            validate_otp_code(&Secret::new(" 123456\n"))
+                .unwrap()
+                .expose(),
+            "123456"
+        );
         for bad in ["12345", "1234567", "12345a", "", "１２３４５６"] {
             assert!(validate_otp_code(&Secret::new(bad)).is_err(), "{bad}");
         }
@@ -271,7 +352,10 @@ mod tests {
 
     #[test]
     fn verification_debug_redacts_codes() {
-        let v = Verification::Totp { device_id: Some("d1".into()), code: Secret::new("424242") };
+        let v = Verification::Totp {
+            device_id: Some("d1".into()),
+            code: Secret::new("424242"),
+        };
         let dbg = format!("{v:?}");
         assert!(!dbg.contains("424242") && dbg.contains("d1"));
     }
@@ -282,15 +366,30 @@ mod tests {
         for bad in ["", "a/b", "../x", "a b", "a?b"] {
             assert!(validate_id(bad, "id").is_err(), "{bad}");
         }
-        let ok = PhoneNumber { country_code: "1".into(), iso_country_code: "US".into(), number: "5555550100".into() };
+        let ok = PhoneNumber {
+            country_code: "1".into(),
+            iso_country_code: "US".into(),
+            number: "5555550100".into(),
+        };
         assert!(validate_phone(&ok).is_ok());
-        assert!(validate_phone(&PhoneNumber { number: "555-0100".into(), ..ok.clone() }).is_err());
-        assert!(validate_phone(&PhoneNumber { iso_country_code: "usa".into(), ..ok }).is_err());
+        assert!(validate_phone(&PhoneNumber {
+            number: "555-0100".into(),
+            ..ok.clone()
+        })
+        .is_err());
+        assert!(validate_phone(&PhoneNumber {
+            iso_country_code: "usa".into(),
+            ..ok
+        })
+        .is_err());
     }
 
     #[test]
     fn empty_scopes_are_left_out() {
         assert_eq!(requested(&[]), None);
-        assert_eq!(requested(&[TokenScope::WalletExport]), Some(vec![TokenScope::WalletExport]));
+        assert_eq!(
+            requested(&[TokenScope::WalletExport]),
+            Some(vec![TokenScope::WalletExport])
+        );
     }
 }
