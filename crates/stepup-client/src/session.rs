@@ -1,4 +1,4 @@
-//! The session: email-OTP sign-in, refresh, logout, and [`apply_verify_response`], the one
+//! The session: email-OTP sign-in, refresh, logout, and `apply_verify_response`, the one
 //! place a `VerifyResponse` changes the client's state.
 
 use crate::client::{Inner, StepUpClient};
