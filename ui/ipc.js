@@ -33,7 +33,7 @@ export function on(eventName, handler) {
 }
 
 /** The backend's messages are clauses ("the code is not correct: ..."): make them sentences. */
-function sentence(text) {
+export function sentence(text) {
   if (!text) return text;
   const capital = text[0].toUpperCase() + text.slice(1);
   return /[.!?]$/.test(capital) ? capital : `${capital}.`;

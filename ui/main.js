@@ -1,7 +1,7 @@
 // The app window: start-up, sign-in, the main view (user, tokens, recent step-ups, sandbox
 // outbox), the invalid-link view, and the hand-off of deep-link requests to the dialog.
 
-import { call, on, inApp } from './ipc.js';
+import { call, on, inApp, sentence } from './ipc.js';
 import { StepUpDialog } from './dialog.js';
 import { remaining, clockTime, fillRow } from './format.js';
 
@@ -46,8 +46,18 @@ async function refreshStatus() {
   $('header-user').textContent = status.user ? status.user.label : '';
   const problem = status.keychainError ?? status.startupError;
   $('keychain-banner').hidden = !problem;
-  $('keychain-banner').textContent = problem ? problem.message : '';
+  $('keychain-banner').textContent = problem ? sentence(problem.message) : '';
   $('keychain-banner').dataset.code = problem ? problem.code : '';
+  if (status.keychainError) {
+    // Tokens live only in the OS keychain: without it nothing can work, and nothing falls
+    // back to plain files.
+    $('fatal-title').textContent = 'Your keychain is not available';
+    $('fatal-message').textContent = `${sentence(status.keychainError.message)} Stepup Desktop keeps your session and tokens only in the system keychain, never in plain files; restart the app once the keychain works.`;
+    $('fatal-message').dataset.code = status.keychainError.code;
+    $('fatal-retry').hidden = true;
+    show('view-fatal');
+    return;
+  }
   if (status.user) {
     $('main-user').textContent = status.user.label;
     $('main-environment').textContent = `${status.environmentId}${status.sandbox ? ' (local sandbox)' : ''}`;
@@ -55,7 +65,7 @@ async function refreshStatus() {
     if (document.body.dataset.view !== 'view-invalid-link') show('view-main');
     await refreshMain();
   } else {
-    $('signin-error').textContent = problem ? problem.message : '';
+    $('signin-error').textContent = problem ? sentence(problem.message) : '';
     if (document.body.dataset.view !== 'view-invalid-link') show('view-signin');
   }
 }

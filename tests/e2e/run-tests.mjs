@@ -22,6 +22,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Resolves when the single-instance D-Bus name is free (the previous app has exited). */
 async function waitForInstanceGone() {
+  if (!process.env.DBUS_SESSION_BUS_ADDRESS) return; // no bus: no single instance
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     try {
@@ -204,6 +205,51 @@ const tests = {
     return {};
   },
 
+  async recovery_code_succeeds(driver) {
+    await waitForMain(driver);
+    await openLink(LINK_EXPORT);
+    await waitForDialog(driver);
+    await driver.findElement(By.css('input[name=dlg-method][data-method=recovery_code]')).click();
+    assert.equal(await text(driver, 'dlg-code-label'), 'One of your recovery codes');
+    const code = await waitFor(driver, `const t = document.getElementById('outbox-recovery').textContent.trim().split(/\\s+/)[0];
+      return /^[A-Z0-9]{5}-[A-Z0-9]{5}$/.test(t) ? t : null`, 'a recovery code in the outbox panel');
+    await typeCode(driver, code);
+    await driver.findElement(By.id('dlg-code')).sendKeys('\uE007'); // Enter submits
+    await waitForApproved(driver);
+    await screenshot(driver, 'recovery-approved');
+    await closeDialog(driver);
+    assert.match(await text(driver, 'history-body'), /recovery_code.*Approved/);
+    return {};
+  },
+
+  async sms_otp_through_the_outbox_succeeds(driver) {
+    await waitForMain(driver);
+    await openLink(LINK_LINK);
+    await waitForDialog(driver);
+    await driver.findElement(By.css('input[name=dlg-method][data-method=sms_otp]')).click();
+    const before = await driver.executeScript(`return document.querySelectorAll('#outbox-list li[data-channel=sms]').length`);
+    await driver.findElement(By.id('dlg-send')).click();
+    await waitFor(driver, `return !document.getElementById('dlg-code-row').hidden`, 'the code field');
+    const code = await waitFor(driver, `const items = document.querySelectorAll('#outbox-list li[data-channel=sms]');
+      return items.length > ${before} ? items[0].dataset.code : null`, 'the texted code in the outbox');
+    await screenshot(driver, 'sms-code-sent');
+    await typeCode(driver, code);
+    await waitForApproved(driver);
+    await closeDialog(driver);
+    assert.match(await text(driver, 'history-body'), /sms_otp.*Approved/);
+    return {};
+  },
+
+  async no_keychain_shows_the_keychain_error(driver) {
+    // Run without a session bus (run.sh): no Secret Service, so no keychain.
+    await waitFor(driver, `return document.body.dataset.ready === 'true' && !document.getElementById('view-fatal').hidden`, 'the keychain error');
+    assert.equal(await text(driver, 'fatal-title'), 'Your keychain is not available');
+    assert.equal(await driver.executeScript(`return document.getElementById('fatal-message').dataset.code`), 'keychain_unavailable');
+    assert.match(await text(driver, 'fatal-message'), /No keychain is available.*never in plain files/);
+    await screenshot(driver, 'no-keychain');
+    return {};
+  },
+
   async cold_start_from_a_deep_link_reaches_the_dialog(driver, started) {
     await waitForDialog(driver);
     const coldMs = Date.now() - started;
@@ -220,14 +266,18 @@ const tests = {
 
 const argsFor = {
   email_otp_through_the_outbox_succeeds: ['--sandbox', '--sandbox-user=reauth'],
+  sms_otp_through_the_outbox_succeeds: ['--sandbox', '--sandbox-user=reauth'],
   cold_start_from_a_deep_link_reaches_the_dialog: ['--sandbox', LINK_EXPORT],
 };
 
+// `node run-tests.mjs [filter]`: run the tests whose name contains `filter`, or with `!filter`
+// those whose name does not.
 const filter = process.argv[2] ?? '';
+const selected = (name) => (filter.startsWith('!') ? !name.includes(filter.slice(1)) : name.includes(filter));
 let failed = 0;
 const results = {};
 for (const [name, test] of Object.entries(tests)) {
-  if (!name.includes(filter)) continue;
+  if (!selected(name)) continue;
   const started = Date.now();
   let driver;
   try {

@@ -4,6 +4,7 @@
 # gnome-keyring, with every XDG directory isolated.
 #
 #   tests/e2e/run.sh [path/to/stepup-desktop]     (default: target/debug/stepup-desktop)
+#   E2E_FILTER=recovery tests/e2e/run.sh          only the tests whose name contains "recovery"
 #
 # Needs: xvfb xauth webkit2gtk-driver gnome-keyring dbus-daemon (apt), tauri-driver
 # (cargo install tauri-driver --locked), node + `npm ci` in tests/e2e (done here if needed).
@@ -32,5 +33,13 @@ export GSETTINGS_BACKEND=memory NO_AT_BRIDGE=1
 export APP ARTIFACTS TAURI_DRIVER
 unset DBUS_SESSION_BUS_ADDRESS DISPLAY
 
+status=0
+# Everything but the no-keychain test: a private session bus with an unlocked gnome-keyring.
 timeout "${E2E_TIMEOUT:-600}" dbus-run-session -- \
-  xvfb-run -a -s "-screen 0 1280x800x24" "$ROOT/tests/e2e/session.sh"
+  xvfb-run -a -s "-screen 0 1280x800x24" "$ROOT/tests/e2e/session.sh" "${E2E_FILTER:-!no_keychain}" || status=$?
+# The no-keychain test: no session bus at all, hence no Secret Service.
+if [ -z "${E2E_FILTER:-}" ]; then
+  timeout 120 xvfb-run -a -s "-screen 0 1280x800x24" "$ROOT/tests/e2e/session.sh" no_keychain || status=$?
+fi
+echo "e2e: screenshots and logs in $ARTIFACTS"
+exit $status

@@ -1,0 +1,103 @@
+"""The bench itself (run by bench.sh inside a D-Bus session, Xvfb and an unlocked keyring)."""
+import json, os, re, shutil, statistics, subprocess, tempfile, time
+
+APP, RUNS, OUT = os.environ["APP"], int(os.environ["RUNS"]), os.environ["OUT"]
+LINK = "com.stepup.desktop://step-up?scope=wallet:export&requester=Bench"
+READY = re.compile(r"STEPUP ui ready")
+DIALOG = re.compile(r"STEPUP dialog ready request=\d+ scope=\S+ at_ms=(\d+)")
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def wait_line(path, pattern, timeout=30.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with open(path, errors="replace") as f:
+            m = pattern.search(f.read())
+        if m:
+            return m
+        time.sleep(0.005)
+    raise TimeoutError(f"{pattern.pattern} not seen in {path}")
+
+
+def descendants(pid):
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,rss=,comm="], capture_output=True, text=True).stdout
+    rows = [line.split(None, 3) for line in out.splitlines() if line.strip()]
+    children, info = {}, {}
+    for p, pp, rss, comm in rows:
+        children.setdefault(int(pp), []).append(int(p))
+        info[int(p)] = (int(rss), comm)
+    todo, seen = [pid], []
+    while todo:
+        p = todo.pop()
+        if p in info:
+            seen.append((p, *info[p]))
+        todo.extend(children.get(p, []))
+    return seen
+
+
+def name_free():
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        r = subprocess.run(["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
+                            "org.freedesktop.DBus.NameHasOwner", "string:com.stepup.desktop.SingleInstance"], capture_output=True, text=True)
+        if "boolean false" in r.stdout:
+            return
+        time.sleep(0.05)
+
+
+def start(args, log):
+    return subprocess.Popen([APP, *args], stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+results = {"binary": APP, "binary_bytes": os.path.getsize(APP)}
+with tempfile.TemporaryDirectory() as tmp:
+    stripped = os.path.join(tmp, "stripped")
+    subprocess.run(["strip", "-o", stripped, APP], check=True)
+    results["binary_stripped_bytes"] = os.path.getsize(stripped)
+
+warm, cold, rss = [], [], []
+for i in range(RUNS):
+    log = os.path.join(OUT, f"warm-{i}.log")
+    name_free()
+    app = start(["--sandbox"], log)
+    try:
+        wait_line(log, READY)
+        time.sleep(3)  # idle
+        procs = descendants(app.pid)
+        rss.append({"total_kib": sum(r for _, r, _ in procs), "processes": {c: r for _, r, c in procs}})
+        t0 = now_ms()
+        subprocess.run([APP, LINK], timeout=15, check=True, stderr=subprocess.DEVNULL)
+        warm.append(int(wait_line(log, DIALOG).group(1)) - t0)
+    finally:
+        stop(app)
+
+for i in range(RUNS):
+    log = os.path.join(OUT, f"cold-{i}.log")
+    name_free()
+    t0 = now_ms()
+    app = start(["--sandbox", LINK], log)
+    try:
+        cold.append(int(wait_line(log, DIALOG).group(1)) - t0)
+    finally:
+        stop(app)
+
+summary = lambda xs: {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "runs": xs}
+results["deep_link_to_running_instance_ms"] = summary(warm)
+results["deep_link_cold_start_ms"] = summary(cold)
+results["idle_rss_kib"] = summary([r["total_kib"] for r in rss])
+results["idle_rss_processes_last_run"] = rss[-1]["processes"]
+with open(os.path.join(OUT, "bench.json"), "w") as f:
+    json.dump(results, f, indent=2)
+print(json.dumps(results, indent=2))
