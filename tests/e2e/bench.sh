@@ -8,8 +8,11 @@
 # Build the measured binary with: cargo build --release --features custom-protocol -p stepup-desktop
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-APP="$(realpath "${1:-$ROOT/target/release/stepup-desktop}")"
+APP="$(realpath -m "${1:-$ROOT/target/release/stepup-desktop}")"
 RUNS="${2:-5}"
+if [ -z "${1:-}" ] && [ ! -x "$APP" ]; then
+  (cd "$ROOT" && cargo build --release --features custom-protocol -p stepup-desktop --locked)
+fi
 [ -x "$APP" ] || { echo "bench: no executable at $APP" >&2; exit 2; }
 OUT="$ROOT/ci-artifacts/bench"
 ISO="$ROOT/target/bench-home"

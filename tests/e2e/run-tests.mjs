@@ -240,6 +240,26 @@ const tests = {
     return {};
   },
 
+  async the_ui_may_call_only_its_own_commands(driver) {
+    await waitForMain(driver);
+    const outcomes = await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+      const { invoke } = window.__TAURI__.core;
+      const calls = {
+        app_status: invoke('app_status'),
+        'plugin:app|version': invoke('plugin:app|version'),
+        'plugin:deep-link|get_current': invoke('plugin:deep-link|get_current'),
+        'plugin:dialog|message': invoke('plugin:dialog|message', { message: 'hi' }),
+        'plugin:path|resolve_directory': invoke('plugin:path|resolve_directory', { directory: 1 }),
+      };
+      Promise.allSettled(Object.values(calls)).then((rs) => done(Object.fromEntries(
+        Object.keys(calls).map((k, i) => [k, rs[i].status === 'fulfilled' ? 'allowed' : String(rs[i].reason)]))));`);
+    assert.equal(outcomes.app_status, 'allowed');
+    for (const [command, outcome] of Object.entries(outcomes)) {
+      if (command !== 'app_status') assert.match(outcome, /not allowed/, `${command}: ${outcome}`);
+    }
+    return { refused: Object.keys(outcomes).length - 1 };
+  },
+
   async no_keychain_shows_the_keychain_error(driver) {
     // Run without a session bus (run.sh): no Secret Service, so no keychain.
     await waitFor(driver, `return document.body.dataset.ready === 'true' && !document.getElementById('view-fatal').hidden`, 'the keychain error');

@@ -6,20 +6,24 @@
 #   tests/e2e/run.sh [path/to/stepup-desktop]     (default: target/debug/stepup-desktop)
 #   E2E_FILTER=recovery tests/e2e/run.sh          only the tests whose name contains "recovery"
 #
-# Needs: xvfb xauth webkit2gtk-driver gnome-keyring dbus-daemon (apt), tauri-driver
-# (cargo install tauri-driver --locked), node + `npm ci` in tests/e2e (done here if needed).
+# Needs: xvfb xauth webkit2gtk-driver gnome-keyring dbus-daemon curl (apt), tauri-driver
+# (cargo install tauri-driver --locked), node + `npm ci` in tests/e2e: tests/e2e/setup.sh
+# installs whatever is missing (it is run here when something is).
 # Screenshots and logs go to ci-artifacts/e2e/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+for tool in xvfb-run dbus-run-session gnome-keyring-daemon WebKitWebDriver curl node; do
+  command -v "$tool" >/dev/null || { echo "e2e: $tool is missing: running tests/e2e/setup.sh"; "$ROOT/tests/e2e/setup.sh"; break; }
+done
+if [ -z "${1:-}" ] && [ ! -x "$ROOT/target/debug/stepup-desktop" ]; then
+  (cd "$ROOT" && cargo build -p stepup-desktop --locked)
+fi
 APP="$(realpath "${1:-$ROOT/target/debug/stepup-desktop}")"
 [ -x "$APP" ] || { echo "e2e: no executable at $APP: build it first (cargo build -p stepup-desktop)" >&2; exit 2; }
-for tool in xvfb-run dbus-run-session gnome-keyring-daemon WebKitWebDriver node; do
-  command -v "$tool" >/dev/null || { echo "e2e: $tool is missing (see tests/e2e/run.sh header)" >&2; exit 2; }
-done
 TAURI_DRIVER="${TAURI_DRIVER:-$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")}"
-[ -x "$TAURI_DRIVER" ] || { echo "e2e: tauri-driver is missing: cargo install tauri-driver --locked" >&2; exit 2; }
-if [ ! -d "$ROOT/tests/e2e/node_modules/selenium-webdriver" ]; then
-  (cd "$ROOT/tests/e2e" && timeout 300 npm ci --no-audit --no-fund)
+if [ ! -x "$TAURI_DRIVER" ] || [ ! -d "$ROOT/tests/e2e/node_modules/selenium-webdriver" ]; then
+  "$ROOT/tests/e2e/setup.sh"
+  TAURI_DRIVER="$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")"
 fi
 
 ARTIFACTS="$ROOT/ci-artifacts/e2e"
