@@ -61,15 +61,26 @@ mod tests {
 
     #[test]
     fn flags_and_links_are_told_apart() {
-        let o = LaunchOptions::parse(["--sandbox", "com.stepup.desktop://step-up?scope=wallet:export&requester=A", "--sandbox-user=reauth", "--what"]);
+        let o = LaunchOptions::parse([
+            "--sandbox",
+            "com.stepup.desktop://step-up?scope=wallet:export&requester=A",
+            "--sandbox-user=reauth",
+            "--what",
+        ]);
         assert!(o.sandbox);
         assert_eq!(o.sandbox_persona, SandboxPersona::Reauth);
-        assert_eq!(o.links, vec!["com.stepup.desktop://step-up?scope=wallet:export&requester=A"]);
+        assert_eq!(
+            o.links,
+            vec!["com.stepup.desktop://step-up?scope=wallet:export&requester=A"]
+        );
         assert_eq!(o.unknown_flags, vec!["--what"]);
     }
 
     #[test]
     fn no_arguments_is_a_plain_start() {
-        assert_eq!(LaunchOptions::parse(Vec::<String>::new()), LaunchOptions::default());
+        assert_eq!(
+            LaunchOptions::parse(Vec::<String>::new()),
+            LaunchOptions::default()
+        );
     }
 }

@@ -14,8 +14,8 @@ use crate::state::{AppState, Backend};
 use serde::Serialize;
 use std::sync::Arc;
 use stepup_client::{
-    CredentialMethod, OtpChannel, OtpVerification, PhoneNumber, Secret, StepUpCheck, StepUpClient, StepUpCredential,
-    StepUpCredentialExt, StepUpError, TokenScope, TokenStatus, Verification,
+    CredentialMethod, OtpChannel, OtpVerification, PhoneNumber, Secret, StepUpCheck, StepUpClient,
+    StepUpCredential, StepUpCredentialExt, StepUpError, TokenScope, TokenStatus, Verification,
 };
 use tauri::{AppHandle, Emitter, Runtime, State};
 
@@ -127,7 +127,11 @@ fn now_ms() -> i64 {
 
 fn user_view(client: &StepUpClient) -> Option<UserView> {
     client.current_user().map(|u| UserView {
-        label: u.email.clone().or_else(|| u.phone_number.clone()).unwrap_or_else(|| u.id.clone()),
+        label: u
+            .email
+            .clone()
+            .or_else(|| u.phone_number.clone())
+            .unwrap_or_else(|| u.id.clone()),
         id: u.id,
     })
 }
@@ -143,7 +147,14 @@ fn method_name(method: CredentialMethod) -> &'static str {
 
 fn check_view(check: &StepUpCheck, client: &StepUpClient, scope: &TokenScope) -> CheckView {
     let valid_until_ms = (!check.is_required)
-        .then(|| client.elevated_tokens().iter().filter(|t| t.scopes.contains(scope)).map(|t| t.expires_at_ms).max())
+        .then(|| {
+            client
+                .elevated_tokens()
+                .iter()
+                .filter(|t| t.scopes.contains(scope))
+                .map(|t| t.expires_at_ms)
+                .max()
+        })
         .flatten();
     CheckView {
         is_required: check.is_required,
@@ -165,15 +176,31 @@ fn check_view(check: &StepUpCheck, client: &StepUpClient, scope: &TokenScope) ->
 
 fn verified_view(token: Option<TokenStatus>) -> CommandResult<VerifiedView> {
     let token = token.ok_or_else(|| CommandError::from(StepUpError::InvalidElevatedToken))?;
-    Ok(VerifiedView { scopes: token.scopes, expires_at_ms: token.expires_at_ms, single_use: token.single_use })
+    Ok(VerifiedView {
+        scopes: token.scopes,
+        expires_at_ms: token.expires_at_ms,
+        single_use: token.single_use,
+    })
 }
 
 /// The open request's scope, and the credential the UI named, if it was offered for it.
-fn offered(state: &AppState, request_id: u64, credential_id: Option<&str>) -> CommandResult<(TokenScope, Option<StepUpCredential>)> {
+fn offered(
+    state: &AppState,
+    request_id: u64,
+    credential_id: Option<&str>,
+) -> CommandResult<(TokenScope, Option<StepUpCredential>)> {
     let desk = state.desk();
-    let open = desk.open_request(request_id).ok_or_else(CommandError::request_not_found)?;
+    let open = desk
+        .open_request(request_id)
+        .ok_or_else(CommandError::request_not_found)?;
     let credential = match credential_id {
-        Some(id) => Some(open.credentials.iter().find(|c| c.id == id).cloned().ok_or_else(CommandError::credential_not_offered)?),
+        Some(id) => Some(
+            open.credentials
+                .iter()
+                .find(|c| c.id == id)
+                .cloned()
+                .ok_or_else(CommandError::credential_not_offered)?,
+        ),
         None => None,
     };
     Ok((open.request.scope.clone(), credential))
@@ -189,10 +216,15 @@ async fn verify_request(
     method: &str,
     verification: Verification,
 ) -> CommandResult<VerifiedView> {
-    match client.verify(verification, std::slice::from_ref(&scope)).await {
+    match client
+        .verify(verification, std::slice::from_ref(&scope))
+        .await
+    {
         Ok(outcome) => {
             let view = verified_view(outcome.token)?;
-            state.desk().close(request_id, Outcome::Approved, Some(method), now_ms());
+            state
+                .desk()
+                .close(request_id, Outcome::Approved, Some(method), now_ms());
             eprintln!("STEPUP step-up approved request={request_id} scope={scope} method={method}");
             Ok(view)
         }
@@ -234,7 +266,10 @@ pub fn ui_ready(state: State<'_, AppState>) -> Vec<LinkEvent> {
 
 /// Sign-in, step 1: emails a code.
 #[tauri::command]
-pub async fn sign_in_send_email_otp(state: State<'_, AppState>, email: String) -> CommandResult<SentView> {
+pub async fn sign_in_send_email_otp(
+    state: State<'_, AppState>,
+    email: String,
+) -> CommandResult<SentView> {
     let backend = state.backend().await?;
     let sent = backend.client()?.send_email_otp(&email).await?;
     let destination = match &sent.channel {
@@ -242,21 +277,27 @@ pub async fn sign_in_send_email_otp(state: State<'_, AppState>, email: String) -
         OtpChannel::Sms(_) => email,
     };
     *state.sign_in.lock().await = Some(sent);
-    Ok(SentView { destination, resend_after_seconds: RESEND_AFTER_SECONDS })
+    Ok(SentView {
+        destination,
+        resend_after_seconds: RESEND_AFTER_SECONDS,
+    })
 }
 
 /// Sign-in, step 2: the emailed code.
 #[tauri::command]
-pub async fn sign_in_verify_email_otp<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, code: String) -> CommandResult<UserView> {
+pub async fn sign_in_verify_email_otp<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    code: String,
+) -> CommandResult<UserView> {
     let backend = state.backend().await?;
     let client = backend.client()?;
-    let sent = state
-        .sign_in
-        .lock()
-        .await
-        .clone()
-        .ok_or_else(|| CommandError::new("no_code_sent", "no code was sent yet: ask for a code first"))?;
-    client.sign_in_with_email_otp(&sent, Secret::new(code)).await?;
+    let sent = state.sign_in.lock().await.clone().ok_or_else(|| {
+        CommandError::new("no_code_sent", "no code was sent yet: ask for a code first")
+    })?;
+    client
+        .sign_in_with_email_otp(&sent, Secret::new(code))
+        .await?;
     *state.sign_in.lock().await = None;
     let _ = app.emit("app-state", ());
     user_view(client).ok_or_else(|| StepUpError::NotSignedIn.into())
@@ -267,7 +308,10 @@ pub async fn sign_in_verify_email_otp<R: Runtime>(app: AppHandle<R>, state: Stat
 pub async fn check_step_up(state: State<'_, AppState>, scope: String) -> CommandResult<CheckView> {
     let scope = TokenScope::parse(&scope);
     if !scope.is_known() {
-        return Err(CommandError::new("invalid_scope", "this permission is not one this app knows"));
+        return Err(CommandError::new(
+            "invalid_scope",
+            "this permission is not one this app knows",
+        ));
     }
     let backend = state.backend().await?;
     let client = backend.client()?;
@@ -277,7 +321,10 @@ pub async fn check_step_up(state: State<'_, AppState>, scope: String) -> Command
 
 /// Opens the dialog's work on a request: checks the scope and keeps the offered credentials.
 #[tauri::command]
-pub async fn begin_step_up(state: State<'_, AppState>, request_id: u64) -> CommandResult<CheckView> {
+pub async fn begin_step_up(
+    state: State<'_, AppState>,
+    request_id: u64,
+) -> CommandResult<CheckView> {
     let (scope, _) = offered(&state, request_id, None)?;
     let backend = state.backend().await?;
     let client = backend.client()?;
@@ -294,14 +341,25 @@ pub async fn begin_step_up(state: State<'_, AppState>, request_id: u64) -> Comma
             open.credentials = check.credentials.clone();
         }
     }
-    eprintln!("STEPUP dialog ready request={request_id} scope={scope} at_ms={}", now_ms());
+    eprintln!(
+        "STEPUP dialog ready request={request_id} scope={scope} at_ms={}",
+        now_ms()
+    );
     Ok(view)
 }
 
 /// Finds the email address or phone number of one of the user's credentials.
-fn destination_of(client: &StepUpClient, credential: &StepUpCredential) -> CommandResult<Destination> {
-    let user = client.current_user().ok_or_else(|| CommandError::from(StepUpError::NotSignedIn))?;
-    let verified = user.verified_credentials.iter().find(|c| c.id == credential.id);
+fn destination_of(
+    client: &StepUpClient,
+    credential: &StepUpCredential,
+) -> CommandResult<Destination> {
+    let user = client
+        .current_user()
+        .ok_or_else(|| CommandError::from(StepUpError::NotSignedIn))?;
+    let verified = user
+        .verified_credentials
+        .iter()
+        .find(|c| c.id == credential.id);
     match credential.method() {
         CredentialMethod::Email => verified
             .and_then(|c| c.email.clone())
@@ -310,9 +368,17 @@ fn destination_of(client: &StepUpClient, credential: &StepUpCredential) -> Comma
             .ok_or_else(CommandError::credential_not_offered),
         CredentialMethod::Sms => {
             let verified = verified.ok_or_else(CommandError::credential_not_offered)?;
-            phone_of(verified.public_identifier.as_deref(), verified.phone_number.as_deref())
-                .map(Destination::Sms)
-                .ok_or_else(|| CommandError::new("unsupported_phone", "this app cannot text this phone number yet: choose another method"))
+            phone_of(
+                verified.public_identifier.as_deref(),
+                verified.phone_number.as_deref(),
+            )
+            .map(Destination::Sms)
+            .ok_or_else(|| {
+                CommandError::new(
+                    "unsupported_phone",
+                    "this app cannot text this phone number yet: choose another method",
+                )
+            })
         }
         _ => Err(CommandError::credential_not_offered()),
     }
@@ -327,7 +393,9 @@ enum Destination {
 /// comes from the dialling prefix for the common ones (the credential does not carry it).
 fn phone_of(public_identifier: Option<&str>, national: Option<&str>) -> Option<PhoneNumber> {
     let national = national?;
-    let country_code = public_identifier?.strip_prefix('+')?.strip_suffix(national)?;
+    let country_code = public_identifier?
+        .strip_prefix('+')?
+        .strip_suffix(national)?;
     let iso = match country_code {
         "1" => "US",
         "7" => "RU",
@@ -352,10 +420,19 @@ fn phone_of(public_identifier: Option<&str>, national: Option<&str>) -> Option<P
         "353" => "IE",
         _ => return None,
     };
-    Some(PhoneNumber { country_code: country_code.to_owned(), iso_country_code: iso.to_owned(), number: national.to_owned() })
+    Some(PhoneNumber {
+        country_code: country_code.to_owned(),
+        iso_country_code: iso.to_owned(),
+        number: national.to_owned(),
+    })
 }
 
-async fn send_code(state: &AppState, request_id: u64, credential_id: &str, want: CredentialMethod) -> CommandResult<SentView> {
+async fn send_code(
+    state: &AppState,
+    request_id: u64,
+    credential_id: &str,
+    want: CredentialMethod,
+) -> CommandResult<SentView> {
     let (_, credential) = offered(state, request_id, Some(credential_id))?;
     let credential = credential.ok_or_else(CommandError::credential_not_offered)?;
     if credential.method() != want {
@@ -372,73 +449,126 @@ async fn send_code(state: &AppState, request_id: u64, credential_id: &str, want:
         OtpChannel::Sms(phone) => format!("+{} {}", phone.country_code, phone.number),
     };
     let mut desk = state.desk();
-    let open = desk.open_request_mut(request_id).ok_or_else(CommandError::request_not_found)?;
+    let open = desk
+        .open_request_mut(request_id)
+        .ok_or_else(CommandError::request_not_found)?;
     open.sent_code = Some(sent);
-    Ok(SentView { destination, resend_after_seconds: RESEND_AFTER_SECONDS })
+    Ok(SentView {
+        destination,
+        resend_after_seconds: RESEND_AFTER_SECONDS,
+    })
 }
 
 fn sent_code(state: &AppState, request_id: u64, email: bool) -> CommandResult<OtpVerification> {
     let desk = state.desk();
-    let open = desk.open_request(request_id).ok_or_else(CommandError::request_not_found)?;
+    let open = desk
+        .open_request(request_id)
+        .ok_or_else(CommandError::request_not_found)?;
     open.sent_code
         .clone()
-        .filter(|s| matches!((&s.channel, email), (OtpChannel::Email(_), true) | (OtpChannel::Sms(_), false)))
-        .ok_or_else(|| CommandError::new("no_code_sent", "no code was sent yet: press “Send code” first"))
+        .filter(|s| {
+            matches!(
+                (&s.channel, email),
+                (OtpChannel::Email(_), true) | (OtpChannel::Sms(_), false)
+            )
+        })
+        .ok_or_else(|| {
+            CommandError::new(
+                "no_code_sent",
+                "no code was sent yet: press “Send code” first",
+            )
+        })
 }
 
 /// Emails a step-up code for an open request.
 #[tauri::command]
-pub async fn send_email_otp(state: State<'_, AppState>, request_id: u64, credential_id: String) -> CommandResult<SentView> {
+pub async fn send_email_otp(
+    state: State<'_, AppState>,
+    request_id: u64,
+    credential_id: String,
+) -> CommandResult<SentView> {
     send_code(&state, request_id, &credential_id, CredentialMethod::Email).await
 }
 
 /// Verifies the emailed code of an open request.
 #[tauri::command]
-pub async fn verify_email_otp(state: State<'_, AppState>, request_id: u64, code: String) -> CommandResult<VerifiedView> {
+pub async fn verify_email_otp(
+    state: State<'_, AppState>,
+    request_id: u64,
+    code: String,
+) -> CommandResult<VerifiedView> {
     let (scope, _) = offered(&state, request_id, None)?;
     let verification = sent_code(&state, request_id, true)?;
     let backend = state.backend().await?;
     let client = backend.client()?;
-    let v = Verification::EmailOtp { verification, code: Secret::new(code) };
+    let v = Verification::EmailOtp {
+        verification,
+        code: Secret::new(code),
+    };
     verify_request(&state, client, request_id, scope, "email_otp", v).await
 }
 
 /// Texts a step-up code for an open request.
 #[tauri::command]
-pub async fn send_sms_otp(state: State<'_, AppState>, request_id: u64, credential_id: String) -> CommandResult<SentView> {
+pub async fn send_sms_otp(
+    state: State<'_, AppState>,
+    request_id: u64,
+    credential_id: String,
+) -> CommandResult<SentView> {
     send_code(&state, request_id, &credential_id, CredentialMethod::Sms).await
 }
 
 /// Verifies the texted code of an open request.
 #[tauri::command]
-pub async fn verify_sms_otp(state: State<'_, AppState>, request_id: u64, code: String) -> CommandResult<VerifiedView> {
+pub async fn verify_sms_otp(
+    state: State<'_, AppState>,
+    request_id: u64,
+    code: String,
+) -> CommandResult<VerifiedView> {
     let (scope, _) = offered(&state, request_id, None)?;
     let verification = sent_code(&state, request_id, false)?;
     let backend = state.backend().await?;
     let client = backend.client()?;
-    let v = Verification::SmsOtp { verification, code: Secret::new(code) };
+    let v = Verification::SmsOtp {
+        verification,
+        code: Secret::new(code),
+    };
     verify_request(&state, client, request_id, scope, "sms_otp", v).await
 }
 
 /// Verifies an authenticator (TOTP) code for an open request.
 #[tauri::command]
-pub async fn verify_totp(state: State<'_, AppState>, request_id: u64, credential_id: String, code: String) -> CommandResult<VerifiedView> {
+pub async fn verify_totp(
+    state: State<'_, AppState>,
+    request_id: u64,
+    credential_id: String,
+    code: String,
+) -> CommandResult<VerifiedView> {
     let (scope, credential) = offered(&state, request_id, Some(&credential_id))?;
     if credential.as_ref().map(StepUpCredentialExt::method) != Some(CredentialMethod::Totp) {
         return Err(CommandError::credential_not_offered());
     }
     let backend = state.backend().await?;
     let client = backend.client()?;
-    let v = Verification::Totp { device_id: Some(credential_id), code: Secret::new(code) };
+    let v = Verification::Totp {
+        device_id: Some(credential_id),
+        code: Secret::new(code),
+    };
     verify_request(&state, client, request_id, scope, "totp", v).await
 }
 
 /// Verifies a recovery code for an open request (offered to users with an authenticator).
 #[tauri::command]
-pub async fn verify_recovery_code(state: State<'_, AppState>, request_id: u64, code: String) -> CommandResult<VerifiedView> {
+pub async fn verify_recovery_code(
+    state: State<'_, AppState>,
+    request_id: u64,
+    code: String,
+) -> CommandResult<VerifiedView> {
     let offers_mfa = {
         let desk = state.desk();
-        let open = desk.open_request(request_id).ok_or_else(CommandError::request_not_found)?;
+        let open = desk
+            .open_request(request_id)
+            .ok_or_else(CommandError::request_not_found)?;
         open.credentials.iter().any(|c| c.method().is_mfa())
     };
     if !offers_mfa {
@@ -447,7 +577,9 @@ pub async fn verify_recovery_code(state: State<'_, AppState>, request_id: u64, c
     let (scope, _) = offered(&state, request_id, None)?;
     let backend = state.backend().await?;
     let client = backend.client()?;
-    let v = Verification::RecoveryCode { code: Secret::new(code) };
+    let v = Verification::RecoveryCode {
+        code: Secret::new(code),
+    };
     verify_request(&state, client, request_id, scope, "recovery_code", v).await
 }
 
@@ -486,7 +618,10 @@ pub fn step_up_history(state: State<'_, AppState>) -> Vec<HistoryEntry> {
 
 /// Signs out: the session and every token leave the keychain.
 #[tauri::command]
-pub async fn logout<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> CommandResult<()> {
+pub async fn logout<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> CommandResult<()> {
     let backend = state.backend().await?;
     backend.client()?.logout().await?;
     let _ = app.emit("app-state", ());
@@ -502,7 +637,11 @@ pub async fn sandbox_outbox(state: State<'_, AppState>) -> CommandResult<OutboxV
 
 /// Sandbox only: opens a link as if it came from outside (it goes through the same parser).
 #[tauri::command]
-pub async fn sandbox_open_link<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, link: String) -> CommandResult<()> {
+pub async fn sandbox_open_link<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    link: String,
+) -> CommandResult<()> {
     let backend = state.backend().await?;
     backend.sandbox()?;
     crate::receive_link(&app, &link);
@@ -511,7 +650,11 @@ pub async fn sandbox_open_link<R: Runtime>(app: AppHandle<R>, state: State<'_, A
 
 /// Sandbox only: signs the other demo user in (`mfa`: authenticator; `reauth`: email/SMS).
 #[tauri::command]
-pub async fn sandbox_sign_in<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, persona: SandboxPersona) -> CommandResult<UserView> {
+pub async fn sandbox_sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    persona: SandboxPersona,
+) -> CommandResult<UserView> {
     let backend: Arc<Backend> = state.backend().await?;
     backend.switch_sandbox_user(persona).await?;
     let _ = app.emit("app-state", ());
@@ -525,7 +668,10 @@ mod tests {
     #[test]
     fn phone_numbers_are_rebuilt_from_the_credential() {
         let p = phone_of(Some("+447700900123"), Some("7700900123")).unwrap();
-        assert_eq!((p.country_code.as_str(), p.iso_country_code.as_str()), ("44", "GB"));
+        assert_eq!(
+            (p.country_code.as_str(), p.iso_country_code.as_str()),
+            ("44", "GB")
+        );
         assert!(phone_of(Some("+9997700900123"), Some("7700900123")).is_none());
         assert!(phone_of(Some("447700900123"), Some("7700900123")).is_none());
     }

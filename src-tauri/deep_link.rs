@@ -98,7 +98,9 @@ impl ReturnToAllowList {
             .into_iter()
             .filter_map(|o| {
                 let url = url::Url::parse(o.as_ref().trim()).ok()?;
-                let bare = matches!(url.path(), "" | "/") && url.query().is_none() && url.fragment().is_none();
+                let bare = matches!(url.path(), "" | "/")
+                    && url.query().is_none()
+                    && url.fragment().is_none();
                 (bare && is_acceptable_return_url(&url)).then(|| url.origin().ascii_serialization())
             })
             .collect();
@@ -173,18 +175,26 @@ impl StepUpRequest {
             *slot = Some(percent_decode(raw_value, name, name != "return_to")?);
         }
 
-        let scope_text = scope.filter(|s| !s.is_empty()).ok_or(DeepLinkError::MissingParameter("scope"))?;
+        let scope_text = scope
+            .filter(|s| !s.is_empty())
+            .ok_or(DeepLinkError::MissingParameter("scope"))?;
         let scope = TokenScope::parse(&scope_text);
         if !scope.is_known() {
             return Err(DeepLinkError::UnknownScope(printable_excerpt(&scope_text)));
         }
-        let requester = requester.filter(|s| !s.is_empty()).ok_or(DeepLinkError::MissingParameter("requester"))?;
+        let requester = requester
+            .filter(|s| !s.is_empty())
+            .ok_or(DeepLinkError::MissingParameter("requester"))?;
         validate_requester(&requester)?;
         let return_to = match return_to {
             None => None,
             Some(text) => Some(validate_return_to(&text, allow_list)?),
         };
-        Ok(Self { scope, requester, return_to })
+        Ok(Self {
+            scope,
+            requester,
+            return_to,
+        })
     }
 }
 
@@ -197,13 +207,18 @@ impl fmt::Display for StepUpRequest {
 fn strip_prefix_ignore_ascii_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     // Schemes are case-insensitive (RFC 3986 §3.1); the text is ASCII by now.
     let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
 }
 
 /// Decodes `%XX` escapes and `+` (a space, as HTML forms and `URLSearchParams` write it).
 /// Refuses a malformed escape, bytes that are not UTF-8 (overlong forms included), and a
 /// value that still holds an escape after decoding (double encoding) when `single_layer`.
-fn percent_decode(raw: &str, name: &'static str, single_layer: bool) -> Result<String, DeepLinkError> {
+fn percent_decode(
+    raw: &str,
+    name: &'static str,
+    single_layer: bool,
+) -> Result<String, DeepLinkError> {
     let bad = || DeepLinkError::BadEncoding(name);
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -261,13 +276,22 @@ fn is_invisible_or_reordering(c: char) -> bool {
 
 fn validate_requester(requester: &str) -> Result<(), DeepLinkError> {
     if requester.chars().count() > MAX_REQUESTER_CHARS {
-        return Err(DeepLinkError::BadRequester("it is longer than 64 characters"));
+        return Err(DeepLinkError::BadRequester(
+            "it is longer than 64 characters",
+        ));
     }
-    if requester.chars().any(|c| c.is_control() || is_invisible_or_reordering(c)) {
-        return Err(DeepLinkError::BadRequester("it contains control or invisible characters"));
+    if requester
+        .chars()
+        .any(|c| c.is_control() || is_invisible_or_reordering(c))
+    {
+        return Err(DeepLinkError::BadRequester(
+            "it contains control or invisible characters",
+        ));
     }
     if requester.trim() != requester || requester.contains("  ") {
-        return Err(DeepLinkError::BadRequester("it has leading, trailing or repeated spaces"));
+        return Err(DeepLinkError::BadRequester(
+            "it has leading, trailing or repeated spaces",
+        ));
     }
     if requester.chars().any(|c| c.is_whitespace() && c != ' ') {
         return Err(DeepLinkError::BadRequester("it contains unusual spaces"));
@@ -279,7 +303,11 @@ fn validate_return_to(text: &str, allow_list: &ReturnToAllowList) -> Result<Stri
     let refused = || DeepLinkError::ReturnToNotAllowed(printable_excerpt(text));
     // The decoded value must itself be a clean absolute URL: no spaces, no controls, no
     // backslashes (which WHATWG parsers turn into `/`).
-    if text.is_empty() || text.bytes().any(|b| !(0x21..=0x7e).contains(&b) || b == b'\\') {
+    if text.is_empty()
+        || text
+            .bytes()
+            .any(|b| !(0x21..=0x7e).contains(&b) || b == b'\\')
+    {
         return Err(refused());
     }
     let url = url::Url::parse(text).map_err(|_| refused())?;
@@ -295,7 +323,13 @@ fn printable_excerpt(text: &str) -> String {
     let mut out: String = text
         .chars()
         .take(40)
-        .map(|c| if c.is_control() || is_invisible_or_reordering(c) { '\u{FFFD}' } else { c })
+        .map(|c| {
+            if c.is_control() || is_invisible_or_reordering(c) {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
         .collect();
     if text.chars().count() > 40 {
         out.push('…');
@@ -317,7 +351,8 @@ mod tests {
 
     #[test]
     fn well_formed_link_becomes_a_request() {
-        let r = parse("com.stepup.desktop://step-up?scope=wallet:export&requester=Acme%20Wallet").unwrap();
+        let r = parse("com.stepup.desktop://step-up?scope=wallet:export&requester=Acme%20Wallet")
+            .unwrap();
         assert_eq!(r.scope, TokenScope::WalletExport);
         assert_eq!(r.requester, "Acme Wallet");
         assert_eq!(r.return_to, None);
@@ -325,7 +360,8 @@ mod tests {
 
     #[test]
     fn parameter_order_trailing_slash_plus_and_scheme_case_are_tolerated() {
-        let r = parse("COM.Stepup.Desktop://step-up/?requester=Acme+Wallet&scope=wallet%3Aexport").unwrap();
+        let r = parse("COM.Stepup.Desktop://step-up/?requester=Acme+Wallet&scope=wallet%3Aexport")
+            .unwrap();
         assert_eq!(r.scope, TokenScope::WalletExport);
         assert_eq!(r.requester, "Acme Wallet");
     }
@@ -342,11 +378,18 @@ mod tests {
             "com.stepup.desktop://step-up?scope=wallet:export&requester=A&return_to=https%3A%2F%2Fapp.example.com%2Fdone%3Fx%3D1",
         )
         .unwrap();
-        assert_eq!(r.return_to.as_deref(), Some("https://app.example.com/done?x=1"));
+        assert_eq!(
+            r.return_to.as_deref(),
+            Some("https://app.example.com/done?x=1")
+        );
         let r = parse("com.stepup.desktop://step-up?scope=wallet:export&requester=A&return_to=http://127.0.0.1:8080/back").unwrap();
         assert_eq!(r.return_to.as_deref(), Some("http://127.0.0.1:8080/back"));
         let r = parse("com.stepup.desktop://step-up?scope=wallet:export&requester=A&return_to=https://app.example.com/q%3Fname%3Da%2520b").unwrap();
-        assert_eq!(r.return_to.as_deref(), Some("https://app.example.com/q?name=a%20b"), "a return URL keeps its own escapes");
+        assert_eq!(
+            r.return_to.as_deref(),
+            Some("https://app.example.com/q?name=a%20b"),
+            "a return URL keeps its own escapes"
+        );
     }
 
     #[test]
@@ -356,21 +399,29 @@ mod tests {
             "https://app.example.com.evil.com/",
             "https://app.example.com@evil.com/",
             "https://user@app.example.com/",
-            "http://app.example.com/",               // http to a non-loopback host
-            "https://app.example.com:8443/",         // another port is another origin
+            "http://app.example.com/",       // http to a non-loopback host
+            "https://app.example.com:8443/", // another port is another origin
             "http://127.0.0.1:9999/",
             "javascript:alert(1)",
             "data:text/html,hi",
             "file:///etc/passwd",
-            "//app.example.com/",                    // relative
-            "https:\\\\app.example.com/",             // backslashes
-            "https://app.example.com\t/",            // a control character once decoded
+            "//app.example.com/",         // relative
+            "https:\\\\app.example.com/", // backslashes
+            "https://app.example.com\t/", // a control character once decoded
         ] {
             let encoded: String = target
                 .bytes()
-                .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") })
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                        char::from(b).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
                 .collect();
-            let link = format!("com.stepup.desktop://step-up?scope=wallet:export&requester=A&return_to={encoded}");
+            let link = format!(
+                "com.stepup.desktop://step-up?scope=wallet:export&requester=A&return_to={encoded}"
+            );
             assert!(
                 matches!(parse(&link), Err(DeepLinkError::ReturnToNotAllowed(_))),
                 "{target} was accepted"
@@ -378,7 +429,10 @@ mod tests {
         }
         let empty_list = ReturnToAllowList::default();
         let link = "com.stepup.desktop://step-up?scope=wallet:export&requester=A&return_to=https://app.example.com/";
-        assert!(matches!(StepUpRequest::parse(link, &empty_list), Err(DeepLinkError::ReturnToNotAllowed(_))));
+        assert!(matches!(
+            StepUpRequest::parse(link, &empty_list),
+            Err(DeepLinkError::ReturnToNotAllowed(_))
+        ));
     }
 
     #[test]
@@ -399,20 +453,39 @@ mod tests {
 
     #[test]
     fn missing_or_empty_parameters_are_refused() {
-        assert_eq!(parse("com.stepup.desktop://step-up?requester=A"), Err(DeepLinkError::MissingParameter("scope")));
-        assert_eq!(parse("com.stepup.desktop://step-up?scope=&requester=A"), Err(DeepLinkError::MissingParameter("scope")));
-        assert_eq!(parse("com.stepup.desktop://step-up?scope=wallet:export"), Err(DeepLinkError::MissingParameter("requester")));
-        assert_eq!(parse("com.stepup.desktop://step-up"), Err(DeepLinkError::MissingParameter("scope")));
+        assert_eq!(
+            parse("com.stepup.desktop://step-up?requester=A"),
+            Err(DeepLinkError::MissingParameter("scope"))
+        );
+        assert_eq!(
+            parse("com.stepup.desktop://step-up?scope=&requester=A"),
+            Err(DeepLinkError::MissingParameter("scope"))
+        );
+        assert_eq!(
+            parse("com.stepup.desktop://step-up?scope=wallet:export"),
+            Err(DeepLinkError::MissingParameter("requester"))
+        );
+        assert_eq!(
+            parse("com.stepup.desktop://step-up"),
+            Err(DeepLinkError::MissingParameter("scope"))
+        );
     }
 
     #[test]
     fn oversize_link_is_refused_before_anything_else() {
-        let long = format!("com.stepup.desktop://step-up?scope=wallet:export&requester=A&x={}", "a".repeat(3000));
+        let long = format!(
+            "com.stepup.desktop://step-up?scope=wallet:export&requester=A&x={}",
+            "a".repeat(3000)
+        );
         assert!(matches!(parse(&long), Err(DeepLinkError::TooLong(_))));
-        let exactly = String::from("com.stepup.desktop://step-up?scope=wallet:export&requester=A&pad=");
+        let exactly =
+            String::from("com.stepup.desktop://step-up?scope=wallet:export&requester=A&pad=");
         let padded = format!("{exactly}{}", "a".repeat(MAX_URL_BYTES - exactly.len()));
         assert_eq!(padded.len(), MAX_URL_BYTES);
-        assert!(matches!(parse(&padded), Err(DeepLinkError::UnknownParameter(_))));
+        assert!(matches!(
+            parse(&padded),
+            Err(DeepLinkError::UnknownParameter(_))
+        ));
     }
 
     #[test]
@@ -422,7 +495,10 @@ mod tests {
         assert!(matches!(parse(&link), Err(DeepLinkError::BadRequester(_))));
         let name = "é".repeat(MAX_REQUESTER_CHARS).replace('é', "%C3%A9");
         let link = format!("com.stepup.desktop://step-up?scope=wallet:export&requester={name}");
-        assert!(parse(&link).is_ok(), "64 two-byte characters are 64 characters");
+        assert!(
+            parse(&link).is_ok(),
+            "64 two-byte characters are 64 characters"
+        );
     }
 
     #[test]
@@ -514,8 +590,13 @@ mod tests {
             ("A%2541", "double encoding"),
             ("%252e%252e", "double-encoded dots"),
         ] {
-            let link = format!("com.stepup.desktop://step-up?scope=wallet:export&requester={value}");
-            assert_eq!(parse(&link), Err(DeepLinkError::BadEncoding("requester")), "{what}");
+            let link =
+                format!("com.stepup.desktop://step-up?scope=wallet:export&requester={value}");
+            assert_eq!(
+                parse(&link),
+                Err(DeepLinkError::BadEncoding("requester")),
+                "{what}"
+            );
         }
         assert_eq!(
             parse("com.stepup.desktop://step-up?scope=wallet%3Gexport&requester=A"),
@@ -534,43 +615,72 @@ mod tests {
             "com.stepup.desktop://step-up?scope=wallet:export&requester=Café",
             "\u{FEFF}com.stepup.desktop://step-up?scope=wallet:export&requester=A",
         ] {
-            assert!(matches!(parse(link), Err(DeepLinkError::BadCharacter(_))), "{link:?}");
+            assert!(
+                matches!(parse(link), Err(DeepLinkError::BadCharacter(_))),
+                "{link:?}"
+            );
         }
         // Percent-encoded.
         for value in [
-            "A%00", "A%0A", "A%0D%0AB", "A%1B[31m", "A%7F", "A%C2%85", // NUL, LF, CRLF, ESC, DEL, NEL
-            "Acme%E2%80%AEtellaW",   // right-to-left override
-            "Acme%E2%80%8B",         // zero-width space
-            "%EF%BB%BFAcme",         // byte order mark
-            "A%09B",                 // tab
-            "A%E2%80%A8B",           // line separator
+            "A%00",
+            "A%0A",
+            "A%0D%0AB",
+            "A%1B[31m",
+            "A%7F",
+            "A%C2%85",             // NUL, LF, CRLF, ESC, DEL, NEL
+            "Acme%E2%80%AEtellaW", // right-to-left override
+            "Acme%E2%80%8B",       // zero-width space
+            "%EF%BB%BFAcme",       // byte order mark
+            "A%09B",               // tab
+            "A%E2%80%A8B",         // line separator
         ] {
-            let link = format!("com.stepup.desktop://step-up?scope=wallet:export&requester={value}");
-            assert!(matches!(parse(&link), Err(DeepLinkError::BadRequester(_))), "{value}");
+            let link =
+                format!("com.stepup.desktop://step-up?scope=wallet:export&requester={value}");
+            assert!(
+                matches!(parse(&link), Err(DeepLinkError::BadRequester(_))),
+                "{value}"
+            );
         }
         for value in ["+A", "A+", "A++B", "A%C2%A0B", "%E3%80%80A"] {
-            let link = format!("com.stepup.desktop://step-up?scope=wallet:export&requester={value}");
-            assert!(matches!(parse(&link), Err(DeepLinkError::BadRequester(_))), "{value}");
+            let link =
+                format!("com.stepup.desktop://step-up?scope=wallet:export&requester={value}");
+            assert!(
+                matches!(parse(&link), Err(DeepLinkError::BadRequester(_))),
+                "{value}"
+            );
         }
     }
 
     #[test]
     fn html_in_requester_is_kept_as_text() {
         // Printable, so accepted; the UI renders it with textContent, never as markup.
-        let r = parse("com.stepup.desktop://step-up?scope=wallet:export&requester=%3Cb%3EAcme%3C%2Fb%3E").unwrap();
+        let r = parse(
+            "com.stepup.desktop://step-up?scope=wallet:export&requester=%3Cb%3EAcme%3C%2Fb%3E",
+        )
+        .unwrap();
         assert_eq!(r.requester, "<b>Acme</b>");
     }
 
     #[test]
     fn error_messages_never_echo_control_characters() {
-        let err = parse("com.stepup.desktop://step-up?scope=wallet%0A%1B:export&requester=A").unwrap_err();
+        let err = parse("com.stepup.desktop://step-up?scope=wallet%0A%1B:export&requester=A")
+            .unwrap_err();
         let text = err.to_string();
         assert!(!text.chars().any(char::is_control), "{text:?}");
     }
 
     #[test]
     fn allow_list_ignores_entries_that_are_not_bare_origins() {
-        let list = ReturnToAllowList::new(["https://a.example/path", "ftp://b.example", "http://c.example", "https://d.example/", " https://e.example "]);
-        assert_eq!(list.origins().collect::<Vec<_>>(), vec!["https://d.example", "https://e.example"]);
+        let list = ReturnToAllowList::new([
+            "https://a.example/path",
+            "ftp://b.example",
+            "http://c.example",
+            "https://d.example/",
+            " https://e.example ",
+        ]);
+        assert_eq!(
+            list.origins().collect::<Vec<_>>(),
+            vec!["https://d.example", "https://e.example"]
+        );
     }
 }

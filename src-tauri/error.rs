@@ -20,22 +20,34 @@ pub struct CommandError {
 impl CommandError {
     /// An app-level error.
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        Self { code: code.to_owned(), message: message.into() }
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+        }
     }
 
     /// The dialog's request is gone (approved, cancelled, or never existed).
     pub fn request_not_found() -> Self {
-        Self::new("request_not_found", "this request is no longer open: ask the app that sent it for a new one")
+        Self::new(
+            "request_not_found",
+            "this request is no longer open: ask the app that sent it for a new one",
+        )
     }
 
     /// A sandbox-only command outside the sandbox.
     pub fn not_sandbox() -> Self {
-        Self::new("not_sandbox", "this only works in the sandbox: start the app with --sandbox")
+        Self::new(
+            "not_sandbox",
+            "this only works in the sandbox: start the app with --sandbox",
+        )
     }
 
     /// The credential is not one the server offered for this request.
     pub fn credential_not_offered() -> Self {
-        Self::new("credential_not_offered", "this verification method was not offered for this request: choose one from the list")
+        Self::new(
+            "credential_not_offered",
+            "this verification method was not offered for this request: choose one from the list",
+        )
     }
 
     /// True for the keychain family of codes.
@@ -46,7 +58,10 @@ impl CommandError {
 
 impl From<StepUpError> for CommandError {
     fn from(error: StepUpError) -> Self {
-        Self { code: error.code().to_owned(), message: error.to_string() }
+        Self {
+            code: error.code().to_owned(),
+            message: error.to_string(),
+        }
     }
 }
 
@@ -62,10 +77,16 @@ mod tests {
 
     #[test]
     fn serialises_as_code_and_message() {
-        let e: CommandError = StepUpError::WrongCode { remaining_attempts: Some(2) }.into();
+        let e: CommandError = StepUpError::WrongCode {
+            remaining_attempts: Some(2),
+        }
+        .into();
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!(json["code"], "wrong_code");
-        assert!(json["message"].as_str().unwrap().contains("2 attempts left"));
+        assert!(json["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 attempts left"));
         assert_eq!(json.as_object().unwrap().len(), 2);
     }
 

@@ -46,12 +46,17 @@ pub fn receive_link<R: Runtime>(app: &AppHandle<R>, raw: &str) {
         .unwrap_or(0);
     match delivery {
         Delivery::Now(event) => {
-            eprintln!("STEPUP deep link received at_ms={at_ms} kind={}", kind_of(&event));
+            eprintln!(
+                "STEPUP deep link received at_ms={at_ms} kind={}",
+                kind_of(&event)
+            );
             if let Err(error) = app.emit_to(MAIN_WINDOW, "deep-link", &event) {
                 eprintln!("STEPUP could not hand a link to the window: {error}");
             }
         }
-        Delivery::Queued => eprintln!("STEPUP deep link queued until the UI is ready at_ms={at_ms}"),
+        Delivery::Queued => {
+            eprintln!("STEPUP deep link queued until the UI is ready at_ms={at_ms}")
+        }
     }
     if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
         let _ = window.unminimize();
@@ -69,27 +74,29 @@ fn kind_of(event: &requests::LinkEvent) -> &'static str {
 
 /// Registers the state and the commands; shared by [`run`] and the mock-runtime tests.
 pub fn setup_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
-    builder.manage(state).invoke_handler(tauri::generate_handler![
-        commands::app_status,
-        commands::ui_ready,
-        commands::sign_in_send_email_otp,
-        commands::sign_in_verify_email_otp,
-        commands::check_step_up,
-        commands::begin_step_up,
-        commands::send_email_otp,
-        commands::verify_email_otp,
-        commands::send_sms_otp,
-        commands::verify_sms_otp,
-        commands::verify_totp,
-        commands::verify_recovery_code,
-        commands::cancel_step_up,
-        commands::token_status,
-        commands::step_up_history,
-        commands::logout,
-        commands::sandbox_outbox,
-        commands::sandbox_open_link,
-        commands::sandbox_sign_in,
-    ])
+    builder
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::app_status,
+            commands::ui_ready,
+            commands::sign_in_send_email_otp,
+            commands::sign_in_verify_email_otp,
+            commands::check_step_up,
+            commands::begin_step_up,
+            commands::send_email_otp,
+            commands::verify_email_otp,
+            commands::send_sms_otp,
+            commands::verify_sms_otp,
+            commands::verify_totp,
+            commands::verify_recovery_code,
+            commands::cancel_step_up,
+            commands::token_status,
+            commands::step_up_history,
+            commands::logout,
+            commands::sandbox_outbox,
+            commands::sandbox_open_link,
+            commands::sandbox_sign_in,
+        ])
 }
 
 /// Starts the app.

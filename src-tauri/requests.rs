@@ -126,10 +126,20 @@ impl RequestDesk {
                     action_text: action_text(&request.scope),
                     return_to: request.return_to.clone(),
                 };
-                self.open.insert(id, OpenRequest { request, credentials: Vec::new(), sent_code: None, failed_attempts: 0 });
+                self.open.insert(
+                    id,
+                    OpenRequest {
+                        request,
+                        credentials: Vec::new(),
+                        sent_code: None,
+                        failed_attempts: 0,
+                    },
+                );
                 LinkEvent::Request { request: view }
             }
-            Err(error) => LinkEvent::Invalid { reason: capitalise(&error.to_string()) },
+            Err(error) => LinkEvent::Invalid {
+                reason: capitalise(&error.to_string()),
+            },
         };
         if self.ui_ready {
             Delivery::Now(event)
@@ -156,7 +166,13 @@ impl RequestDesk {
     }
 
     /// Closes a request and records how it ended.
-    pub fn close(&mut self, id: u64, outcome: Outcome, method: Option<&str>, now_ms: i64) -> Option<OpenRequest> {
+    pub fn close(
+        &mut self,
+        id: u64,
+        outcome: Outcome,
+        method: Option<&str>,
+        now_ms: i64,
+    ) -> Option<OpenRequest> {
         let closed = self.open.remove(&id)?;
         let wrong = match closed.failed_attempts {
             0 => String::new(),
@@ -243,25 +259,41 @@ mod tests {
     fn links_before_the_ui_is_ready_are_replayed_in_order() {
         let mut desk = RequestDesk::default();
         assert_eq!(desk.receive_link(LINK, &allow()), Delivery::Queued);
-        assert_eq!(desk.receive_link("com.stepup.desktop://nope", &allow()), Delivery::Queued);
+        assert_eq!(
+            desk.receive_link("com.stepup.desktop://nope", &allow()),
+            Delivery::Queued
+        );
         assert_eq!(desk.receive_link(LINK, &allow()), Delivery::Queued);
         let replay = desk.ui_ready();
         assert_eq!(replay.len(), 3);
-        assert!(matches!(&replay[0], LinkEvent::Request { request } if request.id == 1 && request.action_text == "export the private key of your wallet"));
+        assert!(
+            matches!(&replay[0], LinkEvent::Request { request } if request.id == 1 && request.action_text == "export the private key of your wallet")
+        );
         assert!(matches!(&replay[1], LinkEvent::Invalid { .. }));
         assert!(matches!(&replay[2], LinkEvent::Request { request } if request.id == 2));
-        assert!(matches!(desk.receive_link(LINK, &allow()), Delivery::Now(LinkEvent::Request { .. })));
-        assert!(desk.ui_ready().is_empty(), "a second ui_ready replays nothing twice");
+        assert!(matches!(
+            desk.receive_link(LINK, &allow()),
+            Delivery::Now(LinkEvent::Request { .. })
+        ));
+        assert!(
+            desk.ui_ready().is_empty(),
+            "a second ui_ready replays nothing twice"
+        );
     }
 
     #[test]
     fn an_invalid_link_opens_no_request() {
         let mut desk = RequestDesk::default();
         desk.ui_ready();
-        let Delivery::Now(LinkEvent::Invalid { reason }) = desk.receive_link("com.stepup.desktop://step-up?scope=x&requester=A", &allow()) else {
+        let Delivery::Now(LinkEvent::Invalid { reason }) =
+            desk.receive_link("com.stepup.desktop://step-up?scope=x&requester=A", &allow())
+        else {
             panic!("expected an invalid-link event");
         };
-        assert!(reason.starts_with("The link asks for a permission"), "{reason}");
+        assert!(
+            reason.starts_with("The link asks for a permission"),
+            "{reason}"
+        );
         assert!(desk.open.is_empty());
     }
 
@@ -271,8 +303,14 @@ mod tests {
         desk.ui_ready();
         desk.receive_link(LINK, &allow());
         desk.open_request_mut(1).unwrap().failed_attempts = 1;
-        assert!(desk.close(1, Outcome::Approved, Some("totp"), 1_000).is_some());
-        assert!(desk.close(1, Outcome::Approved, Some("totp"), 1_001).is_none(), "approved at most once");
+        assert!(desk
+            .close(1, Outcome::Approved, Some("totp"), 1_000)
+            .is_some());
+        assert!(
+            desk.close(1, Outcome::Approved, Some("totp"), 1_001)
+                .is_none(),
+            "approved at most once"
+        );
         let history = desk.history();
         assert_eq!(history.len(), 1);
         assert_eq!(history[0].result, "Approved after 1 wrong code");
@@ -284,9 +322,15 @@ mod tests {
         let mut desk = RequestDesk::default();
         desk.ui_ready();
         for _ in 0..MAX_OPEN_REQUESTS {
-            assert!(matches!(desk.receive_link(LINK, &allow()), Delivery::Now(LinkEvent::Request { .. })));
+            assert!(matches!(
+                desk.receive_link(LINK, &allow()),
+                Delivery::Now(LinkEvent::Request { .. })
+            ));
         }
-        assert!(matches!(desk.receive_link(LINK, &allow()), Delivery::Now(LinkEvent::Invalid { .. })));
+        assert!(matches!(
+            desk.receive_link(LINK, &allow()),
+            Delivery::Now(LinkEvent::Invalid { .. })
+        ));
         assert_eq!(desk.open.len(), MAX_OPEN_REQUESTS);
     }
 

@@ -56,23 +56,36 @@ pub struct OutboxView {
 impl EmbeddedSandbox {
     /// Starts the sandbox on a random loopback port, in memory, with both demo users.
     pub async fn start() -> Result<Self, CommandError> {
-        let config = SandboxConfig { seed_demo: true, print_codes: false, state_path: None, ..SandboxConfig::default() };
+        let config = SandboxConfig {
+            seed_demo: true,
+            print_codes: false,
+            state_path: None,
+            ..SandboxConfig::default()
+        };
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-        let running = Sandbox::start(config, addr)
-            .await
-            .map_err(|e| CommandError::new("sandbox_failed", format!("the sandbox could not start ({e}): restart the app")))?;
-        let mfa_email = running
-            .demo()
-            .map(|d| d.email)
-            .ok_or_else(|| CommandError::new("sandbox_failed", "the sandbox has no demo user: restart the app"))?;
+        let running = Sandbox::start(config, addr).await.map_err(|e| {
+            CommandError::new(
+                "sandbox_failed",
+                format!("the sandbox could not start ({e}): restart the app"),
+            )
+        })?;
+        let mfa_email = running.demo().map(|d| d.email).ok_or_else(|| {
+            CommandError::new(
+                "sandbox_failed",
+                "the sandbox has no demo user: restart the app",
+            )
+        })?;
         let spec = UserSpec {
             email: REAUTH_EMAIL.into(),
             phone: Some(("44".into(), "GB".into(), "7700900123".into())),
             ..UserSpec::default()
         };
-        running
-            .create_user(spec)
-            .map_err(|e| CommandError::new("sandbox_failed", format!("the sandbox could not create its demo user ({e}): restart the app")))?;
+        running.create_user(spec).map_err(|e| {
+            CommandError::new(
+                "sandbox_failed",
+                format!("the sandbox could not create its demo user ({e}): restart the app"),
+            )
+        })?;
         Ok(Self { running, mfa_email })
     }
 
@@ -104,11 +117,18 @@ impl EmbeddedSandbox {
     }
 
     /// Signs `persona` in: sends the email code, reads it from the outbox, signs in.
-    pub async fn sign_in(&self, client: &StepUpClient, persona: SandboxPersona) -> Result<SdkUser, CommandError> {
+    pub async fn sign_in(
+        &self,
+        client: &StepUpClient,
+        persona: SandboxPersona,
+    ) -> Result<SdkUser, CommandError> {
         let sent = client.send_email_otp(self.email_of(persona)).await?;
-        let code = self
-            .code_for(&sent)
-            .ok_or_else(|| CommandError::new("sandbox_failed", "the sandbox delivered no sign-in code: restart the app"))?;
+        let code = self.code_for(&sent).ok_or_else(|| {
+            CommandError::new(
+                "sandbox_failed",
+                "the sandbox delivered no sign-in code: restart the app",
+            )
+        })?;
         Ok(client.sign_in_with_email_otp(&sent, code).await?)
     }
 
@@ -134,7 +154,13 @@ impl EmbeddedSandbox {
             .and_then(|secret| self.running.totp_code(secret.expose()));
         let seconds = u64::try_from(now_ms / 1000).unwrap_or(0);
         let recovery_codes = demo
-            .map(|d| d.recovery_codes.iter().take(3).map(|c| c.expose().to_owned()).collect())
+            .map(|d| {
+                d.recovery_codes
+                    .iter()
+                    .take(3)
+                    .map(|c| c.expose().to_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         OutboxView {
             messages,

@@ -43,24 +43,47 @@ impl Backend {
     /// Starts everything the launch options ask for. Never fails: failures are kept and shown.
     pub async fn start(launch: &LaunchOptions) -> Self {
         let started = Instant::now();
-        let sandbox = if launch.sandbox { Some(EmbeddedSandbox::start().await) } else { None };
+        let sandbox = if launch.sandbox {
+            Some(EmbeddedSandbox::start().await)
+        } else {
+            None
+        };
         let (config, sandbox, startup_error) = match sandbox {
             Some(Ok(sandbox)) => {
                 let config = Url::parse(&sandbox.base_url())
-                    .map_err(|_| CommandError::new("sandbox_failed", "the sandbox URL is invalid: restart the app"))
-                    .and_then(|url| Ok(Config::new(sandbox.environment_id())?.with_api_base_url(url)));
+                    .map_err(|_| {
+                        CommandError::new(
+                            "sandbox_failed",
+                            "the sandbox URL is invalid: restart the app",
+                        )
+                    })
+                    .and_then(|url| {
+                        Ok(Config::new(sandbox.environment_id())?.with_api_base_url(url))
+                    });
                 (config, Some(sandbox), None)
             }
             Some(Err(error)) => (Err(error.clone()), None, Some(error)),
             None => (config_from_env(), None, None),
         };
-        let environment_id = config.as_ref().map(|c| c.environment_id.clone()).unwrap_or_default();
-        let api_base_url = config.as_ref().map(|c| c.api_base_url.to_string()).unwrap_or_default();
+        let environment_id = config
+            .as_ref()
+            .map(|c| c.environment_id.clone())
+            .unwrap_or_default();
+        let api_base_url = config
+            .as_ref()
+            .map(|c| c.api_base_url.to_string())
+            .unwrap_or_default();
         let client = match config {
             Ok(config) => open_client(config).await,
             Err(error) => Err(error),
         };
-        let mut backend = Self { environment_id, api_base_url, client, sandbox, startup_error };
+        let mut backend = Self {
+            environment_id,
+            api_base_url,
+            client,
+            sandbox,
+            startup_error,
+        };
         if let (Some(sandbox), Ok(client)) = (&backend.sandbox, &backend.client) {
             // The embedded sandbox is new at every start: whatever the keychain holds for it
             // belongs to a previous run and can only fail.
@@ -115,7 +138,12 @@ fn config_from_env() -> Result<Config, CommandError> {
     let env_id = std::env::var("STEPUP_ENVIRONMENT_ID").map_err(|_| not_configured())?;
     let mut config = Config::new(env_id)?;
     if let Ok(base) = std::env::var("STEPUP_API_BASE_URL") {
-        let url = Url::parse(&base).map_err(|_| CommandError::new("not_configured", "STEPUP_API_BASE_URL is not a URL: fix it and restart"))?;
+        let url = Url::parse(&base).map_err(|_| {
+            CommandError::new(
+                "not_configured",
+                "STEPUP_API_BASE_URL is not a URL: fix it and restart",
+            )
+        })?;
         config = config.with_api_base_url(url);
     }
     if let Ok(origin) = std::env::var("STEPUP_APP_ORIGIN") {
@@ -140,7 +168,8 @@ pub fn allow_list_from_env() -> ReturnToAllowList {
 }
 
 async fn open_client(config: Config) -> Result<StepUpClient, CommandError> {
-    let vault = KeychainVault::open_async(APP_ID, &config.environment_id, KEYCHAIN_OPEN_TIMEOUT).await?;
+    let vault =
+        KeychainVault::open_async(APP_ID, &config.environment_id, KEYCHAIN_OPEN_TIMEOUT).await?;
     Ok(StepUpClient::new(config, Arc::new(vault)).await?)
 }
 
@@ -162,7 +191,14 @@ impl AppState {
     /// State for a process started with `launch`; the backend is not started yet.
     pub fn new(launch: LaunchOptions) -> Self {
         let (backend_tx, backend) = watch::channel(None);
-        Self { launch, allow_list: allow_list_from_env(), backend, backend_tx, desk: Mutex::new(RequestDesk::default()), sign_in: tokio::sync::Mutex::new(None) }
+        Self {
+            launch,
+            allow_list: allow_list_from_env(),
+            backend,
+            backend_tx,
+            desk: Mutex::new(RequestDesk::default()),
+            sign_in: tokio::sync::Mutex::new(None),
+        }
     }
 
     /// Installs the started backend; commands waiting for it resume.
@@ -188,10 +224,15 @@ impl AppState {
     /// The request desk. A poisoned lock is recovered: the desk holds no invariant a panic
     /// elsewhere could break halfway.
     pub fn desk(&self) -> MutexGuard<'_, RequestDesk> {
-        self.desk.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.desk
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 fn still_starting() -> CommandError {
-    CommandError::new("starting", "the app is still starting: wait a moment and try again")
+    CommandError::new(
+        "starting",
+        "the app is still starting: wait a moment and try again",
+    )
 }
