@@ -38,6 +38,18 @@ def descendants(pid):
     return seen
 
 
+def pss_kib(pid):
+    """Proportional set size: shared pages split between the processes that map them."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def name_free():
     deadline = time.time() + 15
     while time.time() < deadline:
@@ -76,7 +88,8 @@ for i in range(RUNS):
         wait_line(log, READY)
         time.sleep(3)  # idle
         procs = descendants(app.pid)
-        rss.append({"total_kib": sum(r for _, r, _ in procs), "processes": {c: r for _, r, c in procs}})
+        rss.append({"total_kib": sum(r for _, r, _ in procs), "pss_kib": sum(pss_kib(p) for p, _, _ in procs),
+                    "processes": {c: r for _, r, c in procs}})
         t0 = now_ms()
         # The second process forwards the link over D-Bus and exits; its exit status is
         # recorded (tauri-plugin-single-instance exits with process::exit inside setup).
@@ -100,6 +113,7 @@ results["deep_link_to_running_instance_ms"] = summary(warm)
 results["deep_link_cold_start_ms"] = summary(cold)
 results["second_instance_exit_codes"] = second_exit_codes
 results["idle_rss_kib"] = summary([r["total_kib"] for r in rss])
+results["idle_pss_kib"] = summary([r["pss_kib"] for r in rss])
 results["idle_rss_processes_last_run"] = rss[-1]["processes"]
 with open(os.path.join(OUT, "bench.json"), "w") as f:
     json.dump(results, f, indent=2)
