@@ -23,7 +23,7 @@ async fn totp_step_up(w: &World, scope: TokenScope) {
     };
     let outcome = w
         .client
-        .verify(v, &[scope.clone()])
+        .verify(v, std::slice::from_ref(&scope))
         .await
         .expect("TOTP step-up");
     let token = outcome.token.expect("a token");
@@ -549,7 +549,7 @@ async fn unknown_scopes_are_refused_before_the_code_is_spent() {
                 device_id: None,
                 code: code.clone(),
             },
-            &[odd.clone()],
+            std::slice::from_ref(&odd),
         )
         .await;
     assert_eq!(r.err(), Some(StepUpError::InvalidScopes));
