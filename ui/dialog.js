@@ -73,7 +73,9 @@ export class StepUpDialog {
       this.current.check = check;
       this.progress(null);
       if (!check.isRequired) {
-        this.finish(`No new verification needed: you already allowed this until ${clockTime(check.validUntilMs)}.`);
+        this.finish(check.validUntilMs
+          ? `No new verification needed: you already allowed this until ${clockTime(check.validUntilMs)}.`
+          : 'No verification is needed for this.');
         return;
       }
       this.renderMethods(check);

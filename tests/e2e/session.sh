@@ -10,9 +10,21 @@ if [ -n "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then
   export GNOME_KEYRING_CONTROL
 fi
 
+# A standalone sandbox as the "configured environment" of the sign-in test (the app without
+# --sandbox). Another environment id than the embedded sandbox's, so keychain entries differ.
+SANDBOX_BIN="${STEPUP_SANDBOX_BIN:-$HERE/../../target/debug/stepup-sandbox}"
+SANDBOX_PID=""
+if [ -x "$SANDBOX_BIN" ]; then
+  export E2E_SANDBOX_ENV=e2e00000-0000-4000-8000-000000000001
+  export E2E_SANDBOX_URL=http://127.0.0.1:18787/api/v0
+  "$SANDBOX_BIN" --listen 127.0.0.1:18787 --no-state --seed-demo --env "$E2E_SANDBOX_ENV" >"$ARTIFACTS/sandbox.log" 2>&1 &
+  SANDBOX_PID=$!
+  export STEPUP_ENVIRONMENT_ID="$E2E_SANDBOX_ENV" STEPUP_API_BASE_URL="$E2E_SANDBOX_URL"
+fi
+
 "$TAURI_DRIVER" --port 4444 >>"$ARTIFACTS/tauri-driver.log" 2>&1 &
 DRIVER=$!
-trap 'kill $DRIVER 2>/dev/null || true' EXIT
+trap 'kill $DRIVER $SANDBOX_PID 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
   curl -sf http://127.0.0.1:4444/status >/dev/null 2>&1 && break
   sleep 0.1
