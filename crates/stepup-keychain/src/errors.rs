@@ -16,13 +16,23 @@ pub(crate) fn generic(err: &keyring_core::Error) -> VaultError {
         }
         E::PlatformFailure(inner) => VaultError::Other(short(&inner.to_string())),
         E::NoEntry => VaultError::Other("an entry vanished while it was being used".into()),
-        E::BadEncoding(_) | E::BadDataFormat(..) => VaultError::Corrupt("an entry is not UTF-8".into()),
+        E::BadEncoding(_) | E::BadDataFormat(..) => {
+            VaultError::Corrupt("an entry is not UTF-8".into())
+        }
         E::BadStoreFormat(reason) => VaultError::Corrupt(short(reason)),
-        E::Ambiguous(items) => VaultError::Corrupt(format!("{} keychain items match one entry", items.len())),
-        E::TooLong(what, limit) => VaultError::Other(format!("`{what}` exceeds the keychain's limit of {limit}")),
-        E::Invalid(what, reason) => VaultError::Other(format!("`{what}` is invalid: {}", short(reason))),
+        E::Ambiguous(items) => {
+            VaultError::Corrupt(format!("{} keychain items match one entry", items.len()))
+        }
+        E::TooLong(what, limit) => {
+            VaultError::Other(format!("`{what}` exceeds the keychain's limit of {limit}"))
+        }
+        E::Invalid(what, reason) => {
+            VaultError::Other(format!("`{what}` is invalid: {}", short(reason)))
+        }
         E::NoDefaultStore => VaultError::Unavailable("no keychain store".into()),
-        E::NotSupportedByStore(what) => VaultError::Other(format!("unsupported by the keychain: {}", short(what))),
+        E::NotSupportedByStore(what) => {
+            VaultError::Other(format!("unsupported by the keychain: {}", short(what)))
+        }
         _ => VaultError::Other(short(&err.to_string())),
     }
 }
@@ -47,7 +57,9 @@ mod tests {
 
     #[test]
     fn bad_encoding_never_shows_the_bytes() {
-        let mapped = generic(&keyring_core::Error::BadEncoding(b"super-secret-\xff".to_vec()));
+        let mapped = generic(&keyring_core::Error::BadEncoding(
+            b"super-secret-\xff".to_vec(),
+        ));
         assert!(matches!(mapped, VaultError::Corrupt(_)));
         assert!(!format!("{mapped:?} {mapped}").contains("super-secret"));
     }

@@ -101,8 +101,15 @@ pub fn decode_head<'a>(record: &str, head: &'a str) -> Result<(Header, &'a str),
     if fields.next() != Some(HEADER_TAG) {
         return Err(damaged());
     }
-    let generation = fields.next().and_then(|g| u32::from_str_radix(g, 16).ok()).ok_or_else(damaged)?;
-    let parts = fields.next().and_then(|n| n.parse::<usize>().ok()).filter(|n| *n >= 1).ok_or_else(damaged)?;
+    let generation = fields
+        .next()
+        .and_then(|g| u32::from_str_radix(g, 16).ok())
+        .ok_or_else(damaged)?;
+    let parts = fields
+        .next()
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| *n >= 1)
+        .ok_or_else(damaged)?;
     if fields.next().is_some() {
         return Err(damaged());
     }
@@ -114,8 +121,12 @@ pub fn next_generation(previous: Option<u32>) -> u32 {
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::time::{SystemTime, UNIX_EPOCH};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let mut generation = nanos ^ std::process::id().rotate_left(16) ^ COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let mut generation =
+        nanos ^ std::process::id().rotate_left(16) ^ COUNTER.fetch_add(1, Ordering::Relaxed);
     if Some(generation) == previous {
         generation = generation.wrapping_add(1);
     }
@@ -134,7 +145,10 @@ pub struct Index {
 impl Index {
     /// An index listing no token.
     pub fn empty() -> Self {
-        Self { version: 1, tokens: Vec::new() }
+        Self {
+            version: 1,
+            tokens: Vec::new(),
+        }
     }
     /// Adds `key`; false when it was already listed.
     pub fn insert(&mut self, key: &str) -> bool {
@@ -172,7 +186,16 @@ mod tests {
     fn small_value_is_one_entry() {
         let e = encode("abc", 7);
         assert!(e.tail.is_empty());
-        assert_eq!(decode_head("r", &e.head).unwrap(), (Header { generation: 7, parts: 1 }, "abc"));
+        assert_eq!(
+            decode_head("r", &e.head).unwrap(),
+            (
+                Header {
+                    generation: 7,
+                    parts: 1
+                },
+                "abc"
+            )
+        );
     }
 
     #[test]
@@ -181,7 +204,10 @@ mod tests {
         let value: String = "é€😀x".repeat(2_000);
         let e = encode(&value, u32::MAX);
         assert!(e.head.len() <= MAX_ENTRY_BYTES);
-        assert!(e.tail.iter().all(|p| p.len() <= MAX_ENTRY_BYTES && !p.is_empty()));
+        assert!(e
+            .tail
+            .iter()
+            .all(|p| p.len() <= MAX_ENTRY_BYTES && !p.is_empty()));
         assert_eq!(reassemble(&e), value);
     }
 
@@ -195,8 +221,18 @@ mod tests {
 
     #[test]
     fn damaged_heads_are_corrupt() {
-        for head in ["", "no newline", "other 1 1\nx", "stepup1 zz 1\nx", "stepup1 1 0\nx", "stepup1 1 1 1\nx"] {
-            assert!(matches!(decode_head("r", head), Err(VaultError::Corrupt(_))), "{head:?}");
+        for head in [
+            "",
+            "no newline",
+            "other 1 1\nx",
+            "stepup1 zz 1\nx",
+            "stepup1 1 0\nx",
+            "stepup1 1 1 1\nx",
+        ] {
+            assert!(
+                matches!(decode_head("r", head), Err(VaultError::Corrupt(_))),
+                "{head:?}"
+            );
         }
     }
 

@@ -66,7 +66,9 @@ pub struct KeychainVault {
 
 impl std::fmt::Debug for KeychainVault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeychainVault").field("service", &self.service).finish_non_exhaustive()
+        f.debug_struct("KeychainVault")
+            .field("service", &self.service)
+            .finish_non_exhaustive()
     }
 }
 
@@ -77,7 +79,9 @@ impl KeychainVault {
     pub fn open(service: &str) -> Result<Self, VaultError> {
         check_name("service", service, |c| !c.is_control())?;
         if service.len() > MAX_SERVICE_LEN {
-            return Err(VaultError::Other(format!("the keychain service name is longer than {MAX_SERVICE_LEN} bytes")));
+            return Err(VaultError::Other(format!(
+                "the keychain service name is longer than {MAX_SERVICE_LEN} bytes"
+            )));
         }
         let (platform, store) = Platform::open()?;
         Ok(Self::with_store(service, store, Some(platform)))
@@ -96,18 +100,30 @@ impl KeychainVault {
     /// [`open_for_environment`](Self::open_for_environment) on a blocking thread, giving up
     /// with [`VaultError::TimedOut`] after `timeout` (opening connects to the keyring service,
     /// which can hang).
-    pub async fn open_async(app_id: &str, env_id: &str, timeout: Duration) -> Result<Self, VaultError> {
+    pub async fn open_async(
+        app_id: &str,
+        env_id: &str,
+        timeout: Duration,
+    ) -> Result<Self, VaultError> {
         let (app_id, env_id) = (app_id.to_owned(), env_id.to_owned());
-        let opening = tokio::task::spawn_blocking(move || Self::open_for_environment(&app_id, &env_id));
+        let opening =
+            tokio::task::spawn_blocking(move || Self::open_for_environment(&app_id, &env_id));
         match tokio::time::timeout(timeout, opening).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(VaultError::Other("the keychain thread failed".into())),
-            Err(_) => Err(VaultError::TimedOut(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX))),
+            Err(_) => Err(VaultError::TimedOut(
+                u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            )),
         }
     }
 
     fn with_store(service: &str, store: Arc<CredentialStore>, platform: Option<Platform>) -> Self {
-        Self { service: service.to_owned(), store, platform, writes: Mutex::new(()) }
+        Self {
+            service: service.to_owned(),
+            store,
+            platform,
+            writes: Mutex::new(()),
+        }
     }
 
     /// The keychain service name of this vault's entries.
@@ -141,7 +157,9 @@ impl KeychainVault {
     /// Stores bytes, not a "password": Windows stores passwords as UTF-16, doubling their size.
     fn set_raw(&self, user: &str, value: &str) -> Result<(), VaultError> {
         debug_assert!(value.len() <= MAX_ENTRY_BYTES);
-        self.entry(user)?.set_secret(value.as_bytes()).map_err(|e| self.store_error(&e))
+        self.entry(user)?
+            .set_secret(value.as_bytes())
+            .map_err(|e| self.store_error(&e))
     }
 
     /// Deletes one entry; absent is fine.
@@ -156,7 +174,9 @@ impl KeychainVault {
 
     /// A whole record, reassembled from its parts; `None` when its head is absent.
     fn read_record(&self, record: &str) -> Result<Option<String>, VaultError> {
-        let Some(head) = self.get_raw(record)? else { return Ok(None) };
+        let Some(head) = self.get_raw(record)? else {
+            return Ok(None);
+        };
         let (header, first) = layout::decode_head(record, &head)?;
         let mut value = String::with_capacity(header.parts * MAX_ENTRY_BYTES);
         value.push_str(first);
@@ -166,7 +186,9 @@ impl KeychainVault {
                 // Locked between two reads looks exactly like this.
                 None => {
                     self.ensure_unlocked()?;
-                    return Err(VaultError::Corrupt(format!("entry `{record}` misses part {i}")));
+                    return Err(VaultError::Corrupt(format!(
+                        "entry `{record}` misses part {i}"
+                    )));
                 }
             }
         }
@@ -175,7 +197,9 @@ impl KeychainVault {
 
     /// Writes a record: new parts first, then the head (the commit), then drops the old parts.
     fn write_record(&self, record: &str, value: &str) -> Result<(), VaultError> {
-        let previous = self.get_raw(record)?.and_then(|head| layout::decode_head(record, &head).ok().map(|(h, _)| h));
+        let previous = self
+            .get_raw(record)?
+            .and_then(|head| layout::decode_head(record, &head).ok().map(|(h, _)| h));
         let generation = layout::next_generation(previous.map(|h| h.generation));
         let encoded = layout::encode(value, generation);
         for (i, part) in encoded.tail.iter().enumerate() {
@@ -185,7 +209,8 @@ impl KeychainVault {
         if let Some(previous) = previous {
             for i in 1..previous.parts {
                 // Committed already: a leftover part is an orphan that `clear` sweeps.
-                if let Err(e) = self.delete_raw(&layout::part_entry(record, previous.generation, i)) {
+                if let Err(e) = self.delete_raw(&layout::part_entry(record, previous.generation, i))
+                {
                     tracing::debug!(record, error = %e, "could not delete an old part");
                 }
             }
@@ -195,7 +220,9 @@ impl KeychainVault {
 
     /// Deletes a record: the head first, so a crash leaves only orphan parts.
     fn delete_record(&self, record: &str) -> Result<(), VaultError> {
-        let Some(head) = self.get_raw(record)? else { return Ok(()) };
+        let Some(head) = self.get_raw(record)? else {
+            return Ok(());
+        };
         let header = layout::decode_head(record, &head).ok().map(|(h, _)| h);
         self.delete_raw(record)?;
         if let Some(header) = header {
@@ -206,18 +233,27 @@ impl KeychainVault {
         Ok(())
     }
 
-    fn read_json<T: serde::de::DeserializeOwned>(&self, record: &str) -> Result<Option<T>, VaultError> {
+    fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        record: &str,
+    ) -> Result<Option<T>, VaultError> {
         self.read_record(record)?
             .map(|json| serde_json::from_str(&json))
             .transpose()
             // Not serde_json's message: "invalid type: string \"...\"" would quote a secret.
             .map_err(|e| {
-                VaultError::Corrupt(format!("entry `{record}`: {:?} error at {}:{}", e.classify(), e.line(), e.column()))
+                VaultError::Corrupt(format!(
+                    "entry `{record}`: {:?} error at {}:{}",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                ))
             })
     }
 
     fn write_json<T: serde::Serialize>(&self, record: &str, value: &T) -> Result<(), VaultError> {
-        let json = serde_json::to_string(value).map_err(|e| VaultError::Other(format!("cannot encode `{record}`: {e}")))?;
+        let json = serde_json::to_string(value)
+            .map_err(|e| VaultError::Other(format!("cannot encode `{record}`: {e}")))?;
         self.write_record(record, &json)
     }
 
@@ -228,7 +264,9 @@ impl KeychainVault {
     // ----- lock state and errors -------------------------------------------------------------
 
     fn lock_state(&self) -> Result<LockState, VaultError> {
-        self.platform.as_ref().map_or(Ok(LockState::Unknown), Platform::lock_state)
+        self.platform
+            .as_ref()
+            .map_or(Ok(LockState::Unknown), Platform::lock_state)
     }
 
     /// [`VaultError::Locked`] when the keychain is locked: asked before trusting an absence
@@ -256,14 +294,18 @@ impl KeychainVault {
 
     fn write_guard(&self) -> MutexGuard<'_, ()> {
         // The guarded value is `()`: a panic elsewhere cannot leave it inconsistent.
-        self.writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Drops index keys whose token entry is gone (crash, or deleted by hand), re-checking
     /// each under the write lock so a concurrent `put_token` is never undone.
     fn repair_index(&self, dangling: &[String]) -> Result<(), VaultError> {
         let _guard = self.write_guard();
-        let Some(mut index) = self.read_index()? else { return Ok(()) };
+        let Some(mut index) = self.read_index()? else {
+            return Ok(());
+        };
         let mut changed = false;
         for key in dangling {
             if self.get_raw(&layout::token_record(key))?.is_none() {
@@ -283,12 +325,17 @@ impl KeychainVault {
         let spec = HashMap::from([("service", self.service.as_str())]);
         let found = match Entry::search_in_store(&self.store, &spec) {
             Ok(found) => found,
-            Err(keyring_core::Error::NotSupportedByStore(_) | keyring_core::Error::Invalid(..)) => return Ok(()),
+            Err(keyring_core::Error::NotSupportedByStore(_) | keyring_core::Error::Invalid(..)) => {
+                return Ok(())
+            }
             Err(e) => return Err(self.store_error(&e)),
         };
         for entry in found {
             // Only our own service's entries: the search matched on it, check it anyway.
-            if entry.get_specifiers().is_some_and(|(service, _)| service == self.service) {
+            if entry
+                .get_specifiers()
+                .is_some_and(|(service, _)| service == self.service)
+            {
                 match entry.delete_credential() {
                     Ok(()) | Err(keyring_core::Error::NoEntry) => {}
                     Err(e) => return Err(self.store_error(&e)),
@@ -310,7 +357,11 @@ impl TokenVault for KeychainVault {
         for key in index.iter().flat_map(|i| &i.tokens) {
             match self.read_json::<ElevatedToken>(&layout::token_record(key))? {
                 Some(token) if token.scope_key() == *key => tokens.push(token),
-                Some(_) => return Err(VaultError::Corrupt(format!("token entry `{key}` holds another scope set"))),
+                Some(_) => {
+                    return Err(VaultError::Corrupt(format!(
+                        "token entry `{key}` holds another scope set"
+                    )))
+                }
                 None => dangling.push(key.clone()),
             }
         }
@@ -324,7 +375,11 @@ impl TokenVault for KeychainVault {
                 tracing::debug!(error = %e, "could not repair the token index");
             }
         }
-        Ok(VaultSnapshot { session, tokens, device_key })
+        Ok(VaultSnapshot {
+            session,
+            tokens,
+            device_key,
+        })
     }
 
     fn put_session(&self, session: &SessionRecord) -> Result<(), VaultError> {
@@ -371,7 +426,12 @@ impl TokenVault for KeychainVault {
         self.ensure_unlocked()?;
         let _guard = self.write_guard();
         // A damaged index must not stop a logout: the sweep finds its tokens anyway.
-        let keys = self.read_index().ok().flatten().map(|i| i.tokens).unwrap_or_default();
+        let keys = self
+            .read_index()
+            .ok()
+            .flatten()
+            .map(|i| i.tokens)
+            .unwrap_or_default();
         self.delete_record(INDEX)?;
         for key in &keys {
             self.delete_record(&layout::token_record(key))?;

@@ -8,7 +8,10 @@ use stepup_protocol::{SdkUser, TokenScope};
 fn vault() -> (KeychainVault, Arc<mock::Store>) {
     let store = mock::Store::new().unwrap();
     let dyn_store: Arc<CredentialStore> = store.clone();
-    (KeychainVault::with_store("com.stepup.test/env", dyn_store, None), store)
+    (
+        KeychainVault::with_store("com.stepup.test/env", dyn_store, None),
+        store,
+    )
 }
 
 /// Every entry the mock store holds a secret for: (user, secret length).
@@ -26,7 +29,11 @@ fn entries(store: &mock::Store) -> Vec<(String, usize)> {
 }
 
 fn long_jwt(len: usize) -> Secret {
-    let body: String = "abcdefghijklmnopqrstuvwxyz0123456789-_".chars().cycle().take(len).collect();
+    let body: String = "abcdefghijklmnopqrstuvwxyz0123456789-_"
+        .chars()
+        .cycle()
+        .take(len)
+        .collect();
     Secret::new(format!("eyJhbGciOiJFUzI1NiJ9.{body}.sig"))
 }
 
@@ -56,21 +63,39 @@ fn large_user() -> SdkUser {
 }
 
 fn session() -> SessionRecord {
-    SessionRecord { token: long_jwt(1_500), legacy_token: Some(long_jwt(9_000)), expires_at: 2_000_000_000, user: large_user() }
+    SessionRecord {
+        token: long_jwt(1_500),
+        legacy_token: Some(long_jwt(9_000)),
+        expires_at: 2_000_000_000,
+        user: large_user(),
+    }
 }
 
 fn token(scopes: &[TokenScope], jwt_len: usize) -> ElevatedToken {
-    ElevatedToken { token: long_jwt(jwt_len), scopes: scopes.to_vec(), expires_at_ms: 2_000_000_000_000, single_use: false }
+    ElevatedToken {
+        token: long_jwt(jwt_len),
+        scopes: scopes.to_vec(),
+        expires_at_ms: 2_000_000_000_000,
+        single_use: false,
+    }
 }
 
 #[test]
 fn no_entry_exceeds_the_windows_limit_for_a_large_user_and_long_jwts() {
     let (v, store) = vault();
     let session = session();
-    assert!(serde_json::to_string(&session).unwrap().len() > 5 * MAX_ENTRY_BYTES, "the test must need several parts");
+    assert!(
+        serde_json::to_string(&session).unwrap().len() > 5 * MAX_ENTRY_BYTES,
+        "the test must need several parts"
+    );
     v.put_session(&session).unwrap();
-    v.put_token(&token(&[TokenScope::WalletExport], 4_000)).unwrap();
-    v.put_token(&token(&[TokenScope::WalletSign, TokenScope::WalletExport], 300)).unwrap();
+    v.put_token(&token(&[TokenScope::WalletExport], 4_000))
+        .unwrap();
+    v.put_token(&token(
+        &[TokenScope::WalletSign, TokenScope::WalletExport],
+        300,
+    ))
+    .unwrap();
     v.put_device_key(&Secret::new("ab".repeat(32))).unwrap();
     let all = entries(&store);
     assert!(all.len() > 8, "{all:?}");
@@ -81,7 +106,10 @@ fn no_entry_exceeds_the_windows_limit_for_a_large_user_and_long_jwts() {
     let snap = v.load().unwrap();
     assert_eq!(snap.session, Some(session));
     assert_eq!(snap.tokens.len(), 2);
-    assert_eq!(snap.device_key.as_ref().map(Secret::expose), Some("ab".repeat(32).as_str()));
+    assert_eq!(
+        snap.device_key.as_ref().map(Secret::expose),
+        Some("ab".repeat(32).as_str())
+    );
 }
 
 #[test]
@@ -95,14 +123,24 @@ fn rewriting_a_large_record_leaves_no_old_parts() {
     small.legacy_token = None;
     small.user.verified_credentials.clear();
     v.put_session(&small).unwrap();
-    assert_eq!(entries(&store).iter().map(|(u, _)| u.as_str()).collect::<Vec<_>>(), ["session"]);
+    assert_eq!(
+        entries(&store)
+            .iter()
+            .map(|(u, _)| u.as_str())
+            .collect::<Vec<_>>(),
+        ["session"]
+    );
     assert_eq!(v.load().unwrap().session, Some(small));
 }
 
 #[test]
 fn put_token_replaces_the_token_of_the_same_scope_set() {
     let (v, _) = vault();
-    v.put_token(&token(&[TokenScope::WalletSign, TokenScope::WalletExport], 10)).unwrap();
+    v.put_token(&token(
+        &[TokenScope::WalletSign, TokenScope::WalletExport],
+        10,
+    ))
+    .unwrap();
     let mut newer = token(&[TokenScope::WalletExport, TokenScope::WalletSign], 20);
     newer.expires_at_ms += 1;
     v.put_token(&newer).unwrap();
@@ -118,10 +156,12 @@ fn remove_token_updates_index_and_entry() {
     v.put_token(&b).unwrap();
     v.remove_token(&a.scope_key()).unwrap();
     v.remove_token("never:stored").unwrap();
-    assert_eq!(v.load().unwrap().tokens, [b.clone()]);
+    assert_eq!(v.load().unwrap().tokens, std::slice::from_ref(&b));
     let index: Index = serde_json::from_str(&v.read_record(INDEX).unwrap().unwrap()).unwrap();
     assert_eq!(index.tokens, [b.scope_key()]);
-    assert!(!entries(&store).iter().any(|(u, _)| u == "token:wallet:export"));
+    assert!(!entries(&store)
+        .iter()
+        .any(|(u, _)| u == "token:wallet:export"));
 }
 
 #[test]
@@ -132,8 +172,9 @@ fn load_drops_and_repairs_an_index_key_whose_token_is_gone() {
     v.put_token(&a).unwrap();
     v.put_token(&b).unwrap();
     // As after a crash or a deletion by hand.
-    v.delete_record(&layout::token_record(&a.scope_key())).unwrap();
-    assert_eq!(v.load().unwrap().tokens, [b.clone()]);
+    v.delete_record(&layout::token_record(&a.scope_key()))
+        .unwrap();
+    assert_eq!(v.load().unwrap().tokens, std::slice::from_ref(&b));
     let index: Index = serde_json::from_str(&v.read_record(INDEX).unwrap().unwrap()).unwrap();
     assert_eq!(index.tokens, [b.scope_key()]);
 }
@@ -143,7 +184,8 @@ fn a_token_entry_without_index_key_is_not_loaded_and_clear_removes_it() {
     let (v, store) = vault();
     let a = token(&[TokenScope::WalletExport], 10);
     // As after a crash between writing the token and the index.
-    v.write_json(&layout::token_record(&a.scope_key()), &a).unwrap();
+    v.write_json(&layout::token_record(&a.scope_key()), &a)
+        .unwrap();
     assert!(v.load().unwrap().tokens.is_empty());
     v.clear().unwrap();
     assert!(entries(&store).is_empty());
@@ -168,7 +210,11 @@ fn damaged_entries_are_corrupt() {
 #[test]
 fn corrupt_messages_never_contain_the_secret() {
     let (v, _) = vault();
-    v.set_raw(SESSION, "stepup1 00000001 1\n{\"token\":\"eyJ-the-secret-jwt\",").unwrap();
+    v.set_raw(
+        SESSION,
+        "stepup1 00000001 1\n{\"token\":\"eyJ-the-secret-jwt\",",
+    )
+    .unwrap();
     let err = v.load().unwrap_err();
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains("the-secret"), "{shown}");
@@ -178,7 +224,8 @@ fn corrupt_messages_never_contain_the_secret() {
 fn clear_removes_everything() {
     let (v, store) = vault();
     v.put_session(&session()).unwrap();
-    v.put_token(&token(&[TokenScope::WalletExport], 3_000)).unwrap();
+    v.put_token(&token(&[TokenScope::WalletExport], 3_000))
+        .unwrap();
     v.put_device_key(&Secret::new("k")).unwrap();
     v.clear().unwrap();
     assert!(entries(&store).is_empty(), "{:?}", entries(&store));
@@ -190,13 +237,22 @@ fn debug_shows_only_the_service() {
     let (v, _) = vault();
     v.put_device_key(&Secret::new("device-secret")).unwrap();
     let shown = format!("{v:?}");
-    assert_eq!(shown, "KeychainVault { service: \"com.stepup.test/env\", .. }");
+    assert_eq!(
+        shown,
+        "KeychainVault { service: \"com.stepup.test/env\", .. }"
+    );
 }
 
 #[test]
 fn environment_names_are_checked() {
     for (app, env) in [("", "e"), ("a", ""), ("a/b", "e"), ("a", "e f"), ("a", "é")] {
-        assert!(matches!(KeychainVault::open_for_environment(app, env), Err(VaultError::Other(_))), "{app:?} {env:?}");
+        assert!(
+            matches!(
+                KeychainVault::open_for_environment(app, env),
+                Err(VaultError::Other(_))
+            ),
+            "{app:?} {env:?}"
+        );
     }
 }
 
@@ -204,7 +260,11 @@ fn environment_names_are_checked() {
 fn type_errors_never_quote_the_stored_value() {
     let (v, _) = vault();
     v.set_raw(DEVICE_KEY, "stepup1 00000001 1\nk").unwrap();
-    v.set_raw(SESSION, "stepup1 00000001 1\n{\"token\":\"t\",\"expiresAt\":\"eyJ-the-secret-jwt\",\"user\":{}}").unwrap();
+    v.set_raw(
+        SESSION,
+        "stepup1 00000001 1\n{\"token\":\"t\",\"expiresAt\":\"eyJ-the-secret-jwt\",\"user\":{}}",
+    )
+    .unwrap();
     let err = v.load().unwrap_err();
     let shown = format!("{err} {err:?}");
     assert!(matches!(err, VaultError::Corrupt(_)));

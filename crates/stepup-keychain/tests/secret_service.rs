@@ -11,6 +11,7 @@
 //! `child_role` with `STEPUP_KEYCHAIN_ROLE` set): a second process reading what the first
 //! wrote, a session with no Secret Service, and a keyring of its own to lock.
 #![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::panic)] // test helpers outside #[test] functions
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -46,7 +47,11 @@ fn open(env: &str) -> KeychainVault {
 }
 
 fn jwt(tag: &str, len: usize) -> Secret {
-    let body: String = "abcdefghijklmnopqrstuvwxyz0123456789".chars().cycle().take(len).collect();
+    let body: String = "abcdefghijklmnopqrstuvwxyz0123456789"
+        .chars()
+        .cycle()
+        .take(len)
+        .collect();
     Secret::new(format!("eyJ.{tag}-SECRET-{body}.sig"))
 }
 
@@ -82,15 +87,23 @@ fn write_expected(vault: &KeychainVault) {
     for t in &snap.tokens {
         vault.put_token(t).unwrap();
     }
-    vault.put_device_key(snap.device_key.as_ref().unwrap()).unwrap();
+    vault
+        .put_device_key(snap.device_key.as_ref().unwrap())
+        .unwrap();
 }
 
 /// Runs `child_role` in a new process of this test binary.
 fn child(role: &str, env: &str) -> Command {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", "child_role", "--ignored", "--nocapture", "--test-threads=1"])
-        .env("STEPUP_KEYCHAIN_ROLE", role)
-        .env("STEPUP_KEYCHAIN_CHILD_ENV", env);
+    cmd.args([
+        "--exact",
+        "child_role",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("STEPUP_KEYCHAIN_ROLE", role)
+    .env("STEPUP_KEYCHAIN_CHILD_ENV", env);
     cmd
 }
 
@@ -108,14 +121,24 @@ fn assert_child_ok(out: &Output) -> String {
 
 /// `secret-tool search --all service <service>`: stdout (labels, secrets) and stderr (attributes).
 fn secret_tool_search(service: &str) -> (String, String) {
-    let out = Command::new("secret-tool").args(["search", "--all", "service", service]).output().unwrap();
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new("secret-tool")
+        .args(["search", "--all", "service", service])
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Attribute `name` of every item in a `secret-tool search` attribute listing.
 fn attribute_values(stderr: &str, name: &str) -> Vec<String> {
     let prefix = format!("attribute.{name} = ");
-    stderr.lines().filter_map(|l| l.strip_prefix(&prefix)).map(str::to_owned).collect()
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn with_keyring_script() -> PathBuf {
@@ -146,25 +169,46 @@ fn entries_carry_service_and_username_and_no_secret_in_attributes_or_label() {
     let (stdout, stderr) = secret_tool_search(&service(&env));
 
     let services = attribute_values(&stderr, "service");
-    assert!(!services.is_empty(), "secret-tool found nothing:\n{stdout}\n{stderr}");
+    assert!(
+        !services.is_empty(),
+        "secret-tool found nothing:\n{stdout}\n{stderr}"
+    );
     assert!(services.iter().all(|s| *s == service(&env)), "{services:?}");
     let users = attribute_values(&stderr, "username");
     assert_eq!(users.len(), services.len());
     for name in ["index", "session", "device-key", "token:wallet:export"] {
-        assert!(users.iter().any(|u| u == name), "no entry `{name}` in {users:?}");
+        assert!(
+            users.iter().any(|u| u == name),
+            "no entry `{name}` in {users:?}"
+        );
     }
     // The 5 KB legacy JWT made the session several entries.
-    assert!(users.iter().filter(|u| u.starts_with("session~")).count() >= 2, "{users:?}");
+    assert!(
+        users.iter().filter(|u| u.starts_with("session~")).count() >= 2,
+        "{users:?}"
+    );
     // Attribute names are only the store's own.
     for line in stderr.lines().filter(|l| l.starts_with("attribute.")) {
-        assert!(line.starts_with("attribute.service = ") || line.starts_with("attribute.username = "), "{line}");
+        assert!(
+            line.starts_with("attribute.service = ") || line.starts_with("attribute.username = "),
+            "{line}"
+        );
     }
     // Secrets only in `secret = ` lines, never in attributes or labels.
-    assert!(!stderr.contains("SECRET") && !stderr.contains("0123456789abcdef"), "{stderr}");
+    assert!(
+        !stderr.contains("SECRET") && !stderr.contains("0123456789abcdef"),
+        "{stderr}"
+    );
     for line in stdout.lines().filter(|l| l.starts_with("label = ")) {
-        assert!(!line.contains("SECRET") && !line.contains("0123456789abcdef"), "{line}");
+        assert!(
+            !line.contains("SECRET") && !line.contains("0123456789abcdef"),
+            "{line}"
+        );
     }
-    assert!(stdout.contains("elevated-SECRET-"), "the token is stored as a secret");
+    assert!(
+        stdout.contains("elevated-SECRET-"),
+        "the token is stored as a secret"
+    );
     vault.clear().unwrap();
 }
 
@@ -178,7 +222,10 @@ fn clear_leaves_no_entry() {
     write_expected(&vault);
     vault.clear().unwrap();
     let (stdout, stderr) = secret_tool_search(&service(&env));
-    assert!(!stdout.contains("secret = ") && !stderr.contains("attribute."), "left over:\n{stdout}\n{stderr}");
+    assert!(
+        !stdout.contains("secret = ") && !stderr.contains("attribute."),
+        "left over:\n{stdout}\n{stderr}"
+    );
     assert_eq!(vault.load().unwrap(), VaultSnapshot::default());
 }
 
@@ -196,7 +243,12 @@ fn remove_token_keeps_index_and_entries_consistent() {
         expires_at_ms: 1,
         single_use: false,
     });
-    tokens.push(ElevatedToken { token: jwt("link", 50), scopes: vec![TokenScope::CredentialLink], expires_at_ms: 1, single_use: false });
+    tokens.push(ElevatedToken {
+        token: jwt("link", 50),
+        scopes: vec![TokenScope::CredentialLink],
+        expires_at_ms: 1,
+        single_use: false,
+    });
     for t in &tokens {
         vault.put_token(t).unwrap();
     }
@@ -204,20 +256,40 @@ fn remove_token_keeps_index_and_entries_consistent() {
 
     vault.remove_token(&tokens[1].scope_key()).unwrap();
     vault.remove_token("not:stored").unwrap();
-    let left: Vec<String> = vault.load().unwrap().tokens.iter().map(ElevatedToken::scope_key).collect();
+    let left: Vec<String> = vault
+        .load()
+        .unwrap()
+        .tokens
+        .iter()
+        .map(ElevatedToken::scope_key)
+        .collect();
     assert_eq!(left, [tokens[2].scope_key(), tokens[0].scope_key()]);
     let (_, stderr) = secret_tool_search(&service(&env));
     let users = attribute_values(&stderr, "username");
-    assert!(!users.iter().any(|u| *u == format!("token:{}", tokens[1].scope_key())), "{users:?}");
+    assert!(
+        !users
+            .iter()
+            .any(|u| *u == format!("token:{}", tokens[1].scope_key())),
+        "{users:?}"
+    );
 
     // A token entry deleted behind the vault's back: dropped from the load and from the index.
     let gone = format!("token:{}", tokens[2].scope_key());
-    let status = Command::new("secret-tool").args(["clear", "service", &service(&env), "username", &gone]).status().unwrap();
+    let status = Command::new("secret-tool")
+        .args(["clear", "service", &service(&env), "username", &gone])
+        .status()
+        .unwrap();
     assert!(status.success());
     assert_eq!(vault.load().unwrap().tokens, [tokens[0].clone()]);
-    let index = Command::new("secret-tool").args(["lookup", "service", &service(&env), "username", "index"]).output().unwrap();
+    let index = Command::new("secret-tool")
+        .args(["lookup", "service", &service(&env), "username", "index"])
+        .output()
+        .unwrap();
     let index = String::from_utf8_lossy(&index.stdout);
-    assert!(index.contains(&tokens[0].scope_key()) && !index.contains(&tokens[2].scope_key()), "{index}");
+    assert!(
+        index.contains(&tokens[0].scope_key()) && !index.contains(&tokens[2].scope_key()),
+        "{index}"
+    );
     vault.clear().unwrap();
 }
 
@@ -241,10 +313,15 @@ fn open_async_works_inside_a_tokio_runtime() {
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let vault = KeychainVault::open_async(APP, &env_id("async"), CLIENT_TIMEOUT).await.unwrap();
+        let vault = KeychainVault::open_async(APP, &env_id("async"), CLIENT_TIMEOUT)
+            .await
+            .unwrap();
         let vault = std::sync::Arc::new(vault);
         let v = vault.clone();
-        let snap = tokio::task::spawn_blocking(move || v.load()).await.unwrap().unwrap();
+        let snap = tokio::task::spawn_blocking(move || v.load())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(snap, VaultSnapshot::default());
         assert!(!vault.is_locked().unwrap());
     });
@@ -256,13 +333,22 @@ fn a_locked_collection_is_locked_for_reads_and_writes_within_the_timeout() {
         return;
     }
     // A keyring of its own: locking the shared one would fail the tests running beside this one.
-    let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("keyring-locked-{}", std::process::id()));
+    let home = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("keyring-locked-{}", std::process::id()));
     let mut cmd = Command::new("dbus-run-session");
-    cmd.arg("--").arg(with_keyring_script()).arg(std::env::current_exe().unwrap());
-    cmd.args(["--exact", "child_role", "--ignored", "--nocapture", "--test-threads=1"])
-        .env("STEPUP_KEYRING_HOME", &home)
-        .env("STEPUP_KEYCHAIN_ROLE", "locked")
-        .env("STEPUP_KEYCHAIN_CHILD_ENV", env_id("locked"));
+    cmd.arg("--")
+        .arg(with_keyring_script())
+        .arg(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "child_role",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("STEPUP_KEYRING_HOME", &home)
+    .env("STEPUP_KEYCHAIN_ROLE", "locked")
+    .env("STEPUP_KEYCHAIN_CHILD_ENV", env_id("locked"));
     let out = cmd.output().unwrap();
     let _ = std::fs::remove_dir_all(&home);
     assert_child_ok(&out);
@@ -273,7 +359,10 @@ fn no_session_bus_is_unavailable_quickly() {
     if !enabled() {
         return;
     }
-    let out = child("unavailable", &env_id("no-bus")).env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent").output().unwrap();
+    let out = child("unavailable", &env_id("no-bus"))
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+        .output()
+        .unwrap();
     let stdout = assert_child_ok(&out);
     assert!(stdout.contains("session bus"), "{stdout}");
 }
@@ -284,7 +373,8 @@ fn a_bus_without_secret_service_is_unavailable_quickly() {
         return;
     }
     // A session bus with no service directories: nothing can be activated.
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bare-bus-{}", std::process::id()));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bare-bus-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("session.conf");
     std::fs::write(
@@ -308,10 +398,18 @@ fn a_bus_without_secret_service_is_unavailable_quickly() {
     )
     .unwrap();
     let mut cmd = Command::new("dbus-run-session");
-    cmd.arg(format!("--config-file={}", config.display())).arg("--").arg(std::env::current_exe().unwrap());
-    cmd.args(["--exact", "child_role", "--ignored", "--nocapture", "--test-threads=1"])
-        .env("STEPUP_KEYCHAIN_ROLE", "unavailable")
-        .env("STEPUP_KEYCHAIN_CHILD_ENV", env_id("bare-bus"));
+    cmd.arg(format!("--config-file={}", config.display()))
+        .arg("--")
+        .arg(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "child_role",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("STEPUP_KEYCHAIN_ROLE", "unavailable")
+    .env("STEPUP_KEYCHAIN_CHILD_ENV", env_id("bare-bus"));
     let out = cmd.output().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     let stdout = assert_child_ok(&out);
@@ -322,7 +420,9 @@ fn a_bus_without_secret_service_is_unavailable_quickly() {
 #[test]
 #[ignore = "child process of the keychain tests"]
 fn child_role() {
-    let Ok(role) = std::env::var("STEPUP_KEYCHAIN_ROLE") else { return };
+    let Ok(role) = std::env::var("STEPUP_KEYCHAIN_ROLE") else {
+        return;
+    };
     let env = std::env::var("STEPUP_KEYCHAIN_CHILD_ENV").unwrap();
     match role.as_str() {
         "write" => write_expected(&open(&env)),
@@ -358,7 +458,11 @@ fn locked_role(env: &str) {
         ])
         .output()
         .unwrap();
-    assert!(lock.status.success(), "{}", String::from_utf8_lossy(&lock.stderr));
+    assert!(
+        lock.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lock.stderr)
+    );
     assert!(vault.is_locked().unwrap());
 
     let timed = |what: &str, f: &dyn Fn() -> Result<(), VaultError>| {
@@ -371,8 +475,12 @@ fn locked_role(env: &str) {
     };
     timed("load", &|| vault.load().map(|_| ()));
     timed("put_token", &|| vault.put_token(&expected().tokens[0]));
-    timed("put_session", &|| vault.put_session(expected().session.as_ref().unwrap()));
-    timed("put_device_key", &|| vault.put_device_key(&Secret::new("k")));
+    timed("put_session", &|| {
+        vault.put_session(expected().session.as_ref().unwrap())
+    });
+    timed("put_device_key", &|| {
+        vault.put_device_key(&Secret::new("k"))
+    });
     timed("remove_token", &|| vault.remove_token("wallet:export"));
     timed("clear", &|| vault.clear());
     // A fresh process sees the same.

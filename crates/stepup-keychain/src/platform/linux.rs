@@ -36,11 +36,14 @@ impl Platform {
     pub(crate) fn open() -> Result<(Self, Arc<CredentialStore>), VaultError> {
         let bus = zbus::blocking::connection::Builder::session()
             .and_then(|b| b.method_timeout(METHOD_TIMEOUT).build())
-            .map_err(|e| VaultError::Unavailable(format!("no D-Bus session bus: {}", short(&e.to_string()))))?;
+            .map_err(|e| {
+                VaultError::Unavailable(format!("no D-Bus session bus: {}", short(&e.to_string())))
+            })?;
         let platform = Self { bus };
         // Fails with ServiceUnknown when no Secret Service is running or activatable.
         platform.default_collection()?;
-        let store = zbus_secret_service_keyring_store::Store::new().map_err(|e| classify_open(&e))?;
+        let store =
+            zbus_secret_service_keyring_store::Store::new().map_err(|e| classify_open(&e))?;
         Ok((platform, store))
     }
 
@@ -59,11 +62,16 @@ impl Platform {
                 &(COLLECTION_IFACE, "Locked"),
             )
             .map_err(|e| classify_bus(&e))?;
-        let value: OwnedValue = reply.body().deserialize().map_err(|e| VaultError::Other(short(&e.to_string())))?;
+        let value: OwnedValue = reply
+            .body()
+            .deserialize()
+            .map_err(|e| VaultError::Other(short(&e.to_string())))?;
         match bool::try_from(value) {
             Ok(true) => Ok(LockState::Locked),
             Ok(false) => Ok(LockState::Unlocked),
-            Err(_) => Err(VaultError::Other("the Secret Service sent a non-boolean `Locked`".into())),
+            Err(_) => Err(VaultError::Other(
+                "the Secret Service sent a non-boolean `Locked`".into(),
+            )),
         }
     }
 
@@ -71,9 +79,18 @@ impl Platform {
     fn default_collection(&self) -> Result<Option<OwnedObjectPath>, VaultError> {
         let reply = self
             .bus
-            .call_method(Some(SECRETS_NAME), SECRETS_PATH, Some(SERVICE_IFACE), "ReadAlias", &("default",))
+            .call_method(
+                Some(SECRETS_NAME),
+                SECRETS_PATH,
+                Some(SERVICE_IFACE),
+                "ReadAlias",
+                &("default",),
+            )
             .map_err(|e| classify_bus(&e))?;
-        let path: OwnedObjectPath = reply.body().deserialize().map_err(|e| VaultError::Other(short(&e.to_string())))?;
+        let path: OwnedObjectPath = reply
+            .body()
+            .deserialize()
+            .map_err(|e| VaultError::Other(short(&e.to_string())))?;
         Ok((path.as_str() != "/").then_some(path))
     }
 }
@@ -81,7 +98,8 @@ impl Platform {
 /// Names the Secret Service error inside a keyring error, when there is one.
 pub(crate) fn secret_service_error(err: &keyring_core::Error) -> Option<&secret_service::Error> {
     match err {
-        keyring_core::Error::PlatformFailure(inner) | keyring_core::Error::NoStorageAccess(inner) => {
+        keyring_core::Error::PlatformFailure(inner)
+        | keyring_core::Error::NoStorageAccess(inner) => {
             inner.downcast_ref::<secret_service::Error>()
         }
         _ => None,
@@ -97,7 +115,9 @@ pub(crate) fn classify(err: &keyring_core::Error) -> Option<VaultError> {
         // Gnome-keyring dismisses the unlock prompt itself when it cannot show one.
         Ss::Prompt | Ss::PromptDisconnected => VaultError::AccessDenied,
         Ss::Unavailable => VaultError::Unavailable("no Secret Service on the session bus".into()),
-        Ss::NoResult => VaultError::Unavailable("the Secret Service has no default collection".into()),
+        Ss::NoResult => {
+            VaultError::Unavailable("the Secret Service has no default collection".into())
+        }
         Ss::Zbus(e) => classify_bus(e),
         other => VaultError::Other(short(&other.to_string())),
     })
@@ -106,7 +126,9 @@ pub(crate) fn classify(err: &keyring_core::Error) -> Option<VaultError> {
 /// A failure of `Store::new()`: anything is "unavailable".
 fn classify_open(err: &keyring_core::Error) -> VaultError {
     match classify(err) {
-        Some(VaultError::Other(reason)) | Some(VaultError::Unavailable(reason)) => VaultError::Unavailable(reason),
+        Some(VaultError::Other(reason)) | Some(VaultError::Unavailable(reason)) => {
+            VaultError::Unavailable(reason)
+        }
         Some(other) => other,
         None => VaultError::Unavailable(short(&err.to_string())),
     }
@@ -116,9 +138,10 @@ fn classify_open(err: &keyring_core::Error) -> VaultError {
 fn classify_bus(err: &zbus::Error) -> VaultError {
     match err {
         zbus::Error::MethodError(name, _, _) => match name.as_str() {
-            "org.freedesktop.DBus.Error.ServiceUnknown" | "org.freedesktop.DBus.Error.NameHasNoOwner" => {
-                VaultError::Unavailable("no Secret Service (e.g. gnome-keyring) on the session bus".into())
-            }
+            "org.freedesktop.DBus.Error.ServiceUnknown"
+            | "org.freedesktop.DBus.Error.NameHasNoOwner" => VaultError::Unavailable(
+                "no Secret Service (e.g. gnome-keyring) on the session bus".into(),
+            ),
             "org.freedesktop.Secret.Error.IsLocked" => VaultError::Locked,
             "org.freedesktop.DBus.Error.AccessDenied" => VaultError::AccessDenied,
             "org.freedesktop.DBus.Error.NoReply" | "org.freedesktop.DBus.Error.Timeout" => {
@@ -127,7 +150,10 @@ fn classify_bus(err: &zbus::Error) -> VaultError {
             other => VaultError::Other(format!("Secret Service error {other}")),
         },
         zbus::Error::InputOutput(_) | zbus::Error::Address(_) | zbus::Error::Handshake(_) => {
-            VaultError::Unavailable(format!("the session bus failed: {}", short(&err.to_string())))
+            VaultError::Unavailable(format!(
+                "the session bus failed: {}",
+                short(&err.to_string())
+            ))
         }
         other => VaultError::Other(short(&other.to_string())),
     }

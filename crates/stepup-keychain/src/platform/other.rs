@@ -19,9 +19,11 @@ impl Platform {
         #[cfg(target_os = "windows")]
         let store = windows_native_keyring_store::Store::new();
         #[cfg(not(any(target_os = "macos", target_os = "windows")))]
-        let store: keyring_core::Result<Arc<CredentialStore>> =
-            Err(keyring_core::Error::NotSupportedByStore("no keychain on this platform".into()));
-        let store: Arc<CredentialStore> = store.map_err(|e| VaultError::Unavailable(e.to_string()))?;
+        let store: keyring_core::Result<Arc<CredentialStore>> = Err(
+            keyring_core::Error::NotSupportedByStore("no keychain on this platform".into()),
+        );
+        let store: Arc<CredentialStore> =
+            store.map_err(|e| VaultError::Unavailable(e.to_string()))?;
         Ok((Self, store))
     }
 
