@@ -119,8 +119,7 @@ pub fn run() {
                 }
             }
         }))
-        .plugin(tauri_plugin_deep_link::init())
-        .plugin(tauri_plugin_dialog::init());
+        .plugin(tauri_plugin_deep_link::init());
     let result = setup_builder(builder, AppState::new(launch.clone()))
         .setup(move |app| {
             register_scheme(app);
