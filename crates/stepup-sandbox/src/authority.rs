@@ -19,8 +19,11 @@ use stepup_protocol::{
     TotpRegisterVerifyRequest, TotpRegistration, VerifyResponse,
 };
 
+mod passkeys;
+
 use crate::crypto;
 use crate::error::{ApiError, SandboxError};
+use passkeys::{passkey_credential, passkey_device_view, Ceremony};
 use crate::store::{
     self, EmailRecord, MfaDeviceRecord, PersistedState, PhoneRecord, RecoveryCodeRecord,
     SessionRecord, UserRecord, WalletRecord,
@@ -151,6 +154,12 @@ pub(crate) struct Authority {
     outbox: VecDeque<OutboxMessage>,
     /// The demo user's plaintext recovery codes not used yet (memory only).
     demo_recovery_codes: Vec<Secret>,
+    /// The passkey relying party (rp id and the one accepted origin).
+    webauthn: webauthn_rs::prelude::Webauthn,
+    /// The passkey rp id, as configured.
+    passkey_rp_id: String,
+    /// Pending passkey ceremonies by challenge (memory only: they live 60 s).
+    ceremonies: HashMap<String, Ceremony>,
 }
 
 /// Validates and normalises an email address.
@@ -304,6 +313,7 @@ impl Authority {
                     .unwrap_or_default(),
                 reason: "the signing key in the state file is not a P-256 scalar".into(),
             })?;
+        let webauthn = passkeys::relying_party(&config.passkey_rp_id, &config.passkey_origin)?;
         let mut authority = Self {
             env: config.environment_id.clone(),
             clock: config.clock.clone(),
@@ -318,6 +328,9 @@ impl Authority {
             verifications: HashMap::new(),
             outbox: VecDeque::new(),
             demo_recovery_codes: Vec::new(),
+            webauthn,
+            passkey_rp_id: config.passkey_rp_id.clone(),
+            ceremonies: HashMap::new(),
         };
         if config.seed_demo {
             authority.seed_demo()?;
@@ -911,7 +924,7 @@ impl Authority {
         self.state
             .users
             .get(user_id)
-            .is_some_and(|u| u.mfa_devices.iter().any(|d| d.verified))
+            .is_some_and(|u| u.mfa_devices.iter().any(|d| d.verified) || !u.passkeys.is_empty())
     }
 
     /// `POST emailVerifications/signin` / `smsVerifications/signin`: signs in, creating the
@@ -962,6 +975,7 @@ impl Authority {
                     recovery_codes: Vec::new(),
                     wallets: Vec::new(),
                     mfa_failures_ms: Vec::new(),
+                    passkeys: Vec::new(),
                 };
                 self.state.users.insert(id.clone(), user);
                 id
@@ -1050,23 +1064,33 @@ impl Authority {
             return Ok(StepUpCheck::satisfied());
         }
         let user = self.user(&ctx.user_id)?;
-        let devices: Vec<&MfaDeviceRecord> =
-            user.mfa_devices.iter().filter(|d| d.verified).collect();
-        if !devices.is_empty() {
-            let credentials = devices
-                .iter()
-                .map(|d| StepUpCredential {
+        // MFA devices, TOTP and passkeys alike: (credential, default flag, created at).
+        let devices: Vec<(StepUpCredential, bool, i64)> = user
+            .mfa_devices
+            .iter()
+            .filter(|d| d.verified)
+            .map(|d| {
+                let credential = StepUpCredential {
                     id: d.id.clone(),
                     format: CredentialFormat::Totp,
                     kind: Some("totp".into()),
                     alias: d.alias.clone(),
-                })
-                .collect();
+                };
+                (credential, d.default, d.created_at_ms)
+            })
+            .chain(
+                user.passkeys
+                    .iter()
+                    .map(|p| (passkey_credential(p), p.default, p.created_at_ms)),
+            )
+            .collect();
+        if !devices.is_empty() {
             let default = devices
                 .iter()
-                .find(|d| d.default)
-                .or_else(|| devices.iter().rev().max_by_key(|d| d.created_at_ms))
-                .map(|d| d.id.clone());
+                .find(|d| d.1)
+                .or_else(|| devices.iter().rev().max_by_key(|d| d.2))
+                .map(|d| d.0.id.clone());
+            let credentials = devices.into_iter().map(|d| d.0).collect();
             return Ok(StepUpCheck {
                 is_required: true,
                 credentials,
@@ -1336,11 +1360,12 @@ impl Authority {
 
     /// `GET users/mfa`.
     pub(crate) fn list_mfa(&self, ctx: &SessionCtx) -> Result<MfaDevicesResponse, ApiError> {
-        let devices: Vec<MfaDevice> = self
-            .user(&ctx.user_id)?
+        let user = self.user(&ctx.user_id)?;
+        let devices: Vec<MfaDevice> = user
             .mfa_devices
             .iter()
             .map(mfa_device_view)
+            .chain(user.passkeys.iter().map(passkey_device_view))
             .collect();
         Ok(MfaDevicesResponse {
             count: u32::try_from(devices.len()).unwrap_or(u32::MAX),
@@ -1351,9 +1376,10 @@ impl Authority {
     /// `DELETE users/mfa/{id}` (after the `credential:unlink` check).
     pub(crate) fn delete_mfa(&mut self, ctx: &SessionCtx, id: &str) -> Result<(), ApiError> {
         let user = self.user_mut(&ctx.user_id)?;
-        let before = user.mfa_devices.len();
+        let before = user.mfa_devices.len() + user.passkeys.len();
         user.mfa_devices.retain(|d| d.id != id);
-        if user.mfa_devices.len() == before {
+        user.passkeys.retain(|p| p.id != id);
+        if user.mfa_devices.len() + user.passkeys.len() == before {
             return Err(ApiError::unprocessable(
                 codes::MFA_DEVICE_NOT_FOUND,
                 "no such MFA device for this user",
@@ -1364,11 +1390,8 @@ impl Authority {
 
     /// Checks that device `id` exists for the user (before any token is consumed).
     pub(crate) fn has_device(&self, ctx: &SessionCtx, id: &str) -> Result<(), ApiError> {
-        if self
-            .user(&ctx.user_id)?
-            .mfa_devices
-            .iter()
-            .any(|d| d.id == id)
+        let user = self.user(&ctx.user_id)?;
+        if user.mfa_devices.iter().any(|d| d.id == id) || user.passkeys.iter().any(|p| p.id == id)
         {
             Ok(())
         } else {
@@ -1388,18 +1411,19 @@ impl Authority {
     ) -> Result<MfaDevice, ApiError> {
         self.has_device(ctx, id)?;
         let user = self.user_mut(&ctx.user_id)?;
+        let flag = |this: &str, was: bool| if this == id { default } else { was && !default };
         for d in &mut user.mfa_devices {
-            d.default = if d.id == id {
-                default
-            } else {
-                d.default && !default
-            };
+            d.default = flag(&d.id, d.default);
+        }
+        for p in &mut user.passkeys {
+            p.default = flag(&p.id, p.default);
         }
         let view = user
             .mfa_devices
             .iter()
             .find(|d| d.id == id)
-            .map(mfa_device_view);
+            .map(mfa_device_view)
+            .or_else(|| user.passkeys.iter().find(|p| p.id == id).map(passkey_device_view));
         self.persist()?;
         view.ok_or_else(|| ApiError::internal("device vanished"))
     }
@@ -1525,8 +1549,11 @@ impl Authority {
                     "enabled": true,
                     "required": false,
                     "enrollment": "action",
-                    "availableMethods": ["totp"],
-                    "methods": [{ "type": "totp", "enabled": true, "allowBackupCodes": true }],
+                    "availableMethods": ["totp", "passkey"],
+                    "methods": [
+                        { "type": "totp", "enabled": true, "allowBackupCodes": true },
+                        { "type": "passkey", "enabled": true, "allowBackupCodes": true },
+                    ],
                     "actions": [
                         action("wallet.waas.export", "wallet:export"),
                         action("wallet.waas.sign", "wallet:sign"),
@@ -1550,6 +1577,7 @@ impl Authority {
         let user = self.state.users.get(id)?;
         let mut demo = demo_view(user);
         demo.recovery_codes = self.demo_recovery_codes.clone();
+        demo.device_passkey_state = self.state.demo_passkey_state.clone();
         Some(demo)
     }
 
@@ -1570,9 +1598,11 @@ impl Authority {
             totp: true,
             recovery_codes: true,
             wallet: true,
+            passkey: true,
         };
         let demo = self.create_user(spec)?;
         self.state.demo_user_id = Some(demo.user_id.clone());
+        self.state.demo_passkey_state = demo.device_passkey_state.clone();
         self.demo_recovery_codes = demo.recovery_codes;
         Ok(())
     }
@@ -1620,6 +1650,7 @@ impl Authority {
             recovery_codes: Vec::new(),
             wallets: Vec::new(),
             mfa_failures_ms: Vec::new(),
+            passkeys: Vec::new(),
         };
         if spec.totp {
             user.mfa_devices.push(MfaDeviceRecord {
@@ -1662,7 +1693,13 @@ impl Authority {
         }
         let mut demo = demo_view(&user);
         demo.recovery_codes = plaintext;
-        self.state.users.insert(user.id.clone(), user);
+        let user_id = user.id.clone();
+        self.state.users.insert(user_id.clone(), user);
+        if spec.passkey {
+            let (device_id, state) = self.enrol_soft_passkey(&user_id)?;
+            demo.passkey_device_id = Some(device_id);
+            demo.device_passkey_state = Some(state);
+        }
         self.save()?;
         Ok(demo)
     }
@@ -1701,6 +1738,8 @@ fn demo_view(user: &UserRecord) -> DemoUser {
         recovery_codes: Vec::new(),
         wallet_id: user.wallets.first().map(|w| w.id.clone()),
         wallet_address: user.wallets.first().map(|w| w.address.clone()),
+        passkey_device_id: user.passkeys.first().map(|p| p.id.clone()),
+        device_passkey_state: None,
     }
 }
 

@@ -21,7 +21,7 @@ use stepup_protocol::headers::{
 };
 use stepup_protocol::{
     EmailVerificationCreateRequest, ExportPrivateKeyRequest, ExternalAuthVerifyRequest,
-    OtpSignInRequest, OtpVerifyRequest, RecoveryAuthRequest, SmsVerificationCreateRequest,
+    MfaPasskeyRegisterRequest, OtpSignInRequest, PasskeyAuthRequest, PasskeyRegisterRequest, OtpVerifyRequest, RecoveryAuthRequest, SmsVerificationCreateRequest,
     StepUpCheckRequest, TokenScope, TotpAuthRequest, TotpRegisterVerifyRequest,
 };
 
@@ -73,6 +73,16 @@ pub(crate) fn router(shared: AppState) -> Router {
         .route("/stepUp/check", post(step_up_check))
         .route("/users/mfa/auth/totp", post(totp_auth))
         .route("/users/mfa/auth/recovery", post(recovery_auth))
+        .route("/users/mfa/auth/passkey", post(passkey_auth))
+        .route("/users/passkeys/authenticate", get(passkey_auth_options))
+        .route(
+            "/users/mfa/register/passkey",
+            get(register_mfa_passkey).post(register_mfa_passkey_finish),
+        )
+        .route(
+            "/users/passkeys/register",
+            get(register_account_passkey).post(register_account_passkey_finish),
+        )
         .route("/externalAuth/verify", post(external_auth_verify))
         .route(
             "/users/mfa/register/totp",
@@ -425,7 +435,83 @@ async fn external_auth_verify(
         .map(|r| Json(r).into_response())
 }
 
+async fn passkey_auth_options(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+) -> Result<Response, ApiError> {
+    s.with(|a| a.passkey_auth_options(&ctx))
+        .map(|r| Json(r).into_response())
+}
+
+async fn passkey_auth(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    ApiJson(req): ApiJson<PasskeyAuthRequest>,
+) -> Result<Response, ApiError> {
+    s.with(|a| a.passkey_auth(&ctx, &req))
+        .map(|r| Json(r).into_response())
+}
+
 // ---------------------------------------------------------------- scope-protected endpoints
+
+/// Passkey registration, MFA flavour: `GET` needs a `credential:link` token; the `POST`
+/// finishes the ceremony that `GET` started (its challenge is the proof).
+async fn register_mfa_passkey(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    s.with(|a| {
+        a.require_elevated(
+            &ctx,
+            TokenScope::CredentialLink.as_str(),
+            elevated(&headers),
+        )?;
+        a.passkey_mfa_register_start(&ctx)
+    })
+    .map(|r| Json(r).into_response())
+}
+
+async fn register_mfa_passkey_finish(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    ApiJson(req): ApiJson<MfaPasskeyRegisterRequest>,
+) -> Result<Response, ApiError> {
+    s.with(|a| a.passkey_mfa_register_finish(&ctx, &req))
+        .map(|r| Json(r).into_response())
+}
+
+/// Account passkeys (the SDK's `registerPasskey`): same rule, `PasskeyRegisterRequest` body.
+async fn register_account_passkey(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    s.with(|a| {
+        a.require_elevated(
+            &ctx,
+            TokenScope::CredentialLink.as_str(),
+            elevated(&headers),
+        )?;
+        a.passkey_account_register_start(&ctx)
+    })
+    .map(|r| Json(r).into_response())
+}
+
+async fn register_account_passkey_finish(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    ApiJson(req): ApiJson<PasskeyRegisterRequest>,
+) -> Result<Response, ApiError> {
+    s.with(|a| a.passkey_account_register_finish(&ctx, &req))
+        .map(|r| Json(r).into_response())
+}
 
 fn elevated(headers: &HeaderMap) -> Option<&str> {
     header(headers, X_DYN_ELEVATED_ACCESS_TOKEN)
@@ -577,6 +663,7 @@ async fn demo(State(s): State<AppState>, _env: Env) -> Result<Response, ApiError
         "recoveryCodes": demo.recovery_codes.iter().map(|c| c.expose().to_owned()).collect::<Vec<_>>(),
         "walletId": demo.wallet_id,
         "walletAddress": demo.wallet_address,
+        "passkeyDeviceId": demo.passkey_device_id,
     }))
     .into_response())
 }

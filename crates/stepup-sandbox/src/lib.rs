@@ -50,6 +50,13 @@ pub use error::{ApiError, SandboxError};
 /// The environment id the sandbox serves by default.
 pub const DEFAULT_ENVIRONMENT_ID: &str = "4f8a5d0e-9c1b-4c3e-8f2a-5b6d7e8f9a0b";
 
+/// The relying party id of passkeys by default (the app's origin's host).
+pub const DEFAULT_PASSKEY_RP_ID: &str = "app.stepup.example";
+
+/// The origin passkey ceremonies must carry in `clientDataJSON` by default; the client's
+/// `Config::app_origin` must equal it.
+pub const DEFAULT_APP_ORIGIN: &str = "https://app.stepup.example";
+
 /// How tokens for one scope behave (`MFASettingsActions`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenPolicy {
@@ -100,6 +107,11 @@ pub struct SandboxConfig {
     pub print_codes: bool,
     /// Create the demo user if the state has none.
     pub seed_demo: bool,
+    /// Passkey relying party id: a domain equal to, or a registrable suffix of, the host of
+    /// `passkey_origin` (never an IP address).
+    pub passkey_rp_id: String,
+    /// The only origin accepted in passkey `clientDataJSON` (scheme, host and port must match).
+    pub passkey_origin: String,
 }
 
 impl Default for SandboxConfig {
@@ -113,6 +125,8 @@ impl Default for SandboxConfig {
             external_auth_key: None,
             print_codes: false,
             seed_demo: false,
+            passkey_rp_id: DEFAULT_PASSKEY_RP_ID.to_owned(),
+            passkey_origin: DEFAULT_APP_ORIGIN.to_owned(),
         }
     }
 }
@@ -170,6 +184,12 @@ pub struct DemoUser {
     pub wallet_id: Option<String>,
     /// The embedded wallet's address.
     pub wallet_address: Option<String>,
+    /// The enrolled device passkey's MFA device id.
+    pub passkey_device_id: Option<String>,
+    /// The device passkey's authenticator as enrolled (soft-token CBOR, base64url): the
+    /// sandbox cannot hold the user's authenticator, so it hands it to the app, which seals it
+    /// in its keychain (`PasskeyStateStore::save`). Only the demo user has one.
+    pub device_passkey_state: Option<Secret>,
 }
 
 /// What [`RunningSandbox::create_user`] creates.
@@ -185,6 +205,9 @@ pub struct UserSpec {
     pub recovery_codes: bool,
     /// Add an embedded wallet with a random demo key.
     pub wallet: bool,
+    /// Enrol a device passkey (a soft token); its state comes back in
+    /// [`DemoUser::device_passkey_state`].
+    pub passkey: bool,
 }
 
 /// The sandbox server.
@@ -268,6 +291,12 @@ impl RunningSandbox {
     /// The demo user (if seeded), with its not-yet-used plaintext recovery codes.
     pub fn demo(&self) -> Option<DemoUser> {
         self.shared.with(|a| a.demo())
+    }
+
+    /// The demo user's device passkey state as enrolled (soft-token CBOR, base64url), for the
+    /// app to store in its keychain when it has none. `None` without a seeded demo user.
+    pub fn demo_device_passkey_state(&self) -> Option<Secret> {
+        self.shared.with(|a| a.demo().and_then(|d| d.device_passkey_state))
     }
 
     /// The current TOTP code of a base32 secret, computed with the sandbox clock.

@@ -32,6 +32,10 @@ pub(crate) struct PersistedState {
     pub used_external_jtis: BTreeMap<String, i64>,
     /// The user created by `seed_demo`.
     pub demo_user_id: Option<String>,
+    /// The demo user's device passkey as enrolled: a soft token's CBOR, base64url. Handed to
+    /// the app once per sandbox state; the app keeps (and advances) its own copy.
+    #[serde(default)]
+    pub demo_passkey_state: Option<Secret>,
 }
 
 /// A user.
@@ -55,6 +59,30 @@ pub(crate) struct UserRecord {
     /// Times (unix ms) of wrong MFA codes, for the 5-per-15-minutes limit.
     #[serde(default)]
     pub mfa_failures_ms: Vec<i64>,
+    /// Registered passkeys (MFA devices of type `passkey`), oldest first.
+    #[serde(default)]
+    pub passkeys: Vec<PasskeyRecord>,
+}
+
+/// A registered passkey: an MFA device of type `passkey`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PasskeyRecord {
+    /// MFA device id.
+    pub id: String,
+    /// The credential id, base64url (unique across users).
+    pub credential_id: String,
+    /// webauthn-rs's credential: public key, algorithm and the **signature counter**, which is
+    /// updated and saved after every accepted assertion.
+    pub passkey: webauthn_rs::prelude::Passkey,
+    /// Human label.
+    pub alias: Option<String>,
+    /// Marked default by the user.
+    pub default: bool,
+    /// Registered through `users/mfa/register/passkey` (true) or `users/passkeys/register`.
+    pub mfa: bool,
+    /// Creation time, unix ms.
+    pub created_at_ms: i64,
 }
 
 /// An email credential.
@@ -153,6 +181,7 @@ impl PersistedState {
             used_token_jtis: BTreeMap::new(),
             used_external_jtis: BTreeMap::new(),
             demo_user_id: None,
+            demo_passkey_state: None,
         }
     }
 }

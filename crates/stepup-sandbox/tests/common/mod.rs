@@ -182,6 +182,7 @@ pub fn mfa_user(email: &str) -> UserSpec {
         recovery_codes: true,
         wallet: true,
         phone: None,
+        passkey: false,
     }
 }
 
