@@ -15,7 +15,8 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 for tool in xvfb-run dbus-run-session gnome-keyring-daemon WebKitWebDriver curl node; do
   command -v "$tool" >/dev/null || { echo "e2e: $tool is missing: running tests/e2e/setup.sh"; "$ROOT/tests/e2e/setup.sh"; break; }
 done
-if [ -z "${1:-}" ] && [ ! -x "$ROOT/target/debug/stepup-desktop" ]; then
+if [ -z "${1:-}" ]; then
+  # No binary given: make sure the debug build is current (a no-op when it is).
   (cd "$ROOT" && cargo build -p stepup-desktop --locked)
 fi
 APP="$(realpath "${1:-$ROOT/target/debug/stepup-desktop}")"
