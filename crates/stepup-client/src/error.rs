@@ -95,6 +95,13 @@ pub enum StepUpError {
     /// The authenticator did not verify the user (no PIN or biometric).
     #[error("the authenticator did not confirm it is you: try again and unlock it with your PIN or biometric")]
     UserNotVerified,
+    /// The server refused the passkey's signature or attestation (`mfa_invalid_code` on a
+    /// passkey call): bad signature, no user verification, or a counter that did not increase.
+    #[error("the server did not accept this passkey: try again, or choose another method")]
+    PasskeyRefused,
+    /// The authenticator itself failed (not a cancel, not a timeout).
+    #[error("the passkey authenticator failed ({0}): try again, or choose another method")]
+    Authenticator(String),
 }
 
 fn wrong_code_message(remaining: Option<u32>) -> String {
@@ -137,6 +144,8 @@ impl StepUpError {
             Self::NoPasskeyCredentials => "no_passkey_credentials",
             Self::Cancelled => "cancelled",
             Self::UserNotVerified => "user_not_verified",
+            Self::PasskeyRefused => "passkey_refused",
+            Self::Authenticator(_) => "authenticator_error",
         }
     }
 

@@ -35,6 +35,8 @@
 //! - `tokens`: parsing elevated tokens; [`TokenStatus`].
 //! - `verify`: one [`Verification`] variant per method.
 //! - `check`: `check_step_up`, `has_elevated_access_token`, [`choose_method`].
+//! - `passkey`: native passkey ceremonies: [`passkey::PasskeyAuthenticator`] per platform,
+//!   the keychain-sealed device passkey, and the passkey step-up and registration calls.
 //! - `actions`: the scope-protected calls and the retry-after-step-up helper.
 //! - `error`: [`StepUpError`], one sentence per variant.
 
@@ -45,6 +47,7 @@ pub mod config;
 pub mod device;
 pub mod error;
 pub mod http;
+pub mod passkey;
 pub mod session;
 pub mod store;
 pub mod tokens;

@@ -85,6 +85,9 @@ pub enum Verification {
         /// The assertion JWT.
         jwt: Secret,
     },
+    /// A passkey (`GET users/passkeys/authenticate`, the authenticator signs,
+    /// `POST users/mfa/auth/passkey`); see [`StepUpClient::authenticate_passkey_mfa`].
+    Passkey(crate::passkey::PasskeyConfirmation),
 }
 
 /// What a verification changed.
@@ -219,6 +222,7 @@ impl StepUpClient {
             }
             Verification::RecoveryCode { code } => self.verify_recovery_code(&code, scopes).await,
             Verification::ExternalJwt { jwt } => self.verify_external_jwt(&jwt, scopes).await,
+            Verification::Passkey(confirmation) => self.verify_passkey(confirmation, scopes).await,
         }
     }
 

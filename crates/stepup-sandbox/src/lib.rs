@@ -205,8 +205,8 @@ pub struct UserSpec {
     pub recovery_codes: bool,
     /// Add an embedded wallet with a random demo key.
     pub wallet: bool,
-    /// Enrol a device passkey (a soft token); its state comes back in
-    /// [`DemoUser::device_passkey_state`].
+    /// Enrol a device passkey (a soft token), marked as the default MFA device; its state
+    /// comes back in [`DemoUser::device_passkey_state`].
     pub passkey: bool,
 }
 

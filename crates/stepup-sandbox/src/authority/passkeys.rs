@@ -499,7 +499,8 @@ impl Authority {
     }
 
     /// Enrols a device passkey for `user_id` with a fresh soft token, through the same
-    /// ceremony as the HTTP registration. Returns the device id and the token's state.
+    /// ceremony as the HTTP registration, marked as the default MFA device. Returns the
+    /// device id and the token's state.
     pub(crate) fn enrol_soft_passkey(
         &mut self,
         user_id: &str,
@@ -535,7 +536,8 @@ impl Authority {
             credential_id: B64.encode(passkey.cred_id()),
             passkey,
             alias: Some(DEMO_PASSKEY_ALIAS.into()),
-            default: false,
+            // The demo's step-ups default to it (the card: MFA users default to passkeys).
+            default: true,
             mfa: true,
             created_at_ms: now,
         });

@@ -1,0 +1,289 @@
+//! Passkeys, natively: the WebAuthn ceremonies a webview cannot run for the relying party.
+//!
+//! A [`PasskeyAuthenticator`] runs one ceremony (blocking; the client runs it on
+//! `spawn_blocking` under a 60 s [`CEREMONY_TIMEOUT`]); [`platform_authenticator`] picks the one
+//! this platform has. The client builds `clientDataJSON` with [`Config::app_origin`], which
+//! must equal the relying party's origin.
+//!
+//! ## Platform-specific
+//! - **Windows**: Windows Hello through webauthn.dll (`win10`); the OS dialog also offers
+//!   security keys and phones. The OS asks for presence and verification itself.
+//! - **Linux and macOS**: a *device passkey*: a CTAP2 software authenticator whose state
+//!   (private keys and signature counter) is sealed in the OS keychain through a
+//!   [`PasskeyStateStore`] and saved after every use. The user confirms each use in the
+//!   app's dialog ([`UserPresence`]); that confirmation is its user verification.
+//! - **Security keys over USB** (any OS, cargo feature `security-keys`, off by default):
+//!   `SecurityKey` in `platform_impl/security_key.rs`; PIN and touch go through callbacks.
+//!
+//! [`Config::app_origin`]: crate::Config::app_origin
+
+mod device;
+mod flows;
+mod wire;
+mod platform_impl;
+
+use crate::error::StepUpError;
+use crate::vault::VaultError;
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use stepup_protocol::Secret;
+
+pub use device::DevicePasskey;
+pub use flows::RegisteredPasskey;
+#[cfg(feature = "security-keys")]
+pub use platform_impl::security_key::{SecurityKey, SecurityKeyPrompts};
+#[cfg(windows)]
+pub use platform_impl::windows::WindowsHello;
+/// The WebAuthn JSON types a custom [`PasskeyAuthenticator`] receives and returns.
+pub use webauthn_authenticator_rs::prelude::{
+    CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential,
+    RequestChallengeResponse, Url, WebauthnCError,
+};
+
+/// How long one ceremony may take, the user's part included (WebAuthn's usual 60 s).
+pub const CEREMONY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Which kind of authenticator ran a ceremony (for the dialog's wording).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AuthenticatorKind {
+    /// A software authenticator sealed in the OS keychain; presence confirmed in the app.
+    DevicePasskey,
+    /// Windows Hello (and what the Windows dialog offers).
+    WindowsHello,
+    /// A roaming security key over USB.
+    SecurityKey,
+    /// Anything else (tests, embedders).
+    Custom,
+}
+
+/// Which ceremony the user is asked to confirm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PasskeyCeremony {
+    /// Creating a new passkey.
+    Register,
+    /// Signing a challenge with an existing passkey.
+    Authenticate,
+}
+
+/// What the user is asked to confirm, right before the authenticator signs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyPrompt {
+    /// Register or authenticate.
+    pub ceremony: PasskeyCeremony,
+    /// The relying party (a domain).
+    pub rp_id: String,
+    /// The origin written into `clientDataJSON`.
+    pub origin: String,
+}
+
+/// The user's confirmation of a passkey use. Called on the ceremony's worker thread (it may
+/// block, e.g. waiting for the dialog's answer); `false` cancels ([`StepUpError::Cancelled`]).
+/// Authenticators with their own prompt (Windows Hello, a key's button) do not call it.
+pub trait UserPresence: Send + Sync {
+    /// Whether the user confirmed `prompt`.
+    fn confirm(&self, prompt: &PasskeyPrompt) -> bool;
+}
+
+impl<F: Fn(&PasskeyPrompt) -> bool + Send + Sync> UserPresence for F {
+    fn confirm(&self, prompt: &PasskeyPrompt) -> bool {
+        self(prompt)
+    }
+}
+
+/// One authenticator. Both calls **block** (a key waits for a touch); the client runs them on
+/// a blocking thread. Errors are already [`StepUpError`]s (see [`map_authenticator_error`]).
+pub trait PasskeyAuthenticator: Send + Sync {
+    /// What this is.
+    fn kind(&self) -> AuthenticatorKind;
+    /// Creates a credential for `options`, with `clientDataJSON` carrying `origin`.
+    fn register(
+        &self,
+        origin: Url,
+        options: CreationChallengeResponse,
+        presence: &dyn UserPresence,
+    ) -> Result<RegisterPublicKeyCredential, StepUpError>;
+    /// Signs `options`' challenge with one of `allowCredentials`.
+    fn authenticate(
+        &self,
+        origin: Url,
+        options: RequestChallengeResponse,
+        presence: &dyn UserPresence,
+    ) -> Result<PublicKeyCredential, StepUpError>;
+}
+
+/// Where a device passkey's authenticator state lives: one opaque secret (base64url CBOR,
+/// about 3 KB) holding private keys and the signature counter. `stepup-keychain` implements it
+/// over the OS keychain. Both calls block.
+pub trait PasskeyStateStore: Send + Sync {
+    /// The stored state; `None` when this device has no passkey yet.
+    fn load(&self) -> Result<Option<Secret>, VaultError>;
+    /// Replaces the stored state (after every use: the counter moved).
+    fn save(&self, state: &Secret) -> Result<(), VaultError>;
+}
+
+/// A [`PasskeyStateStore`] in memory (tests; a demo without a keychain).
+#[derive(Debug, Default)]
+pub struct MemoryPasskeyStore {
+    state: Mutex<Option<Secret>>,
+}
+
+impl MemoryPasskeyStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl PasskeyStateStore for MemoryPasskeyStore {
+    fn load(&self) -> Result<Option<Secret>, VaultError> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone())
+    }
+    fn save(&self, state: &Secret) -> Result<(), VaultError> {
+        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = Some(state.clone());
+        Ok(())
+    }
+}
+
+/// This platform's authenticator: Windows Hello on Windows, else the device passkey over
+/// `store`. (Security keys are opt-in: build with `security-keys` and use `SecurityKey`.)
+pub fn platform_authenticator(store: Arc<dyn PasskeyStateStore>) -> Arc<dyn PasskeyAuthenticator> {
+    #[cfg(windows)]
+    {
+        let _ = store;
+        Arc::new(WindowsHello)
+    }
+    #[cfg(not(windows))]
+    {
+        Arc::new(DevicePasskey::new(store))
+    }
+}
+
+/// The authenticator and the confirmation one passkey ceremony uses.
+#[derive(Clone)]
+pub struct PasskeyConfirmation {
+    /// Who signs.
+    pub authenticator: Arc<dyn PasskeyAuthenticator>,
+    /// Who confirms (the dialog).
+    pub presence: Arc<dyn UserPresence>,
+}
+
+impl PasskeyConfirmation {
+    /// A confirmation with `authenticator` and `presence`.
+    pub fn new(
+        authenticator: Arc<dyn PasskeyAuthenticator>,
+        presence: Arc<dyn UserPresence>,
+    ) -> Self {
+        Self {
+            authenticator,
+            presence,
+        }
+    }
+}
+
+impl std::fmt::Debug for PasskeyConfirmation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasskeyConfirmation")
+            .field("authenticator", &self.authenticator.kind())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An authenticator's failure as a [`StepUpError`] the dialog can explain.
+pub fn map_authenticator_error(e: &WebauthnCError) -> StepUpError {
+    use webauthn_authenticator_rs::error::CtapError;
+    match e {
+        WebauthnCError::Cancelled => StepUpError::Cancelled,
+        // A soft authenticator cannot do UV; a key without PIN/biometric refuses it.
+        WebauthnCError::NotSupported
+        | WebauthnCError::Ctap(CtapError::Ctap2PinInvalid)
+        | WebauthnCError::Ctap(CtapError::Ctap2PinBlocked)
+        | WebauthnCError::Ctap(CtapError::Ctap2PinAuthBlocked)
+        | WebauthnCError::Ctap(CtapError::Ctap2PinNotSet)
+        | WebauthnCError::Ctap(CtapError::Ctap2PUATRequired) => StepUpError::UserNotVerified,
+        WebauthnCError::Ctap(CtapError::Ctap2OperationDenied)
+        | WebauthnCError::Ctap(CtapError::Ctap2KeepAliveCancel) => StepUpError::Cancelled,
+        WebauthnCError::Ctap(CtapError::Ctap2UserActionTimeout) => StepUpError::TimedOut,
+        WebauthnCError::Ctap(CtapError::Ctap2NoCredentials) => StepUpError::NoPasskeyCredentials,
+        other => StepUpError::Authenticator(other.to_string()),
+    }
+}
+
+/// Runs a blocking ceremony on a blocking thread, giving up after [`CEREMONY_TIMEOUT`].
+pub(crate) async fn run_ceremony<T: Send + 'static>(
+    ceremony: impl FnOnce() -> Result<T, StepUpError> + Send + 'static,
+) -> Result<T, StepUpError> {
+    run_ceremony_within(CEREMONY_TIMEOUT, ceremony).await
+}
+
+/// [`run_ceremony`] with another limit. A timed-out authenticator call keeps its thread until
+/// it returns by itself (blocking calls cannot be interrupted); its result is dropped.
+async fn run_ceremony_within<T: Send + 'static>(
+    limit: Duration,
+    ceremony: impl FnOnce() -> Result<T, StepUpError> + Send + 'static,
+) -> Result<T, StepUpError> {
+    let task = tokio::task::spawn_blocking(ceremony);
+    match tokio::time::timeout(limit, task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(StepUpError::Authenticator(
+            "the authenticator thread failed".into(),
+        )),
+        Err(_) => Err(StepUpError::TimedOut),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_ceremony_that_outlives_its_limit_times_out() {
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let result = run_ceremony_within(Duration::from_millis(50), move || {
+            let _ = wait.recv_timeout(Duration::from_secs(5));
+            Ok(())
+        })
+        .await;
+        assert_eq!(result, Err(StepUpError::TimedOut));
+        let _ = release.send(());
+    }
+
+    #[test]
+    fn authenticator_errors_map_to_what_the_dialog_says() {
+        use webauthn_authenticator_rs::error::CtapError;
+        assert_eq!(map_authenticator_error(&WebauthnCError::Cancelled), StepUpError::Cancelled);
+        assert_eq!(
+            map_authenticator_error(&WebauthnCError::NotSupported),
+            StepUpError::UserNotVerified
+        );
+        assert_eq!(
+            map_authenticator_error(&WebauthnCError::Ctap(CtapError::Ctap2PinNotSet)),
+            StepUpError::UserNotVerified
+        );
+        assert_eq!(
+            map_authenticator_error(&WebauthnCError::Ctap(CtapError::Ctap2UserActionTimeout)),
+            StepUpError::TimedOut
+        );
+    }
+
+    #[test]
+    fn empty_allow_credentials_means_no_passkey() {
+        let options = stepup_protocol::PasskeyAuthenticationOptions {
+            challenge: "Y2g".into(),
+            timeout: Some(60_000),
+            rp_id: Some("app.stepup.example".into()),
+            user_verification: Some("required".into()),
+            allow_credentials: Some(Vec::new()),
+        };
+        let origin = Url::parse("https://app.stepup.example").ok();
+        let origin = origin.as_ref().map(|o| wire::request_options(&options, o).err());
+        assert_eq!(origin, Some(Some(StepUpError::NoPasskeyCredentials)));
+    }
+}

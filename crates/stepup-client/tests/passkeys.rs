@@ -1,0 +1,393 @@
+//! Passkeys, client against sandbox over HTTP: registration behind `credential:link`, the
+//! passkey step-up for `wallet:export`, and every refusal (old counter, no user verification,
+//! no passkey, cancelled). The authenticator is the real device passkey (a CTAP2 soft token)
+//! over an in-memory state store; `webauthn-rs` verifies on the sandbox side.
+
+mod common;
+
+use common::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use stepup_client::passkey::{
+    AuthenticatorKind, CreationChallengeResponse, DevicePasskey, MemoryPasskeyStore,
+    PasskeyAuthenticator, PasskeyCeremony, PasskeyConfirmation, PasskeyPrompt, PasskeyStateStore,
+    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url,
+    UserPresence,
+};
+use stepup_client::{
+    choose_method, CredentialFormat, CredentialMethod, StepUpCredentialExt, StepUpError,
+    TokenScope, Verification,
+};
+use stepup_sandbox::SandboxConfig;
+use webauthn_authenticator_rs::softtoken::SoftToken;
+use webauthn_authenticator_rs::WebauthnAuthenticator as _;
+
+const EXPORT: TokenScope = TokenScope::WalletExport;
+
+fn confirmed() -> Arc<dyn UserPresence> {
+    Arc::new(|_: &PasskeyPrompt| true)
+}
+
+fn device(store: &Arc<MemoryPasskeyStore>) -> PasskeyConfirmation {
+    let store: Arc<dyn PasskeyStateStore> = store.clone();
+    PasskeyConfirmation::new(Arc::new(DevicePasskey::new(store)), confirmed())
+}
+
+async fn totp_step_up(w: &World, scope: TokenScope) {
+    let v = Verification::Totp {
+        device_id: w.user.totp_device_id.clone(),
+        code: w.totp_now(),
+    };
+    w.client.verify(v, &[scope]).await.expect("TOTP step-up");
+}
+
+/// An MFA user with a device passkey registered (after a TOTP step-up for `credential:link`).
+async fn with_passkey(email: &str) -> (World, Arc<MemoryPasskeyStore>) {
+    let w = world(mfa_user(email)).await;
+    totp_step_up(&w, TokenScope::CredentialLink).await;
+    // Registered after the TOTP device: the newest device is the default.
+    w.clock.advance_secs(1);
+    let store = Arc::new(MemoryPasskeyStore::new());
+    let registered = w
+        .client
+        .register_passkey(device(&store))
+        .await
+        .expect("passkey registered");
+    assert!(registered.device_id.is_some());
+    (w, store)
+}
+
+#[tokio::test]
+async fn registered_passkey_steps_up_for_wallet_export_and_the_export_succeeds() {
+    let (w, store) = with_passkey("pk@example.com").await;
+    let state = store.load().unwrap().expect("state sealed in the store");
+    assert!(state.expose().len() > 1000, "the soft token state is saved");
+
+    // The passkey is an MFA device: listed next to TOTP, and the newest, so the default.
+    let check = w.client.check_step_up(EXPORT).await;
+    let passkey = check
+        .credentials
+        .iter()
+        .find(|c| c.format == CredentialFormat::Passkey)
+        .expect("the passkey is offered");
+    assert_eq!(passkey.kind.as_deref(), Some("passkey"));
+    assert_eq!(passkey.alias.as_deref(), Some("Passkey"));
+    assert_eq!(passkey.method(), CredentialMethod::Passkey);
+    assert!(check.credentials.iter().any(|c| c.method() == CredentialMethod::Totp));
+    assert_eq!(choose_method(&check).map(|c| c.id.clone()), Some(passkey.id.clone()));
+    let devices = w.client.mfa_devices().await.unwrap();
+    assert!(devices.iter().any(|d| d.kind.as_deref() == Some("passkey")));
+
+    let session_before = w.client.current_user().and_then(|u| u.session_id);
+    let outcome = w
+        .client
+        .authenticate_passkey_mfa(&[EXPORT], device(&store))
+        .await
+        .expect("passkey step-up");
+    assert!(outcome.token.expect("a token").scopes.contains(&EXPORT));
+    assert_ne!(
+        w.client.current_user().and_then(|u| u.session_id),
+        session_before,
+        "the session rotates"
+    );
+    assert_ne!(store.load().unwrap(), Some(state), "the counter moved and was saved");
+    let exported = w
+        .client
+        .export_wallet_private_key(&w.wallet_id())
+        .await
+        .expect("export with the passkey's token");
+    assert!(exported.private_key.expose().starts_with("0x"));
+}
+
+#[tokio::test]
+async fn an_assertion_with_an_old_counter_is_refused() {
+    let (w, store) = with_passkey("clone@example.com").await;
+    let snapshot = store.load().unwrap().expect("state");
+    for _ in 0..2 {
+        w.client
+            .authenticate_passkey_mfa(&[], device(&store))
+            .await
+            .expect("step-up");
+    }
+    // A copy of the authenticator taken before those two uses: its counter is behind.
+    store.save(&snapshot).unwrap();
+    let err = w
+        .client
+        .authenticate_passkey_mfa(&[EXPORT], device(&store))
+        .await
+        .unwrap_err();
+    assert_eq!(err, StepUpError::PasskeyRefused, "{err}");
+    assert!(!w.client.has_elevated_access_token(&EXPORT));
+}
+
+/// A soft token that drops user verification: it asks itself for "discouraged", so it signs
+/// with only the user-present flag. Its signature is valid; only the UV flag is missing.
+struct NoUserVerification {
+    token: Mutex<SoftToken>,
+}
+
+impl PasskeyAuthenticator for NoUserVerification {
+    fn kind(&self) -> AuthenticatorKind {
+        AuthenticatorKind::Custom
+    }
+    fn register(
+        &self,
+        origin: Url,
+        options: CreationChallengeResponse,
+        _presence: &dyn UserPresence,
+    ) -> Result<RegisterPublicKeyCredential, StepUpError> {
+        let mut token = self.token.lock().unwrap();
+        token
+            .do_registration(origin, options)
+            .map_err(|e| StepUpError::Authenticator(e.to_string()))
+    }
+    fn authenticate(
+        &self,
+        origin: Url,
+        options: RequestChallengeResponse,
+        _presence: &dyn UserPresence,
+    ) -> Result<PublicKeyCredential, StepUpError> {
+        let mut v = serde_json::to_value(&options).unwrap();
+        v["publicKey"]["userVerification"] = "discouraged".into();
+        let options: RequestChallengeResponse = serde_json::from_value(v).unwrap();
+        let mut token = self.token.lock().unwrap();
+        token
+            .do_authentication(origin, options)
+            .map_err(|e| StepUpError::Authenticator(e.to_string()))
+    }
+}
+
+#[tokio::test]
+async fn an_assertion_without_user_verification_is_refused() {
+    let w = world(mfa_user("nouv@example.com")).await;
+    totp_step_up(&w, TokenScope::CredentialLink).await;
+    let (token, _ca) = SoftToken::new(true).unwrap();
+    let weak: Arc<dyn PasskeyAuthenticator> = Arc::new(NoUserVerification {
+        token: Mutex::new(token),
+    });
+    w.client
+        .register_passkey(PasskeyConfirmation::new(weak.clone(), confirmed()))
+        .await
+        .expect("registration (with UV) succeeds");
+    let err = w
+        .client
+        .authenticate_passkey_mfa(&[EXPORT], PasskeyConfirmation::new(weak, confirmed()))
+        .await
+        .unwrap_err();
+    assert_eq!(err, StepUpError::PasskeyRefused, "{err}");
+    assert!(!w.client.has_elevated_access_token(&EXPORT));
+}
+
+/// An authenticator that must never be reached.
+struct Untouchable(AtomicUsize);
+
+impl PasskeyAuthenticator for Untouchable {
+    fn kind(&self) -> AuthenticatorKind {
+        AuthenticatorKind::Custom
+    }
+    fn register(
+        &self,
+        _: Url,
+        _: CreationChallengeResponse,
+        _: &dyn UserPresence,
+    ) -> Result<RegisterPublicKeyCredential, StepUpError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Err(StepUpError::Cancelled)
+    }
+    fn authenticate(
+        &self,
+        _: Url,
+        _: RequestChallengeResponse,
+        _: &dyn UserPresence,
+    ) -> Result<PublicKeyCredential, StepUpError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Err(StepUpError::Cancelled)
+    }
+}
+
+#[tokio::test]
+async fn no_registered_passkey_gives_no_passkey_credentials_before_any_ceremony_or_post() {
+    let w = world(mfa_user("none@example.com")).await;
+    let options = w.client.passkey_authentication_options().await.unwrap();
+    assert_eq!(options.allow_credentials.map(|c| c.len()), Some(0));
+    let untouchable = Arc::new(Untouchable(AtomicUsize::new(0)));
+    let err = w
+        .client
+        .authenticate_passkey_mfa(
+            &[EXPORT],
+            PasskeyConfirmation::new(untouchable.clone(), confirmed()),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, StepUpError::NoPasskeyCredentials);
+    assert_eq!(untouchable.0.load(Ordering::SeqCst), 0, "no ceremony ran");
+    // Nothing was posted: a POST would have counted as a failed MFA attempt (5 lock MFA).
+    for _ in 0..5 {
+        let again = w
+            .client
+            .authenticate_passkey_mfa(&[EXPORT], PasskeyConfirmation::new(untouchable.clone(), confirmed()))
+            .await;
+        assert_eq!(again.unwrap_err(), StepUpError::NoPasskeyCredentials);
+    }
+    totp_step_up(&w, EXPORT).await;
+}
+
+#[tokio::test]
+async fn passkey_registration_needs_a_credential_link_token() {
+    let w = world(mfa_user("link@example.com")).await;
+    let store = Arc::new(MemoryPasskeyStore::new());
+    let err = w.client.register_passkey(device(&store)).await.unwrap_err();
+    assert_eq!(
+        err,
+        StepUpError::StepUpRequired {
+            scope: TokenScope::CredentialLink
+        }
+    );
+    assert_eq!(store.load().unwrap(), None, "no authenticator was created");
+}
+
+#[tokio::test]
+async fn declining_the_dialog_cancels_without_signing() {
+    let (w, store) = with_passkey("cancel@example.com").await;
+    let before = store.load().unwrap();
+    let asked = Arc::new(Mutex::new(Vec::<PasskeyPrompt>::new()));
+    let log = asked.clone();
+    let declined: Arc<dyn UserPresence> = Arc::new(move |p: &PasskeyPrompt| {
+        log.lock().unwrap().push(p.clone());
+        false
+    });
+    let store_dyn: Arc<dyn PasskeyStateStore> = store.clone();
+    let confirmation = PasskeyConfirmation::new(Arc::new(DevicePasskey::new(store_dyn)), declined);
+    let err = w
+        .client
+        .authenticate_passkey_mfa(&[EXPORT], confirmation)
+        .await
+        .unwrap_err();
+    assert_eq!(err, StepUpError::Cancelled);
+    assert_eq!(store.load().unwrap(), before, "nothing was signed");
+    let prompts = asked.lock().unwrap().clone();
+    assert_eq!(prompts.len(), 1);
+    assert_eq!(prompts[0].ceremony, PasskeyCeremony::Authenticate);
+    assert_eq!(prompts[0].rp_id, "app.stepup.example");
+    assert_eq!(prompts[0].origin, "https://app.stepup.example");
+    // A later, confirmed attempt works.
+    w.client
+        .authenticate_passkey_mfa(&[EXPORT], device(&store))
+        .await
+        .expect("step-up after a cancel");
+}
+
+#[tokio::test]
+async fn an_account_passkey_also_steps_up() {
+    let w = world(mfa_user("account@example.com")).await;
+    totp_step_up(&w, TokenScope::CredentialLink).await;
+    let store = Arc::new(MemoryPasskeyStore::new());
+    w.client
+        .register_account_passkey(device(&store))
+        .await
+        .expect("account passkey registered");
+    w.client
+        .authenticate_passkey_mfa(&[EXPORT], device(&store))
+        .await
+        .expect("step-up with the account passkey");
+}
+
+#[tokio::test]
+async fn an_assertion_from_another_origin_is_refused_by_the_server() {
+    let (w, store) = with_passkey("origin@example.com").await;
+    let config = stepup_client::Config::new(w.sandbox.environment_id())
+        .unwrap()
+        .with_api_base_url(w.sandbox.base_url().parse().unwrap())
+        // Inside the rp id, so the authenticator signs; not the app's origin, so the server refuses.
+        .with_app_origin("https://evil.app.stepup.example");
+    let other = stepup_client::StepUpClient::builder(config)
+        .vault(w.vault.clone())
+        .clock(Arc::new(w.clock.clone()))
+        .build()
+        .await
+        .unwrap();
+    let err = other
+        .authenticate_passkey_mfa(&[EXPORT], device(&store))
+        .await
+        .unwrap_err();
+    assert_eq!(err, StepUpError::PasskeyRefused, "{err}");
+}
+
+/// Signs correctly, but only after the ceremony's 60 s are over (on the sandbox clock).
+struct Slow {
+    inner: DevicePasskey,
+    clock: stepup_client::ManualClock,
+}
+
+impl PasskeyAuthenticator for Slow {
+    fn kind(&self) -> AuthenticatorKind {
+        AuthenticatorKind::Custom
+    }
+    fn register(
+        &self,
+        origin: Url,
+        options: CreationChallengeResponse,
+        presence: &dyn UserPresence,
+    ) -> Result<RegisterPublicKeyCredential, StepUpError> {
+        self.inner.register(origin, options, presence)
+    }
+    fn authenticate(
+        &self,
+        origin: Url,
+        options: RequestChallengeResponse,
+        presence: &dyn UserPresence,
+    ) -> Result<PublicKeyCredential, StepUpError> {
+        self.clock.advance_secs(61);
+        self.inner.authenticate(origin, options, presence)
+    }
+}
+
+#[tokio::test]
+async fn an_expired_challenge_is_refused() {
+    let (w, store) = with_passkey("slow@example.com").await;
+    let store_dyn: Arc<dyn PasskeyStateStore> = store.clone();
+    let slow = Slow {
+        inner: DevicePasskey::new(store_dyn),
+        clock: w.clock.clone(),
+    };
+    let err = w
+        .client
+        .authenticate_passkey_mfa(&[EXPORT], PasskeyConfirmation::new(Arc::new(slow), confirmed()))
+        .await
+        .unwrap_err();
+    assert_eq!(err, StepUpError::PasskeyRefused, "{err}");
+}
+
+#[tokio::test]
+async fn the_demo_users_device_passkey_is_handed_to_the_app_and_works() {
+    let clock = stepup_client::ManualClock::now();
+    let config = SandboxConfig {
+        seed_demo: true,
+        clock: Arc::new(clock.clone()),
+        ..SandboxConfig::default()
+    };
+    let sandbox = sandbox(config).await;
+    let demo = sandbox.demo().expect("demo user");
+    let state = sandbox.demo_device_passkey_state().expect("demo passkey state");
+    let store = Arc::new(MemoryPasskeyStore::new());
+    store.save(&state).unwrap();
+    let vault = Arc::new(stepup_client::MemoryVault::new());
+    let client = client_for(&sandbox, &clock, vault).await;
+    let sent = client.send_email_otp(&demo.email).await.unwrap();
+    client
+        .sign_in_with_email_otp(&sent, delivered_code(&sandbox, &sent))
+        .await
+        .unwrap();
+    let check = client.check_step_up(EXPORT).await;
+    let chosen = choose_method(&check).expect("a method");
+    assert_eq!(chosen.method(), CredentialMethod::Passkey, "{check:?}");
+    assert_eq!(Some(chosen.id.clone()), demo.passkey_device_id);
+    client
+        .authenticate_passkey_mfa(&[EXPORT], device(&store))
+        .await
+        .expect("demo passkey step-up");
+    client
+        .export_wallet_private_key(demo.wallet_id.as_deref().unwrap())
+        .await
+        .expect("export");
+}
