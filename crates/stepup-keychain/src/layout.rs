@@ -9,6 +9,7 @@
 //! | `token:<scope-set key>` | one [`ElevatedToken`](stepup_client::vault::ElevatedToken), JSON |
 //! | `session` | the [`SessionRecord`](stepup_client::vault::SessionRecord), JSON |
 //! | `device-key` | the device key (P-256 scalar, hex) |
+//! | `device-passkey` | the device passkey's soft-token state, base64url CBOR (service `<app>/<env>/passkey`) |
 //!
 //! # Parts
 //! No entry may exceed [`MAX_ENTRY_BYTES`] (the Windows Credential Manager caps a credential at
@@ -36,6 +37,8 @@ pub const INDEX: &str = "index";
 pub const SESSION: &str = "session";
 /// The device key record.
 pub const DEVICE_KEY: &str = "device-key";
+/// The device passkey record (in the passkey store's own service).
+pub const DEVICE_PASSKEY: &str = "device-passkey";
 
 /// The record holding the token stored under `scope_key`.
 pub fn token_record(scope_key: &str) -> String {

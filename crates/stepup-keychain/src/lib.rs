@@ -38,11 +38,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use keyring_core::{CredentialStore, Entry};
+use stepup_client::passkey::PasskeyStateStore;
 use stepup_client::vault::{ElevatedToken, SessionRecord, TokenVault, VaultError, VaultSnapshot};
 use stepup_protocol::Secret;
 
 pub use layout::MAX_ENTRY_BYTES;
-use layout::{Index, DEVICE_KEY, INDEX, SESSION};
+use layout::{Index, DEVICE_KEY, DEVICE_PASSKEY, INDEX, SESSION};
 use platform::{LockState, Platform};
 
 /// The longest service name accepted (well under every platform's limit).
@@ -439,6 +440,67 @@ impl TokenVault for KeychainVault {
         self.delete_record(SESSION)?;
         self.delete_record(DEVICE_KEY)?;
         self.sweep()
+    }
+}
+
+/// The device passkey's authenticator state (private keys and signature counter, about 3 KB,
+/// so two or three chunked entries) in the OS keychain, under its own service name
+/// `<app id>/<environment id>/passkey`: a logout ([`TokenVault::clear`]) never deletes the
+/// passkey, which the server still lists. Every call blocks; the client calls it from its
+/// ceremony's blocking thread.
+pub struct KeychainPasskeyStore {
+    /// A vault on the passkey's own service (only its record helpers are used).
+    vault: KeychainVault,
+}
+
+impl std::fmt::Debug for KeychainPasskeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeychainPasskeyStore").field("service", &self.vault.service).finish_non_exhaustive()
+    }
+}
+
+impl KeychainPasskeyStore {
+    /// Opens the device passkey store of one app and environment (same name rules as
+    /// [`KeychainVault::open_for_environment`]).
+    pub fn open_for_environment(app_id: &str, env_id: &str) -> Result<Self, VaultError> {
+        let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+        check_name("app id", app_id, plain)?;
+        check_name("environment id", env_id, plain)?;
+        Ok(Self { vault: KeychainVault::open(&format!("{app_id}/{env_id}/passkey"))? })
+    }
+
+    /// The keychain service name of the passkey's entries.
+    pub fn service(&self) -> &str {
+        &self.vault.service
+    }
+
+    /// Deletes the device passkey (the server still lists it until it is removed there).
+    pub fn delete(&self) -> Result<(), VaultError> {
+        self.vault.ensure_unlocked()?;
+        let _guard = self.vault.write_guard();
+        self.vault.delete_record(DEVICE_PASSKEY)?;
+        self.vault.sweep()
+    }
+}
+
+impl PasskeyStateStore for KeychainPasskeyStore {
+    fn load(&self) -> Result<Option<Secret>, VaultError> {
+        self.vault.ensure_unlocked()?;
+        let state = self.vault.read_record(DEVICE_PASSKEY)?;
+        if state.is_none() {
+            // An absence is only trustworthy if the keychain did not lock while we read.
+            self.vault.ensure_unlocked()?;
+        }
+        Ok(state.map(Secret::new))
+    }
+
+    /// New parts first, then the head: a crash keeps the previous state whole. The previous
+    /// state has a lower counter, which the server refuses: a crash costs a re-registration,
+    /// never a silently reused counter.
+    fn save(&self, state: &Secret) -> Result<(), VaultError> {
+        self.vault.ensure_unlocked()?;
+        let _guard = self.vault.write_guard();
+        self.vault.write_record(DEVICE_PASSKEY, state.expose())
     }
 }
 
