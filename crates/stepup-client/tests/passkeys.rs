@@ -11,8 +11,7 @@ use std::sync::{Arc, Mutex};
 use stepup_client::passkey::{
     AuthenticatorKind, CreationChallengeResponse, DevicePasskey, MemoryPasskeyStore,
     PasskeyAuthenticator, PasskeyCeremony, PasskeyConfirmation, PasskeyPrompt, PasskeyStateStore,
-    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url,
-    UserPresence,
+    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url, UserPresence,
 };
 use stepup_client::{
     choose_method, CredentialFormat, CredentialMethod, StepUpCredentialExt, StepUpError,
@@ -73,8 +72,14 @@ async fn registered_passkey_steps_up_for_wallet_export_and_the_export_succeeds()
     assert_eq!(passkey.kind.as_deref(), Some("passkey"));
     assert_eq!(passkey.alias.as_deref(), Some("Passkey"));
     assert_eq!(passkey.method(), CredentialMethod::Passkey);
-    assert!(check.credentials.iter().any(|c| c.method() == CredentialMethod::Totp));
-    assert_eq!(choose_method(&check).map(|c| c.id.clone()), Some(passkey.id.clone()));
+    assert!(check
+        .credentials
+        .iter()
+        .any(|c| c.method() == CredentialMethod::Totp));
+    assert_eq!(
+        choose_method(&check).map(|c| c.id.clone()),
+        Some(passkey.id.clone())
+    );
     let devices = w.client.mfa_devices().await.unwrap();
     assert!(devices.iter().any(|d| d.kind.as_deref() == Some("passkey")));
 
@@ -90,7 +95,11 @@ async fn registered_passkey_steps_up_for_wallet_export_and_the_export_succeeds()
         session_before,
         "the session rotates"
     );
-    assert_ne!(store.load().unwrap(), Some(state), "the counter moved and was saved");
+    assert_ne!(
+        store.load().unwrap(),
+        Some(state),
+        "the counter moved and was saved"
+    );
     let exported = w
         .client
         .export_wallet_private_key(&w.wallet_id())
@@ -136,7 +145,7 @@ impl PasskeyAuthenticator for NoUserVerification {
         options: CreationChallengeResponse,
         _presence: &dyn UserPresence,
     ) -> Result<RegisterPublicKeyCredential, StepUpError> {
-        let mut token = self.token.lock().unwrap();
+        let mut token = self.token.lock().expect("token lock");
         token
             .do_registration(origin, options)
             .map_err(|e| StepUpError::Authenticator(e.to_string()))
@@ -147,10 +156,11 @@ impl PasskeyAuthenticator for NoUserVerification {
         options: RequestChallengeResponse,
         _presence: &dyn UserPresence,
     ) -> Result<PublicKeyCredential, StepUpError> {
-        let mut v = serde_json::to_value(&options).unwrap();
+        let mut v = serde_json::to_value(&options).expect("options to JSON");
         v["publicKey"]["userVerification"] = "discouraged".into();
-        let options: RequestChallengeResponse = serde_json::from_value(v).unwrap();
-        let mut token = self.token.lock().unwrap();
+        let options: RequestChallengeResponse =
+            serde_json::from_value(v).expect("options from JSON");
+        let mut token = self.token.lock().expect("token lock");
         token
             .do_authentication(origin, options)
             .map_err(|e| StepUpError::Authenticator(e.to_string()))
@@ -225,7 +235,10 @@ async fn no_registered_passkey_gives_no_passkey_credentials_before_any_ceremony_
     for _ in 0..5 {
         let again = w
             .client
-            .authenticate_passkey_mfa(&[EXPORT], PasskeyConfirmation::new(untouchable.clone(), confirmed()))
+            .authenticate_passkey_mfa(
+                &[EXPORT],
+                PasskeyConfirmation::new(untouchable.clone(), confirmed()),
+            )
             .await;
         assert_eq!(again.unwrap_err(), StepUpError::NoPasskeyCredentials);
     }
@@ -352,7 +365,10 @@ async fn an_expired_challenge_is_refused() {
     };
     let err = w
         .client
-        .authenticate_passkey_mfa(&[EXPORT], PasskeyConfirmation::new(Arc::new(slow), confirmed()))
+        .authenticate_passkey_mfa(
+            &[EXPORT],
+            PasskeyConfirmation::new(Arc::new(slow), confirmed()),
+        )
         .await
         .unwrap_err();
     assert_eq!(err, StepUpError::PasskeyRefused, "{err}");
@@ -368,7 +384,9 @@ async fn the_demo_users_device_passkey_is_handed_to_the_app_and_works() {
     };
     let sandbox = sandbox(config).await;
     let demo = sandbox.demo().expect("demo user");
-    let state = sandbox.demo_device_passkey_state().expect("demo passkey state");
+    let state = sandbox
+        .demo_device_passkey_state()
+        .expect("demo passkey state");
     let store = Arc::new(MemoryPasskeyStore::new());
     store.save(&state).unwrap();
     let vault = Arc::new(stepup_client::MemoryVault::new());

@@ -455,7 +455,9 @@ pub struct KeychainPasskeyStore {
 
 impl std::fmt::Debug for KeychainPasskeyStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeychainPasskeyStore").field("service", &self.vault.service).finish_non_exhaustive()
+        f.debug_struct("KeychainPasskeyStore")
+            .field("service", &self.vault.service)
+            .finish_non_exhaustive()
     }
 }
 
@@ -466,7 +468,9 @@ impl KeychainPasskeyStore {
         let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
         check_name("app id", app_id, plain)?;
         check_name("environment id", env_id, plain)?;
-        Ok(Self { vault: KeychainVault::open(&format!("{app_id}/{env_id}/passkey"))? })
+        Ok(Self {
+            vault: KeychainVault::open(&format!("{app_id}/{env_id}/passkey"))?,
+        })
     }
 
     /// The keychain service name of the passkey's entries.

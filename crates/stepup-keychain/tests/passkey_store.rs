@@ -14,7 +14,9 @@ use stepup_client::passkey::{
     DevicePasskey, PasskeyConfirmation, PasskeyPrompt, PasskeyStateStore,
 };
 use stepup_client::vault::TokenVault;
-use stepup_client::{Config, ManualClock, MemoryVault, Secret, StepUpClient, TokenScope, Verification};
+use stepup_client::{
+    Config, ManualClock, MemoryVault, Secret, StepUpClient, TokenScope, Verification,
+};
 use stepup_keychain::{KeychainPasskeyStore, KeychainVault, MAX_ENTRY_BYTES};
 use stepup_sandbox::{Sandbox, SandboxConfig, UserSpec};
 
@@ -30,7 +32,10 @@ fn enabled() -> bool {
 
 fn confirmation(store: Arc<KeychainPasskeyStore>) -> PasskeyConfirmation {
     let store: Arc<dyn PasskeyStateStore> = store;
-    PasskeyConfirmation::new(Arc::new(DevicePasskey::new(store)), Arc::new(|_: &PasskeyPrompt| true))
+    PasskeyConfirmation::new(
+        Arc::new(DevicePasskey::new(store)),
+        Arc::new(|_: &PasskeyPrompt| true),
+    )
 }
 
 #[tokio::test]
@@ -40,10 +45,20 @@ async fn device_passkey_state_round_trips_through_the_keychain() {
     }
     let env = format!("passkey-{}", std::process::id());
     let clock = ManualClock::now();
-    let config = SandboxConfig { clock: Arc::new(clock.clone()), ..SandboxConfig::default() };
-    let sandbox = Sandbox::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let config = SandboxConfig {
+        clock: Arc::new(clock.clone()),
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let user = sandbox
-        .create_user(UserSpec { email: "kc@example.com".into(), totp: true, wallet: true, ..UserSpec::default() })
+        .create_user(UserSpec {
+            email: "kc@example.com".into(),
+            totp: true,
+            wallet: true,
+            ..UserSpec::default()
+        })
         .unwrap();
     let client = StepUpClient::builder(
         Config::new(sandbox.environment_id())
@@ -57,31 +72,59 @@ async fn device_passkey_state_round_trips_through_the_keychain() {
     .await
     .unwrap();
     let sent = client.send_email_otp(&user.email).await.unwrap();
-    let code = sandbox.outbox().into_iter().rev().find(|m| m.verification_uuid == sent.verification_uuid).unwrap().code;
+    let code = sandbox
+        .outbox()
+        .into_iter()
+        .rev()
+        .find(|m| m.verification_uuid == sent.verification_uuid)
+        .unwrap()
+        .code;
     client.sign_in_with_email_otp(&sent, code).await.unwrap();
-    let totp = sandbox.totp_code(user.totp_secret_base32.as_ref().unwrap().expose()).unwrap();
-    let v = Verification::Totp { device_id: user.totp_device_id.clone(), code: Secret::new(totp) };
-    client.verify(v, &[TokenScope::CredentialLink]).await.unwrap();
+    let totp = sandbox
+        .totp_code(user.totp_secret_base32.as_ref().unwrap().expose())
+        .unwrap();
+    let v = Verification::Totp {
+        device_id: user.totp_device_id.clone(),
+        code: Secret::new(totp),
+    };
+    client
+        .verify(v, &[TokenScope::CredentialLink])
+        .await
+        .unwrap();
 
-    let store = Arc::new(tokio::task::spawn_blocking({
-        let env = env.clone();
-        move || KeychainPasskeyStore::open_for_environment(APP, &env).unwrap()
-    })
-    .await
-    .unwrap());
+    let store = Arc::new(
+        tokio::task::spawn_blocking({
+            let env = env.clone();
+            move || KeychainPasskeyStore::open_for_environment(APP, &env).unwrap()
+        })
+        .await
+        .unwrap(),
+    );
     assert_eq!(store.service(), format!("{APP}/{env}/passkey"));
-    client.register_passkey(confirmation(store.clone())).await.unwrap();
+    client
+        .register_passkey(confirmation(store.clone()))
+        .await
+        .unwrap();
     let registered = store.load().unwrap().expect("sealed after registration");
-    assert!(registered.expose().len() > MAX_ENTRY_BYTES, "the state spans several entries");
+    assert!(
+        registered.expose().len() > MAX_ENTRY_BYTES,
+        "the state spans several entries"
+    );
 
-    client.authenticate_passkey_mfa(&[TokenScope::WalletExport], confirmation(store.clone())).await.unwrap();
+    client
+        .authenticate_passkey_mfa(&[TokenScope::WalletExport], confirmation(store.clone()))
+        .await
+        .unwrap();
     let after_one = store.load().unwrap().unwrap();
     assert_ne!(after_one, registered, "saved after the use");
 
     // A fresh store (another app start) continues from the saved counter.
     let reopened = Arc::new(KeychainPasskeyStore::open_for_environment(APP, &env).unwrap());
     assert_eq!(reopened.load().unwrap(), Some(after_one));
-    client.authenticate_passkey_mfa(&[TokenScope::WalletExport], confirmation(reopened.clone())).await.unwrap();
+    client
+        .authenticate_passkey_mfa(&[TokenScope::WalletExport], confirmation(reopened.clone()))
+        .await
+        .unwrap();
 
     // A logout clears the token vault of the environment, not the passkey.
     let vault = KeychainVault::open_for_environment(APP, &env).unwrap();

@@ -162,7 +162,7 @@ mod tests {
         let t = sign_es256(&k, Some("k1"), &claims()).unwrap();
         let back: ElevatedTokenClaims = verify_es256(&t, k.verifying_key()).unwrap();
         assert_eq!(back, claims());
-        assert!(t.contains("\"singleUse\"") == false, "payload is base64url, not raw JSON");
+        assert!(!t.contains("\"singleUse\""), "payload is base64url, not raw JSON");
         let raw: serde_json::Value = decode_unverified(&t).unwrap();
         assert_eq!(raw["singleUse"], serde_json::json!(true));
     }

@@ -887,7 +887,10 @@ mod tests {
             kind: "public-key".into(),
         };
         let v = serde_json::to_value(&account).unwrap();
-        assert_eq!(v["response"], json!({"clientDataJson": "cd", "attestationObject": "ao"}));
+        assert_eq!(
+            v["response"],
+            json!({"clientDataJson": "cd", "attestationObject": "ao"})
+        );
         assert_eq!(v["rawId"], json!("c"));
         assert_eq!(v["authenticatorAttachment"], json!("platform"));
         let mfa = MfaPasskeyRegisterRequest {
@@ -936,7 +939,8 @@ mod tests {
         let opts: PasskeyAuthenticationOptions = serde_json::from_value(json!({
             "challenge": "Y2g", "timeout": 60000, "rpId": "app.stepup.example",
             "userVerification": "required", "allowCredentials": [{"id": "eA", "type": "public-key"}]
-        })).unwrap();
+        }))
+        .unwrap();
         assert_eq!(opts.allow_credentials.map(|c| c.len()), Some(1));
     }
 }

@@ -23,12 +23,12 @@ mod passkeys;
 
 use crate::crypto;
 use crate::error::{ApiError, SandboxError};
-use passkeys::{passkey_credential, passkey_device_view, Ceremony};
 use crate::store::{
     self, EmailRecord, MfaDeviceRecord, PersistedState, PhoneRecord, RecoveryCodeRecord,
     SessionRecord, UserRecord, WalletRecord,
 };
 use crate::{Channel, DemoUser, OutboxMessage, SandboxConfig, TokenPolicy, UserSpec};
+use passkeys::{passkey_credential, passkey_device_view, Ceremony};
 
 /// Session lifetime.
 const SESSION_TTL_SECS: i64 = 3600;
@@ -1391,8 +1391,7 @@ impl Authority {
     /// Checks that device `id` exists for the user (before any token is consumed).
     pub(crate) fn has_device(&self, ctx: &SessionCtx, id: &str) -> Result<(), ApiError> {
         let user = self.user(&ctx.user_id)?;
-        if user.mfa_devices.iter().any(|d| d.id == id) || user.passkeys.iter().any(|p| p.id == id)
-        {
+        if user.mfa_devices.iter().any(|d| d.id == id) || user.passkeys.iter().any(|p| p.id == id) {
             Ok(())
         } else {
             Err(ApiError::unprocessable(
@@ -1423,7 +1422,12 @@ impl Authority {
             .iter()
             .find(|d| d.id == id)
             .map(mfa_device_view)
-            .or_else(|| user.passkeys.iter().find(|p| p.id == id).map(passkey_device_view));
+            .or_else(|| {
+                user.passkeys
+                    .iter()
+                    .find(|p| p.id == id)
+                    .map(passkey_device_view)
+            });
         self.persist()?;
         view.ok_or_else(|| ApiError::internal("device vanished"))
     }

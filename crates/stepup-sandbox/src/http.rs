@@ -21,8 +21,9 @@ use stepup_protocol::headers::{
 };
 use stepup_protocol::{
     EmailVerificationCreateRequest, ExportPrivateKeyRequest, ExternalAuthVerifyRequest,
-    MfaPasskeyRegisterRequest, OtpSignInRequest, PasskeyAuthRequest, PasskeyRegisterRequest, OtpVerifyRequest, RecoveryAuthRequest, SmsVerificationCreateRequest,
-    StepUpCheckRequest, TokenScope, TotpAuthRequest, TotpRegisterVerifyRequest,
+    MfaPasskeyRegisterRequest, OtpSignInRequest, OtpVerifyRequest, PasskeyAuthRequest,
+    PasskeyRegisterRequest, RecoveryAuthRequest, SmsVerificationCreateRequest, StepUpCheckRequest,
+    TokenScope, TotpAuthRequest, TotpRegisterVerifyRequest,
 };
 
 use crate::authority::{Authority, DeviceSignature, SessionCtx};

@@ -296,7 +296,8 @@ impl RunningSandbox {
     /// The demo user's device passkey state as enrolled (soft-token CBOR, base64url), for the
     /// app to store in its keychain when it has none. `None` without a seeded demo user.
     pub fn demo_device_passkey_state(&self) -> Option<Secret> {
-        self.shared.with(|a| a.demo().and_then(|d| d.device_passkey_state))
+        self.shared
+            .with(|a| a.demo().and_then(|d| d.device_passkey_state))
     }
 
     /// The current TOTP code of a base32 secret, computed with the sandbox clock.

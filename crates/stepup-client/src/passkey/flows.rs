@@ -70,10 +70,9 @@ impl StepUpClient {
             authenticator,
             presence,
         } = confirmation;
-        let credential = run_ceremony(move || {
-            authenticator.authenticate(origin, options, presence.as_ref())
-        })
-        .await?;
+        let credential =
+            run_ceremony(move || authenticator.authenticate(origin, options, presence.as_ref()))
+                .await?;
         let requested = (!scopes.is_empty()).then(|| scopes.to_vec());
         let body = wire::assertion_request(&credential, requested)?;
         let req = ApiRequest::post("users/mfa/auth/passkey").json(&body)?;

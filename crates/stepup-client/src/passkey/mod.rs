@@ -19,8 +19,8 @@
 
 mod device;
 mod flows;
-mod wire;
 mod platform_impl;
+mod wire;
 
 use crate::error::StepUpError;
 use crate::vault::VaultError;
@@ -258,7 +258,10 @@ mod tests {
     #[test]
     fn authenticator_errors_map_to_what_the_dialog_says() {
         use webauthn_authenticator_rs::error::CtapError;
-        assert_eq!(map_authenticator_error(&WebauthnCError::Cancelled), StepUpError::Cancelled);
+        assert_eq!(
+            map_authenticator_error(&WebauthnCError::Cancelled),
+            StepUpError::Cancelled
+        );
         assert_eq!(
             map_authenticator_error(&WebauthnCError::NotSupported),
             StepUpError::UserNotVerified
@@ -283,7 +286,9 @@ mod tests {
             allow_credentials: Some(Vec::new()),
         };
         let origin = Url::parse("https://app.stepup.example").ok();
-        let origin = origin.as_ref().map(|o| wire::request_options(&options, o).err());
+        let origin = origin
+            .as_ref()
+            .map(|o| wire::request_options(&options, o).err());
         assert_eq!(origin, Some(Some(StepUpError::NoPasskeyCredentials)));
     }
 }

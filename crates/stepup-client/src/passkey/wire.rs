@@ -22,8 +22,7 @@ pub(crate) fn app_origin(origin: Option<&str>) -> Result<Url, StepUpError> {
     let origin = origin.ok_or_else(|| {
         StepUpError::InvalidInput("passkeys need the app origin in the configuration".into())
     })?;
-    Url::parse(origin)
-        .map_err(|_| StepUpError::InvalidInput("the app origin is not a URL".into()))
+    Url::parse(origin).map_err(|_| StepUpError::InvalidInput("the app origin is not a URL".into()))
 }
 
 /// Authentication options for the authenticator. User verification is always required here,

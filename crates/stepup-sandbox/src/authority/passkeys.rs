@@ -122,7 +122,10 @@ fn malformed(what: &str) -> ApiError {
 }
 
 fn check_len(fields: &[&str]) -> Result<(), ApiError> {
-    if fields.iter().any(|f| f.is_empty() || f.len() > MAX_FIELD_LEN) {
+    if fields
+        .iter()
+        .any(|f| f.is_empty() || f.len() > MAX_FIELD_LEN)
+    {
         return Err(malformed("credential: a field is empty or too long"));
     }
     Ok(())
