@@ -409,3 +409,24 @@ async fn the_demo_users_device_passkey_is_handed_to_the_app_and_works() {
         .await
         .expect("export");
 }
+
+/// Latency of one passkey step-up against the local sandbox (GET options, soft-token signing
+/// with the state loaded and saved, POST verify). `cargo test -p stepup-client --test passkeys
+/// -- --ignored --nocapture passkey_step_up_latency`
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn passkey_step_up_latency() {
+    let (w, store) = with_passkey("latency@example.com").await;
+    let runs = 20u32;
+    let start = std::time::Instant::now();
+    for _ in 0..runs {
+        w.client
+            .authenticate_passkey_mfa(&[EXPORT], device(&store))
+            .await
+            .expect("step-up");
+    }
+    println!(
+        "passkey step-up: {:?} per step-up ({runs} runs)",
+        start.elapsed() / runs
+    );
+}
