@@ -28,7 +28,9 @@ impl Write for Captured {
 }
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -40,7 +42,10 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    !needle.is_empty()
+        && haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,13 +69,24 @@ async fn no_secret_reaches_a_file_or_a_log() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let clock = ManualClock::now();
-    let config = SandboxConfig { clock: Arc::new(clock.clone()), ..Default::default() };
-    let sandbox = Sandbox::start(config, ([127, 0, 0, 1], 0).into()).await.expect("sandbox");
+    let config = SandboxConfig {
+        clock: Arc::new(clock.clone()),
+        ..Default::default()
+    };
+    let sandbox = Sandbox::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("sandbox");
     let user = sandbox
-        .create_user(UserSpec { email: "scan@example.com".into(), totp: true, wallet: true, ..Default::default() })
+        .create_user(UserSpec {
+            email: "scan@example.com".into(),
+            totp: true,
+            wallet: true,
+            ..Default::default()
+        })
         .expect("user");
     let env = format!("scan-{}", std::process::id());
-    let vault = Arc::new(KeychainVault::open_for_environment("com.stepup.test", &env).expect("keychain"));
+    let vault =
+        Arc::new(KeychainVault::open_for_environment("com.stepup.test", &env).expect("keychain"));
     let config = Config::new(sandbox.environment_id())
         .expect("config")
         .with_api_base_url(sandbox.base_url().parse().expect("url"));
@@ -83,17 +99,30 @@ async fn no_secret_reaches_a_file_or_a_log() {
 
     let sent = client.send_email_otp(&user.email).await.expect("send");
     let sign_in_code = sandbox.outbox().last().expect("code").code.clone();
-    client.sign_in_with_email_otp(&sent, sign_in_code.clone()).await.expect("sign in");
+    client
+        .sign_in_with_email_otp(&sent, sign_in_code.clone())
+        .await
+        .expect("sign in");
     let totp = Secret::new(
-        sandbox.totp_code(user.totp_secret_base32.as_ref().expect("totp").expose()).expect("code"),
+        sandbox
+            .totp_code(user.totp_secret_base32.as_ref().expect("totp").expose())
+            .expect("code"),
     );
     client
-        .verify(Verification::Totp { device_id: None, code: totp.clone() }, &[TokenScope::CredentialLink])
+        .verify(
+            Verification::Totp {
+                device_id: None,
+                code: totp.clone(),
+            },
+            &[TokenScope::CredentialLink],
+        )
         .await
         .expect("step-up");
     tracing::info!(client = ?client.elevated_tokens(), snapshot = ?vault.load(), "state after the step-up");
 
-    let snapshot = vault.load().expect("the keychain holds the session and the token");
+    let snapshot = vault
+        .load()
+        .expect("the keychain holds the session and the token");
     let session = snapshot.session.clone().expect("session").token;
     let token = snapshot.tokens.first().expect("token").token.clone();
     let device_key = snapshot.device_key.clone().expect("device key");
@@ -105,12 +134,24 @@ async fn no_secret_reaches_a_file_or_a_log() {
         ("device key", device_key.expose().to_owned()),
     ];
     // The JWT's signature part alone must not leak either.
-    let token_sig = token.expose().rsplit('.').next().unwrap_or_default().to_owned();
+    let token_sig = token
+        .expose()
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
 
-    client.register_totp_device().await.expect("the token is attached from the keychain");
+    client
+        .register_totp_device()
+        .await
+        .expect("the token is attached from the keychain");
 
     let log = log.0.lock().expect("log").clone();
-    assert!(log.len() > 1000, "the log captured the run ({} bytes)", log.len());
+    assert!(
+        log.len() > 1000,
+        "the log captured the run ({} bytes)",
+        log.len()
+    );
     let mut files = Vec::new();
     files_under(&xdg, &mut files);
     files_under(&home, &mut files);
@@ -119,7 +160,11 @@ async fn no_secret_reaches_a_file_or_a_log() {
         assert!(!contains(&log, value), "the {what} appears in the log");
         for file in &files {
             let bytes = std::fs::read(file).unwrap_or_default();
-            assert!(!contains(&bytes, value), "the {what} appears in {}", file.display());
+            assert!(
+                !contains(&bytes, value),
+                "the {what} appears in {}",
+                file.display()
+            );
         }
     }
     client.logout().await.expect("logout");
