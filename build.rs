@@ -17,6 +17,7 @@ const COMMANDS: &[&str] = &[
     "verify_sms_otp",
     "verify_totp",
     "verify_recovery_code",
+    "verify_passkey",
     "cancel_step_up",
     "token_status",
     "step_up_history",

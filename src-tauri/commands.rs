@@ -13,6 +13,7 @@ use crate::sandbox::OutboxView;
 use crate::state::{AppState, Backend};
 use serde::Serialize;
 use std::sync::Arc;
+use stepup_client::passkey::{PasskeyConfirmation, PasskeyPrompt, UserPresence};
 use stepup_client::{
     CredentialMethod, OtpChannel, OtpVerification, PhoneNumber, Secret, StepUpCheck, StepUpClient,
     StepUpCredential, StepUpCredentialExt, StepUpError, TokenScope, TokenStatus, Verification,
@@ -141,6 +142,7 @@ fn method_name(method: CredentialMethod) -> &'static str {
         CredentialMethod::Totp => "totp",
         CredentialMethod::Email => "email_otp",
         CredentialMethod::Sms => "sms_otp",
+        CredentialMethod::Passkey => "passkey",
         _ => "unsupported",
     }
 }
@@ -555,6 +557,28 @@ pub async fn verify_totp(
         code: Secret::new(code),
     };
     verify_request(&state, client, request_id, scope, "totp", v).await
+}
+
+/// Verifies with this device's passkey for an open request.
+///
+/// The user's click on "Verify" in the dialog, which names the requester and the action, is the
+/// presence confirmation the device passkey asks for: this command is called only from there,
+/// so the ceremony's own confirmation answers yes.
+#[tauri::command]
+pub async fn verify_passkey(
+    state: State<'_, AppState>,
+    request_id: u64,
+    credential_id: String,
+) -> CommandResult<VerifiedView> {
+    let (scope, credential) = offered(&state, request_id, Some(&credential_id))?;
+    if credential.as_ref().map(StepUpCredentialExt::method) != Some(CredentialMethod::Passkey) {
+        return Err(CommandError::credential_not_offered());
+    }
+    let backend = state.backend().await?;
+    let client = backend.client()?;
+    let presence: Arc<dyn UserPresence> = Arc::new(|_: &PasskeyPrompt| true);
+    let v = Verification::Passkey(PasskeyConfirmation::new(backend.passkey()?, presence));
+    verify_request(&state, client, request_id, scope, "passkey", v).await
 }
 
 /// Verifies a recovery code for an open request (offered to users with an authenticator).

@@ -89,6 +89,7 @@ pub fn setup_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) ->
             commands::verify_sms_otp,
             commands::verify_totp,
             commands::verify_recovery_code,
+            commands::verify_passkey,
             commands::cancel_step_up,
             commands::token_status,
             commands::step_up_history,

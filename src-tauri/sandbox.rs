@@ -89,6 +89,11 @@ impl EmbeddedSandbox {
         Ok(Self { running, mfa_email })
     }
 
+    /// The demo user's device passkey as enrolled (authenticator state), if it has one.
+    pub fn demo_device_passkey_state(&self) -> Option<Secret> {
+        self.running.demo_device_passkey_state()
+    }
+
     /// `http://127.0.0.1:PORT/api/v0`.
     pub fn base_url(&self) -> String {
         self.running.base_url()

@@ -12,8 +12,9 @@ use crate::requests::RequestDesk;
 use crate::sandbox::EmbeddedSandbox;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use stepup_client::{Config, OtpVerification, StepUpClient};
-use stepup_keychain::KeychainVault;
+use stepup_client::passkey::{platform_authenticator, PasskeyAuthenticator, PasskeyStateStore};
+use stepup_client::{Config, OtpVerification, StepUpClient, VaultError};
+use stepup_keychain::{KeychainPasskeyStore, KeychainVault};
 use tokio::sync::watch;
 use url::Url;
 
@@ -25,7 +26,6 @@ const STARTUP_WAIT: Duration = Duration::from_secs(60);
 const KEYCHAIN_OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The started backend.
-#[derive(Debug)]
 pub struct Backend {
     /// The environment (project) id.
     pub environment_id: String,
@@ -37,6 +37,19 @@ pub struct Backend {
     pub sandbox: Option<EmbeddedSandbox>,
     /// A start-up failure other than the client's (the sandbox sign-in).
     pub startup_error: Option<CommandError>,
+    /// This device's passkey authenticator (its state sealed in the keychain), or why not.
+    pub passkey: Result<Arc<dyn PasskeyAuthenticator>, CommandError>,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("environment_id", &self.environment_id)
+            .field("client", &self.client)
+            .field("sandbox", &self.sandbox)
+            .field("passkey", &self.passkey.as_ref().map(|p| p.kind()))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Backend {
@@ -60,6 +73,8 @@ impl Backend {
                     .and_then(|url| {
                         Ok(Config::new(sandbox.environment_id())?.with_api_base_url(url))
                     });
+                // Passkey ceremonies carry the relying party's web origin.
+                let config = config.map(|c| c.with_app_origin(stepup_sandbox::DEFAULT_APP_ORIGIN));
                 (config, Some(sandbox), None)
             }
             Some(Err(error)) => (Err(error.clone()), None, Some(error)),
@@ -73,6 +88,10 @@ impl Backend {
             .as_ref()
             .map(|c| c.api_base_url.to_string())
             .unwrap_or_default();
+        let passkey = match &config {
+            Ok(config) => open_passkey(&config.environment_id).await,
+            Err(error) => Err(error.clone()),
+        };
         let client = match config {
             Ok(config) => open_client(config).await,
             Err(error) => Err(error),
@@ -83,12 +102,20 @@ impl Backend {
             client,
             sandbox,
             startup_error,
+            passkey,
         };
         if let (Some(sandbox), Ok(client)) = (&backend.sandbox, &backend.client) {
             // The embedded sandbox is new at every start: whatever the keychain holds for it
             // belongs to a previous run and can only fail.
+            let environment_id = backend.environment_id.clone();
             let fresh = async {
                 client.logout().await?;
+                // The demo user's passkey is enrolled "on this device": its authenticator
+                // state goes to this device's passkey store, as a registration would put it.
+                if let Some(state) = sandbox.demo_device_passkey_state() {
+                    let store = open_passkey_store(&environment_id).await?;
+                    blocking(move || store.save(&state)).await?;
+                }
                 sandbox.sign_in(client, launch.sandbox_persona).await
             };
             if let Err(error) = fresh.await {
@@ -110,6 +137,11 @@ impl Backend {
     /// The client, or the reason there is none.
     pub fn client(&self) -> Result<&StepUpClient, CommandError> {
         self.client.as_ref().map_err(Clone::clone)
+    }
+
+    /// This device's passkey authenticator, or the reason there is none.
+    pub fn passkey(&self) -> Result<Arc<dyn PasskeyAuthenticator>, CommandError> {
+        self.passkey.clone()
     }
 
     /// The sandbox, or `not_sandbox`.
@@ -165,6 +197,30 @@ pub fn allow_list_from_env() -> ReturnToAllowList {
         origins.extend(extra.split(',').map(str::to_owned));
     }
     ReturnToAllowList::new(origins)
+}
+
+/// Runs a blocking keychain call off the async threads, within the keychain timeout.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, VaultError> + Send + 'static,
+) -> Result<T, CommandError> {
+    match tokio::time::timeout(KEYCHAIN_OPEN_TIMEOUT, tokio::task::spawn_blocking(f)).await {
+        Ok(Ok(result)) => Ok(result?),
+        Ok(Err(_)) => Err(VaultError::Other("the keychain thread failed".into()).into()),
+        Err(_) => Err(VaultError::TimedOut(
+            u64::try_from(KEYCHAIN_OPEN_TIMEOUT.as_millis()).unwrap_or(u64::MAX),
+        )
+        .into()),
+    }
+}
+
+async fn open_passkey_store(environment_id: &str) -> Result<KeychainPasskeyStore, CommandError> {
+    let environment_id = environment_id.to_owned();
+    blocking(move || KeychainPasskeyStore::open_for_environment(APP_ID, &environment_id)).await
+}
+
+async fn open_passkey(environment_id: &str) -> Result<Arc<dyn PasskeyAuthenticator>, CommandError> {
+    let store: Arc<dyn PasskeyStateStore> = Arc::new(open_passkey_store(environment_id).await?);
+    Ok(platform_authenticator(store))
 }
 
 async fn open_client(config: Config) -> Result<StepUpClient, CommandError> {

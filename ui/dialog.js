@@ -9,6 +9,8 @@ const $ = (id) => document.getElementById(id);
 
 /** Methods whose step is "type a 6-digit code". */
 const SIX_DIGITS = new Set(['totp', 'email_otp', 'sms_otp']);
+/** Methods with no code to type: the Verify click is the user's confirmation. */
+const NO_CODE = new Set(['passkey']);
 /** Methods that need "send code" first. */
 const SENT_CODE = new Set(['email_otp', 'sms_otp']);
 /** Seconds before "send code" may be pressed again when the backend does not say. */
@@ -112,8 +114,8 @@ export class StepUpDialog {
   renderMethods(check) {
     const list = $('dlg-method-list');
     const choices = check.credentials.slice();
-    // Users with an authenticator can fall back on a recovery code.
-    if (choices.some((c) => c.method === 'totp')) {
+    // Users with MFA (an authenticator or a passkey) can fall back on a recovery code.
+    if (choices.some((c) => c.method === 'totp' || c.method === 'passkey')) {
       choices.push({ id: '', format: 'recovery', method: 'recovery_code', alias: null });
     }
     if (choices.length === 0) {
@@ -142,12 +144,13 @@ export class StepUpDialog {
     this.choices = choices;
     $('dlg-methods').hidden = false;
     if (preferred) {
-      this.choose(String(choices.indexOf(preferred)));
+      this.choose(String(choices.indexOf(preferred)), true);
     }
   }
 
-  /** Shows the step of the chosen method. */
-  choose(index) {
+  /** Shows the step of the chosen method. Focus moves to that step only when the dialog opens:
+   * a keyboard user arrowing through the methods keeps the focus in the list. */
+  choose(index, moveFocus = false) {
     const credential = this.choices[Number(index)];
     const state = this.current;
     if (!credential || !state) return;
@@ -157,16 +160,18 @@ export class StepUpDialog {
     this.clearError();
     this.stopResendCountdown();
     const needsSend = SENT_CODE.has(credential.method);
+    const noCode = NO_CODE.has(credential.method);
     $('dlg-send-row').hidden = !needsSend;
     $('dlg-send').disabled = false;
     $('dlg-send').textContent = 'Send code';
     $('dlg-send-note').textContent = '';
-    $('dlg-code-row').hidden = needsSend;
+    $('dlg-code-row').hidden = needsSend || noCode;
     this.configureCodeInput(credential.method);
     $('dlg-submit').disabled = false;
-    $('dlg-submit').textContent = needsSend ? 'Send code' : 'Verify';
-    this.setStatus(needsSend ? 'Press “Send code”: we send a 6-digit code to you.' : '');
-    (needsSend ? $('dlg-send') : this.code).focus();
+    $('dlg-submit').textContent = needsSend ? 'Send code' : noCode ? 'Verify with passkey' : 'Verify';
+    this.setStatus(needsSend ? 'Press “Send code”: we send a 6-digit code to you.'
+      : noCode ? `Press “Verify with passkey” to let ${this.current.request.requester} ${this.current.request.actionText} with this device’s passkey.` : '');
+    if (moveFocus) (needsSend ? $('dlg-send') : noCode ? $('dlg-submit') : this.code).focus();
   }
 
   configureCodeInput(method) {
@@ -273,19 +278,20 @@ export class StepUpDialog {
     if (!state || state.busy || state.done) return;
     const code = this.code.value.trim();
     const six = SIX_DIGITS.has(state.method);
-    if ((six && !/^\d{6}$/.test(code)) || (!six && code.length === 0)) {
+    const noCode = NO_CODE.has(state.method);
+    if (!noCode && ((six && !/^\d{6}$/.test(code)) || (!six && code.length === 0))) {
       this.showError({ code: 'invalid_input', message: six ? 'Type all 6 digits of the code.' : 'Type one of your recovery codes.' });
       this.code.focus();
       return;
     }
-    const commands = { totp: 'verify_totp', email_otp: 'verify_email_otp', sms_otp: 'verify_sms_otp', recovery_code: 'verify_recovery_code' };
+    const commands = { totp: 'verify_totp', email_otp: 'verify_email_otp', sms_otp: 'verify_sms_otp', recovery_code: 'verify_recovery_code', passkey: 'verify_passkey' };
     const command = commands[state.method];
     if (!command) return;
     state.busy = true;
     this.clearError();
     this.code.readOnly = true;
     $('dlg-submit').disabled = true;
-    this.progress('Verifying…');
+    this.progress(noCode ? 'Signing with this device’s passkey…' : 'Verifying…');
     try {
       const verified = await call(command, { requestId: state.request.id, credentialId: state.credentialId, code });
       if (this.current !== state) return;
@@ -293,8 +299,10 @@ export class StepUpDialog {
     } catch (error) {
       if (this.current !== state) return;
       this.showError(error);
-      this.code.setAttribute('aria-invalid', 'true');
-      this.code.select();
+      if (!noCode) {
+        this.code.setAttribute('aria-invalid', 'true');
+        this.code.select();
+      }
       if (error.code === 'too_many_attempts' || error.code === 'verification_expired') {
         state.sent = false;
         this.code.value = '';
@@ -303,7 +311,7 @@ export class StepUpDialog {
         this.stopResendCountdown();
         $('dlg-send').focus();
       } else {
-        this.code.focus();
+        (noCode ? $('dlg-submit') : this.code).focus();
       }
       if (error.code === 'not_signed_in' || error.code === 'unauthorized') this.hooks.onSignedOut();
     } finally {

@@ -8,6 +8,7 @@ export function credentialLabel(credential) {
     case 'email_otp': return `Email a code${credential.alias ? ` to ${credential.alias}` : ''}`;
     case 'sms_otp': return `Text a code${credential.alias ? ` to ${credential.alias}` : ''}`;
     case 'recovery_code': return 'A recovery code';
+    case 'passkey': return /passkey/i.test(credential.alias ?? '') ? credential.alias : `Passkey on this device${alias}`;
     default: {
       const kinds = { passkey: 'Passkey', blockchain: 'Wallet signature', oauth: 'Social account', externalUser: 'Your organisation’s sign-in' };
       return `${kinds[credential.format] ?? credential.format}${alias}: not available in this app yet`;

@@ -111,6 +111,10 @@ async function currentTotp(driver) {
     return /^\\d{6}$/.test(code) && left >= 4 ? code : null`, 'a fresh TOTP code', 40_000);
 }
 
+async function chooseMethod(driver, method) {
+  await driver.findElement(By.css(`input[name=dlg-method][data-method=${method}]`)).click();
+}
+
 /** The server's default credential is preselected when this app can verify with it; when it
  * cannot (a passkey, until passkeys are wired), the first one it can is. */
 async function assertDefaultPreselected(driver) {
@@ -153,13 +157,11 @@ const tests = {
     const forwardMs = await openLink(LINK_EXPORT);
     await waitForDialog(driver);
     await assertDialogShowsExportRequest(driver);
-    const checked = await checkedMethod(driver);
-    assert.equal(checked.method, 'totp');
-    assert.match(checked.label, /^Authenticator app/);
     await assertDefaultPreselected(driver);
-    // Keyboard: the code field has the focus, so the user can type at once.
-    assert.equal(await driver.executeScript('return document.activeElement.id'), 'dlg-code');
     await screenshot(driver, 'deep-link-dialog');
+    await chooseMethod(driver, 'totp');
+    assert.match((await checkedMethod(driver)).label, /^Authenticator app/);
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-code-row').hidden`), false);
     await typeCode(driver, await currentTotp(driver)); // submits itself on the sixth digit
     await waitForApproved(driver);
     await screenshot(driver, 'totp-approved');
@@ -180,6 +182,7 @@ const tests = {
     await waitForMain(driver);
     await openLink(LINK_EXPORT);
     await waitForDialog(driver);
+    await chooseMethod(driver, 'totp');
     const good = await currentTotp(driver);
     const wrong = good === '000000' ? '111111' : '000000';
     await typeCode(driver, wrong);
@@ -228,6 +231,23 @@ const tests = {
     await sleep(1000);
     assert.equal(await driver.executeScript(`return document.getElementById('stepup-dialog').open`), false);
     await screenshot(driver, 'invalid-link');
+    return {};
+  },
+
+  async passkey_on_this_device_succeeds(driver) {
+    await waitForMain(driver);
+    await openLink(LINK_EXPORT);
+    await waitForDialog(driver);
+    const checked = await checkedMethod(driver);
+    assert.equal(checked.method, 'passkey', 'the demo user\'s default is its device passkey');
+    assert.match(checked.label, /\(default\)$/);
+    assert.equal(await driver.executeScript('return document.activeElement.id'), 'dlg-submit');
+    await screenshot(driver, 'passkey-dialog');
+    await driver.findElement(By.id('dlg-submit')).sendKeys('\uE007'); // Enter: the user's confirmation
+    await waitForApproved(driver);
+    await closeDialog(driver);
+    assert.match(await text(driver, 'history-body'), /passkey.*Approved/);
+    await waitFor(driver, `return [...document.querySelectorAll('#tokens-body tr')].some(r => r.dataset.scopes === 'wallet:export')`, 'the wallet:export token');
     return {};
   },
 
@@ -324,11 +344,10 @@ const tests = {
     await waitForDialog(driver);
     const coldMs = Date.now() - started;
     await assertDialogShowsExportRequest(driver);
-    assert.equal((await checkedMethod(driver)).method, 'totp');
     await assertDefaultPreselected(driver);
     await screenshot(driver, 'cold-start-dialog');
     // Esc cancels.
-    await driver.findElement(By.id('dlg-code')).sendKeys('\uE00C');
+    await driver.findElement(By.css('input[name=dlg-method]:checked')).sendKeys('\uE00C');
     await waitFor(driver, `return !document.getElementById('stepup-dialog').open`, 'Esc to close the dialog');
     assert.match(await text(driver, 'history-body'), /Cancelled/);
     return { coldMs };
