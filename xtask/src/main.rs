@@ -51,21 +51,46 @@ fn cargo() -> Command {
 }
 
 fn target_dir(root: &Path) -> PathBuf {
-    env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"))
+    env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
 }
 
 fn test(root: &Path, flags: &[String]) -> Result<(), String> {
     let lint = !flags.iter().any(|f| f == "--no-lint");
     let e2e = !flags.iter().any(|f| f == "--no-e2e");
     ensure_apt(KEYCHAIN_PACKAGES)?;
+    // WebKitGTK build packages, Xvfb, WebKitWebDriver, tauri-driver, the WebDriver client:
+    // needed before the first build, since the workspace root is the Tauri app.
+    setup_app(root)?;
     if lint {
-        run(Step::new("format check", cargo().args(["fmt", "--all", "--", "--check"]).current_dir(root)))?;
+        run(Step::new(
+            "format check",
+            cargo()
+                .args(["fmt", "--all", "--", "--check"])
+                .current_dir(root),
+        ))?;
         run(Step::new(
             "clippy",
-            cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]).current_dir(root),
+            cargo()
+                .args([
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--locked",
+                    "--",
+                    "-D",
+                    "warnings",
+                ])
+                .current_dir(root),
         ))?;
     }
-    run(Step::new("build", cargo().args(["build", "--workspace", "--all-targets", "--locked"]).current_dir(root)))?;
+    run(Step::new(
+        "build",
+        cargo()
+            .args(["build", "--workspace", "--all-targets", "--locked"])
+            .current_dir(root),
+    ))?;
     // Every Rust test, inside a private D-Bus session with an unlocked gnome-keyring so that the
     // keychain tests run against a real Secret Service.
     let keyring_home = target_dir(root).join("keyring-home");
@@ -77,7 +102,10 @@ fn test(root: &Path, flags: &[String]) -> Result<(), String> {
         .args(["test", "--workspace", "--locked", "--", "--include-ignored"])
         .env("STEPUP_KEYRING_HOME", &keyring_home)
         .current_dir(root);
-    run(Step::new("tests (with a private Secret Service)", &mut tests))?;
+    run(Step::new(
+        "tests (with a private Secret Service)",
+        &mut tests,
+    ))?;
     conformance(root)?;
     if e2e {
         app_e2e(root)?;
@@ -91,45 +119,90 @@ fn conformance(root: &Path) -> Result<(), String> {
     let dir = root.join("conformance/js-sdk");
     let sandbox = target_dir(root).join("debug/stepup-sandbox");
     if !sandbox.exists() {
-        run(Step::new("build sandbox", cargo().args(["build", "-p", "stepup-sandbox", "--locked"]).current_dir(root)))?;
+        run(Step::new(
+            "build sandbox",
+            cargo()
+                .args(["build", "-p", "stepup-sandbox", "--locked"])
+                .current_dir(root),
+        ))?;
     }
-    run(Step::new("npm ci (JS SDK)", Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir)))?;
+    run(Step::new(
+        "npm ci (JS SDK)",
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir),
+    ))?;
     run(Step::new(
         "JS SDK conformance",
-        Command::new("node").arg("conformance.mjs").env("STEPUP_SANDBOX_BIN", &sandbox).current_dir(&dir),
+        Command::new("node")
+            .arg("conformance.mjs")
+            .env("STEPUP_SANDBOX_BIN", &sandbox)
+            .current_dir(&dir),
     ))
 }
 
+/// Installs what building and driving the desktop app needs (idempotent).
+fn setup_app(root: &Path) -> Result<(), String> {
+    run(Step::new(
+        "app prerequisites",
+        Command::new("bash")
+            .arg(root.join("tests/e2e/setup.sh"))
+            .current_dir(root),
+    ))
+}
+
+/// The debug binary of the desktop app, wherever the target dir is.
+fn app_binary(root: &Path) -> PathBuf {
+    target_dir(root).join("debug/stepup-desktop")
+}
+
 fn app_e2e(root: &Path) -> Result<(), String> {
-    let script = root.join("tests/e2e/run.sh");
-    if !script.exists() {
-        eprintln!("xtask: no app end-to-end suite yet ({})", script.display());
-        return Ok(());
-    }
-    run(Step::new("app end-to-end (Xvfb + WebDriver)", Command::new("bash").arg(script).current_dir(root)))
+    run(Step::new(
+        "app end-to-end (Xvfb + WebDriver)",
+        Command::new("bash")
+            .arg(root.join("tests/e2e/run.sh"))
+            .arg(app_binary(root))
+            .current_dir(root),
+    ))
 }
 
 fn demo(root: &Path) -> Result<(), String> {
-    let script = root.join("tests/e2e/demo.sh");
-    if script.exists() {
-        return run(Step::new("demo", Command::new("bash").arg(script).current_dir(root)));
-    }
-    // Until the desktop app lands, the demo is the standalone sandbox.
+    ensure_apt(KEYCHAIN_PACKAGES)?;
+    setup_app(root)?;
     run(Step::new(
-        "sandbox demo",
-        cargo()
-            .args(["run", "-p", "stepup-sandbox", "--locked", "--", "--listen", "127.0.0.1:8787", "--seed-demo"])
-            .args(["--state", &target_dir(root).join("sandbox-demo.json").to_string_lossy()])
+        "demo",
+        Command::new("bash")
+            .arg(root.join("tests/e2e/demo.sh"))
             .current_dir(root),
     ))
 }
 
 fn bench(root: &Path) -> Result<(), String> {
     ensure_apt(KEYCHAIN_PACKAGES)?;
-    run(Step::new("criterion benches", cargo().args(["bench", "--workspace", "--locked"]).current_dir(root)))?;
+    setup_app(root)?;
+    // Inside a private Secret Service, so that the keychain benchmarks measure a real one.
+    let mut benches = Command::new("dbus-run-session");
+    benches
+        .arg("--")
+        .arg(root.join("crates/stepup-keychain/with-keyring.sh"))
+        .arg(env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "bench",
+            "--locked",
+            "-p",
+            "stepup-client",
+            "-p",
+            "stepup-keychain",
+        ])
+        .env("STEPUP_KEYRING_HOME", target_dir(root).join("keyring-home"))
+        .current_dir(root);
+    run(Step::new("criterion benches", &mut benches))?;
     let script = root.join("tests/e2e/bench.sh");
     if script.exists() {
-        run(Step::new("app benches", Command::new("bash").arg(script).current_dir(root)))?;
+        run(Step::new(
+            "app benches",
+            Command::new("bash").arg(script).current_dir(root),
+        ))?;
     }
     Ok(())
 }

@@ -19,8 +19,15 @@ impl<'a> Step<'a> {
 pub fn run(step: Step<'_>) -> Result<(), String> {
     eprintln!("xtask: == {} ==", step.name);
     let started = Instant::now();
-    let status = step.command.status().map_err(|e| format!("{}: cannot start: {e}", step.name))?;
-    eprintln!("xtask: {} took {:.1} s", step.name, started.elapsed().as_secs_f64());
+    let status = step
+        .command
+        .status()
+        .map_err(|e| format!("{}: cannot start: {e}", step.name))?;
+    eprintln!(
+        "xtask: {} took {:.1} s",
+        step.name,
+        started.elapsed().as_secs_f64()
+    );
     if status.success() {
         Ok(())
     } else {
@@ -37,7 +44,11 @@ fn installed(package: &str) -> bool {
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false)
 }
 
 /// Installs the Debian packages that are missing (apt-get update first), as root or via sudo.
@@ -47,7 +58,9 @@ pub fn ensure_apt(packages: &[&str]) -> Result<(), String> {
         return Ok(());
     }
     if Command::new("apt-get").arg("--version").output().is_err() {
-        return Err(format!("missing packages {missing:?} and no apt-get: install them by hand"));
+        return Err(format!(
+            "missing packages {missing:?} and no apt-get: install them by hand"
+        ));
     }
     let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
     let mut update = Command::new(sudo.first().copied().unwrap_or("apt-get"));
