@@ -12,7 +12,9 @@ fi
 
 # A standalone sandbox as the "configured environment" of the sign-in test (the app without
 # --sandbox). Another environment id than the embedded sandbox's, so keychain entries differ.
-SANDBOX_BIN="${STEPUP_SANDBOX_BIN:-$HERE/../../target/debug/stepup-sandbox}"
+# Next to the app binary (same target dir), else the default debug build.
+SANDBOX_BIN="${STEPUP_SANDBOX_BIN:-$(dirname "$APP")/stepup-sandbox}"
+[ -x "$SANDBOX_BIN" ] || SANDBOX_BIN="$HERE/../../target/debug/stepup-sandbox"
 SANDBOX_PID=""
 if [ -x "$SANDBOX_BIN" ]; then
   export E2E_SANDBOX_ENV=e2e00000-0000-4000-8000-000000000001
