@@ -19,7 +19,11 @@ pub struct ErrorBody {
 impl ErrorBody {
     /// An error body with a code.
     pub fn new(code: &str, error: impl Into<String>) -> Self {
-        Self { error: error.into(), code: Some(code.to_owned()), payload: None }
+        Self {
+            error: error.into(),
+            code: Some(code.to_owned()),
+            payload: None,
+        }
     }
 }
 

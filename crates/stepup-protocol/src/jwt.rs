@@ -93,7 +93,9 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 fn unb64(part: &str) -> Result<Vec<u8>, JwtError> {
-    URL_SAFE_NO_PAD.decode(part).map_err(|_| JwtError::Malformed)
+    URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| JwtError::Malformed)
 }
 
 fn split(token: &str) -> Result<[&str; 3], JwtError> {
@@ -108,8 +110,16 @@ fn split(token: &str) -> Result<[&str; 3], JwtError> {
 }
 
 /// Signs `claims` as an ES256 compact JWS.
-pub fn sign_es256<T: Serialize>(key: &SigningKey, kid: Option<&str>, claims: &T) -> Result<String, JwtError> {
-    let header = Header { alg: "ES256".into(), typ: Some("JWT".into()), kid: kid.map(str::to_owned) };
+pub fn sign_es256<T: Serialize>(
+    key: &SigningKey,
+    kid: Option<&str>,
+    claims: &T,
+) -> Result<String, JwtError> {
+    let header = Header {
+        alg: "ES256".into(),
+        typ: Some("JWT".into()),
+        kid: kid.map(str::to_owned),
+    };
     let header = serde_json::to_vec(&header).map_err(|_| JwtError::BadClaims)?;
     let payload = serde_json::to_vec(claims).map_err(|_| JwtError::BadClaims)?;
     let signing_input = format!("{}.{}", b64(&header), b64(&payload));
@@ -126,7 +136,8 @@ pub fn verify_es256<T: DeserializeOwned>(token: &str, key: &VerifyingKey) -> Res
     }
     let signature = Signature::from_slice(&unb64(s)?).map_err(|_| JwtError::BadSignature)?;
     let signing_input = &token[..h.len() + 1 + p.len()];
-    key.verify(signing_input.as_bytes(), &signature).map_err(|_| JwtError::BadSignature)?;
+    key.verify(signing_input.as_bytes(), &signature)
+        .map_err(|_| JwtError::BadSignature)?;
     serde_json::from_slice(&unb64(p)?).map_err(|_| JwtError::BadClaims)
 }
 
@@ -162,7 +173,10 @@ mod tests {
         let t = sign_es256(&k, Some("k1"), &claims()).unwrap();
         let back: ElevatedTokenClaims = verify_es256(&t, k.verifying_key()).unwrap();
         assert_eq!(back, claims());
-        assert!(!t.contains("\"singleUse\""), "payload is base64url, not raw JSON");
+        assert!(
+            !t.contains("\"singleUse\""),
+            "payload is base64url, not raw JSON"
+        );
         let raw: serde_json::Value = decode_unverified(&t).unwrap();
         assert_eq!(raw["singleUse"], serde_json::json!(true));
     }
@@ -176,9 +190,15 @@ mod tests {
         let forged_payload = b64(&serde_json::to_vec(&other).unwrap());
         let parts: Vec<&str> = t.split('.').collect();
         let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
-        assert_eq!(verify_es256::<ElevatedTokenClaims>(&forged, k.verifying_key()), Err(JwtError::BadSignature));
+        assert_eq!(
+            verify_es256::<ElevatedTokenClaims>(&forged, k.verifying_key()),
+            Err(JwtError::BadSignature)
+        );
         let k2 = SigningKey::from_slice(&[9u8; 32]).unwrap();
-        assert_eq!(verify_es256::<ElevatedTokenClaims>(&t, k2.verifying_key()), Err(JwtError::BadSignature));
+        assert_eq!(
+            verify_es256::<ElevatedTokenClaims>(&t, k2.verifying_key()),
+            Err(JwtError::BadSignature)
+        );
     }
 
     #[test]
@@ -187,9 +207,21 @@ mod tests {
         let none_header = b64(br#"{"alg":"none"}"#);
         let payload = b64(&serde_json::to_vec(&claims()).unwrap());
         let t = format!("{none_header}.{payload}.");
-        assert_eq!(verify_es256::<ElevatedTokenClaims>(&t, k.verifying_key()), Err(JwtError::WrongAlgorithm));
-        for bad in ["", "a.b", "a.b.c.d", "!!.??.**", &"a".repeat(MAX_JWT_LEN + 1)] {
-            assert!(decode_unverified::<serde_json::Value>(bad).is_err(), "{bad:.20}");
+        assert_eq!(
+            verify_es256::<ElevatedTokenClaims>(&t, k.verifying_key()),
+            Err(JwtError::WrongAlgorithm)
+        );
+        for bad in [
+            "",
+            "a.b",
+            "a.b.c.d",
+            "!!.??.**",
+            &"a".repeat(MAX_JWT_LEN + 1),
+        ] {
+            assert!(
+                decode_unverified::<serde_json::Value>(bad).is_err(),
+                "{bad:.20}"
+            );
         }
     }
 }

@@ -95,11 +95,19 @@ pub struct StepUpCheck {
 impl StepUpCheck {
     /// The fail-closed answer: required, with no credentials.
     pub fn required() -> Self {
-        Self { is_required: true, credentials: Vec::new(), default_credential_id: None }
+        Self {
+            is_required: true,
+            credentials: Vec::new(),
+            default_credential_id: None,
+        }
     }
     /// The answer of the local fast path: not required.
     pub fn satisfied() -> Self {
-        Self { is_required: false, credentials: Vec::new(), default_credential_id: None }
+        Self {
+            is_required: false,
+            credentials: Vec::new(),
+            default_credential_id: None,
+        }
     }
 }
 
@@ -144,25 +152,53 @@ pub struct JwtVerifiedCredential {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
     /// `public_identifier` (snake_case on the wire).
-    #[serde(rename = "public_identifier", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "public_identifier",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub public_identifier: Option<String>,
     /// `wallet_name` (snake_case on the wire).
-    #[serde(rename = "wallet_name", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "wallet_name",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub wallet_name: Option<String>,
     /// `wallet_provider` (snake_case on the wire).
-    #[serde(rename = "wallet_provider", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "wallet_provider",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub wallet_provider: Option<String>,
     /// `oauth_provider` (snake_case on the wire).
-    #[serde(rename = "oauth_provider", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "oauth_provider",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub oauth_provider: Option<String>,
     /// `oauth_username` (snake_case on the wire).
-    #[serde(rename = "oauth_username", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "oauth_username",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub oauth_username: Option<String>,
     /// `oauth_account_id` (snake_case on the wire).
-    #[serde(rename = "oauth_account_id", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "oauth_account_id",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub oauth_account_id: Option<String>,
     /// `embedded_wallet_id` (snake_case on the wire).
-    #[serde(rename = "embedded_wallet_id", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "embedded_wallet_id",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub embedded_wallet_id: Option<String>,
 }
 
@@ -296,7 +332,11 @@ pub struct OtpSignInRequest {
     /// The 6-digit code.
     pub verification_token: Secret,
     /// Ask for a `credential:link` token when MFA is optional and the user has none.
-    #[serde(rename = "allowNewMFALinking", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "allowNewMFALinking",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub allow_new_mfa_linking: Option<bool>,
 }
 
@@ -820,7 +860,10 @@ mod tests {
         ], "defaultCredentialId": "d1", "extra": 1});
         let c: StepUpCheck = serde_json::from_value(v).unwrap();
         assert!(c.is_required);
-        assert_eq!(c.credentials[1].format, CredentialFormat::Unknown("retina".into()));
+        assert_eq!(
+            c.credentials[1].format,
+            CredentialFormat::Unknown("retina".into())
+        );
         assert_eq!(c.default_credential_id.as_deref(), Some("d1"));
     }
 
@@ -840,10 +883,22 @@ mod tests {
             serde_json::to_value(&otp).unwrap(),
             json!({"verificationUUID": "u", "verificationToken": "123456", "requestedScopes": ["wallet:export"]})
         );
-        let totp = TotpAuthRequest { id: None, code: "1".into(), create_mfa_token: None, requested_scopes: None };
+        let totp = TotpAuthRequest {
+            id: None,
+            code: "1".into(),
+            create_mfa_token: None,
+            requested_scopes: None,
+        };
         assert_eq!(serde_json::to_value(&totp).unwrap(), json!({"code": "1"}));
-        let signin = OtpSignInRequest { verification_uuid: "u".into(), verification_token: "1".into(), allow_new_mfa_linking: Some(true) };
-        assert_eq!(serde_json::to_value(&signin).unwrap()["allowNewMFALinking"], json!(true));
+        let signin = OtpSignInRequest {
+            verification_uuid: "u".into(),
+            verification_token: "1".into(),
+            allow_new_mfa_linking: Some(true),
+        };
+        assert_eq!(
+            serde_json::to_value(&signin).unwrap()["allowNewMFALinking"],
+            json!(true)
+        );
         let cred: JwtVerifiedCredential = serde_json::from_value(json!({
             "id": "w", "format": "blockchain", "signInEnabled": true, "wallet_name": "metamask", "public_identifier": "0xabc"
         })).unwrap();

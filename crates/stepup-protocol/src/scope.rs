@@ -120,7 +120,11 @@ pub fn scope_set_key<S: AsRef<str>>(scopes: &[S]) -> String {
 
 /// Splits a space-separated `scope` claim, dropping empty parts (C:`parseElevatedAccessToken`).
 pub fn split_scope_claim(claim: &str) -> Vec<String> {
-    claim.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    claim
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]
@@ -131,7 +135,8 @@ mod tests {
     fn known_scopes_round_trip_through_json() {
         for scope in TokenScope::KNOWN {
             let json = serde_json::to_string(scope).unwrap_or_default();
-            let back: TokenScope = serde_json::from_str(&json).unwrap_or(TokenScope::Unknown(String::new()));
+            let back: TokenScope =
+                serde_json::from_str(&json).unwrap_or(TokenScope::Unknown(String::new()));
             assert_eq!(&back, scope);
             assert!(back.is_known());
         }
@@ -140,9 +145,13 @@ mod tests {
 
     #[test]
     fn unknown_scope_parses_and_is_kept_verbatim() {
-        let s: TokenScope = serde_json::from_str("\"wallet:teleport\"").unwrap_or(TokenScope::WalletExport);
+        let s: TokenScope =
+            serde_json::from_str("\"wallet:teleport\"").unwrap_or(TokenScope::WalletExport);
         assert_eq!(s, TokenScope::Unknown("wallet:teleport".into()));
-        assert_eq!(serde_json::to_string(&s).unwrap_or_default(), "\"wallet:teleport\"");
+        assert_eq!(
+            serde_json::to_string(&s).unwrap_or_default(),
+            "\"wallet:teleport\""
+        );
     }
 
     #[test]
@@ -151,6 +160,9 @@ mod tests {
             scope_set_key(&["wallet:sign", "wallet:export", "wallet:sign", ""]),
             "wallet:export wallet:sign"
         );
-        assert_eq!(split_scope_claim(" wallet:export  credential:link "), vec!["wallet:export", "credential:link"]);
+        assert_eq!(
+            split_scope_claim(" wallet:export  credential:link "),
+            vec!["wallet:export", "credential:link"]
+        );
     }
 }

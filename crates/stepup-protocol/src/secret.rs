@@ -59,6 +59,9 @@ mod tests {
         assert!(!format!("{s:?}").contains("eyJ"));
         assert!(!format!("{s}").contains("eyJ"));
         assert_eq!(s.expose(), "eyJhbGciOi.secret.value");
-        assert_eq!(serde_json::to_string(&s).ok().as_deref(), Some("\"eyJhbGciOi.secret.value\""));
+        assert_eq!(
+            serde_json::to_string(&s).ok().as_deref(),
+            Some("\"eyJhbGciOi.secret.value\"")
+        );
     }
 }
