@@ -99,6 +99,12 @@ pub enum StepUpError {
     /// passkey call): bad signature, no user verification, or a counter that did not increase.
     #[error("the server did not accept this passkey: try again, or choose another method")]
     PasskeyRefused,
+    /// The passkey ceremony was not confirmed within [`CEREMONY_TIMEOUT`] (60 s), or the
+    /// authenticator gave up waiting for the user.
+    ///
+    /// [`CEREMONY_TIMEOUT`]: crate::passkey::CEREMONY_TIMEOUT
+    #[error("the passkey was not confirmed within 60 seconds: try again")]
+    CeremonyTimedOut,
     /// The authenticator itself failed (not a cancel, not a timeout).
     #[error("the passkey authenticator failed ({0}): try again, or choose another method")]
     Authenticator(String),
@@ -145,6 +151,7 @@ impl StepUpError {
             Self::Cancelled => "cancelled",
             Self::UserNotVerified => "user_not_verified",
             Self::PasskeyRefused => "passkey_refused",
+            Self::CeremonyTimedOut => "passkey_timed_out",
             Self::Authenticator(_) => "authenticator_error",
         }
     }
@@ -434,5 +441,15 @@ mod tests {
         }
         .to_string()
         .contains("wallet:export"));
+        assert_eq!(StepUpError::CeremonyTimedOut.code(), "passkey_timed_out");
+        assert_eq!(
+            StepUpError::CeremonyTimedOut.to_string(),
+            "the passkey was not confirmed within 60 seconds: try again"
+        );
+        assert_ne!(
+            StepUpError::CeremonyTimedOut.code(),
+            StepUpError::TimedOut.code(),
+            "a slow server and a passkey nobody confirmed are different problems"
+        );
     }
 }

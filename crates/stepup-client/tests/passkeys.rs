@@ -410,6 +410,69 @@ async fn the_demo_users_device_passkey_is_handed_to_the_app_and_works() {
         .expect("export");
 }
 
+/// The app's "Add a passkey on this device" against the demo user: its device already holds
+/// the demo passkey, and the same soft token takes a second credential (the sandbox lists the
+/// first in `excludeCredentials`; the device passkey holds both). Without a `credential:link`
+/// token the registration asks for a step-up; after one (TOTP) it is retried once and works,
+/// and either passkey then steps up for `wallet:export`.
+#[tokio::test]
+async fn a_second_passkey_on_the_demo_users_device_after_a_credential_link_step_up() {
+    let clock = stepup_client::ManualClock::now();
+    let config = SandboxConfig {
+        seed_demo: true,
+        clock: Arc::new(clock.clone()),
+        ..SandboxConfig::default()
+    };
+    let sandbox = sandbox(config).await;
+    let demo = sandbox.demo().expect("demo user");
+    let store = Arc::new(MemoryPasskeyStore::new());
+    store
+        .save(&sandbox.demo_device_passkey_state().expect("demo state"))
+        .unwrap();
+    let vault = Arc::new(stepup_client::MemoryVault::new());
+    let client = client_for(&sandbox, &clock, vault).await;
+    let sent = client.send_email_otp(&demo.email).await.unwrap();
+    client
+        .sign_in_with_email_otp(&sent, delivered_code(&sandbox, &sent))
+        .await
+        .unwrap();
+    let passkeys = |devices: Vec<stepup_client::MfaDevice>| {
+        devices
+            .into_iter()
+            .filter(|d| d.kind.as_deref() == Some("passkey"))
+            .count()
+    };
+    assert_eq!(passkeys(client.mfa_devices().await.unwrap()), 1);
+    let verified = AtomicUsize::new(0);
+    let registered = client
+        .retry_after_step_up(
+            || client.register_passkey(device(&store)),
+            |scope| {
+                verified.fetch_add(1, Ordering::SeqCst);
+                assert_eq!(scope, TokenScope::CredentialLink);
+                let code = sandbox
+                    .totp_code(demo.totp_secret_base32.as_ref().unwrap().expose())
+                    .unwrap();
+                let v = Verification::Totp {
+                    device_id: demo.totp_device_id.clone(),
+                    code: stepup_client::Secret::new(code),
+                };
+                let client = &client;
+                async move { client.verify(v, &[scope]).await.map(drop) }
+            },
+        )
+        .await
+        .expect("second passkey registered");
+    assert_eq!(verified.load(Ordering::SeqCst), 1, "one step-up");
+    assert!(registered.device_id.is_some());
+    assert_ne!(registered.device_id, demo.passkey_device_id);
+    assert_eq!(passkeys(client.mfa_devices().await.unwrap()), 2);
+    client
+        .authenticate_passkey_mfa(&[EXPORT], device(&store))
+        .await
+        .expect("passkey step-up with two credentials on the device");
+}
+
 /// Latency of one passkey step-up against the local sandbox (GET options, soft-token signing
 /// with the state loaded and saved, POST verify). `cargo test -p stepup-client --test passkeys
 /// -- --ignored --nocapture passkey_step_up_latency`

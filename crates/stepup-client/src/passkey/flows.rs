@@ -34,7 +34,7 @@ fn passkey_error(e: StepUpError) -> StepUpError {
 impl StepUpClient {
     /// `authenticatePasskeyMFA({ requestedScopes })`: `GET users/passkeys/authenticate`; no
     /// passkey listed → [`StepUpError::NoPasskeyCredentials`] with no further request; else
-    /// the authenticator signs (on a blocking thread, 60 s at most: `TimedOut`; the user said
+    /// the authenticator signs (on a blocking thread, 60 s at most: `CeremonyTimedOut`; the user said
     /// no: `Cancelled`; no PIN/biometric: `UserNotVerified`), then
     /// `POST users/mfa/auth/passkey` rotates the session and stores the elevated token.
     /// Same as `verify(Verification::Passkey(confirmation), scopes)`.

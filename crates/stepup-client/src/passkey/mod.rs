@@ -210,7 +210,7 @@ pub fn map_authenticator_error(e: &WebauthnCError) -> StepUpError {
         | WebauthnCError::Ctap(CtapError::Ctap2PUATRequired) => StepUpError::UserNotVerified,
         WebauthnCError::Ctap(CtapError::Ctap2OperationDenied)
         | WebauthnCError::Ctap(CtapError::Ctap2KeepAliveCancel) => StepUpError::Cancelled,
-        WebauthnCError::Ctap(CtapError::Ctap2UserActionTimeout) => StepUpError::TimedOut,
+        WebauthnCError::Ctap(CtapError::Ctap2UserActionTimeout) => StepUpError::CeremonyTimedOut,
         WebauthnCError::Ctap(CtapError::Ctap2NoCredentials) => StepUpError::NoPasskeyCredentials,
         other => StepUpError::Authenticator(other.to_string()),
     }
@@ -235,7 +235,7 @@ async fn run_ceremony_within<T: Send + 'static>(
         Ok(Err(_)) => Err(StepUpError::Authenticator(
             "the authenticator thread failed".into(),
         )),
-        Err(_) => Err(StepUpError::TimedOut),
+        Err(_) => Err(StepUpError::CeremonyTimedOut),
     }
 }
 
@@ -251,7 +251,7 @@ mod tests {
             Ok(())
         })
         .await;
-        assert_eq!(result, Err(StepUpError::TimedOut));
+        assert_eq!(result, Err(StepUpError::CeremonyTimedOut));
         let _ = release.send(());
     }
 
@@ -272,7 +272,7 @@ mod tests {
         );
         assert_eq!(
             map_authenticator_error(&WebauthnCError::Ctap(CtapError::Ctap2UserActionTimeout)),
-            StepUpError::TimedOut
+            StepUpError::CeremonyTimedOut
         );
     }
 
