@@ -748,3 +748,32 @@ fn _assert_send_sync() {
     fn is<T: Send + Sync>() {}
     is::<Arc<stepup_client::StepUpClient>>();
 }
+
+#[tokio::test]
+async fn refresh_rotates_the_session_and_the_old_one_dies() {
+    let w = world(reauth_user("refresh@example.com")).await;
+    let before = w.vault.load().expect("vault").session.expect("session");
+    let user = w.client.refresh().await.expect("refresh");
+    let after = w.vault.load().expect("vault").session.expect("session");
+    assert_ne!(before.token, after.token, "a new session JWT");
+    assert_ne!(before.user.session_id, user.session_id, "a new session id");
+    let url = format!(
+        "{}/sdk/{}/users",
+        w.sandbox.base_url(),
+        w.sandbox.environment_id()
+    );
+    let old = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(before.token.expose())
+        .send()
+        .await
+        .expect("reply");
+    assert_eq!(old.status(), 401, "the rotated-out session is refused");
+    let new = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(after.token.expose())
+        .send()
+        .await
+        .expect("reply");
+    assert_eq!(new.status(), 200);
+}
