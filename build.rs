@@ -18,6 +18,8 @@ const COMMANDS: &[&str] = &[
     "verify_totp",
     "verify_recovery_code",
     "verify_passkey",
+    "mfa_devices",
+    "add_device_passkey",
     "cancel_step_up",
     "token_status",
     "step_up_history",

@@ -11,6 +11,7 @@ use crate::error::CommandError;
 use crate::requests::{action_text, HistoryEntry, LinkEvent, Outcome};
 use crate::sandbox::OutboxView;
 use crate::state::{AppState, Backend};
+use crate::MAIN_WINDOW;
 use serde::Serialize;
 use std::sync::Arc;
 use stepup_client::passkey::{PasskeyConfirmation, PasskeyPrompt, UserPresence};
@@ -19,6 +20,11 @@ use stepup_client::{
     StepUpCredential, StepUpCredentialExt, StepUpError, TokenScope, TokenStatus, Verification,
 };
 use tauri::{AppHandle, Emitter, Runtime, State};
+
+/// Who the app's own requests come from, as the dialog names it.
+pub const OWN_REQUESTER: &str = "Stepup Desktop (you)";
+/// The main window's "Add a passkey on this device", as the end of "… asks to …".
+pub const ADD_PASSKEY_ACTION: &str = "add a passkey on this device";
 
 /// Seconds before "send code" may be pressed again.
 const RESEND_AFTER_SECONDS: u32 = 30;
@@ -117,6 +123,32 @@ pub struct TokenView {
     pub expires_at_ms: i64,
     /// Consumed by its first use.
     pub single_use: bool,
+}
+
+/// One of the user's MFA devices (`GET users/mfa`), for the main window's list.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceView {
+    /// Device id.
+    pub id: Option<String>,
+    /// `totp`, `passkey`, ...
+    pub kind: Option<String>,
+    /// Its label.
+    pub alias: Option<String>,
+    /// The server's default method.
+    pub is_default: bool,
+}
+
+/// `add_device_passkey`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddedPasskeyView {
+    /// The new MFA device's id.
+    pub device_id: Option<String>,
+    /// Its label, as the server lists it.
+    pub alias: Option<String>,
+    /// Whether the registration waited for a step-up in the dialog first.
+    pub stepped_up: bool,
 }
 
 fn now_ms() -> i64 {
@@ -579,6 +611,111 @@ pub async fn verify_passkey(
     let presence: Arc<dyn UserPresence> = Arc::new(|_: &PasskeyPrompt| true);
     let v = Verification::Passkey(PasskeyConfirmation::new(backend.passkey()?, presence));
     verify_request(&state, client, request_id, scope, "passkey", v).await
+}
+
+/// The user's MFA devices (authenticator apps, passkeys).
+#[tauri::command]
+pub async fn mfa_devices(state: State<'_, AppState>) -> CommandResult<Vec<DeviceView>> {
+    let backend = state.backend().await?;
+    let devices = backend.client()?.mfa_devices().await?;
+    Ok(devices
+        .into_iter()
+        .map(|d| DeviceView {
+            id: d.id,
+            kind: d.kind,
+            alias: d.alias,
+            is_default: d.default.unwrap_or(false),
+        })
+        .collect())
+}
+
+/// Opens the step-up dialog for one of the app's own actions and waits for it to end:
+/// `Ok` when approved (or a stored token already covered `scope`), `cancelled` otherwise.
+async fn step_up_in_dialog<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    scope: TokenScope,
+    action: &'static str,
+) -> CommandResult<()> {
+    let opened = state
+        .desk()
+        .open_own_request(scope.clone(), OWN_REQUESTER, action);
+    let (event, ended) = opened.ok_or_else(|| {
+        CommandError::new(
+            "too_many_requests",
+            "too many requests are already open: finish or cancel them first",
+        )
+    })?;
+    eprintln!("STEPUP own request opened scope={scope}");
+    if let Err(error) = app.emit_to(MAIN_WINDOW, "deep-link", &event) {
+        eprintln!("STEPUP could not hand the app's own request to the window: {error}");
+        if let LinkEvent::Request { request } = &event {
+            state
+                .desk()
+                .close(request.id, Outcome::Cancelled, None, now_ms());
+        }
+        return Err(CommandError::new(
+            "internal",
+            "the verification dialog could not open: restart the app and try again",
+        ));
+    }
+    match ended.await {
+        Ok(Outcome::Approved | Outcome::NotNeeded) => Ok(()),
+        _ => Err(StepUpError::Cancelled.into()),
+    }
+}
+
+/// The main window's "Add a passkey on this device": registers a new MFA passkey with this
+/// device's authenticator. Registration needs a `credential:link` token: when the server
+/// asks for one, the same step-up dialog as a deep link's opens (requester: the app itself),
+/// and once it is approved the registration is retried exactly once (the client's
+/// `retry_after_step_up` semantics, with the dialog as the verification).
+///
+/// Called only from the main window's "Create passkey" button, which says what happens: that
+/// click is the user's presence confirmation for the new passkey.
+#[tauri::command]
+pub async fn add_device_passkey<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> CommandResult<AddedPasskeyView> {
+    let backend = state.backend().await?;
+    let client = backend.client()?;
+    let presence: Arc<dyn UserPresence> = Arc::new(|_: &PasskeyPrompt| true);
+    let confirmation = PasskeyConfirmation::new(backend.passkey()?, presence);
+    let register = || client.register_passkey(confirmation.clone());
+    let (registered, stepped_up) = match register().await {
+        Err(StepUpError::StepUpRequired { scope }) => {
+            step_up_in_dialog(&app, &state, scope, ADD_PASSKEY_ACTION).await?;
+            (register().await?, true)
+        }
+        other => (other?, false),
+    };
+    let alias = match &registered.device_id {
+        Some(id) => client
+            .mfa_devices()
+            .await
+            .ok()
+            .and_then(|devices| devices.into_iter().find(|d| d.id.as_ref() == Some(id)))
+            .and_then(|d| d.alias),
+        None => None,
+    };
+    state.desk().record(HistoryEntry {
+        at_ms: now_ms(),
+        requester: OWN_REQUESTER.to_owned(),
+        scope: TokenScope::CredentialLink,
+        method: Some("passkey".to_owned()),
+        outcome: Outcome::PasskeyAdded,
+        result: match &alias {
+            Some(alias) => format!("Passkey added ({alias})"),
+            None => "Passkey added".to_owned(),
+        },
+    });
+    eprintln!("STEPUP passkey added on this device (after a step-up: {stepped_up})");
+    Ok(AddedPasskeyView {
+        device_id: registered.device_id,
+        alias,
+        stepped_up,
+    })
 }
 
 /// Verifies a recovery code for an open request (offered to users with an authenticator).

@@ -90,6 +90,8 @@ pub fn setup_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) ->
             commands::verify_totp,
             commands::verify_recovery_code,
             commands::verify_passkey,
+            commands::mfa_devices,
+            commands::add_device_passkey,
             commands::cancel_step_up,
             commands::token_status,
             commands::step_up_history,

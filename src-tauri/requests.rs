@@ -9,6 +9,7 @@ use crate::deep_link::{ReturnToAllowList, StepUpRequest};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use stepup_client::{OtpVerification, StepUpCredential, TokenScope};
+use tokio::sync::oneshot;
 
 /// Open requests beyond this are refused: a flood of links must not grow memory.
 pub const MAX_OPEN_REQUESTS: usize = 16;
@@ -57,6 +58,8 @@ pub enum Outcome {
     NotNeeded,
     /// The user closed the dialog.
     Cancelled,
+    /// Not a step-up: the app added a passkey on this device (after its own step-up).
+    PasskeyAdded,
 }
 
 /// One line of the recent step-ups. Holds no secret.
@@ -78,7 +81,7 @@ pub struct HistoryEntry {
 }
 
 /// A request open in the dialog.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct OpenRequest {
     /// The validated request.
     pub request: StepUpRequest,
@@ -88,6 +91,8 @@ pub struct OpenRequest {
     pub sent_code: Option<OtpVerification>,
     /// Wrong codes so far.
     pub failed_attempts: u32,
+    /// For the app's own requests: who waits for the outcome to go on (at most once).
+    pub after_close: Option<oneshot::Sender<Outcome>>,
 }
 
 /// Deep links waiting for the UI, open requests, recent step-ups.
@@ -133,6 +138,7 @@ impl RequestDesk {
                         credentials: Vec::new(),
                         sent_code: None,
                         failed_attempts: 0,
+                        after_close: None,
                     },
                 );
                 LinkEvent::Request { request: view }
@@ -147,6 +153,52 @@ impl RequestDesk {
             self.waiting.push(event);
             Delivery::Queued
         }
+    }
+
+    /// Opens a request of the app itself (the main window's own actions that need a step-up):
+    /// the same dialog as a deep link's, with `action_text` in the app's words. The receiver
+    /// hears how it ended once (approved, not needed, cancelled); dropped unanswered, the
+    /// request counts as cancelled.
+    pub fn open_own_request(
+        &mut self,
+        scope: TokenScope,
+        requester: &str,
+        action_text: &'static str,
+    ) -> Option<(LinkEvent, oneshot::Receiver<Outcome>)> {
+        if self.open.len() >= MAX_OPEN_REQUESTS {
+            return None;
+        }
+        self.next_id += 1;
+        let id = self.next_id;
+        let (tx, rx) = oneshot::channel();
+        let view = RequestView {
+            id,
+            scope: scope.clone(),
+            requester: requester.to_owned(),
+            action_text,
+            return_to: None,
+        };
+        self.open.insert(
+            id,
+            OpenRequest {
+                request: StepUpRequest {
+                    scope,
+                    requester: requester.to_owned(),
+                    return_to: None,
+                },
+                credentials: Vec::new(),
+                sent_code: None,
+                failed_attempts: 0,
+                after_close: Some(tx),
+            },
+        );
+        Some((LinkEvent::Request { request: view }, rx))
+    }
+
+    /// Records something the app did after its own step-up (not a request), e.g. a new passkey.
+    pub fn record(&mut self, entry: HistoryEntry) {
+        self.history.push_front(entry);
+        self.history.truncate(HISTORY_LEN);
     }
 
     /// The UI is listening: hands over what waited, in arrival order; later links go out at once.
@@ -173,7 +225,11 @@ impl RequestDesk {
         method: Option<&str>,
         now_ms: i64,
     ) -> Option<OpenRequest> {
-        let closed = self.open.remove(&id)?;
+        let mut closed = self.open.remove(&id)?;
+        if let Some(waiting) = closed.after_close.take() {
+            // The waiting command may be gone (the app is closing): nothing to tell then.
+            let _ = waiting.send(outcome);
+        }
         let wrong = match closed.failed_attempts {
             0 => String::new(),
             1 => " after 1 wrong code".into(),
@@ -183,6 +239,7 @@ impl RequestDesk {
             Outcome::Approved => format!("Approved{wrong}"),
             Outcome::NotNeeded => "Already allowed".into(),
             Outcome::Cancelled => format!("Cancelled{wrong}"),
+            Outcome::PasskeyAdded => "Passkey added".into(),
         };
         self.history.push_front(HistoryEntry {
             at_ms: now_ms,
@@ -315,6 +372,39 @@ mod tests {
         assert_eq!(history.len(), 1);
         assert_eq!(history[0].result, "Approved after 1 wrong code");
         assert_eq!(history[0].scope, TokenScope::WalletExport);
+    }
+
+    #[test]
+    fn the_apps_own_request_tells_its_waiter_once_how_it_ended() {
+        let mut desk = RequestDesk::default();
+        desk.ui_ready();
+        let (LinkEvent::Request { request }, mut rx) = desk
+            .open_own_request(
+                TokenScope::CredentialLink,
+                "Stepup Desktop (you)",
+                "add a passkey on this device",
+            )
+            .unwrap()
+        else {
+            panic!("expected a request");
+        };
+        assert_eq!(request.action_text, "add a passkey on this device");
+        assert!(rx.try_recv().is_err(), "nothing before the dialog ends");
+        desk.close(request.id, Outcome::Approved, Some("totp"), 1_000);
+        assert_eq!(rx.try_recv(), Ok(Outcome::Approved));
+        assert!(desk
+            .close(request.id, Outcome::Approved, Some("totp"), 1_001)
+            .is_none());
+        assert_eq!(desk.history()[0].requester, "Stepup Desktop (you)");
+
+        let (LinkEvent::Request { request }, rx) = desk
+            .open_own_request(TokenScope::CredentialLink, "Stepup Desktop (you)", "x")
+            .unwrap()
+        else {
+            panic!("expected a request");
+        };
+        desk.close(request.id, Outcome::Cancelled, None, 2_000);
+        assert_eq!(rx.blocking_recv(), Ok(Outcome::Cancelled));
     }
 
     #[test]

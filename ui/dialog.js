@@ -25,6 +25,7 @@ const ERROR_HINTS = {
   rate_limited: null,
   network_error: 'Press Verify to try again when you are back online.',
   timed_out: 'Press Verify to try again.',
+  passkey_timed_out: null,
   keychain_locked: 'Unlock your keyring (e.g. GNOME Keyring), then verify again.',
   keychain_unavailable: 'Start your keyring (e.g. GNOME Keyring), then verify again.',
   keychain_timed_out: 'Unlock or restart your keyring, then verify again.',

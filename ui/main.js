@@ -77,6 +77,8 @@ async function refreshMain() {
     tokens = tokenList;
     renderTokens();
     renderHistory(history);
+    // The device list is the server's: a network hiccup leaves the last one on screen.
+    call('mfa_devices').then(renderDevices).catch(() => {});
     if (status.keychainError === null) $('keychain-banner').hidden = true;
   } catch (error) {
     $('keychain-banner').hidden = false;
@@ -100,6 +102,65 @@ function renderTokens() {
     row.dataset.expiresAtMs = String(t.expiresAtMs);
     return row;
   }));
+}
+
+const DEVICE_KINDS = { passkey: 'Passkey', totp: 'Authenticator app', email: 'Email' };
+
+function renderDevices(devices) {
+  $('devices-empty').hidden = devices.length > 0;
+  $('devices-list').replaceChildren(...devices.map((d) => {
+    const li = document.createElement('li');
+    const kind = DEVICE_KINDS[d.kind] ?? d.kind ?? 'Unknown';
+    li.textContent = `${d.alias ?? kind}${d.alias && d.alias.toLowerCase().includes(kind.toLowerCase()) ? '' : ` (${kind.toLowerCase()})`}${d.isDefault ? ', default' : ''}`;
+    li.dataset.kind = d.kind ?? '';
+    li.dataset.alias = d.alias ?? '';
+    li.dataset.deviceId = d.id ?? '';
+    return li;
+  }));
+}
+
+/** "Add a passkey on this device": explain, then the user's "Create passkey" click is the
+ * presence confirmation; the backend opens the step-up dialog itself when it needs one. */
+function wireAddPasskey() {
+  const idle = () => {
+    $('add-passkey-confirm').hidden = true;
+    $('add-passkey-progress').hidden = true;
+    $('add-passkey').hidden = false;
+    $('add-passkey').disabled = false;
+  };
+  $('add-passkey').addEventListener('click', () => {
+    $('add-passkey-status').textContent = '';
+    $('add-passkey-error').textContent = '';
+    delete $('add-passkey-error').dataset.code;
+    $('add-passkey').hidden = true;
+    $('add-passkey-confirm').hidden = false;
+    $('add-passkey-create').disabled = false;
+    $('add-passkey-create').focus();
+  });
+  $('add-passkey-cancel').addEventListener('click', () => {
+    idle();
+    announce('No passkey was added.');
+    $('add-passkey').focus();
+  });
+  $('add-passkey-create').addEventListener('click', async () => {
+    $('add-passkey-create').disabled = true;
+    $('add-passkey-confirm').hidden = true;
+    $('add-passkey-progress').hidden = false;
+    $('add-passkey-progress-text').textContent = 'Adding the passkey (confirm it’s you if the dialog asks)…';
+    document.body.dataset.addPasskey = 'busy';
+    try {
+      const added = await call('add_device_passkey');
+      $('add-passkey-status').textContent = `Passkey added${added.alias ? `: ${added.alias}` : ''}. You can now use it to confirm it’s you.`;
+      document.body.dataset.addPasskey = 'added';
+    } catch (error) {
+      $('add-passkey-error').textContent = error.message;
+      $('add-passkey-error').dataset.code = error.code;
+      document.body.dataset.addPasskey = 'failed';
+    } finally {
+      idle();
+      await refreshMain();
+    }
+  });
 }
 
 function renderHistory(history) {
@@ -203,6 +264,7 @@ async function boot() {
     return;
   }
   wireSignIn();
+  wireAddPasskey();
   $('logout').addEventListener('click', async () => {
     try { await call('logout'); } catch (error) { announce(error.message); }
     await refreshStatus();

@@ -4,7 +4,7 @@
 // tauri-driver. `node run-tests.mjs [name-filter]`.
 
 import { Builder, By, Capabilities, until } from 'selenium-webdriver';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -149,6 +149,27 @@ async function assertDialogShowsExportRequest(driver) {
   assert.equal(await text(driver, 'dlg-scope'), 'wallet:export');
 }
 
+/** The app's keychain service for the environment the main window shows (`<app id>/<env>`,
+ * src-tauri/state.rs APP_ID and crates/stepup-keychain). */
+async function keychainService(driver) {
+  const env = (await text(driver, 'main-environment')).split(' ')[0];
+  assert.match(env, /^[\w-]+$/, `environment id ${env}`);
+  return `${SCHEME}/${env}`;
+}
+
+/** The usernames of the service's entries, as `secret-tool search --all service <service>`
+ * lists them (secret-tool prints attributes on stderr, label and secret on stdout). */
+function keychainUsernames(service) {
+  const out = spawnSync('secret-tool', ['search', '--all', 'service', service], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(out.status, 0, `secret-tool search: ${out.stderr}`);
+  return [...`${out.stdout}\n${out.stderr}`.matchAll(/^attribute\.username = (.*)$/gm)].map((m) => m[1]);
+}
+
+/** One entry's secret, as secret-tool prints it. */
+function keychainSecret(service, username) {
+  return execFileSync('secret-tool', ['lookup', 'service', service, 'username', username], { encoding: 'utf8', timeout: 10_000 });
+}
+
 // ------------------------------------------------------------------ the tests
 
 const tests = {
@@ -248,7 +269,74 @@ const tests = {
     await closeDialog(driver);
     assert.match(await text(driver, 'history-body'), /passkey.*Approved/);
     await waitFor(driver, `return [...document.querySelectorAll('#tokens-body tr')].some(r => r.dataset.scopes === 'wallet:export')`, 'the wallet:export token');
-    return {};
+    // The token is in the OS keychain (the private gnome-keyring of this session), under the
+    // app's service and the layout's record name, and its secret is nowhere on the page.
+    const service = await keychainService(driver);
+    const usernames = keychainUsernames(service);
+    const record = usernames.find((u) => /^token:.*wallet:export/.test(u));
+    assert.ok(record, `a token:wallet:export entry in ${service}: ${JSON.stringify(usernames)}`);
+    const secret = keychainSecret(service, record);
+    const jwt = secret.match(/eyJ[\w-]+\.[\w-]+\.[\w-]+/)?.[0];
+    assert.ok(jwt, 'the keychain entry holds the elevated token');
+    const page = await driver.executeScript('return document.body.innerText');
+    assert.ok(!page.includes(jwt), 'the elevated token is not shown');
+    for (const line of secret.split('\n').filter((l) => l.trim().length >= 8)) {
+      assert.ok(!page.includes(line.trim()), 'no line of the keychain secret is shown');
+    }
+    return { keychainRecord: record, entries: usernames.length };
+  },
+
+  async passkey_registration_from_the_main_window_steps_up_first(driver) {
+    await waitForMain(driver);
+    const passkeys = `return [...document.querySelectorAll('#devices-list li[data-kind=passkey]')].map(li => li.dataset.alias)`;
+    await waitFor(driver, `${passkeys.replace('return ', 'return ')}.length === 1`, 'the demo passkey in the device list');
+    // The explanation first; Cancel leaves everything as it was.
+    await driver.findElement(By.id('add-passkey')).click();
+    await waitFor(driver, `return !document.getElementById('add-passkey-confirm').hidden`, 'the confirmation');
+    await driver.findElement(By.id('add-passkey-cancel')).click();
+    assert.equal(await driver.executeScript(`return document.getElementById('add-passkey-confirm').hidden && !document.getElementById('stepup-dialog').open`), true);
+    // Cancelling the step-up dialog cancels the registration, with the cancelled sentence.
+    await driver.findElement(By.id('add-passkey')).click();
+    await driver.findElement(By.id('add-passkey-create')).click();
+    await waitForDialog(driver);
+    await driver.findElement(By.id('dlg-cancel')).click();
+    await waitFor(driver, `return document.body.dataset.addPasskey === 'failed'`, 'the cancelled registration');
+    assert.equal(await driver.executeScript(`return document.getElementById('add-passkey-error').dataset.code`), 'cancelled');
+    assert.match(await text(driver, 'add-passkey-error'), /^The verification was cancelled/);
+    assert.equal(await driver.executeScript(`${passkeys}.length`), 1, 'no passkey was added');
+    // The explicit click on "Create passkey" is the user's confirmation.
+    await driver.findElement(By.id('add-passkey')).click();
+    await driver.findElement(By.id('add-passkey-create')).click();
+    await waitForDialog(driver);
+    assert.equal(await text(driver, 'dlg-purpose'), 'Stepup Desktop (you) asks to add a passkey on this device.');
+    assert.equal(await text(driver, 'dlg-scope'), 'credential:link');
+    await screenshot(driver, 'add-passkey-dialog');
+    await chooseMethod(driver, 'totp');
+    await typeCode(driver, await currentTotp(driver));
+    await waitFor(driver, `return !document.getElementById('dlg-done').hidden`, 'the approval');
+    assert.match(await text(driver, 'dlg-done-text'), /^Verified\. Stepup Desktop \(you\) may now add a passkey on this device/);
+    await closeDialog(driver);
+    await waitFor(driver, `return document.body.dataset.addPasskey === 'added' || document.body.dataset.addPasskey === 'failed'`, 'the registration to end');
+    assert.equal(await driver.executeScript(`return document.body.dataset.addPasskey`), 'added', await text(driver, 'add-passkey-error'));
+    assert.match(await text(driver, 'add-passkey-status'), /^Passkey added: Passkey 2\./);
+    const aliases = await waitFor(driver, `const a = ${passkeys.replace('return ', '')}; return a.length === 2 ? a : null`, 'the new passkey in the device list');
+    assert.ok(aliases.includes('Passkey 2'), JSON.stringify(aliases));
+    const history = await text(driver, 'history-body');
+    assert.match(history, /Stepup Desktop \(you\)credential:linkpasskeyPasskey added \(Passkey 2\)/);
+    assert.match(history, /Stepup Desktop \(you\)credential:linktotpApproved/);
+    await screenshot(driver, 'passkey-added');
+    // Then a deep link for wallet:export is approved with a passkey of this device.
+    await openLink(LINK_EXPORT);
+    await waitForDialog(driver);
+    await assertDialogShowsExportRequest(driver);
+    const passkeyChoices = await driver.executeScript(`return document.querySelectorAll('input[name=dlg-method][data-method=passkey]').length`);
+    assert.equal(passkeyChoices, 2, 'both passkeys are offered');
+    await chooseMethod(driver, 'passkey');
+    await driver.findElement(By.id('dlg-submit')).click();
+    await waitForApproved(driver);
+    await closeDialog(driver);
+    assert.match(await text(driver, 'history-body'), /Acme Wallet.*wallet:export.*passkey.*Approved/);
+    return { aliases };
   },
 
   async recovery_code_succeeds(driver) {
