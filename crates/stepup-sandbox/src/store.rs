@@ -72,9 +72,10 @@ pub(crate) struct PasskeyRecord {
     pub id: String,
     /// The credential id, base64url (unique across users).
     pub credential_id: String,
-    /// webauthn-rs's credential: public key, algorithm and the **signature counter**, which is
-    /// updated and saved after every accepted assertion.
-    pub passkey: webauthn_rs::prelude::Passkey,
+    /// The public key and its **signature counter**, which is updated and saved after every
+    /// accepted assertion (persisted as a `passkey` or an `ed25519` field).
+    #[serde(flatten)]
+    pub key: PasskeyKey,
     /// Human label.
     pub alias: Option<String>,
     /// Marked default by the user.
@@ -83,6 +84,27 @@ pub(crate) struct PasskeyRecord {
     pub mfa: bool,
     /// Creation time, unix ms.
     pub created_at_ms: i64,
+}
+
+/// The key of a passkey, by who verifies it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum PasskeyKey {
+    /// webauthn-rs's credential (ES256, ES384, RS256): public key, algorithm and counter.
+    #[serde(rename = "passkey")]
+    WebauthnRs(Box<webauthn_rs::prelude::Passkey>),
+    /// An EdDSA (Ed25519) credential, which webauthn-rs 0.6 cannot verify: the sandbox does.
+    #[serde(rename = "ed25519")]
+    Ed25519(Ed25519Credential),
+}
+
+/// An EdDSA passkey's public key and counter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Ed25519Credential {
+    /// The 32-byte Ed25519 public key, base64url.
+    pub public_key: String,
+    /// The last accepted signature counter.
+    pub counter: u32,
 }
 
 /// An email credential.

@@ -1,4 +1,4 @@
-//! Passkeys, verified with `webauthn-rs`: MFA and account registration (both behind a
+//! Passkeys, verified with `webauthn-rs` (EdDSA ones by [`eddsa`]): MFA and account registration (both behind a
 //! `credential:link` token, checked by the HTTP layer), authentication options, and the
 //! passkey step-up. Ceremony state stays here, in memory: single use, 60 s.
 //!
@@ -7,23 +7,26 @@
 //! assertion (its challenge is spent) or a cloned authenticator (its counter is not above the
 //! stored one) is refused.
 
+mod eddsa;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use std::time::Duration;
 use stepup_protocol::{
     codes, CredentialFormat, MfaDevice, MfaPasskeyRegisterRequest, MfaPasskeyRegistration,
-    PasskeyAuthRequest, PasskeyAuthenticationOptions, PasskeyRegisterRequest,
-    PasskeyRegistrationOptions, Secret, StepUpCredential, VerifyResponse,
+    PasskeyAllowCredential, PasskeyAuthRequest, PasskeyAuthenticationOptions,
+    PasskeyCredentialParam, PasskeyRegisterRequest, PasskeyRegistrationOptions, Secret,
+    StepUpCredential, VerifyResponse,
 };
 use webauthn_rs::prelude::{
-    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
+    CredentialID, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
     RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder, WebauthnError,
 };
 
 use super::{rfc3339, Authority, SessionCtx};
 use crate::crypto;
 use crate::error::{ApiError, SandboxError};
-use crate::store::PasskeyRecord;
+use crate::store::{PasskeyKey, PasskeyRecord};
 
 /// How long a ceremony may take (the options' `timeout`, and the life of its state).
 pub(crate) const CEREMONY_TTL_MS: i64 = 60_000;
@@ -43,8 +46,11 @@ pub(crate) enum CeremonyKind {
     },
     /// `users/passkeys/register`.
     AccountRegistration { state: PasskeyRegistration },
-    /// `users/passkeys/authenticate` → `users/mfa/auth/passkey`.
-    Authentication { state: PasskeyAuthentication },
+    /// `users/passkeys/authenticate` → `users/mfa/auth/passkey`; webauthn-rs's state when
+    /// the user has passkeys it verifies (none when all of them are EdDSA).
+    Authentication {
+        state: Option<PasskeyAuthentication>,
+    },
 }
 
 /// A started ceremony, keyed by its challenge (base64url).
@@ -181,21 +187,39 @@ impl Authority {
         );
     }
 
-    /// Takes (single use) the caller's live ceremony for the challenge in `client_data`.
-    fn take_ceremony(&mut self, ctx: &SessionCtx, client_data_b64: &str) -> Option<CeremonyKind> {
+    /// Takes (single use) the caller's live ceremony for the challenge in `client_data`:
+    /// (its challenge, what it finishes).
+    fn take_ceremony(
+        &mut self,
+        ctx: &SessionCtx,
+        client_data_b64: &str,
+    ) -> Option<(String, CeremonyKind)> {
         let challenge = challenge_of(client_data_b64)?;
         let ceremony = self.ceremonies.remove(&challenge)?;
         let live = self.now_ms() - ceremony.created_at_ms < CEREMONY_TTL_MS;
-        (live && ceremony.user_id == ctx.user_id).then_some(ceremony.kind)
+        (live && ceremony.user_id == ctx.user_id).then_some((challenge, ceremony.kind))
     }
 
+    /// The user's passkeys that webauthn-rs verifies.
     fn passkeys_of(&self, user_id: &str) -> Result<Vec<Passkey>, ApiError> {
         Ok(self
             .user(user_id)?
             .passkeys
             .iter()
-            .map(|p| p.passkey.clone())
+            .filter_map(|p| match &p.key {
+                PasskeyKey::WebauthnRs(passkey) => Some(passkey.as_ref().clone()),
+                PasskeyKey::Ed25519(_) => None,
+            })
             .collect())
+    }
+
+    /// What an EdDSA ceremony must carry: `challenge`, the origin, the rp id.
+    fn expected<'a>(&'a self, challenge: &'a str) -> eddsa::Expected<'a> {
+        eddsa::Expected {
+            challenge,
+            origins: self.webauthn.get_allowed_origins(),
+            rp_id: &self.passkey_rp_id,
+        }
     }
 
     fn start_registration(
@@ -208,10 +232,10 @@ impl Authority {
             .as_ref()
             .map(|e| e.address.clone())
             .unwrap_or_else(|| user.id.clone());
-        let exclude: Vec<_> = user
+        let exclude: Vec<CredentialID> = user
             .passkeys
             .iter()
-            .map(|p| p.passkey.cred_id().clone())
+            .filter_map(|p| eddsa::decode_b64(&p.credential_id))
             .collect();
         let (ccr, state) = self
             .webauthn
@@ -222,7 +246,19 @@ impl Authority {
                 (!exclude.is_empty()).then_some(exclude),
             )
             .map_err(|_| ApiError::internal("the passkey registration could not start"))?;
-        Ok((public_key_json(&ccr)?, state))
+        let mut options: PasskeyRegistrationOptions = public_key_json(&ccr)?;
+        // webauthn-rs offers ES256, ES384 and RS256 (Windows Hello); EdDSA is verified here.
+        if !options
+            .pub_key_cred_params
+            .iter()
+            .any(|p| p.alg == eddsa::COSE_ALG_EDDSA)
+        {
+            options.pub_key_cred_params.push(PasskeyCredentialParam {
+                alg: eddsa::COSE_ALG_EDDSA,
+                kind: "public-key".into(),
+            });
+        }
+        Ok((options, state))
     }
 
     /// `GET users/mfa/register/passkey` (after the `credential:link` check).
@@ -281,18 +317,21 @@ impl Authority {
                 "no pending passkey registration for this challenge (expired or already used): start again",
             )
         };
-        let (device_id, state) = match self.take_ceremony(ctx, &a.response.client_data_json) {
-            Some(CeremonyKind::MfaRegistration { device_id, state }) if device_id == req.id => {
-                (device_id, state)
-            }
-            _ => return Err(no_ceremony()),
-        };
+        let (challenge, device_id, state) =
+            match self.take_ceremony(ctx, &a.response.client_data_json) {
+                Some((challenge, CeremonyKind::MfaRegistration { device_id, state }))
+                    if device_id == req.id =>
+                {
+                    (challenge, device_id, state)
+                }
+                _ => return Err(no_ceremony()),
+            };
         let credential = serde_json::json!({
             "id": a.id, "rawId": a.raw_id, "type": a.kind,
             "response": {"clientDataJSON": a.response.client_data_json, "attestationObject": a.response.attestation_object},
             "clientExtensionResults": extensions(&a.client_extension_results),
         });
-        self.finish_registration(ctx, device_id, credential, &state, true)
+        self.finish_registration(ctx, device_id, credential, (&challenge, &state), true)
     }
 
     /// `POST users/passkeys/register`: verifies the attestation, adds the passkey.
@@ -307,8 +346,8 @@ impl Authority {
             &req.response.client_data_json,
             &req.response.attestation_object,
         ])?;
-        let state = match self.take_ceremony(ctx, &req.response.client_data_json) {
-            Some(CeremonyKind::AccountRegistration { state }) => state,
+        let (challenge, state) = match self.take_ceremony(ctx, &req.response.client_data_json) {
+            Some((challenge, CeremonyKind::AccountRegistration { state })) => (challenge, state),
             _ => {
                 return Err(ApiError::unprocessable(
                     codes::MFA_INVALID_REQUEST,
@@ -321,30 +360,67 @@ impl Authority {
             "response": {"clientDataJSON": req.response.client_data_json, "attestationObject": req.response.attestation_object},
             "clientExtensionResults": extensions(&req.client_extension_results),
         });
-        self.finish_registration(ctx, crypto::new_id(), credential, &state, false)
+        self.finish_registration(
+            ctx,
+            crypto::new_id(),
+            credential,
+            (&challenge, &state),
+            false,
+        )
     }
 
+    /// Verifies a registration answering `challenge`: an EdDSA credential here, any other
+    /// with webauthn-rs and its `state`; then stores it.
     fn finish_registration(
         &mut self,
         ctx: &SessionCtx,
         device_id: String,
         credential: serde_json::Value,
-        state: &PasskeyRegistration,
+        (challenge, state): (&str, &PasskeyRegistration),
         mfa: bool,
     ) -> Result<VerifyResponse, ApiError> {
-        let credential: RegisterPublicKeyCredential =
-            serde_json::from_value(credential).map_err(|_| malformed("attestation"))?;
-        let passkey = self
-            .webauthn
-            .finish_passkey_registration(&credential, state)
+        let refused = |e: &dyn std::fmt::Display| {
+            ApiError::unprocessable(
+                codes::MFA_INVALID_REQUEST,
+                format!("the passkey attestation was refused: {e}"),
+            )
+        };
+        let field = |ptr: &str| credential.pointer(ptr).and_then(|v| v.as_str());
+        let (raw_id, client_data, attestation_object) = (
+            field("/rawId").unwrap_or_default(),
+            field("/response/clientDataJSON").unwrap_or_default(),
+            field("/response/attestationObject").unwrap_or_default(),
+        );
+        let (credential_id, key) = if eddsa::is_okp_registration(attestation_object) {
+            let registered = eddsa::verify_registration(
+                &self.expected(challenge),
+                raw_id,
+                client_data,
+                attestation_object,
+            )
             .map_err(|e| {
-                tracing::info!(error = ?e, "passkey registration refused");
-                ApiError::unprocessable(
-                    codes::MFA_INVALID_REQUEST,
-                    format!("the passkey attestation was refused: {e}"),
-                )
+                tracing::info!(error = ?e, "EdDSA passkey registration refused");
+                refused(&e.message())
             })?;
-        let credential_id = B64.encode(passkey.cred_id());
+            (
+                B64.encode(&registered.credential_id),
+                PasskeyKey::Ed25519(registered.credential),
+            )
+        } else {
+            let credential: RegisterPublicKeyCredential =
+                serde_json::from_value(credential).map_err(|_| malformed("attestation"))?;
+            let passkey = self
+                .webauthn
+                .finish_passkey_registration(&credential, state)
+                .map_err(|e| {
+                    tracing::info!(error = ?e, "passkey registration refused");
+                    refused(&e)
+                })?;
+            (
+                B64.encode(passkey.cred_id()),
+                PasskeyKey::WebauthnRs(Box::new(passkey)),
+            )
+        };
         let taken = self
             .state
             .users
@@ -365,7 +441,7 @@ impl Authority {
         user.passkeys.push(PasskeyRecord {
             id: device_id,
             credential_id,
-            passkey,
+            key,
             alias: Some(alias),
             default: false,
             mfa,
@@ -382,20 +458,41 @@ impl Authority {
         ctx: &SessionCtx,
     ) -> Result<PasskeyAuthenticationOptions, ApiError> {
         let passkeys = self.passkeys_of(&ctx.user_id)?;
-        if passkeys.is_empty() {
-            return Ok(PasskeyAuthenticationOptions {
-                challenge: B64.encode(crypto::random_bytes::<32>()),
-                timeout: Some(CEREMONY_TTL_MS.unsigned_abs()),
-                rp_id: Some(self.passkey_rp_id.clone()),
-                user_verification: Some("required".into()),
-                allow_credentials: Some(Vec::new()),
-            });
+        let ed25519: Vec<PasskeyAllowCredential> = self
+            .user(&ctx.user_id)?
+            .passkeys
+            .iter()
+            .filter(|p| matches!(p.key, PasskeyKey::Ed25519(_)))
+            .map(|p| PasskeyAllowCredential {
+                id: p.credential_id.clone(),
+                transports: None,
+            })
+            .collect();
+        let own_options = |allow: Vec<PasskeyAllowCredential>| PasskeyAuthenticationOptions {
+            challenge: B64.encode(crypto::random_bytes::<32>()),
+            timeout: Some(CEREMONY_TTL_MS.unsigned_abs()),
+            rp_id: Some(self.passkey_rp_id.clone()),
+            user_verification: Some("required".into()),
+            allow_credentials: Some(allow),
+        };
+        if passkeys.is_empty() && ed25519.is_empty() {
+            return Ok(own_options(Vec::new()));
         }
-        let (rcr, state) = self
-            .webauthn
-            .start_passkey_authentication(&passkeys)
-            .map_err(|_| ApiError::internal("the passkey authentication could not start"))?;
-        let options: PasskeyAuthenticationOptions = public_key_json(&rcr)?;
+        let (options, state) = if passkeys.is_empty() {
+            // Only EdDSA passkeys: the challenge is the sandbox's own.
+            (own_options(ed25519), None)
+        } else {
+            let (rcr, state) = self
+                .webauthn
+                .start_passkey_authentication(&passkeys)
+                .map_err(|_| ApiError::internal("the passkey authentication could not start"))?;
+            let mut options: PasskeyAuthenticationOptions = public_key_json(&rcr)?;
+            options
+                .allow_credentials
+                .get_or_insert_with(Vec::new)
+                .extend(ed25519);
+            (options, Some(state))
+        };
         self.remember(
             options.challenge.clone(),
             &ctx.user_id,
@@ -433,7 +530,7 @@ impl Authority {
         ])?;
         let scopes = self.validate_scopes(req.requested_scopes.as_deref())?;
         self.mfa_guard(&ctx.user_id)?;
-        let Some(CeremonyKind::Authentication { state }) =
+        let Some((challenge, CeremonyKind::Authentication { state })) =
             self.take_ceremony(ctx, &r.client_data_json)
         else {
             return Err(self.passkey_failed(
@@ -442,14 +539,15 @@ impl Authority {
                 "no pending passkey challenge matches this assertion (expired, already used, or replayed)",
             ));
         };
-        let raw_id = B64
-            .decode(req.raw_id.trim_end_matches('='))
-            .map_err(|_| malformed("credential id"))?;
-        let Some(index) = self
+        let raw_id = eddsa::decode_b64(&req.raw_id).ok_or_else(|| malformed("credential id"))?;
+        let raw_id = B64.encode(raw_id);
+        let Some((index, key)) = self
             .user(&ctx.user_id)?
             .passkeys
             .iter()
-            .position(|p| p.passkey.cred_id().as_slice() == raw_id.as_slice())
+            .enumerate()
+            .find(|(_, p)| p.credential_id == raw_id)
+            .map(|(i, p)| (i, p.key.clone()))
         else {
             return Err(self.passkey_failed(
                 &ctx.user_id,
@@ -457,6 +555,60 @@ impl Authority {
                 "this passkey is not registered for the signed-in user",
             ));
         };
+        let key = match key {
+            PasskeyKey::WebauthnRs(_) => {
+                let Some(state) = state else {
+                    return Err(self.passkey_failed(
+                        &ctx.user_id,
+                        codes::MFA_INVALID_CODE,
+                        "no pending passkey challenge matches this assertion (expired, already used, or replayed)",
+                    ));
+                };
+                self.verify_webauthn_assertion(ctx, req, &state, index)?
+            }
+            PasskeyKey::Ed25519(credential) => {
+                let assertion = eddsa::Assertion {
+                    client_data_json: &r.client_data_json,
+                    authenticator_data: &r.authenticator_data,
+                    signature: &r.signature,
+                    user_handle: r.user_handle.as_deref(),
+                };
+                let handle = user_handle(&ctx.user_id);
+                let verified = eddsa::verify_assertion(
+                    &self.expected(&challenge),
+                    &credential,
+                    handle.as_bytes(),
+                    &assertion,
+                );
+                match verified {
+                    Ok(counter) => PasskeyKey::Ed25519(crate::store::Ed25519Credential {
+                        counter,
+                        ..credential
+                    }),
+                    Err(e) => {
+                        tracing::info!(error = ?e, "EdDSA passkey assertion refused");
+                        return Err(self.passkey_failed(
+                            &ctx.user_id,
+                            codes::MFA_INVALID_CODE,
+                            e.message(),
+                        ));
+                    }
+                }
+            }
+        };
+        self.passkey_accepted(ctx, index, key, &scopes)
+    }
+
+    /// webauthn-rs's verification of an assertion by passkey `index` of the caller; returns
+    /// the key with its counter advanced.
+    fn verify_webauthn_assertion(
+        &mut self,
+        ctx: &SessionCtx,
+        req: &PasskeyAuthRequest,
+        state: &PasskeyAuthentication,
+        index: usize,
+    ) -> Result<PasskeyKey, ApiError> {
+        let r = &req.response;
         let credential: PublicKeyCredential = serde_json::from_value(serde_json::json!({
             "id": req.id, "rawId": req.raw_id, "type": req.kind,
             "response": {
@@ -468,7 +620,7 @@ impl Authority {
         .map_err(|_| malformed("assertion"))?;
         let result = match self
             .webauthn
-            .finish_passkey_authentication(&credential, &state)
+            .finish_passkey_authentication(&credential, state)
         {
             Ok(result) if result.user_verified() => result,
             Ok(_) => {
@@ -487,15 +639,31 @@ impl Authority {
                 ));
             }
         };
+        let mut passkey = match self.user(&ctx.user_id)?.passkeys.get(index).map(|p| &p.key) {
+            Some(PasskeyKey::WebauthnRs(passkey)) => passkey.clone(),
+            _ => return Err(ApiError::internal("the passkey changed during its use")),
+        };
+        passkey.update_credential(&result);
+        Ok(PasskeyKey::WebauthnRs(passkey))
+    }
+
+    /// An accepted assertion by passkey `index`, whatever verified it: saves its `key` (the
+    /// next assertion must count higher), rotates the session and mints the elevated token.
+    fn passkey_accepted(
+        &mut self,
+        ctx: &SessionCtx,
+        index: usize,
+        key: PasskeyKey,
+        scopes: &[String],
+    ) -> Result<VerifyResponse, ApiError> {
         if let Some(record) = self.user_mut(&ctx.user_id)?.passkeys.get_mut(index) {
-            // Saved below with the session: the next assertion must count higher.
-            record.passkey.update_credential(&result);
+            record.key = key;
         }
         let sid = self.rotate(ctx);
         let elevated = if scopes.is_empty() {
             None
         } else {
-            Some(self.mint_elevated(&ctx.user_id, &scopes)?)
+            Some(self.mint_elevated(&ctx.user_id, scopes)?)
         };
         self.persist()?;
         self.verify_response(&sid, elevated, None)
@@ -537,7 +705,7 @@ impl Authority {
         user.passkeys.push(PasskeyRecord {
             id: id.clone(),
             credential_id: B64.encode(passkey.cred_id()),
-            passkey,
+            key: PasskeyKey::WebauthnRs(Box::new(passkey)),
             alias: Some(DEMO_PASSKEY_ALIAS.into()),
             // The demo's step-ups default to it (the card: MFA users default to passkeys).
             default: true,
