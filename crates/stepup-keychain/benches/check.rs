@@ -5,16 +5,14 @@
 //! dbus-run-session -- crates/stepup-keychain/with-keyring.sh cargo bench -p stepup-keychain --bench check
 //! ```
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use criterion::{criterion_group, criterion_main, Criterion};
-use std::sync::Arc;
-use stepup_client::vault::TokenVault;
-use stepup_client::{Config, ManualClock, Secret, StepUpClient, TokenScope, Verification};
-use stepup_keychain::KeychainVault;
-use stepup_sandbox::{Sandbox, SandboxConfig, UserSpec};
+use stepup_client::TokenScope;
 
 fn check(c: &mut Criterion) {
-    if std::env::var("STEPUP_KEYCHAIN_TESTS").as_deref() != Ok("1") {
-        println!("SKIP (no private Secret Service: run inside with-keyring.sh)");
+    if !support::keychain_enabled() {
         return;
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -22,65 +20,17 @@ fn check(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let clock = ManualClock::now();
-    let env = format!("bench-check-{}", std::process::id());
-    let (sandbox, client, config, vault) = rt.block_on(async {
-        let sandbox = Sandbox::start(
-            SandboxConfig {
-                clock: Arc::new(clock.clone()),
-                ..Default::default()
-            },
-            ([127, 0, 0, 1], 0).into(),
-        )
-        .await
-        .expect("sandbox");
-        let user = sandbox
-            .create_user(UserSpec {
-                email: "bench@example.com".into(),
-                totp: true,
-                ..Default::default()
-            })
-            .expect("user");
-        let vault: Arc<dyn TokenVault> = Arc::new(
-            KeychainVault::open_for_environment("com.stepup.bench", &env).expect("keychain"),
-        );
-        let config = Config::new(sandbox.environment_id())
-            .expect("config")
-            .with_api_base_url(sandbox.base_url().parse().expect("url"));
-        let client = StepUpClient::builder(config.clone())
-            .vault(vault.clone())
-            .clock(Arc::new(clock.clone()))
-            .build()
-            .await
-            .expect("client");
-        let sent = client.send_email_otp(&user.email).await.expect("send");
-        let code = sandbox.outbox().last().expect("code").code.clone();
-        client
-            .sign_in_with_email_otp(&sent, code)
-            .await
-            .expect("sign in");
-        let totp = Secret::new(
-            sandbox
-                .totp_code(user.totp_secret_base32.as_ref().expect("totp").expose())
-                .expect("code"),
-        );
-        client
-            .verify(
-                Verification::Totp {
-                    device_id: None,
-                    code: totp,
-                },
-                &[TokenScope::CredentialLink],
-            )
+    let w = rt.block_on(async {
+        let w = support::signed_in("bench@example.com", "bench-check").await;
+        w.step_up(TokenScope::CredentialLink)
             .await
             .expect("step-up");
-        (sandbox, client, config, vault)
+        w
     });
-
     c.bench_function("check_step_up/keychain token, cached", |b| {
         b.to_async(&rt).iter(|| async {
             assert!(
-                !client
+                !w.client
                     .check_step_up(TokenScope::CredentialLink)
                     .await
                     .is_required
@@ -89,12 +39,7 @@ fn check(c: &mut Criterion) {
     });
     c.bench_function("check_step_up/keychain token, cold (load + check)", |b| {
         b.to_async(&rt).iter(|| async {
-            let fresh = StepUpClient::builder(config.clone())
-                .vault(vault.clone())
-                .clock(Arc::new(clock.clone()))
-                .build()
-                .await
-                .expect("client");
+            let fresh = support::client_on(&w.config, &w.vault, &w.clock).await;
             assert!(
                 !fresh
                     .check_step_up(TokenScope::CredentialLink)
@@ -104,8 +49,8 @@ fn check(c: &mut Criterion) {
         })
     });
     rt.block_on(async {
-        client.logout().await.expect("logout");
-        sandbox.shutdown().await;
+        w.client.logout().await.expect("logout");
+        w.sandbox.shutdown().await;
     });
 }
 

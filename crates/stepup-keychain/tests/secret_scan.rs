@@ -5,13 +5,13 @@
 //! Runs only inside `with-keyring.sh` (STEPUP_KEYCHAIN_TESTS=1), like the other keychain tests.
 #![cfg(target_os = "linux")]
 
+mod support;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use stepup_client::vault::TokenVault;
-use stepup_client::{Config, ManualClock, Secret, StepUpClient, TokenScope, Verification};
-use stepup_keychain::KeychainVault;
-use stepup_sandbox::{Sandbox, SandboxConfig, UserSpec};
+use stepup_client::TokenScope;
 
 /// Collects everything the tracing subscriber writes.
 #[derive(Clone, Default)]
@@ -50,8 +50,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_a_file_or_a_log() {
-    if std::env::var("STEPUP_KEYCHAIN_TESTS").as_deref() != Ok("1") {
-        println!("SKIP (no private Secret Service)");
+    if !support::keychain_enabled() {
         return;
     }
     let xdg = PathBuf::from(std::env::var("STEPUP_KEYRING_HOME").expect("with-keyring.sh sets it"));
@@ -68,56 +67,12 @@ async fn no_secret_reaches_a_file_or_a_log() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let clock = ManualClock::now();
-    let config = SandboxConfig {
-        clock: Arc::new(clock.clone()),
-        ..Default::default()
-    };
-    let sandbox = Sandbox::start(config, ([127, 0, 0, 1], 0).into())
-        .await
-        .expect("sandbox");
-    let user = sandbox
-        .create_user(UserSpec {
-            email: "scan@example.com".into(),
-            totp: true,
-            wallet: true,
-            ..Default::default()
-        })
-        .expect("user");
-    let env = format!("scan-{}", std::process::id());
-    let vault =
-        Arc::new(KeychainVault::open_for_environment("com.stepup.test", &env).expect("keychain"));
-    let config = Config::new(sandbox.environment_id())
-        .expect("config")
-        .with_api_base_url(sandbox.base_url().parse().expect("url"));
-    let client = StepUpClient::builder(config)
-        .vault(vault.clone() as Arc<dyn TokenVault>)
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .await
-        .expect("client");
-
-    let sent = client.send_email_otp(&user.email).await.expect("send");
-    let sign_in_code = sandbox.outbox().last().expect("code").code.clone();
-    client
-        .sign_in_with_email_otp(&sent, sign_in_code.clone())
-        .await
-        .expect("sign in");
-    let totp = Secret::new(
-        sandbox
-            .totp_code(user.totp_secret_base32.as_ref().expect("totp").expose())
-            .expect("code"),
-    );
-    client
-        .verify(
-            Verification::Totp {
-                device_id: None,
-                code: totp.clone(),
-            },
-            &[TokenScope::CredentialLink],
-        )
+    let w = support::signed_in("scan@example.com", "scan").await;
+    let totp = w
+        .step_up(TokenScope::CredentialLink)
         .await
         .expect("step-up");
+    let (client, vault, sign_in_code) = (&w.client, &w.vault, &w.sign_in_code);
     tracing::info!(client = ?client.elevated_tokens(), snapshot = ?vault.load(), "state after the step-up");
 
     let snapshot = vault
@@ -169,7 +124,7 @@ async fn no_secret_reaches_a_file_or_a_log() {
     }
     client.logout().await.expect("logout");
     assert!(vault.load().expect("load").session.is_none());
-    sandbox.shutdown().await;
+    w.sandbox.shutdown().await;
 }
 
 fn tempdir_in(base: &Path) -> PathBuf {
