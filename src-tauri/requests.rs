@@ -60,6 +60,8 @@ pub enum Outcome {
     Cancelled,
     /// Not a step-up: the app added a passkey on this device (after its own step-up).
     PasskeyAdded,
+    /// Not a step-up: the dialog exported a wallet's private key (after its approval).
+    KeyExported,
 }
 
 /// One line of the recent step-ups. Holds no secret.
@@ -95,6 +97,29 @@ pub struct OpenRequest {
     pub after_close: Option<oneshot::Sender<Outcome>>,
 }
 
+/// A `wallet:export` request approved in the dialog: it may export once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportGrant {
+    /// Who asked.
+    pub requester: String,
+    /// Where to go back afterwards.
+    pub return_to: Option<String>,
+    /// The one export it allows was attempted (or the server refused it).
+    pub spent: bool,
+}
+
+/// Why a request cannot export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportRefusal {
+    /// Not a `wallet:export` request approved in this dialog.
+    NotApproved,
+    /// Its one export was already attempted.
+    Spent,
+}
+
+/// Approved export requests kept beyond this are forgotten (oldest first).
+pub const MAX_EXPORT_GRANTS: usize = 16;
+
 /// Deep links waiting for the UI, open requests, recent step-ups.
 #[derive(Debug, Default)]
 pub struct RequestDesk {
@@ -103,6 +128,7 @@ pub struct RequestDesk {
     waiting: Vec<LinkEvent>,
     open: BTreeMap<u64, OpenRequest>,
     history: VecDeque<HistoryEntry>,
+    exports: BTreeMap<u64, ExportGrant>,
 }
 
 /// What to do with a link event once the desk has taken it.
@@ -226,6 +252,19 @@ impl RequestDesk {
         now_ms: i64,
     ) -> Option<OpenRequest> {
         let mut closed = self.open.remove(&id)?;
+        if outcome == Outcome::Approved && closed.request.scope == TokenScope::WalletExport {
+            self.exports.insert(
+                id,
+                ExportGrant {
+                    requester: closed.request.requester.clone(),
+                    return_to: closed.request.return_to.clone(),
+                    spent: false,
+                },
+            );
+            while self.exports.len() > MAX_EXPORT_GRANTS {
+                self.exports.pop_first();
+            }
+        }
         if let Some(waiting) = closed.after_close.take() {
             // The waiting command may be gone (the app is closing): nothing to tell then.
             let _ = waiting.send(outcome);
@@ -240,6 +279,7 @@ impl RequestDesk {
             Outcome::NotNeeded => "Already allowed".into(),
             Outcome::Cancelled => format!("Cancelled{wrong}"),
             Outcome::PasskeyAdded => "Passkey added".into(),
+            Outcome::KeyExported => "Private key exported".into(),
         };
         self.history.push_front(HistoryEntry {
             at_ms: now_ms,
@@ -251,6 +291,66 @@ impl RequestDesk {
         });
         self.history.truncate(HISTORY_LEN);
         Some(closed)
+    }
+
+    /// Spends the one export a request approved in the dialog allows: only a `wallet:export`
+    /// request closed as approved has one, and only once.
+    pub fn spend_export(&mut self, id: u64) -> Result<ExportGrant, ExportRefusal> {
+        let grant = self
+            .exports
+            .get_mut(&id)
+            .ok_or(ExportRefusal::NotApproved)?;
+        if grant.spent {
+            return Err(ExportRefusal::Spent);
+        }
+        grant.spent = true;
+        Ok(grant.clone())
+    }
+
+    /// Gives an unspent export back (nothing was sent: e.g. the user has no wallet).
+    pub fn unspend_export(&mut self, id: u64) {
+        if let Some(grant) = self.exports.get_mut(&id) {
+            grant.spent = false;
+        }
+    }
+
+    /// "Verify again" after a spent export: opens a new `wallet:export` request for the same
+    /// requester (the dialog shows it as any other). The spent grant is forgotten.
+    pub fn reopen_export(&mut self, id: u64) -> Result<LinkEvent, ExportRefusal> {
+        match self.exports.get(&id) {
+            None => return Err(ExportRefusal::NotApproved),
+            Some(grant) if !grant.spent => return Err(ExportRefusal::NotApproved),
+            Some(_) => {}
+        }
+        if self.open.len() >= MAX_OPEN_REQUESTS {
+            return Err(ExportRefusal::NotApproved);
+        }
+        let grant = self.exports.remove(&id).ok_or(ExportRefusal::NotApproved)?;
+        self.next_id += 1;
+        let id = self.next_id;
+        let scope = TokenScope::WalletExport;
+        let view = RequestView {
+            id,
+            scope: scope.clone(),
+            requester: grant.requester.clone(),
+            action_text: action_text(&scope),
+            return_to: grant.return_to.clone(),
+        };
+        self.open.insert(
+            id,
+            OpenRequest {
+                request: StepUpRequest {
+                    scope,
+                    requester: grant.requester,
+                    return_to: grant.return_to,
+                },
+                credentials: Vec::new(),
+                sent_code: None,
+                failed_attempts: 0,
+                after_close: None,
+            },
+        );
+        Ok(LinkEvent::Request { request: view })
     }
 
     /// Recent step-ups, newest first.
@@ -405,6 +505,56 @@ mod tests {
         };
         desk.close(request.id, Outcome::Cancelled, None, 2_000);
         assert_eq!(rx.blocking_recv(), Ok(Outcome::Cancelled));
+    }
+
+    #[test]
+    fn only_an_approved_export_request_exports_and_only_once() {
+        let mut desk = RequestDesk::default();
+        desk.ui_ready();
+        desk.receive_link(LINK, &allow());
+        assert_eq!(
+            desk.spend_export(1),
+            Err(ExportRefusal::NotApproved),
+            "still open"
+        );
+        desk.close(1, Outcome::Approved, Some("totp"), 1_000);
+        let grant = desk.spend_export(1).unwrap();
+        assert_eq!(grant.requester, "Acme");
+        assert_eq!(desk.spend_export(1), Err(ExportRefusal::Spent));
+        desk.receive_link(
+            "com.stepup.desktop://step-up?scope=credential:link&requester=Acme",
+            &allow(),
+        );
+        desk.close(2, Outcome::Approved, Some("totp"), 1_001);
+        assert_eq!(
+            desk.spend_export(2),
+            Err(ExportRefusal::NotApproved),
+            "other scope"
+        );
+        desk.receive_link(LINK, &allow());
+        desk.close(3, Outcome::Cancelled, None, 1_002);
+        assert_eq!(
+            desk.spend_export(3),
+            Err(ExportRefusal::NotApproved),
+            "cancelled"
+        );
+        desk.receive_link(LINK, &allow());
+        desk.close(4, Outcome::NotNeeded, None, 1_003);
+        assert_eq!(
+            desk.spend_export(4),
+            Err(ExportRefusal::NotApproved),
+            "not approved here"
+        );
+        // Verify again: only after a spent export, as a new open request of the same requester.
+        assert!(desk.reopen_export(2).is_err());
+        let LinkEvent::Request { request } = desk.reopen_export(1).unwrap() else {
+            panic!("expected a request");
+        };
+        assert_eq!((request.id, request.requester.as_str()), (5, "Acme"));
+        assert_eq!(request.scope, TokenScope::WalletExport);
+        assert!(desk.open_request(5).is_some());
+        assert!(desk.reopen_export(1).is_err(), "once");
+        assert_eq!(desk.spend_export(5), Err(ExportRefusal::NotApproved));
     }
 
     #[test]
