@@ -20,6 +20,8 @@ const COMMANDS: &[&str] = &[
     "verify_passkey",
     "mfa_devices",
     "add_device_passkey",
+    "export_private_key",
+    "verify_export_again",
     "cancel_step_up",
     "token_status",
     "step_up_history",

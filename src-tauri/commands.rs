@@ -8,7 +8,7 @@
 
 use crate::cli::SandboxPersona;
 use crate::error::CommandError;
-use crate::requests::{action_text, HistoryEntry, LinkEvent, Outcome};
+use crate::requests::{action_text, ExportRefusal, HistoryEntry, LinkEvent, Outcome};
 use crate::sandbox::OutboxView;
 use crate::state::{AppState, Backend};
 use crate::MAIN_WINDOW;
@@ -16,8 +16,9 @@ use serde::Serialize;
 use std::sync::Arc;
 use stepup_client::passkey::{PasskeyConfirmation, PasskeyPrompt, UserPresence};
 use stepup_client::{
-    CredentialMethod, OtpChannel, OtpVerification, PhoneNumber, Secret, StepUpCheck, StepUpClient,
-    StepUpCredential, StepUpCredentialExt, StepUpError, TokenScope, TokenStatus, Verification,
+    CredentialFormat, CredentialMethod, OtpChannel, OtpVerification, PhoneNumber, Secret,
+    StepUpCheck, StepUpClient, StepUpCredential, StepUpCredentialExt, StepUpError, TokenScope,
+    TokenStatus, Verification,
 };
 use tauri::{AppHandle, Emitter, Runtime, State};
 
@@ -109,6 +110,38 @@ pub struct VerifiedView {
     pub expires_at_ms: i64,
     /// Whether its first use consumes it.
     pub single_use: bool,
+    /// For an approved `wallet:export` request: what the dialog may export now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export: Option<ExportOffer>,
+}
+
+/// What an approved `wallet:export` request may export: the user's embedded wallet.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportOffer {
+    /// The user has an embedded wallet this app can export.
+    pub has_wallet: bool,
+    /// Its address, when known.
+    pub wallet_address: Option<String>,
+}
+
+/// `export_private_key`: the one place the key leaves the backend.
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportedKeyView {
+    /// The wallet's address.
+    pub address: String,
+    /// The private key, 0x-hex.
+    pub private_key: String,
+}
+
+impl std::fmt::Debug for ExportedKeyView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExportedKeyView")
+            .field("address", &self.address)
+            .field("private_key", &"<redacted>")
+            .finish()
+    }
 }
 
 /// A stored token, without the token.
@@ -214,7 +247,35 @@ fn verified_view(token: Option<TokenStatus>) -> CommandResult<VerifiedView> {
         scopes: token.scopes,
         expires_at_ms: token.expires_at_ms,
         single_use: token.single_use,
+        export: None,
     })
+}
+
+/// The signed-in user's embedded wallet (id, address): from the session user's verified
+/// credentials (`embedded_wallet_id` of a blockchain credential), else, in the sandbox, the
+/// demo user's.
+fn embedded_wallet(backend: &Backend) -> Option<(String, Option<String>)> {
+    let user = backend.client.as_ref().ok()?.current_user()?;
+    let from_session = user.verified_credentials.iter().find_map(|c| {
+        (c.format == CredentialFormat::Blockchain)
+            .then(|| c.embedded_wallet_id.clone())
+            .flatten()
+            .map(|id| {
+                (
+                    id,
+                    c.address.clone().or_else(|| c.public_identifier.clone()),
+                )
+            })
+    });
+    from_session.or_else(|| backend.sandbox.as_ref()?.demo_wallet(&user.id))
+}
+
+/// Why an export was refused, in words the dialog shows with "Verify again".
+fn export_again_error() -> CommandError {
+    CommandError::new(
+        "step_up_required",
+        "the permission to export was used or has expired (it works once): verify again to export the key",
+    )
 }
 
 /// The open request's scope, and the credential the UI named, if it was offered for it.
@@ -244,18 +305,26 @@ fn offered(
 /// code counts the attempt.
 async fn verify_request(
     state: &AppState,
-    client: &StepUpClient,
+    backend: &Backend,
     request_id: u64,
     scope: TokenScope,
     method: &str,
     verification: Verification,
 ) -> CommandResult<VerifiedView> {
+    let client = backend.client()?;
     match client
         .verify(verification, std::slice::from_ref(&scope))
         .await
     {
         Ok(outcome) => {
-            let view = verified_view(outcome.token)?;
+            let mut view = verified_view(outcome.token)?;
+            if scope == TokenScope::WalletExport {
+                let wallet = embedded_wallet(backend);
+                view.export = Some(ExportOffer {
+                    has_wallet: wallet.is_some(),
+                    wallet_address: wallet.and_then(|(_, address)| address),
+                });
+            }
             state
                 .desk()
                 .close(request_id, Outcome::Approved, Some(method), now_ms());
@@ -534,12 +603,11 @@ pub async fn verify_email_otp(
     let (scope, _) = offered(&state, request_id, None)?;
     let verification = sent_code(&state, request_id, true)?;
     let backend = state.backend().await?;
-    let client = backend.client()?;
     let v = Verification::EmailOtp {
         verification,
         code: Secret::new(code),
     };
-    verify_request(&state, client, request_id, scope, "email_otp", v).await
+    verify_request(&state, &backend, request_id, scope, "email_otp", v).await
 }
 
 /// Texts a step-up code for an open request.
@@ -562,12 +630,11 @@ pub async fn verify_sms_otp(
     let (scope, _) = offered(&state, request_id, None)?;
     let verification = sent_code(&state, request_id, false)?;
     let backend = state.backend().await?;
-    let client = backend.client()?;
     let v = Verification::SmsOtp {
         verification,
         code: Secret::new(code),
     };
-    verify_request(&state, client, request_id, scope, "sms_otp", v).await
+    verify_request(&state, &backend, request_id, scope, "sms_otp", v).await
 }
 
 /// Verifies an authenticator (TOTP) code for an open request.
@@ -583,12 +650,11 @@ pub async fn verify_totp(
         return Err(CommandError::credential_not_offered());
     }
     let backend = state.backend().await?;
-    let client = backend.client()?;
     let v = Verification::Totp {
         device_id: Some(credential_id),
         code: Secret::new(code),
     };
-    verify_request(&state, client, request_id, scope, "totp", v).await
+    verify_request(&state, &backend, request_id, scope, "totp", v).await
 }
 
 /// Verifies with this device's passkey for an open request.
@@ -607,10 +673,9 @@ pub async fn verify_passkey(
         return Err(CommandError::credential_not_offered());
     }
     let backend = state.backend().await?;
-    let client = backend.client()?;
     let presence: Arc<dyn UserPresence> = Arc::new(|_: &PasskeyPrompt| true);
     let v = Verification::Passkey(PasskeyConfirmation::new(backend.passkey()?, presence));
-    verify_request(&state, client, request_id, scope, "passkey", v).await
+    verify_request(&state, &backend, request_id, scope, "passkey", v).await
 }
 
 /// The user's MFA devices (authenticator apps, passkeys).
@@ -737,11 +802,78 @@ pub async fn verify_recovery_code(
     }
     let (scope, _) = offered(&state, request_id, None)?;
     let backend = state.backend().await?;
-    let client = backend.client()?;
     let v = Verification::RecoveryCode {
         code: Secret::new(code),
     };
-    verify_request(&state, client, request_id, scope, "recovery_code", v).await
+    verify_request(&state, &backend, request_id, scope, "recovery_code", v).await
+}
+
+/// Exports the private key of the signed-in user's embedded wallet, for a `wallet:export`
+/// request approved in this dialog: once per approval (the elevated token is single-use, and
+/// the approval is spent before the call). A deep link cannot reach this: it only opens a
+/// request, and only a verification in the dialog approves one. The key is in the answer and
+/// nowhere else: never logged, never stored.
+#[tauri::command]
+pub async fn export_private_key(
+    state: State<'_, AppState>,
+    request_id: u64,
+) -> CommandResult<ExportedKeyView> {
+    let backend = state.backend().await?;
+    let client = backend.client()?;
+    let grant = state
+        .desk()
+        .spend_export(request_id)
+        .map_err(|refusal| match refusal {
+            ExportRefusal::Spent => export_again_error(),
+            ExportRefusal::NotApproved => CommandError::new(
+                "export_not_approved",
+                "this request was not approved for an export here: verify in the dialog first",
+            ),
+        })?;
+    let Some((wallet_id, _)) = embedded_wallet(&backend) else {
+        state.desk().unspend_export(request_id);
+        return Err(CommandError::new(
+            "no_wallet",
+            "your account has no embedded wallet to export",
+        ));
+    };
+    let exported = match client.export_wallet_private_key(&wallet_id).await {
+        Ok(exported) => exported,
+        Err(StepUpError::StepUpRequired { .. }) => {
+            eprintln!("STEPUP export refused request={request_id}: a new step-up is needed");
+            return Err(export_again_error());
+        }
+        Err(error) => return Err(error.into()),
+    };
+    state.desk().record(HistoryEntry {
+        at_ms: now_ms(),
+        requester: grant.requester,
+        scope: TokenScope::WalletExport,
+        method: None,
+        outcome: Outcome::KeyExported,
+        result: "Private key exported".to_owned(),
+    });
+    eprintln!(
+        "STEPUP private key exported request={request_id} address={}",
+        exported.address
+    );
+    Ok(ExportedKeyView {
+        address: exported.address,
+        private_key: exported.private_key.expose().to_owned(),
+    })
+}
+
+/// "Verify again" after an export was refused: opens a new `wallet:export` request for the
+/// same requester, only for a request whose one export was spent in this dialog.
+#[tauri::command]
+pub fn verify_export_again(
+    state: State<'_, AppState>,
+    request_id: u64,
+) -> CommandResult<LinkEvent> {
+    state
+        .desk()
+        .reopen_export(request_id)
+        .map_err(|_| CommandError::request_not_found())
 }
 
 /// The user closed the dialog without approving.
@@ -825,6 +957,19 @@ pub async fn sandbox_sign_in<R: Runtime>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exported_key_is_never_in_debug_output() {
+        let view = ExportedKeyView {
+            address: "0xabc".into(),
+            private_key: format!("0x{}", "1f".repeat(32)),
+        };
+        let debug = format!("{view:?}");
+        assert!(!debug.contains("1f1f"), "{debug}");
+        assert!(debug.contains("0xabc") && debug.contains("redacted"));
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["privateKey"].as_str().map(str::len), Some(66));
+    }
 
     #[test]
     fn phone_numbers_are_rebuilt_from_the_credential() {

@@ -92,6 +92,8 @@ pub fn setup_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) ->
             commands::verify_passkey,
             commands::mfa_devices,
             commands::add_device_passkey,
+            commands::export_private_key,
+            commands::verify_export_again,
             commands::cancel_step_up,
             commands::token_status,
             commands::step_up_history,
@@ -122,7 +124,8 @@ pub fn run() {
                 }
             }
         }))
-        .plugin(tauri_plugin_deep_link::init());
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_clipboard_manager::init());
     let result = setup_builder(builder, AppState::new(launch.clone()))
         .setup(move |app| {
             register_scheme(app);

@@ -94,6 +94,12 @@ impl EmbeddedSandbox {
         self.running.demo_device_passkey_state()
     }
 
+    /// The demo user's embedded wallet (id, address), when `user_id` is the demo user.
+    pub fn demo_wallet(&self, user_id: &str) -> Option<(String, Option<String>)> {
+        let demo = self.running.demo().filter(|d| d.user_id == user_id)?;
+        Some((demo.wallet_id?, demo.wallet_address))
+    }
+
     /// `http://127.0.0.1:PORT/api/v0`.
     pub fn base_url(&self) -> String {
         self.running.base_url()
