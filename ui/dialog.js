@@ -3,7 +3,7 @@
 // approval needs a code the user typed, checked by the server.
 
 import { call } from './ipc.js';
-import { credentialLabel, remaining, clockTime } from './format.js';
+import { credentialLabel, remaining, clockTime, shortAddress } from './format.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -15,6 +15,10 @@ const NO_CODE = new Set(['passkey']);
 const SENT_CODE = new Set(['email_otp', 'sms_otp']);
 /** Seconds before "send code" may be pressed again when the backend does not say. */
 const DEFAULT_RESEND_SECONDS = 30;
+/** What the key field shows until "Show key": never derived from the key (not even its length). */
+const KEY_MASK = '•'.repeat(32);
+/** The clipboard is cleared this long after "Copy", if it still holds the key. */
+const CLIPBOARD_CLEAR_MS = 30_000;
 
 /** What the user should do, per error code, beyond the backend's own sentence. */
 const ERROR_HINTS = {
@@ -51,6 +55,14 @@ export class StepUpDialog {
     $('dlg-method-list').addEventListener('change', (e) => {
       if (e.target.name === 'dlg-method') this.choose(e.target.value);
     });
+    // The export after an approved wallet:export request. The key lives only in `this.secret`
+    // and, after "Show key", in the key field; both are wiped on Hide (the field) and on close.
+    this.secret = null; // {address, privateKey} once exported
+    this.clipboardTimer = null;
+    $('dlg-export-go').addEventListener('click', () => this.exportKey());
+    $('dlg-key-show').addEventListener('click', () => this.toggleKey());
+    $('dlg-key-copy').addEventListener('click', () => this.copyKey());
+    $('dlg-export-again').addEventListener('click', () => this.verifyAgain());
   }
 
   /** Queues a request; shows it at once when no other dialog is open. */
@@ -103,6 +115,8 @@ export class StepUpDialog {
     $('dlg-send-row').hidden = true;
     $('dlg-code-row').hidden = true;
     $('dlg-done').hidden = true;
+    this.wipeKey();
+    $('dlg-export').hidden = true;
     $('dlg-submit').hidden = false;
     $('dlg-submit').disabled = true;
     $('dlg-cancel').textContent = 'Cancel';
@@ -297,6 +311,7 @@ export class StepUpDialog {
       const verified = await call(command, { requestId: state.request.id, credentialId: state.credentialId, code });
       if (this.current !== state) return;
       this.finish(`Verified. ${state.request.requester} may now ${state.request.actionText}, until ${clockTime(verified.expiresAtMs)} (${remaining(verified.expiresAtMs - Date.now())}).`);
+      if (verified.export) this.offerExport(verified.export);
     } catch (error) {
       if (this.current !== state) return;
       this.showError(error);
@@ -352,8 +367,146 @@ export class StepUpDialog {
     this.close();
   }
 
+  /** The done state of an approved wallet:export request: the user's wallet and "Export". */
+  offerExport(offer) {
+    const section = $('dlg-export');
+    section.hidden = false;
+    section.dataset.state = offer.hasWallet ? 'offered' : 'no-wallet';
+    $('dlg-export-wallet').textContent = offer.hasWallet ? shortAddress(offer.walletAddress) : '';
+    if (offer.walletAddress) $('dlg-export-wallet').title = offer.walletAddress;
+    $('dlg-export-explain').hidden = !offer.hasWallet;
+    $('dlg-export-none').hidden = offer.hasWallet;
+    $('dlg-export-go').hidden = !offer.hasWallet;
+    $('dlg-export-go').disabled = false;
+    $('dlg-export-again-row').hidden = true;
+    $('dlg-key').hidden = true;
+  }
+
+  async exportKey() {
+    const state = this.current;
+    if (!state || !state.done || state.busy) return;
+    state.busy = true;
+    this.clearError();
+    $('dlg-export-go').disabled = true;
+    this.progress('Exporting the private key…');
+    try {
+      const exported = await call('export_private_key', { requestId: state.request.id });
+      if (this.current !== state) return; // closed meanwhile: the key is dropped here
+      this.secret = { address: exported.address, privateKey: exported.privateKey };
+      $('dlg-export-go').hidden = true;
+      $('dlg-export-wallet').textContent = shortAddress(exported.address);
+      $('dlg-export-wallet').title = exported.address;
+      this.maskKey();
+      $('dlg-key').hidden = false;
+      $('dlg-key-note').textContent = 'Exported. The key stays hidden until you press “Show key”.';
+      $('dlg-export').dataset.state = 'exported';
+      this.setStatus('');
+      $('dlg-key-show').focus();
+      this.hooks.onFinished();
+    } catch (error) {
+      if (this.current !== state) return;
+      this.showError(error);
+      if (error.code === 'step_up_required') {
+        $('dlg-export-go').hidden = true;
+        $('dlg-export-again-row').hidden = false;
+        $('dlg-export').dataset.state = 'step-up-required';
+        $('dlg-export-again').focus();
+      } else {
+        $('dlg-export-go').disabled = false;
+      }
+      if (error.code === 'not_signed_in' || error.code === 'unauthorized') this.hooks.onSignedOut();
+    } finally {
+      state.busy = false;
+      if (this.current === state) this.progress(null);
+    }
+  }
+
+  maskKey() {
+    const field = $('dlg-key-field');
+    field.value = KEY_MASK;
+    field.dataset.revealed = 'false';
+    $('dlg-key-show').textContent = 'Show key';
+    $('dlg-key-show').setAttribute('aria-pressed', 'false');
+  }
+
+  toggleKey() {
+    if (!this.secret) return;
+    const field = $('dlg-key-field');
+    if (field.dataset.revealed === 'true') {
+      this.maskKey();
+      return;
+    }
+    field.value = this.secret.privateKey;
+    field.dataset.revealed = 'true';
+    $('dlg-key-show').textContent = 'Hide';
+    $('dlg-key-show').setAttribute('aria-pressed', 'true');
+  }
+
+  /** Copies the key (hinting clipboard managers to keep it out of their history); 30 s later
+   * clears the clipboard if it still holds the key, compared by digest so that the timer keeps
+   * no copy of the key once the dialog closes. */
+  async copyKey() {
+    if (!this.secret) return;
+    const key = this.secret.privateKey;
+    try {
+      await call('plugin:clipboard-manager|write_secret', { text: key });
+    } catch {
+      $('dlg-key-note').textContent = 'The key could not be copied: press “Show key” and copy it by hand.';
+      return;
+    }
+    const digest = await sha256(key);
+    if (this.clipboardTimer) clearTimeout(this.clipboardTimer);
+    this.clipboardTimer = setTimeout(() => this.clearClipboard(digest), CLIPBOARD_CLEAR_MS);
+    $('dlg-key-note').textContent = `Copied. The clipboard is cleared in ${CLIPBOARD_CLEAR_MS / 1000} s.`;
+    document.body.dataset.clipboard = 'copied';
+  }
+
+  async clearClipboard(digest) {
+    this.clipboardTimer = null;
+    let holdsKey;
+    try {
+      holdsKey = (await sha256(await call('plugin:clipboard-manager|read_text'))) === digest;
+    } catch {
+      holdsKey = false; // empty, or not text: nothing of ours to clear
+    }
+    if (holdsKey) {
+      try { await call('plugin:clipboard-manager|clear'); } catch { /* nothing more to do */ }
+    }
+    document.body.dataset.clipboard = holdsKey ? 'cleared' : 'kept';
+    if (this.secret && holdsKey) $('dlg-key-note').textContent = 'The clipboard was cleared.';
+  }
+
+  /** The key leaves JS memory (our references) and the DOM. */
+  wipeKey() {
+    this.secret = null;
+    const field = $('dlg-key-field');
+    field.value = '';
+    delete field.dataset.revealed;
+    $('dlg-key').hidden = true;
+    $('dlg-key-note').textContent = '';
+    delete $('dlg-export').dataset.state;
+  }
+
+  /** After a refused export: a new wallet:export request for the same requester, verified in
+   * this dialog again. */
+  async verifyAgain() {
+    const state = this.current;
+    if (!state || state.busy) return;
+    try {
+      const event = await call('verify_export_again', { requestId: state.request.id });
+      if (this.current !== state || event.kind !== 'request') return;
+      this.wipeKey();
+      this.current = null;
+      this.queue.unshift(event.request);
+      this.next();
+    } catch (error) {
+      if (this.current === state) this.showError(error);
+    }
+  }
+
   close() {
     this.stopResendCountdown();
+    this.wipeKey();
     this.current = null;
     delete this.dialog.dataset.requestId;
     delete this.dialog.dataset.result;
@@ -381,4 +534,10 @@ export class StepUpDialog {
     $('dlg-error').textContent = hint ? `${message} ${hint}` : message;
     $('dlg-error').dataset.code = error.code;
   }
+}
+
+/** Hex SHA-256 of a string (to recognise the key in the clipboard without keeping it). */
+async function sha256(text) {
+  const bytes = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }

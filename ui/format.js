@@ -16,6 +16,12 @@ export function credentialLabel(credential) {
   }
 }
 
+/** A wallet address for people: "0x12ab…9f3c" (the whole one when short). */
+export function shortAddress(address) {
+  if (!address) return 'of your account';
+  return address.length > 14 ? `${address.slice(0, 6)}…${address.slice(-4)}` : address;
+}
+
 /** "4 min 05 s", "35 s", "expired". */
 export function remaining(ms) {
   if (ms <= 0) return 'expired';
