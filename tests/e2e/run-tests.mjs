@@ -170,6 +170,26 @@ function keychainSecret(service, username) {
   return execFileSync('secret-tool', ['lookup', 'service', service, 'username', username], { encoding: 'utf8', timeout: 10_000 });
 }
 
+/** Whether a 0x + 64-hex key is anywhere on the page: its text, a field's value, the markup. */
+async function pageHasKey(driver) {
+  return driver.executeScript(`const key = /0x[0-9a-fA-F]{64}/;
+    return key.test(document.body.innerText) || key.test(document.documentElement.outerHTML)
+      || [...document.querySelectorAll('input, textarea')].some((i) => key.test(i.value))`);
+}
+
+/** The clipboard's text, read through the app's clipboard plugin ('' when empty). */
+async function readClipboard(driver) {
+  return driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+    window.__TAURI__.core.invoke('plugin:clipboard-manager|read_text').then((t) => done(t), () => done(''));`);
+}
+
+/** Calls export_private_key from the page, as the dialog does: the answer or the error. */
+async function invokeExport(driver, requestId) {
+  return driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+    window.__TAURI__.core.invoke('export_private_key', { requestId: ${Number(requestId)} })
+      .then((r) => done(r), (e) => done({ code: e.code, message: e.message }));`);
+}
+
 // ------------------------------------------------------------------ the tests
 
 const tests = {
@@ -337,6 +357,87 @@ const tests = {
     await closeDialog(driver);
     assert.match(await text(driver, 'history-body'), /Acme Wallet.*wallet:export.*passkey.*Approved/);
     return { aliases };
+  },
+
+  async wallet_export_reveals_the_key_only_when_asked(driver) {
+    await waitForMain(driver);
+    await openLink(LINK_EXPORT);
+    await waitForDialog(driver);
+    await assertDialogShowsExportRequest(driver);
+    // Nothing to export before the approval: a link alone never exports.
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-export').hidden`), true);
+    const requestId = Number(await driver.executeScript(`return document.getElementById('stepup-dialog').dataset.requestId`));
+    const early = await invokeExport(driver, requestId);
+    assert.equal(early.code, 'export_not_approved', JSON.stringify(early));
+    await chooseMethod(driver, 'totp');
+    await typeCode(driver, await currentTotp(driver));
+    await waitForApproved(driver);
+    await waitFor(driver, `return document.getElementById('dlg-export').dataset.state === 'offered'`, 'the export offer');
+    const wallet = await text(driver, 'dlg-export-wallet');
+    assert.match(wallet, /^0x[0-9a-fA-F]{4}…[0-9a-fA-F]{4}$/, 'the wallet is named by its shortened address');
+    assert.equal(await text(driver, 'dlg-export-go'), 'Export the private key');
+    assert.equal(await pageHasKey(driver), false, 'no key before the export');
+    await driver.findElement(By.id('dlg-export-go')).click();
+    await waitFor(driver, `return document.getElementById('dlg-export').dataset.state === 'exported'`, 'the export');
+    // Exported, but masked: the key is neither in the text nor in any field.
+    assert.equal(await pageHasKey(driver), false, 'the key is not on the page before "Show key"');
+    assert.match(await driver.executeScript(`return document.getElementById('dlg-key-field').value`), /^•+$/);
+    await screenshot(driver, 'export-masked');
+    await driver.findElement(By.id('dlg-key-show')).click();
+    const key = await driver.executeScript(`return document.getElementById('dlg-key-field').value`);
+    assert.match(key, /^0x[0-9a-fA-F]{64}$/, 'the revealed key is 0x + 64 hex');
+    assert.equal(await pageHasKey(driver), true);
+    assert.equal(await text(driver, 'dlg-key-show'), 'Hide');
+    await screenshot(driver, 'export-revealed'); // the sandbox's demo key
+    // Copy: the clipboard holds the key (cleared 30 s later if it still does).
+    await driver.findElement(By.id('dlg-key-copy')).click();
+    const copied = await waitFor(driver, `return document.body.dataset.clipboard || (document.getElementById('dlg-key-note').textContent.includes('could not') ? 'failed' : null)`, 'the copy');
+    assert.equal(copied, 'copied', await text(driver, 'dlg-key-note'));
+    assert.match(await text(driver, 'dlg-key-note'), /cleared in 30 s/);
+    const copiedAt = Date.now();
+    assert.equal(await readClipboard(driver), key, 'the clipboard holds the key');
+    // Hide: gone from the page again.
+    await driver.findElement(By.id('dlg-key-show')).click();
+    assert.equal(await pageHasKey(driver), false, 'Hide removes the key');
+    assert.equal(await text(driver, 'dlg-key-show'), 'Show key');
+    // The approval exports once: a second attempt is refused with "verify again".
+    const second = await invokeExport(driver, requestId);
+    assert.equal(second.code, 'step_up_required', JSON.stringify(second));
+    assert.match(second.message, /verify again/);
+    await closeDialog(driver);
+    assert.equal(await pageHasKey(driver), false, 'closing wipes the field');
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-key-field').value`), '');
+    assert.match(await text(driver, 'history-body'), /Acme Wallet.*wallet:export.*Private key exported/);
+
+    // In the dialog: an approval already spent is refused with "Verify again", which opens a
+    // new verification for the same requester.
+    await openLink(LINK_EXPORT);
+    await waitForDialog(driver);
+    await chooseMethod(driver, 'passkey');
+    await driver.findElement(By.id('dlg-submit')).click();
+    await waitForApproved(driver);
+    await waitFor(driver, `return document.getElementById('dlg-export').dataset.state === 'offered'`, 'the export offer');
+    const secondId = Number(await driver.executeScript(`return document.getElementById('stepup-dialog').dataset.requestId`));
+    const spent = await invokeExport(driver, secondId);
+    assert.match(spent.privateKey ?? '', /^0x[0-9a-fA-F]{64}$/, JSON.stringify(Object.keys(spent)));
+    await driver.findElement(By.id('dlg-export-go')).click();
+    await waitFor(driver, `return document.getElementById('dlg-export').dataset.state === 'step-up-required'`, 'the refusal');
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-error').dataset.code`), 'step_up_required');
+    assert.match(await text(driver, 'dlg-error'), /used or has expired.*verify again/i);
+    assert.equal(await pageHasKey(driver), false);
+    await screenshot(driver, 'export-verify-again');
+    await driver.findElement(By.id('dlg-export-again')).click();
+    await waitForDialog(driver);
+    await assertDialogShowsExportRequest(driver);
+    const againId = Number(await driver.executeScript(`return document.getElementById('stepup-dialog').dataset.requestId`));
+    assert.ok(againId > secondId, `a new request (${againId} after ${secondId})`);
+    await closeDialog(driver);
+    // 30 s after Copy, the clipboard that still holds the key is cleared.
+    await waitFor(driver, `return document.body.dataset.clipboard === 'cleared'`, 'the clipboard to be cleared', 45_000);
+    const clearedAfterMs = Date.now() - copiedAt;
+    assert.ok(clearedAfterMs >= 29_000, `cleared after ${clearedAfterMs} ms`);
+    assert.notEqual(await readClipboard(driver), key, 'the key left the clipboard');
+    return { wallet, keyHexDigits: key.length - 2, clearedAfterMs };
   },
 
   async recovery_code_succeeds(driver) {
