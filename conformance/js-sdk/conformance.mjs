@@ -3,33 +3,17 @@
 // settings and nonces at start, email-OTP sign-in, stepUp/check, TOTP and recovery-code step-up
 // with requestedScopes, the SDK's own token parsing (scope/exp/singleUse), its error mapping.
 //
+// Nothing leaves the machine: the SDK's telemetry is off and `fetch` refuses every host but
+// loopback (node-env.mjs); the run fails if the guard refused anything.
+//
 // Usage: STEPUP_SANDBOX_BIN=target/debug/stepup-sandbox node conformance.mjs
 import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import 'fake-indexeddb/auto';
-
-// The SDK is written for browsers and React Native: give it the little of `window` it reads.
-const memoryStorage = () => {
-  const m = new Map();
-  return {
-    getItem: (k) => (m.has(k) ? m.get(k) : null),
-    setItem: (k, v) => m.set(k, String(v)),
-    removeItem: (k) => m.delete(k),
-    clear: () => m.clear(),
-    key: (i) => [...m.keys()][i] ?? null,
-    get length() { return m.size; },
-  };
-};
-globalThis.localStorage = memoryStorage();
-globalThis.sessionStorage = memoryStorage();
-globalThis.window = globalThis;
-globalThis.window.location = new URL('https://app.stepup.example/');
-globalThis.document = { cookie: '', addEventListener() {}, removeEventListener() {}, visibilityState: 'visible' };
-globalThis.addEventListener = () => {};
-globalThis.removeEventListener = () => {};
+// Loopback guard and browser stand-ins first: the SDK must find them when it loads.
+import { guard, sdkConfig } from './node-env.mjs';
 
 const sdk = await import('@dynamic-labs-sdk/client');
 
@@ -62,12 +46,10 @@ try {
   }
   const demo = await getJson(`/sandbox/${ENV}/demo`);
 
-  const client = sdk.createDynamicClient({
-    environmentId: ENV,
-    coreConfig: { apiBaseUrl: ROOT },
-    metadata: { name: 'Stepup conformance', universalLink: 'https://app.stepup.example' },
-    logLevel: 'error',
-  });
+  // Telemetry off (sdkConfig): the SDK's instrumentation would POST to Dynamic's log host.
+  const client = sdk.createDynamicClient(
+    sdkConfig({ environmentId: ENV, apiBaseUrl: ROOT, name: 'Stepup conformance' }),
+  );
 
   await step('the SDK initialises against the sandbox (settings, nonces)', async () => {
     await sdk.waitForClientInitialized(client);
@@ -145,6 +127,12 @@ try {
 } finally {
   clearTimeout(watchdog);
   stop();
+}
+// The run fails if anything tried to leave the machine, naming where it tried to go.
+console.log(guard.summary());
+if (guard.refused > 0) {
+  failed = true;
+  console.log(`not ok - requests to hosts beyond this machine: ${guard.hosts.map(([h]) => h).join(', ')}`);
 }
 console.log(failed ? 'FAIL' : 'PASS');
 process.exit(failed ? 1 : 0);

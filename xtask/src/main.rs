@@ -22,6 +22,10 @@ const KEYCHAIN_PACKAGES: &[&str] = &["dbus", "dbus-daemon", "gnome-keyring", "li
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let root = workspace_root();
+    // Every test, benchmark and the demo talk to this machine only: each client the Rust code
+    // builds refuses a non-loopback API base URL (stepup-client's `LOOPBACK_ONLY_ENV`); the JS
+    // harnesses refuse non-loopback `fetch` by themselves (conformance/js-sdk/node-env.mjs).
+    env::set_var("STEPUP_LOOPBACK_ONLY", "1");
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&root, &args[1..]),
         Some("demo") => demo(&root),
@@ -130,6 +134,12 @@ fn conformance(root: &Path) -> Result<(), String> {
         "npm ci (JS SDK)",
         Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir),
+    ))?;
+    run(Step::new(
+        "loopback guard of the JS harnesses",
+        Command::new("node")
+            .args(["--test", "node-env.test.mjs"])
             .current_dir(&dir),
     ))?;
     run(Step::new(

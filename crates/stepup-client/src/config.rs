@@ -10,16 +10,24 @@ pub const DEFAULT_API_BASE_URL: &str = "https://app.dynamicauth.com/api/v0";
 /// The longest environment id accepted (Dynamic's are 36-character UUIDs).
 pub const MAX_ENVIRONMENT_ID_LEN: usize = 64;
 
+/// When this environment variable is `1`, every client refuses an API base URL that is not on
+/// loopback (127.0.0.0/8, ::1, `localhost`), `https` included. `cargo xtask` sets it for every
+/// test, benchmark and the demo: nothing they run may reach a host beyond this machine, and a
+/// test that forgot to point its client at the sandbox (the default is Dynamic's real API)
+/// fails at once instead of calling out.
+pub const LOOPBACK_ONLY_ENV: &str = "STEPUP_LOOPBACK_ONLY";
+
 /// How the client reaches its environment. Built with [`Config::new`], which refuses an invalid
-/// environment id; [`Config::validate`] runs again when a client is built, because the fields
-/// are public.
+/// environment id; [`Config::validate`] checks every field when a client is built, because the
+/// fields are public.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The environment (project) id: 1–64 characters of `[A-Za-z0-9-]`. It only appears in the
     /// URL path (`/sdk/{environment_id}/...`).
     pub environment_id: String,
-    /// API base, `https://app.dynamicauth.com/api/v0` by default; `http` is accepted for a
-    /// local sandbox. Paths are appended as `{base}/sdk/{env}/{path}`.
+    /// API base, `https://app.dynamicauth.com/api/v0` by default; `http` is accepted only to a
+    /// loopback host (a local sandbox), never across a network. Paths are appended as
+    /// `{base}/sdk/{env}/{path}`.
     pub api_base_url: Url,
     /// Sent as `Origin` when set (it must be on the environment's CORS allowlist).
     pub app_origin: Option<String>,
@@ -40,7 +48,7 @@ impl Config {
             http_timeout: Duration::from_secs(30),
             vault_timeout: Duration::from_secs(2),
         };
-        config.validate()?;
+        validate_environment_id(&config.environment_id)?;
         Ok(config)
     }
 
@@ -68,15 +76,33 @@ impl Config {
         self
     }
 
-    /// Checks every invariant documented on the fields.
+    /// Checks every invariant documented on the fields, and the loopback-only rule of a test
+    /// run when [`LOOPBACK_ONLY_ENV`] is `1`.
     pub fn validate(&self) -> Result<(), StepUpError> {
+        let loopback_only = std::env::var(LOOPBACK_ONLY_ENV).is_ok_and(|v| v == "1");
+        self.validate_with(loopback_only)
+    }
+
+    /// [`Config::validate`] with the loopback-only rule given instead of read from the
+    /// environment.
+    pub fn validate_with(&self, loopback_only: bool) -> Result<(), StepUpError> {
         validate_environment_id(&self.environment_id)?;
-        if !matches!(self.api_base_url.scheme(), "https" | "http")
-            || self.api_base_url.host().is_none()
-        {
+        let url = &self.api_base_url;
+        if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
             return Err(StepUpError::InvalidInput(
                 "the API base URL must be an http(s) URL with a host".into(),
             ));
+        }
+        if url.scheme() == "http" && !is_loopback(url) {
+            return Err(StepUpError::InvalidInput(
+                "the API base URL must use https: plain http is accepted only to this machine (127.0.0.1, ::1, localhost)".into(),
+            ));
+        }
+        if loopback_only && !is_loopback(url) {
+            return Err(StepUpError::InvalidInput(format!(
+                "{LOOPBACK_ONLY_ENV}=1 (a test run): the API base URL must be on this machine, not {}",
+                url.host_str().unwrap_or("?")
+            )));
         }
         if let Some(origin) = &self.app_origin {
             let printable = origin.bytes().all(|b| (0x21..0x7f).contains(&b));
@@ -92,6 +118,17 @@ impl Config {
             ));
         }
         Ok(())
+    }
+}
+
+/// Whether `url`'s host is this machine: an IPv4 loopback address (127.0.0.0/8), `::1`, or
+/// `localhost` (RFC 6761 §6.3: always the loopback interface).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
@@ -151,5 +188,54 @@ mod tests {
             .unwrap()
             .with_api_base_url(Url::parse("file:///tmp").unwrap());
         assert!(c.validate().is_err());
+    }
+
+    fn with_base(url: &str) -> Config {
+        Config::new("env")
+            .unwrap()
+            .with_api_base_url(Url::parse(url).unwrap())
+    }
+
+    #[test]
+    fn plain_http_is_refused_except_to_loopback() {
+        for ok in [
+            "http://127.0.0.1:8787/api/v0",
+            "http://127.3.4.5/api/v0",
+            "http://[::1]:9/api/v0",
+            "http://localhost:1/api/v0",
+            "http://LOCALHOST/api/v0",
+            "https://app.dynamicauth.com/api/v0",
+        ] {
+            assert!(with_base(ok).validate_with(false).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://app.dynamicauth.com/api/v0",
+            "http://192.168.1.10/api/v0",
+            "http://[::2]/api/v0",
+            "http://localhost.example/api/v0",
+            "http://127.0.0.1.nip.io/api/v0",
+            "http://0.0.0.0/api/v0",
+        ] {
+            let err = with_base(bad).validate_with(false).unwrap_err();
+            assert!(err.to_string().contains("https"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_test_run_refuses_every_host_but_loopback() {
+        // The default is Dynamic's real API: a test run must never reach it.
+        let default = Config::new("env").unwrap();
+        assert!(default.validate_with(false).is_ok());
+        let err = default.validate_with(true).unwrap_err();
+        assert!(
+            err.to_string().contains("app.dynamicauth.com"),
+            "names the host: {err}"
+        );
+        assert!(with_base("https://staging.example/api/v0")
+            .validate_with(true)
+            .is_err());
+        assert!(with_base("http://127.0.0.1:8787/api/v0")
+            .validate_with(true)
+            .is_ok());
     }
 }

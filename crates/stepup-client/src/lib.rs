@@ -59,7 +59,7 @@ mod test_server;
 
 pub use check::{choose_method, CredentialMethod, StepUpCredentialExt};
 pub use client::{StepUpClient, StepUpClientBuilder};
-pub use config::{Config, DEFAULT_API_BASE_URL};
+pub use config::{is_loopback, Config, DEFAULT_API_BASE_URL, LOOPBACK_ONLY_ENV};
 pub use error::StepUpError;
 pub use stepup_protocol as protocol;
 pub use stepup_protocol::{
