@@ -5,14 +5,17 @@
 //! signed-in user to prove it is them; the elevated access token it earns goes to the OS
 //! keychain. A link only ever opens the dialog: approving takes a code the user types.
 //!
+//! The rules (deep links, the request lifecycle, the export grant, the views and words) live
+//! in `stepup-requests`, which has no Tauri in it; this crate is the glue to the window.
+//!
 //! # Layout
-//! - [`deep_link`]: hostile input → a validated [`deep_link::StepUpRequest`], or why not.
 //! - [`cli`]: the command line (`--sandbox`, link arguments).
-//! - [`requests`]: links waiting for the UI, requests open in the dialog, recent step-ups.
-//! - [`state`]: the backend (client, keychain, sandbox) starting in the background.
+//! - [`state`]: the backend (client, keychain, sandbox) starting in the background, and the
+//!   request desk links land on.
 //! - [`sandbox`]: `--sandbox`: the embedded local authority and its outbox.
-//! - [`commands`]: the Tauri commands, thin wrappers over `stepup-client`.
-//! - [`error`]: `{code, message}` at the IPC boundary.
+//! - [`commands`]: the Tauri commands, one line each into `stepup-requests`, by area
+//!   (`app`, `sign_in`, `step_up`, `export`, `passkeys`, `sandbox`); `commands/list.rs` is
+//!   the one list the handler, the permissions and the capabilities follow from.
 //!
 //! ## Platform-specific
 //! - **Linux, Windows**: a link arrives as a program argument. A second process started by the
@@ -22,14 +25,15 @@
 
 pub mod cli;
 pub mod commands;
-pub mod deep_link;
-pub mod error;
-pub mod requests;
 pub mod sandbox;
 pub mod state;
 
-use requests::Delivery;
+#[cfg(all(test, feature = "test"))]
+mod ipc_tests;
+
 use state::{AppState, Backend};
+use stepup_requests::views::LinkEvent;
+use stepup_requests::Delivery;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
 /// The label of the one window.
@@ -39,24 +43,23 @@ pub const MAIN_WINDOW: &str = "main";
 /// ready; brings the window forward. Nothing else: a link never approves.
 pub fn receive_link<R: Runtime>(app: &AppHandle<R>, raw: &str) {
     let state = app.state::<AppState>();
-    let delivery = state.desk().receive_link(raw, &state.allow_list);
-    let at_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
+    let at_ms = commands::now_ms();
+    let delivery = state
+        .desk
+        .lock()
+        .receive_link(raw, &state.allow_list, at_ms);
     match delivery {
         Delivery::Now(event) => {
-            eprintln!(
-                "STEPUP deep link received at_ms={at_ms} kind={}",
-                kind_of(&event)
-            );
+            let kind = match &event {
+                LinkEvent::Request { .. } => "request",
+                LinkEvent::Invalid { .. } => "invalid",
+            };
+            tracing::info!(at_ms, kind, "deep link received");
             if let Err(error) = app.emit_to(MAIN_WINDOW, "deep-link", &event) {
-                eprintln!("STEPUP could not hand a link to the window: {error}");
+                tracing::error!(%error, "could not hand a link to the window");
             }
         }
-        Delivery::Queued => {
-            eprintln!("STEPUP deep link queued until the UI is ready at_ms={at_ms}")
-        }
+        Delivery::Queued => tracing::info!(at_ms, "deep link queued until the UI is ready"),
     }
     if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
         let _ = window.unminimize();
@@ -65,50 +68,17 @@ pub fn receive_link<R: Runtime>(app: &AppHandle<R>, raw: &str) {
     }
 }
 
-fn kind_of(event: &requests::LinkEvent) -> &'static str {
-    match event {
-        requests::LinkEvent::Request { .. } => "request",
-        requests::LinkEvent::Invalid { .. } => "invalid",
-    }
-}
-
 /// Registers the state and the commands; shared by [`run`] and the mock-runtime tests.
 pub fn setup_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
-    builder
-        .manage(state)
-        .invoke_handler(tauri::generate_handler![
-            commands::app_status,
-            commands::ui_ready,
-            commands::sign_in_send_email_otp,
-            commands::sign_in_verify_email_otp,
-            commands::check_step_up,
-            commands::begin_step_up,
-            commands::send_email_otp,
-            commands::verify_email_otp,
-            commands::send_sms_otp,
-            commands::verify_sms_otp,
-            commands::verify_totp,
-            commands::verify_recovery_code,
-            commands::verify_passkey,
-            commands::mfa_devices,
-            commands::add_device_passkey,
-            commands::export_private_key,
-            commands::verify_export_again,
-            commands::cancel_step_up,
-            commands::token_status,
-            commands::step_up_history,
-            commands::logout,
-            commands::sandbox_outbox,
-            commands::sandbox_open_link,
-            commands::sandbox_sign_in,
-        ])
+    builder.manage(state).invoke_handler(commands::handler())
 }
 
 /// Starts the app.
 pub fn run() {
+    init_logging();
     let launch = cli::LaunchOptions::from_env();
     for flag in &launch.unknown_flags {
-        eprintln!("stepup-desktop: ignoring unknown option {flag}");
+        tracing::warn!(flag = %flag, "ignoring an unknown option");
     }
     let builder = tauri::Builder::default()
         // First: a second process must forward its link and exit before anything else starts.
@@ -128,6 +98,10 @@ pub fn run() {
         .plugin(tauri_plugin_clipboard_manager::init());
     let result = setup_builder(builder, AppState::new(launch.clone()))
         .setup(move |app| {
+            if launch.sandbox {
+                // The sandbox commands are granted only in sandbox mode.
+                app.add_capability(commands::sandbox_capability())?;
+            }
             register_scheme(app);
             // Links this process was started with (a cold start) wait on the desk for the UI.
             for link in &launch.links {
@@ -143,9 +117,23 @@ pub fn run() {
         })
         .run(tauri::generate_context!());
     if let Err(error) = result {
-        eprintln!("stepup-desktop: {error}");
+        tracing::error!(%error, "the app could not run");
         std::process::exit(1);
     }
+}
+
+/// Logs go to stderr through `tracing` (`RUST_LOG` filters them; `info` by default). The
+/// embedded sandbox's own events stay at `warn`: the outbox panel shows its codes, the log
+/// has no need of them.
+fn init_logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,stepup_sandbox=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
 
 /// Makes the OS send `com.stepup.desktop://` links to this binary (Linux: a `.desktop` handler
@@ -154,7 +142,7 @@ fn register_scheme(app: &tauri::App) {
     use tauri_plugin_deep_link::DeepLinkExt;
     #[cfg(any(target_os = "linux", all(debug_assertions, windows)))]
     if let Err(error) = app.deep_link().register_all() {
-        eprintln!("STEPUP could not register the link scheme: {error}");
+        tracing::warn!(%error, "could not register the link scheme");
     }
     #[cfg(target_os = "macos")]
     {

@@ -3,10 +3,11 @@
 //! lets a newcomer complete every flow alone.
 
 use crate::cli::SandboxPersona;
-use crate::error::CommandError;
 use serde::Serialize;
 use std::net::{Ipv4Addr, SocketAddr};
 use stepup_client::{OtpVerification, SdkUser, Secret, StepUpClient};
+use stepup_requests::flow::EmbeddedWallet;
+use stepup_requests::AppError;
 use stepup_sandbox::{RunningSandbox, Sandbox, SandboxConfig, UserSpec};
 
 /// The user without MFA (email + SMS re-authentication).
@@ -55,7 +56,7 @@ pub struct OutboxView {
 
 impl EmbeddedSandbox {
     /// Starts the sandbox on a random loopback port, in memory, with both demo users.
-    pub async fn start() -> Result<Self, CommandError> {
+    pub async fn start() -> Result<Self, AppError> {
         let config = SandboxConfig {
             seed_demo: true,
             print_codes: false,
@@ -64,16 +65,12 @@ impl EmbeddedSandbox {
         };
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let running = Sandbox::start(config, addr).await.map_err(|e| {
-            CommandError::new(
-                "sandbox_failed",
-                format!("the sandbox could not start ({e}): restart the app"),
-            )
+            AppError::SandboxFailed(format!(
+                "the sandbox could not start ({e}): restart the app"
+            ))
         })?;
         let mfa_email = running.demo().map(|d| d.email).ok_or_else(|| {
-            CommandError::new(
-                "sandbox_failed",
-                "the sandbox has no demo user: restart the app",
-            )
+            AppError::SandboxFailed("the sandbox has no demo user: restart the app".into())
         })?;
         let spec = UserSpec {
             email: REAUTH_EMAIL.into(),
@@ -81,10 +78,9 @@ impl EmbeddedSandbox {
             ..UserSpec::default()
         };
         running.create_user(spec).map_err(|e| {
-            CommandError::new(
-                "sandbox_failed",
-                format!("the sandbox could not create its demo user ({e}): restart the app"),
-            )
+            AppError::SandboxFailed(format!(
+                "the sandbox could not create its demo user ({e}): restart the app"
+            ))
         })?;
         Ok(Self { running, mfa_email })
     }
@@ -95,9 +91,12 @@ impl EmbeddedSandbox {
     }
 
     /// The demo user's embedded wallet (id, address), when `user_id` is the demo user.
-    pub fn demo_wallet(&self, user_id: &str) -> Option<(String, Option<String>)> {
+    pub fn demo_wallet(&self, user_id: &str) -> Option<EmbeddedWallet> {
         let demo = self.running.demo().filter(|d| d.user_id == user_id)?;
-        Some((demo.wallet_id?, demo.wallet_address))
+        Some(EmbeddedWallet {
+            id: demo.wallet_id?,
+            address: demo.wallet_address,
+        })
     }
 
     /// `http://127.0.0.1:PORT/api/v0`.
@@ -132,13 +131,10 @@ impl EmbeddedSandbox {
         &self,
         client: &StepUpClient,
         persona: SandboxPersona,
-    ) -> Result<SdkUser, CommandError> {
+    ) -> Result<SdkUser, AppError> {
         let sent = client.send_email_otp(self.email_of(persona)).await?;
         let code = self.code_for(&sent).ok_or_else(|| {
-            CommandError::new(
-                "sandbox_failed",
-                "the sandbox delivered no sign-in code: restart the app",
-            )
+            AppError::SandboxFailed("the sandbox delivered no sign-in code: restart the app".into())
         })?;
         Ok(client.sign_in_with_email_otp(&sent, code).await?)
     }

@@ -6,15 +6,15 @@
 //! plaintext fallback.
 
 use crate::cli::{LaunchOptions, SandboxPersona};
-use crate::deep_link::ReturnToAllowList;
-use crate::error::CommandError;
-use crate::requests::RequestDesk;
 use crate::sandbox::EmbeddedSandbox;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stepup_client::passkey::{platform_authenticator, PasskeyAuthenticator, PasskeyStateStore};
 use stepup_client::{Config, OtpVerification, StepUpClient, VaultError};
 use stepup_keychain::{KeychainPasskeyStore, KeychainVault};
+use stepup_requests::flow::{embedded_wallet, EmbeddedWallet};
+use stepup_requests::views::{AppStatus, UserView};
+use stepup_requests::{AppError, ReturnToAllowList, SharedDesk};
 use tokio::sync::watch;
 use url::Url;
 
@@ -32,13 +32,13 @@ pub struct Backend {
     /// The API base URL.
     pub api_base_url: String,
     /// The client, or why there is none (keychain unavailable or locked, not configured).
-    pub client: Result<StepUpClient, CommandError>,
+    pub client: Result<StepUpClient, AppError>,
     /// The embedded sandbox (`--sandbox`).
     pub sandbox: Option<EmbeddedSandbox>,
     /// A start-up failure other than the client's (the sandbox sign-in).
-    pub startup_error: Option<CommandError>,
+    pub startup_error: Option<AppError>,
     /// This device's passkey authenticator (its state sealed in the keychain), or why not.
-    pub passkey: Result<Arc<dyn PasskeyAuthenticator>, CommandError>,
+    pub passkey: Result<Arc<dyn PasskeyAuthenticator>, AppError>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -65,9 +65,8 @@ impl Backend {
             Some(Ok(sandbox)) => {
                 let config = Url::parse(&sandbox.base_url())
                     .map_err(|_| {
-                        CommandError::new(
-                            "sandbox_failed",
-                            "the sandbox URL is invalid: restart the app",
+                        AppError::SandboxFailed(
+                            "the sandbox URL is invalid: restart the app".into(),
                         )
                     })
                     .and_then(|url| {
@@ -122,35 +121,63 @@ impl Backend {
                 backend.startup_error = Some(error);
             }
         }
-        eprintln!(
-            "STEPUP backend ready in {} ms (sandbox: {}, keychain: {})",
-            started.elapsed().as_millis(),
-            backend.sandbox.is_some(),
-            match &backend.client {
-                Ok(_) => "ok".to_owned(),
-                Err(e) => e.code.clone(),
-            }
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis(),
+            sandbox = backend.sandbox.is_some(),
+            keychain = match &backend.client {
+                Ok(_) => "ok",
+                Err(e) => e.code(),
+            },
+            "backend ready"
         );
         backend
     }
 
+    /// The app's status for the main window.
+    pub fn status(&self) -> AppStatus {
+        let (keychain_error, client_error) = match &self.client {
+            Ok(_) => (None, None),
+            Err(e) if e.is_keychain() => (Some(e.clone()), None),
+            Err(e) => (None, Some(e.clone())),
+        };
+        AppStatus {
+            environment_id: self.environment_id.clone(),
+            api_base_url: self.api_base_url.clone(),
+            sandbox: self.sandbox.is_some(),
+            user: self.client.as_ref().ok().and_then(UserView::of),
+            keychain_error,
+            startup_error: self.startup_error.clone().or(client_error),
+        }
+    }
+
+    /// The signed-in user's embedded wallet (in the sandbox, the demo user's when the session
+    /// names none).
+    pub fn wallet(&self) -> Option<EmbeddedWallet> {
+        let client = self.client.as_ref().ok()?;
+        let fallback = self
+            .sandbox
+            .as_ref()
+            .and_then(|s| s.demo_wallet(&client.current_user()?.id));
+        embedded_wallet(client, fallback)
+    }
+
     /// The client, or the reason there is none.
-    pub fn client(&self) -> Result<&StepUpClient, CommandError> {
+    pub fn client(&self) -> Result<&StepUpClient, AppError> {
         self.client.as_ref().map_err(Clone::clone)
     }
 
     /// This device's passkey authenticator, or the reason there is none.
-    pub fn passkey(&self) -> Result<Arc<dyn PasskeyAuthenticator>, CommandError> {
+    pub fn passkey(&self) -> Result<Arc<dyn PasskeyAuthenticator>, AppError> {
         self.passkey.clone()
     }
 
     /// The sandbox, or `not_sandbox`.
-    pub fn sandbox(&self) -> Result<&EmbeddedSandbox, CommandError> {
-        self.sandbox.as_ref().ok_or_else(CommandError::not_sandbox)
+    pub fn sandbox(&self) -> Result<&EmbeddedSandbox, AppError> {
+        self.sandbox.as_ref().ok_or(AppError::NotSandbox)
     }
 
     /// Signs a sandbox persona in, replacing the current user.
-    pub async fn switch_sandbox_user(&self, persona: SandboxPersona) -> Result<(), CommandError> {
+    pub async fn switch_sandbox_user(&self, persona: SandboxPersona) -> Result<(), AppError> {
         let sandbox = self.sandbox()?;
         let client = self.client()?;
         client.logout().await?;
@@ -160,21 +187,17 @@ impl Backend {
 }
 
 /// `STEPUP_ENVIRONMENT_ID` (required) and `STEPUP_API_BASE_URL` (optional) outside the sandbox.
-fn config_from_env() -> Result<Config, CommandError> {
+fn config_from_env() -> Result<Config, AppError> {
     let not_configured = || {
-        CommandError::new(
-            "not_configured",
-            "no environment is configured: set STEPUP_ENVIRONMENT_ID (and STEPUP_API_BASE_URL), or start the app with --sandbox",
+        AppError::NotConfigured(
+            "no environment is configured: set STEPUP_ENVIRONMENT_ID (and STEPUP_API_BASE_URL), or start the app with --sandbox".into(),
         )
     };
     let env_id = std::env::var("STEPUP_ENVIRONMENT_ID").map_err(|_| not_configured())?;
     let mut config = Config::new(env_id)?;
     if let Ok(base) = std::env::var("STEPUP_API_BASE_URL") {
         let url = Url::parse(&base).map_err(|_| {
-            CommandError::new(
-                "not_configured",
-                "STEPUP_API_BASE_URL is not a URL: fix it and restart",
-            )
+            AppError::NotConfigured("STEPUP_API_BASE_URL is not a URL: fix it and restart".into())
         })?;
         config = config.with_api_base_url(url);
     }
@@ -202,7 +225,7 @@ pub fn allow_list_from_env() -> ReturnToAllowList {
 /// Runs a blocking keychain call off the async threads, within the keychain timeout.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, VaultError> + Send + 'static,
-) -> Result<T, CommandError> {
+) -> Result<T, AppError> {
     match tokio::time::timeout(KEYCHAIN_OPEN_TIMEOUT, tokio::task::spawn_blocking(f)).await {
         Ok(Ok(result)) => Ok(result?),
         Ok(Err(_)) => Err(VaultError::Other("the keychain thread failed".into()).into()),
@@ -213,17 +236,17 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-async fn open_passkey_store(environment_id: &str) -> Result<KeychainPasskeyStore, CommandError> {
+async fn open_passkey_store(environment_id: &str) -> Result<KeychainPasskeyStore, AppError> {
     let environment_id = environment_id.to_owned();
     blocking(move || KeychainPasskeyStore::open_for_environment(APP_ID, &environment_id)).await
 }
 
-async fn open_passkey(environment_id: &str) -> Result<Arc<dyn PasskeyAuthenticator>, CommandError> {
+async fn open_passkey(environment_id: &str) -> Result<Arc<dyn PasskeyAuthenticator>, AppError> {
     let store: Arc<dyn PasskeyStateStore> = Arc::new(open_passkey_store(environment_id).await?);
     Ok(platform_authenticator(store))
 }
 
-async fn open_client(config: Config) -> Result<StepUpClient, CommandError> {
+async fn open_client(config: Config) -> Result<StepUpClient, AppError> {
     let vault =
         KeychainVault::open_async(APP_ID, &config.environment_id, KEYCHAIN_OPEN_TIMEOUT).await?;
     Ok(StepUpClient::new(config, Arc::new(vault)).await?)
@@ -236,9 +259,12 @@ pub struct AppState {
     pub launch: LaunchOptions,
     /// Where a deep link's `return_to` may point.
     pub allow_list: ReturnToAllowList,
+    /// The started backend, `None` until it has started (commands wait for it).
     backend: watch::Receiver<Option<Arc<Backend>>>,
+    /// Where [`AppState::set_backend`] installs it.
     backend_tx: watch::Sender<Option<Arc<Backend>>>,
-    desk: Mutex<RequestDesk>,
+    /// Links, open requests, approved exports, history: the rules of `stepup-requests`.
+    pub desk: SharedDesk,
     /// The email code sent for sign-in, kept for the verify call.
     pub sign_in: tokio::sync::Mutex<Option<OtpVerification>>,
 }
@@ -252,7 +278,7 @@ impl AppState {
             allow_list: allow_list_from_env(),
             backend,
             backend_tx,
-            desk: Mutex::new(RequestDesk::default()),
+            desk: SharedDesk::default(),
             sign_in: tokio::sync::Mutex::new(None),
         }
     }
@@ -263,7 +289,7 @@ impl AppState {
     }
 
     /// The backend, waiting for it to start.
-    pub async fn backend(&self) -> Result<Arc<Backend>, CommandError> {
+    pub async fn backend(&self) -> Result<Arc<Backend>, AppError> {
         let mut rx = self.backend.clone();
         let waited = tokio::time::timeout(STARTUP_WAIT, rx.wait_for(Option::is_some)).await;
         match waited {
@@ -276,19 +302,8 @@ impl AppState {
     pub fn backend_now(&self) -> Option<Arc<Backend>> {
         self.backend.borrow().clone()
     }
-
-    /// The request desk. A poisoned lock is recovered: the desk holds no invariant a panic
-    /// elsewhere could break halfway.
-    pub fn desk(&self) -> MutexGuard<'_, RequestDesk> {
-        self.desk
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
 }
 
-fn still_starting() -> CommandError {
-    CommandError::new(
-        "starting",
-        "the app is still starting: wait a moment and try again",
-    )
+fn still_starting() -> AppError {
+    AppError::Starting
 }

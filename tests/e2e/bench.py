@@ -3,8 +3,8 @@ import json, os, re, shutil, statistics, subprocess, tempfile, time
 
 APP, RUNS, OUT = os.environ["APP"], int(os.environ["RUNS"]), os.environ["OUT"]
 LINK = "com.stepup.desktop://step-up?scope=wallet:export&requester=Bench"
-READY = re.compile(r"STEPUP ui ready")
-DIALOG = re.compile(r"STEPUP dialog ready request=\d+ scope=\S+ at_ms=(\d+)")
+READY = re.compile(r"ui ready")
+DIALOG = re.compile(r"dialog ready request=\d+ scope=\S+ at_ms=(\d+)")
 
 
 def now_ms():

@@ -88,6 +88,23 @@ fn test(root: &Path, flags: &[String]) -> Result<(), String> {
                 ])
                 .current_dir(root),
         ))?;
+        run(Step::new(
+            "clippy (the app's mock-runtime IPC tests)",
+            cargo()
+                .args([
+                    "clippy",
+                    "-p",
+                    "stepup-desktop",
+                    "--features",
+                    "test",
+                    "--all-targets",
+                    "--locked",
+                    "--",
+                    "-D",
+                    "warnings",
+                ])
+                .current_dir(root),
+        ))?;
     }
     run(Step::new(
         "build",
@@ -109,6 +126,25 @@ fn test(root: &Path, flags: &[String]) -> Result<(), String> {
     run(Step::new(
         "tests (with a private Secret Service)",
         &mut tests,
+    ))?;
+    // The IPC boundary under Tauri's mock runtime: no display, no bus; its data dir isolated.
+    run(Step::new(
+        "app IPC tests (tauri mock runtime)",
+        cargo()
+            .args([
+                "test",
+                "-p",
+                "stepup-desktop",
+                "--features",
+                "test",
+                "--lib",
+                "--locked",
+            ])
+            .env_remove("DISPLAY")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env("XDG_DATA_HOME", target_dir(root).join("mock-xdg/data"))
+            .env("XDG_CONFIG_HOME", target_dir(root).join("mock-xdg/config"))
+            .current_dir(root),
     ))?;
     conformance(root)?;
     if e2e {

@@ -1,0 +1,282 @@
+//! The request desk: deep links waiting for the UI, requests open in the dialog, approved
+//! exports, and the recent step-ups shown in the main window. Pure state: no window, no
+//! network, time passed in.
+//!
+//! A deep link becomes a [`LinkEvent`] at once (validated, or refused with its reason). Until
+//! the UI says it is ready, events wait here; afterwards they are handed over as they come.
+//! Every request, from a link or from the app itself, is opened by one function
+//! ([`RequestDesk::open`]): at most [`MAX_OPEN_REQUESTS`] at once, each closed exactly once.
+
+use crate::error::AppError;
+use crate::export::{ExportGrant, ExportRefusal, ExportSlot};
+use crate::link::{ReturnToAllowList, StepUpRequest};
+use crate::method::Method;
+use crate::request::{OpenRequest, Outcome};
+use crate::views::{HistoryEntry, LinkEvent, RequestView};
+use crate::wording::{action_text, outcome_text, sentence};
+use std::collections::{BTreeMap, VecDeque};
+use stepup_client::TokenScope;
+use tokio::sync::oneshot;
+
+/// Open requests beyond this are refused: a flood of links must not grow memory.
+pub const MAX_OPEN_REQUESTS: usize = 16;
+/// Links that arrived before the UI was ready, kept at most (a flood before start is bounded).
+pub const MAX_WAITING_LINKS: usize = 32;
+/// How many recent step-ups the main window keeps.
+pub const HISTORY_LEN: usize = 50;
+/// Approved export requests kept beyond this are forgotten (oldest first).
+pub const MAX_EXPORT_GRANTS: usize = 16;
+/// A request nobody answered within this long is closed as expired (15 minutes).
+pub const REQUEST_TTL_MS: i64 = 15 * 60 * 1000;
+
+/// What to do with a link event once the desk has taken it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// The UI is ready: send this event now.
+    Now(LinkEvent),
+    /// Kept until the UI calls `ui_ready`.
+    Queued,
+}
+
+/// Deep links waiting for the UI, open requests, approved exports, recent step-ups.
+#[derive(Debug, Default)]
+pub struct RequestDesk {
+    /// The last id handed out; ids are never reused.
+    next_id: u64,
+    /// The UI listens for link events (set once, by `ui_ready`).
+    ui_ready: bool,
+    /// Events of links that came before the UI was ready, oldest first; at most
+    /// [`MAX_WAITING_LINKS`].
+    waiting: Vec<LinkEvent>,
+    /// Requests open in the dialog, by id; at most [`MAX_OPEN_REQUESTS`].
+    open: BTreeMap<u64, OpenRequest>,
+    /// Ended requests, newest first; at most [`HISTORY_LEN`].
+    history: VecDeque<HistoryEntry>,
+    /// Exports approved in this dialog, by the id of the request that earned them; at most
+    /// [`MAX_EXPORT_GRANTS`] (ids grow, so the first is the oldest).
+    exports: BTreeMap<u64, ExportSlot>,
+}
+
+impl RequestDesk {
+    /// Validates a raw link and files it. Nothing else happens: a link only opens a dialog.
+    pub fn receive_link(
+        &mut self,
+        raw: &str,
+        allow_list: &ReturnToAllowList,
+        now_ms: i64,
+    ) -> Delivery {
+        self.expire(now_ms);
+        let event = match StepUpRequest::parse(raw, allow_list) {
+            Ok(request) => {
+                let action = action_text(request.scope());
+                match self.open(request, action, None, now_ms) {
+                    Ok(event) => event,
+                    Err(error) => LinkEvent::Invalid {
+                        reason: sentence(&error.to_string()),
+                    },
+                }
+            }
+            Err(error) => LinkEvent::Invalid {
+                reason: sentence(&error.to_string()),
+            },
+        };
+        if self.ui_ready {
+            Delivery::Now(event)
+        } else {
+            if self.waiting.len() < MAX_WAITING_LINKS {
+                self.waiting.push(event);
+            }
+            Delivery::Queued
+        }
+    }
+
+    /// Opens a request of the app itself (the main window's own actions that need a step-up):
+    /// the same dialog as a deep link's, with `action` in the app's words. The receiver hears
+    /// how it ended, once; dropped unanswered, the request counts as cancelled.
+    pub fn open_own_request(
+        &mut self,
+        scope: TokenScope,
+        requester: &'static str,
+        action: &'static str,
+        now_ms: i64,
+    ) -> Result<(LinkEvent, oneshot::Receiver<Outcome>), AppError> {
+        self.expire(now_ms);
+        let (tx, rx) = oneshot::channel();
+        let event = self.open(
+            StepUpRequest::own(scope, requester),
+            action,
+            Some(tx),
+            now_ms,
+        )?;
+        Ok((event, rx))
+    }
+
+    /// The one way a request opens: a new id, its view, bounded.
+    fn open(
+        &mut self,
+        request: StepUpRequest,
+        action: &'static str,
+        waiter: Option<oneshot::Sender<Outcome>>,
+        now_ms: i64,
+    ) -> Result<LinkEvent, AppError> {
+        if self.open.len() >= MAX_OPEN_REQUESTS {
+            return Err(AppError::TooManyRequests);
+        }
+        self.next_id += 1;
+        let id = self.next_id;
+        let view = RequestView {
+            id,
+            scope: request.scope().clone(),
+            requester: request.requester().to_owned(),
+            action_text: action,
+            return_to: request.return_to().map(str::to_owned),
+        };
+        self.open
+            .insert(id, OpenRequest::new(request, now_ms, waiter));
+        Ok(LinkEvent::Request { request: view })
+    }
+
+    /// The UI is listening: hands over what waited, in arrival order; later links go out at once.
+    pub fn ui_ready(&mut self) -> Vec<LinkEvent> {
+        self.ui_ready = true;
+        std::mem::take(&mut self.waiting)
+    }
+
+    /// An open request.
+    pub fn get(&self, id: u64) -> Result<&OpenRequest, AppError> {
+        self.open.get(&id).ok_or(AppError::RequestNotFound)
+    }
+
+    /// An open request, to move along its lifecycle.
+    pub fn get_mut(&mut self, id: u64) -> Result<&mut OpenRequest, AppError> {
+        self.open.get_mut(&id).ok_or(AppError::RequestNotFound)
+    }
+
+    /// How many requests are open.
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Closes the requests opened more than [`REQUEST_TTL_MS`] ago as expired.
+    pub fn expire(&mut self, now_ms: i64) {
+        let stale: Vec<u64> = self
+            .open
+            .iter()
+            .filter(|(_, r)| now_ms.saturating_sub(r.opened_at_ms()) > REQUEST_TTL_MS)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            let _ = self.close(id, Outcome::Expired, None, now_ms);
+        }
+    }
+
+    /// Closes a request and records how it ended. `Approved` needs the request to have been
+    /// offered a verification; `NotNeeded` needs it not to have been (the server said no
+    /// step-up was needed before any was offered). An approved `wallet:export` request earns
+    /// one export.
+    pub fn close(
+        &mut self,
+        id: u64,
+        outcome: Outcome,
+        method: Option<Method>,
+        now_ms: i64,
+    ) -> Result<(), AppError> {
+        let open = self.open.get(&id).ok_or(AppError::RequestNotFound)?;
+        let offered = open.credentials().is_some();
+        match outcome {
+            Outcome::Approved if !offered => return Err(AppError::CredentialNotOffered),
+            Outcome::NotNeeded if offered => return Err(AppError::CredentialNotOffered),
+            Outcome::PasskeyAdded | Outcome::KeyExported => return Err(AppError::RequestNotFound),
+            _ => {}
+        }
+        let closed = self.open.remove(&id).ok_or(AppError::RequestNotFound)?;
+        let (request, wrong_codes) = closed.end(outcome);
+        if outcome == Outcome::Approved && *request.scope() == TokenScope::WalletExport {
+            let grant = ExportGrant::new(
+                request.requester().to_owned(),
+                request.return_to().map(str::to_owned),
+            );
+            self.exports.insert(id, ExportSlot::Ready(grant));
+            while self.exports.len() > MAX_EXPORT_GRANTS {
+                self.exports.pop_first();
+            }
+        }
+        self.record(HistoryEntry {
+            at_ms: now_ms,
+            requester: request.requester().to_owned(),
+            scope: request.scope().clone(),
+            method,
+            outcome,
+            result: outcome_text(outcome, wrong_codes),
+        });
+        Ok(())
+    }
+
+    /// Records something the app did after a step-up (not a request): a new passkey, an export.
+    pub fn record(&mut self, entry: HistoryEntry) {
+        self.history.push_front(entry);
+        self.history.truncate(HISTORY_LEN);
+    }
+
+    /// Whether request `id` may export now (without taking the grant).
+    pub fn export_ready(&self, id: u64) -> Result<(), ExportRefusal> {
+        match self.exports.get(&id) {
+            Some(ExportSlot::Ready(_)) => Ok(()),
+            Some(ExportSlot::Spent(_)) => Err(ExportRefusal::Spent),
+            None => Err(ExportRefusal::NotApproved),
+        }
+    }
+
+    /// Takes the one export request `id` earned: only a `wallet:export` request closed as
+    /// approved has one, and only once. What is left is the record that it was spent.
+    pub fn take_export(&mut self, id: u64) -> Result<ExportGrant, ExportRefusal> {
+        let slot = self
+            .exports
+            .get_mut(&id)
+            .ok_or(ExportRefusal::NotApproved)?;
+        match slot {
+            ExportSlot::Spent(_) => Err(ExportRefusal::Spent),
+            ExportSlot::Ready(grant) => {
+                let grant = grant.clone();
+                *slot = ExportSlot::Spent(grant.clone());
+                Ok(grant)
+            }
+        }
+    }
+
+    /// "Verify again" after a spent export: opens a new `wallet:export` request for the same
+    /// requester (the dialog shows it as any other). The spent record is forgotten.
+    pub fn reopen_export(&mut self, id: u64, now_ms: i64) -> Result<LinkEvent, AppError> {
+        let Some(ExportSlot::Spent(grant)) = self.exports.get(&id) else {
+            return Err(AppError::RequestNotFound);
+        };
+        let request = StepUpRequest::reopened_export(grant.requester(), grant.return_to());
+        let event = self.open(
+            request,
+            action_text(&TokenScope::WalletExport),
+            None,
+            now_ms,
+        )?;
+        self.exports.remove(&id);
+        Ok(event)
+    }
+
+    /// Recent step-ups, newest first.
+    pub fn history(&self) -> Vec<HistoryEntry> {
+        self.history.iter().cloned().collect()
+    }
+}
+
+/// The desk as the app shares it between commands. A poisoned lock is recovered: no desk
+/// method leaves it half-changed when it panics (none does: no unwrap, no panic).
+#[derive(Debug, Default)]
+pub struct SharedDesk(std::sync::Mutex<RequestDesk>);
+
+impl SharedDesk {
+    /// The desk, locked. Never held across an `.await`.
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, RequestDesk> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

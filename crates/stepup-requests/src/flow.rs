@@ -1,0 +1,326 @@
+//! The dialog's operations on a request, over the client: begin (ask the server), send a
+//! code, verify, export. Each reads what it needs from the desk under its lock, talks to the
+//! server without the lock, and moves the request along its lifecycle afterwards. The
+//! commands of the app are one-line calls into these.
+
+use crate::desk::SharedDesk;
+use crate::error::AppError;
+use crate::method::Method;
+use crate::phone::phone_of;
+use crate::request::Outcome;
+use crate::views::{
+    CheckView, CredentialView, ExportOffer, ExportedKeyView, HistoryEntry, SentView, VerifiedView,
+};
+use stepup_client::passkey::PasskeyConfirmation;
+use stepup_client::{
+    CredentialFormat, OtpChannel, Secret, StepUpCheck, StepUpClient, StepUpCredential, StepUpError,
+    TokenScope, TokenStatus, Verification,
+};
+
+/// Seconds before "send code" may be pressed again.
+pub const RESEND_AFTER_SECONDS: u32 = 30;
+
+/// The user's embedded wallet: the one an export reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddedWallet {
+    /// The wallet id the export names.
+    pub id: String,
+    /// Its address, when known.
+    pub address: Option<String>,
+}
+
+/// What the user proves with, for an open request.
+pub enum Proof {
+    /// A typed code: authenticator app (for an offered device), email or SMS (the code sent
+    /// for the request), or a recovery code (when an MFA method was offered).
+    Code {
+        /// Which method the code is for.
+        method: Method,
+        /// The offered credential (authenticator app only).
+        credential_id: Option<String>,
+        /// The code.
+        code: Secret,
+    },
+    /// This device's passkey, for an offered passkey credential.
+    Passkey {
+        /// The offered credential.
+        credential_id: String,
+        /// The authenticator and the user's confirmation.
+        confirmation: PasskeyConfirmation,
+    },
+}
+
+/// The signed-in user's embedded wallet: from the session user's verified credentials (the
+/// `embedded_wallet_id` of a blockchain credential), else `fallback` (the sandbox's demo
+/// wallet).
+pub fn embedded_wallet(
+    client: &StepUpClient,
+    fallback: Option<EmbeddedWallet>,
+) -> Option<EmbeddedWallet> {
+    let user = client.current_user()?;
+    let from_session = user.verified_credentials.iter().find_map(|c| {
+        let id = (c.format == CredentialFormat::Blockchain)
+            .then(|| c.embedded_wallet_id.clone())
+            .flatten()?;
+        Some(EmbeddedWallet {
+            id,
+            address: c.address.clone().or_else(|| c.public_identifier.clone()),
+        })
+    });
+    from_session.or(fallback)
+}
+
+/// The view of a check for `scope`.
+pub fn check_view(check: &StepUpCheck, client: &StepUpClient, scope: &TokenScope) -> CheckView {
+    let valid_until_ms = (!check.is_required)
+        .then(|| {
+            client
+                .elevated_tokens()
+                .iter()
+                .filter(|t| t.scopes.contains(scope))
+                .map(|t| t.expires_at_ms)
+                .max()
+        })
+        .flatten();
+    CheckView {
+        is_required: check.is_required,
+        credentials: check
+            .credentials
+            .iter()
+            .map(|c| CredentialView {
+                id: c.id.clone(),
+                format: c.format.as_str().to_owned(),
+                kind: c.kind.clone(),
+                alias: c.alias.clone(),
+                method: Method::of(c),
+            })
+            .collect(),
+        default_credential_id: stepup_client::choose_method(check).map(|c| c.id.clone()),
+        valid_until_ms,
+    }
+}
+
+/// Opens the dialog's work on a request: asks the server whether the scope needs a step-up;
+/// if not, the request ends as "already allowed", else it keeps the offered credentials.
+pub async fn begin(
+    desk: &SharedDesk,
+    client: &StepUpClient,
+    id: u64,
+    now_ms: i64,
+) -> Result<CheckView, AppError> {
+    let scope = {
+        let mut desk = desk.lock();
+        desk.expire(now_ms);
+        desk.get(id)?.request().scope().clone()
+    };
+    if !client.is_signed_in() {
+        return Err(StepUpError::NotSignedIn.into());
+    }
+    let check = client.check_step_up(scope.clone()).await;
+    let view = check_view(&check, client, &scope);
+    let mut desk = desk.lock();
+    if check.is_required {
+        desk.get_mut(id)?.offer(check.credentials);
+    } else {
+        desk.close(id, Outcome::NotNeeded, None, now_ms)?;
+    }
+    tracing::info!(request = id, %scope, at_ms = now_ms, "dialog ready");
+    Ok(view)
+}
+
+/// Sends an email or SMS code to an offered credential of an open request.
+pub async fn send_code(
+    desk: &SharedDesk,
+    client: &StepUpClient,
+    id: u64,
+    credential_id: &str,
+    method: Method,
+) -> Result<SentView, AppError> {
+    if !method.sends_code() {
+        return Err(AppError::CredentialNotOffered);
+    }
+    let credential = desk
+        .lock()
+        .get(id)?
+        .credential(credential_id, method)?
+        .clone();
+    let sent = match (method, destination_of(client, &credential)?) {
+        (Method::EmailOtp, Destination::Email(email)) => client.send_email_otp(&email).await?,
+        (Method::SmsOtp, Destination::Sms(phone)) => client.send_sms_otp(phone).await?,
+        _ => return Err(AppError::CredentialNotOffered),
+    };
+    let destination = match &sent.channel {
+        OtpChannel::Email(address) => address.clone(),
+        OtpChannel::Sms(phone) => format!("+{} {}", phone.country_code, phone.number),
+    };
+    desk.lock().get_mut(id)?.code_sent(sent)?;
+    Ok(SentView {
+        destination,
+        resend_after_seconds: RESEND_AFTER_SECONDS,
+    })
+}
+
+enum Destination {
+    Email(String),
+    Sms(stepup_client::PhoneNumber),
+}
+
+/// The email address or phone number of one of the user's credentials.
+fn destination_of(
+    client: &StepUpClient,
+    credential: &StepUpCredential,
+) -> Result<Destination, AppError> {
+    let user = client.current_user().ok_or(StepUpError::NotSignedIn)?;
+    let verified = user
+        .verified_credentials
+        .iter()
+        .find(|c| c.id == credential.id);
+    match Method::of(credential) {
+        Method::EmailOtp => verified
+            .and_then(|c| c.email.clone())
+            .or(user.email)
+            .map(Destination::Email)
+            .ok_or(AppError::CredentialNotOffered),
+        Method::SmsOtp => {
+            let verified = verified.ok_or(AppError::CredentialNotOffered)?;
+            phone_of(
+                verified.public_identifier.as_deref(),
+                verified.phone_number.as_deref(),
+            )
+            .map(Destination::Sms)
+            .ok_or(AppError::UnsupportedPhone)
+        }
+        _ => Err(AppError::CredentialNotOffered),
+    }
+}
+
+/// Verifies `proof` for an open request. On success the request ends approved (and a
+/// `wallet:export` one says whether there is a wallet to export); a wrong code counts as a
+/// failed attempt, a fault on the way (network, server) does not.
+pub async fn verify(
+    desk: &SharedDesk,
+    client: &StepUpClient,
+    id: u64,
+    proof: Proof,
+    wallet: Option<EmbeddedWallet>,
+    now_ms: i64,
+) -> Result<VerifiedView, AppError> {
+    let (scope, method, verification) = {
+        let desk = desk.lock();
+        let open = desk.get(id)?;
+        let (method, verification) = match proof {
+            Proof::Code {
+                method: Method::Totp,
+                credential_id,
+                code,
+            } => {
+                let device =
+                    open.credential(credential_id.as_deref().unwrap_or(""), Method::Totp)?;
+                let device_id = Some(device.id.clone());
+                (Method::Totp, Verification::Totp { device_id, code })
+            }
+            Proof::Code {
+                method: method @ (Method::EmailOtp | Method::SmsOtp),
+                code,
+                ..
+            } => {
+                let verification = open.sent_code(method)?;
+                let v = if method == Method::EmailOtp {
+                    Verification::EmailOtp { verification, code }
+                } else {
+                    Verification::SmsOtp { verification, code }
+                };
+                (method, v)
+            }
+            Proof::Code {
+                method: Method::RecoveryCode,
+                code,
+                ..
+            } if open.offers_mfa() => (Method::RecoveryCode, Verification::RecoveryCode { code }),
+            Proof::Passkey {
+                credential_id,
+                confirmation,
+            } => {
+                open.credential(&credential_id, Method::Passkey)?;
+                (Method::Passkey, Verification::Passkey(confirmation))
+            }
+            Proof::Code { .. } => return Err(AppError::CredentialNotOffered),
+        };
+        (open.request().scope().clone(), method, verification)
+    };
+    let outcome = client
+        .verify(verification, std::slice::from_ref(&scope))
+        .await
+        .map_err(AppError::from);
+    let mut desk = desk.lock();
+    match outcome {
+        Ok(outcome) => {
+            let mut view = verified_view(outcome.token)?;
+            if scope == TokenScope::WalletExport {
+                view.export = Some(ExportOffer {
+                    has_wallet: wallet.is_some(),
+                    wallet_address: wallet.and_then(|w| w.address),
+                });
+            }
+            desk.close(id, Outcome::Approved, Some(method), now_ms)?;
+            tracing::info!(request = id, %scope, %method, "step-up approved");
+            Ok(view)
+        }
+        Err(error) => {
+            if error.is_wrong_code() {
+                if let Ok(open) = desk.get_mut(id) {
+                    open.count_wrong_code();
+                }
+            }
+            tracing::info!(request = id, code = error.code(), "verification failed");
+            Err(error)
+        }
+    }
+}
+
+fn verified_view(token: Option<TokenStatus>) -> Result<VerifiedView, AppError> {
+    let token = token.ok_or(StepUpError::InvalidElevatedToken)?;
+    Ok(VerifiedView {
+        scopes: token.scopes,
+        expires_at_ms: token.expires_at_ms,
+        single_use: token.single_use,
+        export: None,
+    })
+}
+
+/// Exports the private key of `wallet` for a `wallet:export` request approved in this dialog:
+/// once per approval (the grant is taken before the call, and the elevated token is
+/// single-use). The key is in the answer and nowhere else: never logged, never stored.
+pub async fn export(
+    desk: &SharedDesk,
+    client: &StepUpClient,
+    id: u64,
+    wallet: Option<EmbeddedWallet>,
+    now_ms: i64,
+) -> Result<ExportedKeyView, AppError> {
+    desk.lock().export_ready(id)?;
+    // Nothing to export: refused before the grant is taken, so it stays usable.
+    let wallet = wallet.ok_or(AppError::NoWallet)?;
+    let grant = desk.lock().take_export(id)?;
+    let exported = match client.export_wallet_private_key(&wallet.id).await {
+        Ok(exported) => exported,
+        Err(StepUpError::StepUpRequired { .. }) => {
+            tracing::info!(request = id, "export refused: a new step-up is needed");
+            return Err(AppError::ExportSpent);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    desk.lock().record(HistoryEntry {
+        at_ms: now_ms,
+        requester: grant.requester().to_owned(),
+        scope: TokenScope::WalletExport,
+        method: None,
+        outcome: Outcome::KeyExported,
+        result: crate::wording::outcome_text(Outcome::KeyExported, 0),
+    });
+    tracing::info!(request = id, address = %exported.address, "private key exported");
+    Ok(ExportedKeyView {
+        address: exported.address,
+        private_key: exported.private_key.expose().to_owned(),
+    })
+}

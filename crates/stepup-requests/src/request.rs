@@ -1,0 +1,191 @@
+//! One request open in the dialog, as a typed lifecycle:
+//!
+//! ```text
+//! Opened ──offer──▶ Offered{credentials} ──code_sent──▶ CodeSent{credentials, sent}
+//!   │                   │   ▲                               │  (resend: CodeSent again)
+//!   │                   │   └────────────offer──────────────┘
+//!   ▼                   ▼
+//! NotNeeded      Approved | Denied | Cancelled | Expired     (the desk closes it: gone)
+//! ```
+//!
+//! A credential can be chosen only once the server offered it, a code verified only once one
+//! was sent on that channel, and a request approved only once it was offered: each is a
+//! method that needs the stage, never a flag to remember to check.
+
+use crate::error::AppError;
+use crate::link::StepUpRequest;
+use crate::method::Method;
+use serde::Serialize;
+use stepup_client::{OtpChannel, OtpVerification, StepUpCredential};
+use tokio::sync::oneshot;
+
+/// How a request (or an action after one) ended, for the history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Outcome {
+    /// Verified; a token was issued.
+    Approved,
+    /// A valid token already covered the scope.
+    NotNeeded,
+    /// The user said they did not ask for it.
+    Denied,
+    /// The user closed the dialog.
+    Cancelled,
+    /// Nobody answered it in time.
+    Expired,
+    /// Not a step-up: the app added a passkey on this device (after its own step-up).
+    PasskeyAdded,
+    /// Not a step-up: the dialog exported a wallet's private key (after its approval).
+    KeyExported,
+}
+
+/// Where an open request is.
+#[derive(Debug, Default)]
+pub enum Stage {
+    /// Shown, not yet checked with the server.
+    #[default]
+    Opened,
+    /// The server asked for a verification and offered these credentials.
+    Offered {
+        /// What the server offered (the only credentials the dialog may use).
+        credentials: Vec<StepUpCredential>,
+    },
+    /// An email or SMS code went out for it.
+    CodeSent {
+        /// What the server offered.
+        credentials: Vec<StepUpCredential>,
+        /// The sent code's verification (the code itself never comes here).
+        sent: OtpVerification,
+    },
+}
+
+/// A request open in the dialog.
+#[derive(Debug)]
+pub struct OpenRequest {
+    /// The validated request (what the dialog shows and the user approves).
+    request: StepUpRequest,
+    /// Where it is in its lifecycle.
+    stage: Stage,
+    /// Wrong codes typed so far (faults on the way are not counted).
+    wrong_codes: u32,
+    /// When it was opened, unix ms (requests expire, see `REQUEST_TTL_MS`).
+    opened_at_ms: i64,
+    /// For the app's own requests: who waits for the outcome (told at most once).
+    waiter: Option<oneshot::Sender<Outcome>>,
+}
+
+impl OpenRequest {
+    pub(crate) fn new(
+        request: StepUpRequest,
+        opened_at_ms: i64,
+        waiter: Option<oneshot::Sender<Outcome>>,
+    ) -> Self {
+        Self {
+            request,
+            stage: Stage::Opened,
+            wrong_codes: 0,
+            opened_at_ms,
+            waiter,
+        }
+    }
+
+    /// The request as validated.
+    pub fn request(&self) -> &StepUpRequest {
+        &self.request
+    }
+
+    /// Its stage.
+    pub fn stage(&self) -> &Stage {
+        &self.stage
+    }
+
+    /// Wrong codes so far.
+    pub fn wrong_codes(&self) -> u32 {
+        self.wrong_codes
+    }
+
+    /// When it was opened, unix ms.
+    pub fn opened_at_ms(&self) -> i64 {
+        self.opened_at_ms
+    }
+
+    /// The server asked for a verification with these credentials (again: a sent code is
+    /// forgotten, the new offer is what counts).
+    pub fn offer(&mut self, credentials: Vec<StepUpCredential>) {
+        self.stage = Stage::Offered { credentials };
+    }
+
+    /// The credentials offered, if the server was asked.
+    pub fn credentials(&self) -> Option<&[StepUpCredential]> {
+        match &self.stage {
+            Stage::Opened => None,
+            Stage::Offered { credentials } | Stage::CodeSent { credentials, .. } => {
+                Some(credentials)
+            }
+        }
+    }
+
+    /// The offered credential `id`, if it runs `method`.
+    pub fn credential(&self, id: &str, method: Method) -> Result<&StepUpCredential, AppError> {
+        self.credentials()
+            .unwrap_or_default()
+            .iter()
+            .find(|c| c.id == id && Method::of(c) == method)
+            .ok_or(AppError::CredentialNotOffered)
+    }
+
+    /// Whether a recovery code may be used: an MFA method (authenticator app, passkey) was
+    /// offered.
+    pub fn offers_mfa(&self) -> bool {
+        self.credentials()
+            .unwrap_or_default()
+            .iter()
+            .any(|c| Method::of(c).is_mfa())
+    }
+
+    /// A code was sent for an offered credential.
+    pub fn code_sent(&mut self, sent: OtpVerification) -> Result<(), AppError> {
+        let stage = std::mem::take(&mut self.stage);
+        self.stage = match stage {
+            Stage::Offered { credentials } | Stage::CodeSent { credentials, .. } => {
+                Stage::CodeSent { credentials, sent }
+            }
+            Stage::Opened => {
+                self.stage = Stage::Opened;
+                return Err(AppError::CredentialNotOffered);
+            }
+        };
+        Ok(())
+    }
+
+    /// The code sent on `method`'s channel (email or SMS), to verify.
+    pub fn sent_code(&self, method: Method) -> Result<OtpVerification, AppError> {
+        match (&self.stage, method) {
+            (Stage::CodeSent { sent, .. }, Method::EmailOtp)
+                if matches!(sent.channel, OtpChannel::Email(_)) =>
+            {
+                Ok(sent.clone())
+            }
+            (Stage::CodeSent { sent, .. }, Method::SmsOtp)
+                if matches!(sent.channel, OtpChannel::Sms(_)) =>
+            {
+                Ok(sent.clone())
+            }
+            _ => Err(AppError::NoCodeSent),
+        }
+    }
+
+    /// A wrong code was typed.
+    pub fn count_wrong_code(&mut self) {
+        self.wrong_codes = self.wrong_codes.saturating_add(1);
+    }
+
+    /// Tells the waiter (if any) how it ended; at most once, since this consumes it.
+    pub(crate) fn end(mut self, outcome: Outcome) -> (StepUpRequest, u32) {
+        if let Some(waiter) = self.waiter.take() {
+            // The waiting command may be gone (the app is closing): nothing to tell then.
+            let _ = waiter.send(outcome);
+        }
+        (self.request, self.wrong_codes)
+    }
+}

@@ -1,0 +1,258 @@
+//! The dialog's operations against a real sandbox over loopback HTTP: a wrong code counts as a
+//! failed attempt and a network failure does not; an approval exports once; no wallet is
+//! refused before the grant is taken.
+
+use std::sync::Arc;
+use stepup_client::{Config, ManualClock, MemoryVault, Secret, StepUpClient, TokenVault};
+use stepup_requests::flow::{self, EmbeddedWallet, Proof};
+use stepup_requests::views::LinkEvent;
+use stepup_requests::{AppError, Delivery, Method, ReturnToAllowList, SharedDesk};
+use stepup_sandbox::{DemoUser, RunningSandbox, Sandbox, SandboxConfig, UserSpec};
+
+const LINK: &str = "com.stepup.desktop://step-up?scope=wallet:export&requester=Acme";
+
+struct World {
+    sandbox: RunningSandbox,
+    client: StepUpClient,
+    vault: Arc<MemoryVault>,
+    clock: ManualClock,
+    user: DemoUser,
+    desk: SharedDesk,
+}
+
+async fn client(
+    base_url: &str,
+    env: &str,
+    vault: Arc<MemoryVault>,
+    clock: &ManualClock,
+) -> StepUpClient {
+    let config = Config::new(env)
+        .expect("config")
+        .with_api_base_url(base_url.parse().expect("url"));
+    StepUpClient::builder(config)
+        .vault(vault as Arc<dyn TokenVault>)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .await
+        .expect("client")
+}
+
+async fn world() -> World {
+    let clock = ManualClock::now();
+    let config = SandboxConfig {
+        clock: Arc::new(clock.clone()),
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("sandbox");
+    let user = sandbox
+        .create_user(UserSpec {
+            email: "flow@stepup.example".into(),
+            totp: true,
+            recovery_codes: true,
+            wallet: true,
+            ..Default::default()
+        })
+        .expect("user");
+    let vault = Arc::new(MemoryVault::new());
+    let client = client(
+        &sandbox.base_url(),
+        sandbox.environment_id(),
+        vault.clone(),
+        &clock,
+    )
+    .await;
+    let sent = client.send_email_otp(&user.email).await.expect("send");
+    let code = sandbox
+        .outbox()
+        .into_iter()
+        .rev()
+        .find(|m| m.verification_uuid == sent.verification_uuid)
+        .expect("delivered")
+        .code;
+    client
+        .sign_in_with_email_otp(&sent, code)
+        .await
+        .expect("sign in");
+    World {
+        sandbox,
+        client,
+        vault,
+        clock,
+        user,
+        desk: SharedDesk::default(),
+    }
+}
+
+impl World {
+    fn open(&self) -> u64 {
+        let mut desk = self.desk.lock();
+        desk.ui_ready();
+        match desk.receive_link(LINK, &ReturnToAllowList::default(), 0) {
+            Delivery::Now(LinkEvent::Request { request }) => Some(request.id),
+            _ => None,
+        }
+        .expect("a request")
+    }
+
+    fn totp(&self, right: bool) -> Proof {
+        let secret = self.user.totp_secret_base32.as_ref().expect("totp");
+        let code = self.sandbox.totp_code(secret.expose()).expect("code");
+        let code = if right {
+            code
+        } else {
+            code.chars()
+                .map(|c| if c == '0' { '1' } else { '0' })
+                .collect()
+        };
+        Proof::Code {
+            method: Method::Totp,
+            credential_id: Some(self.totp_device()),
+            code: Secret::new(code),
+        }
+    }
+
+    fn totp_device(&self) -> String {
+        let desk = self.desk.lock();
+        let id = *desk_ids(&desk).first().expect("open");
+        desk.get(id)
+            .expect("open")
+            .credentials()
+            .expect("offered")
+            .iter()
+            .find(|c| Method::of(c) == Method::Totp)
+            .expect("a TOTP device")
+            .id
+            .clone()
+    }
+
+    fn wallet(&self) -> Option<EmbeddedWallet> {
+        Some(EmbeddedWallet {
+            id: self.user.wallet_id.clone().expect("wallet"),
+            address: None,
+        })
+    }
+}
+
+fn desk_ids(desk: &stepup_requests::RequestDesk) -> Vec<u64> {
+    (1..=64).filter(|id| desk.get(*id).is_ok()).collect()
+}
+
+#[tokio::test]
+async fn a_wrong_code_counts_and_a_network_failure_does_not() {
+    let w = world().await;
+    let id = w.open();
+    let check = flow::begin(&w.desk, &w.client, id, 0).await.expect("begin");
+    assert!(check.is_required);
+    assert!(check.credentials.iter().any(|c| c.method == Method::Totp));
+
+    let wrong = flow::verify(&w.desk, &w.client, id, w.totp(false), w.wallet(), 1).await;
+    assert!(
+        wrong.as_ref().err().is_some_and(AppError::is_wrong_code),
+        "{wrong:?}"
+    );
+    assert_eq!(w.desk.lock().get(id).expect("open").wrong_codes(), 1);
+
+    // The same session, through a client whose server is gone: a fault, not a wrong code.
+    let gone = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead = format!("http://{}/api/v0", gone.local_addr().expect("addr"));
+    drop(gone);
+    let offline = client(&dead, w.sandbox.environment_id(), w.vault.clone(), &w.clock).await;
+    let fault = flow::verify(&w.desk, &offline, id, w.totp(true), w.wallet(), 2).await;
+    let fault = fault.expect_err("no server");
+    assert!(!fault.is_wrong_code(), "{fault:?}");
+    assert_eq!(fault.code(), "network_error", "{fault}");
+    assert_eq!(
+        w.desk.lock().get(id).expect("open").wrong_codes(),
+        1,
+        "not counted"
+    );
+
+    let view = flow::verify(&w.desk, &w.client, id, w.totp(true), w.wallet(), 3)
+        .await
+        .expect("approved");
+    assert!(view.export.as_ref().is_some_and(|e| e.has_wallet));
+    let history = w.desk.lock().history();
+    assert_eq!(history[0].result, "Approved after 1 wrong code");
+}
+
+#[tokio::test]
+async fn an_approval_exports_once_and_no_wallet_keeps_the_grant() {
+    let w = world().await;
+    let id = w.open();
+    flow::begin(&w.desk, &w.client, id, 0).await.expect("begin");
+    assert_eq!(
+        flow::export(&w.desk, &w.client, id, w.wallet(), 0)
+            .await
+            .err(),
+        Some(AppError::ExportNotApproved),
+        "not approved yet"
+    );
+    flow::verify(&w.desk, &w.client, id, w.totp(true), w.wallet(), 1)
+        .await
+        .expect("approved");
+    assert_eq!(
+        flow::export(&w.desk, &w.client, id, None, 2).await.err(),
+        Some(AppError::NoWallet)
+    );
+    let key = flow::export(&w.desk, &w.client, id, w.wallet(), 3)
+        .await
+        .expect("exported");
+    assert_eq!(key.private_key.len(), 66, "0x + 32 bytes");
+    assert_eq!(
+        flow::export(&w.desk, &w.client, id, w.wallet(), 4)
+            .await
+            .err(),
+        Some(AppError::ExportSpent)
+    );
+    let history = w.desk.lock().history();
+    assert_eq!(history[0].result, "Private key exported");
+    assert!(
+        !format!("{history:?}").contains(&key.private_key[2..]),
+        "no key in the history"
+    );
+}
+
+#[tokio::test]
+async fn a_recovery_code_needs_an_offered_mfa_method_and_a_code_its_sent_code() {
+    let w = world().await;
+    let id = w.open();
+    let before_offer = Proof::Code {
+        method: Method::RecoveryCode,
+        credential_id: None,
+        code: Secret::new(String::from("AAAA-BBBB")),
+    };
+    assert_eq!(
+        flow::verify(&w.desk, &w.client, id, before_offer, None, 0)
+            .await
+            .err(),
+        Some(AppError::CredentialNotOffered)
+    );
+    flow::begin(&w.desk, &w.client, id, 0).await.expect("begin");
+    let email = Proof::Code {
+        method: Method::EmailOtp,
+        credential_id: None,
+        code: Secret::new(String::from("123456")),
+    };
+    assert_eq!(
+        flow::verify(&w.desk, &w.client, id, email, None, 1)
+            .await
+            .err(),
+        Some(AppError::NoCodeSent)
+    );
+    let codes = w.user.recovery_codes.clone();
+    let code = codes.first().expect("recovery codes").clone();
+    let recovery = Proof::Code {
+        method: Method::RecoveryCode,
+        credential_id: None,
+        code,
+    };
+    flow::verify(&w.desk, &w.client, id, recovery, None, 2)
+        .await
+        .expect("approved with a recovery code");
+    assert_eq!(
+        w.desk.lock().history()[0].method,
+        Some(Method::RecoveryCode)
+    );
+}

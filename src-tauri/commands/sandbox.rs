@@ -1,0 +1,43 @@
+//! `--sandbox` only (granted by the sandbox capability, added at run time in that mode): the
+//! outbox panel, links opened from it, and switching the demo user.
+
+use super::{now_ms, CommandResult};
+use crate::cli::SandboxPersona;
+use crate::sandbox::OutboxView;
+use crate::state::AppState;
+use stepup_requests::views::UserView;
+use tauri::{AppHandle, Emitter, Runtime, State};
+
+/// The delivered codes and the demo authenticator's current code.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn sandbox_outbox(state: State<'_, AppState>) -> CommandResult<OutboxView> {
+    Ok(state.backend().await?.sandbox()?.outbox_view(now_ms()))
+}
+
+/// Opens a link as if it came from outside (it goes through the same parser).
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn sandbox_open_link<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    link: String,
+) -> CommandResult<()> {
+    state.backend().await?.sandbox()?;
+    crate::receive_link(&app, &link);
+    Ok(())
+}
+
+/// Signs the other demo user in (`mfa`: authenticator; `reauth`: email/SMS).
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn sandbox_sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    persona: SandboxPersona,
+) -> CommandResult<UserView> {
+    let backend = state.backend().await?;
+    backend.switch_sandbox_user(persona).await?;
+    let _ = app.emit("app-state", ());
+    super::app::signed_in_user(backend.client()?)
+}

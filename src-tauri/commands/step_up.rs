@@ -1,0 +1,172 @@
+//! The dialog's step-up of one request: begin (ask the server), send a code, verify with a
+//! method, or cancel. The rules live in `stepup_requests::flow`; these pass what the UI sent.
+
+use super::{now_ms, CommandResult};
+use crate::state::AppState;
+use std::sync::Arc;
+use stepup_client::passkey::{PasskeyConfirmation, PasskeyPrompt, UserPresence};
+use stepup_client::Secret;
+use stepup_requests::flow::{self, Proof};
+use stepup_requests::views::{CheckView, SentView, VerifiedView};
+use stepup_requests::{Method, Outcome};
+use tauri::State;
+
+/// Opens the dialog's work on a request: checks the scope and keeps the offered credentials.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn begin_step_up(
+    state: State<'_, AppState>,
+    request_id: u64,
+) -> CommandResult<CheckView> {
+    let backend = state.backend().await?;
+    flow::begin(&state.desk, backend.client()?, request_id, now_ms()).await
+}
+
+/// Emails a step-up code for an open request.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn send_email_otp(
+    state: State<'_, AppState>,
+    request_id: u64,
+    credential_id: String,
+) -> CommandResult<SentView> {
+    let backend = state.backend().await?;
+    flow::send_code(
+        &state.desk,
+        backend.client()?,
+        request_id,
+        &credential_id,
+        Method::EmailOtp,
+    )
+    .await
+}
+
+/// Texts a step-up code for an open request.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn send_sms_otp(
+    state: State<'_, AppState>,
+    request_id: u64,
+    credential_id: String,
+) -> CommandResult<SentView> {
+    let backend = state.backend().await?;
+    flow::send_code(
+        &state.desk,
+        backend.client()?,
+        request_id,
+        &credential_id,
+        Method::SmsOtp,
+    )
+    .await
+}
+
+/// Verifies a typed code for an open request.
+async fn verify_code(
+    state: &AppState,
+    request_id: u64,
+    method: Method,
+    credential_id: Option<String>,
+    code: String,
+) -> CommandResult<VerifiedView> {
+    let backend = state.backend().await?;
+    let proof = Proof::Code {
+        method,
+        credential_id,
+        code: Secret::new(code),
+    };
+    let client = backend.client()?;
+    flow::verify(
+        &state.desk,
+        client,
+        request_id,
+        proof,
+        backend.wallet(),
+        now_ms(),
+    )
+    .await
+}
+
+/// Verifies the emailed code of an open request.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn verify_email_otp(
+    state: State<'_, AppState>,
+    request_id: u64,
+    code: String,
+) -> CommandResult<VerifiedView> {
+    verify_code(&state, request_id, Method::EmailOtp, None, code).await
+}
+
+/// Verifies the texted code of an open request.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn verify_sms_otp(
+    state: State<'_, AppState>,
+    request_id: u64,
+    code: String,
+) -> CommandResult<VerifiedView> {
+    verify_code(&state, request_id, Method::SmsOtp, None, code).await
+}
+
+/// Verifies an authenticator (TOTP) code for an offered device of an open request.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn verify_totp(
+    state: State<'_, AppState>,
+    request_id: u64,
+    credential_id: String,
+    code: String,
+) -> CommandResult<VerifiedView> {
+    verify_code(&state, request_id, Method::Totp, Some(credential_id), code).await
+}
+
+/// Verifies a recovery code for an open request (offered to users with an MFA method).
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn verify_recovery_code(
+    state: State<'_, AppState>,
+    request_id: u64,
+    code: String,
+) -> CommandResult<VerifiedView> {
+    verify_code(&state, request_id, Method::RecoveryCode, None, code).await
+}
+
+/// Verifies with this device's passkey for an open request.
+///
+/// The user's click on "Verify" in the dialog, which names the requester and the action, is the
+/// presence confirmation the device passkey asks for: this command is called only from there,
+/// so the ceremony's own confirmation answers yes.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn verify_passkey(
+    state: State<'_, AppState>,
+    request_id: u64,
+    credential_id: String,
+) -> CommandResult<VerifiedView> {
+    let backend = state.backend().await?;
+    let presence: Arc<dyn UserPresence> = Arc::new(|_: &PasskeyPrompt| true);
+    let proof = Proof::Passkey {
+        credential_id,
+        confirmation: PasskeyConfirmation::new(backend.passkey()?, presence),
+    };
+    let client = backend.client()?;
+    flow::verify(
+        &state.desk,
+        client,
+        request_id,
+        proof,
+        backend.wallet(),
+        now_ms(),
+    )
+    .await
+}
+
+/// The user closed the dialog without approving.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub fn cancel_step_up(state: State<'_, AppState>, request_id: u64) -> CommandResult<()> {
+    state
+        .desk
+        .lock()
+        .close(request_id, Outcome::Cancelled, None, now_ms())
+}
