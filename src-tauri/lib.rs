@@ -10,6 +10,7 @@
 //!
 //! # Layout
 //! - [`cli`]: the command line (`--sandbox`, link arguments).
+//! - [`environment`]: the environment variables that configure a real Dynamic environment.
 //! - [`state`]: the backend (client, keychain, sandbox) starting in the background, and the
 //!   request desk links land on.
 //! - [`sandbox`]: `--sandbox`: the embedded local authority and its outbox.
@@ -25,6 +26,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod environment;
 pub mod sandbox;
 pub mod state;
 
