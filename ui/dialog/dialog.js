@@ -15,7 +15,7 @@ import { isSignedOut } from './errors.js';
 import { render, chosen } from './view.js';
 import { sendCode, verifyCode, onCodeInput, onCodePaste } from './code-step.js';
 import { verifyPasskey } from './passkey-step.js';
-import { exportKey, verifyAgain } from './export.js';
+import { exportKey, verifyAgain, renderExport } from './export.js';
 import { KeyReveal } from './reveal.js';
 
 /** The state of a request just put on screen. */
@@ -203,6 +203,7 @@ export class StepUpDialog {
 
   close() {
     this.reveal.wipe();
+    renderExport({ offer: null });
     this.state = null;
     delete el.dialog.dataset.requestId;
     delete el.dialog.dataset.result;
