@@ -134,15 +134,15 @@ export class StepUpDialog {
     }
   }
 
-  /** The chosen method's step. Focus moves to it only when the dialog opens: a keyboard user
-   * arrowing through the methods keeps the focus in the list. */
+  /** Another method from the list: its step starts over. */
   choose(index) {
     const state = this.state;
     if (!state || isBusy(state.phase) || isDone(state.phase) || !methodOf(state.choices[index] ?? {})) return;
     this.update({ phase: PHASES.ready, choice: index, sentTo: '', resendAt: 0, codeInvalid: false, error: null });
   }
 
-  /** Focus to the first control of the chosen method's step. */
+  /** Focus to the first control of the chosen method's step, only when the dialog opens: a
+   * keyboard user arrowing through the methods keeps the focus in the list. */
   focusStep() {
     const { method } = chosen(this.state);
     if (!method) el.title.focus();
