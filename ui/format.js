@@ -1,20 +1,4 @@
-// Words and times for people: credential labels, durations, clock times.
-
-/** What a credential is called in the "Verify with" list. */
-export function credentialLabel(credential) {
-  const alias = credential.alias ? ` (${credential.alias})` : '';
-  switch (credential.method) {
-    case 'totp': return /^authenticator app$/i.test(credential.alias ?? '') ? 'Authenticator app' : `Authenticator app${alias}`;
-    case 'email_otp': return `Email a code${credential.alias ? ` to ${credential.alias}` : ''}`;
-    case 'sms_otp': return `Text a code${credential.alias ? ` to ${credential.alias}` : ''}`;
-    case 'recovery_code': return 'A recovery code';
-    case 'passkey': return /passkey/i.test(credential.alias ?? '') ? credential.alias : `Passkey on this device${alias}`;
-    default: {
-      const kinds = { passkey: 'Passkey', blockchain: 'Wallet signature', oauth: 'Social account', externalUser: 'Your organisation’s sign-in' };
-      return `${kinds[credential.format] ?? credential.format}${alias}: not available in this app yet`;
-    }
-  }
-}
+// Words and times for people: wallet addresses, durations, clock times.
 
 /** A wallet address for people: "0x12ab…9f3c" (the whole one when short). */
 export function shortAddress(address) {
@@ -37,14 +21,4 @@ export function remaining(ms) {
 /** A local clock time, e.g. "14:05:09". */
 export function clockTime(ms) {
   return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-}
-
-/** Replaces an element's children with text-only cells; never parses HTML. */
-export function fillRow(row, cells) {
-  row.replaceChildren(...cells.map((cell) => {
-    const td = document.createElement('td');
-    if (cell instanceof Node) td.append(cell); else td.textContent = cell;
-    return td;
-  }));
-  return row;
 }

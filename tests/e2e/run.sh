@@ -15,11 +15,13 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 for tool in xvfb-run dbus-run-session gnome-keyring-daemon WebKitWebDriver curl node; do
   command -v "$tool" >/dev/null || { echo "e2e: $tool is missing: running tests/e2e/setup.sh"; "$ROOT/tests/e2e/setup.sh"; break; }
 done
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 if [ -z "${1:-}" ]; then
-  # No binary given: make sure the debug build is current (a no-op when it is).
-  (cd "$ROOT" && cargo build -p stepup-desktop --locked)
+  # No binary given: make sure the debug builds are current (a no-op when they are): the app,
+  # and the standalone sandbox the sign-in test signs in to.
+  (cd "$ROOT" && cargo build -p stepup-desktop -p stepup-sandbox --locked)
 fi
-APP="$(realpath "${1:-$ROOT/target/debug/stepup-desktop}")"
+APP="$(realpath "${1:-$TARGET/debug/stepup-desktop}")"
 [ -x "$APP" ] || { echo "e2e: no executable at $APP: build it first (cargo build -p stepup-desktop)" >&2; exit 2; }
 TAURI_DRIVER="${TAURI_DRIVER:-$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")}"
 if [ ! -x "$TAURI_DRIVER" ] || [ ! -d "$ROOT/tests/e2e/node_modules/selenium-webdriver" ]; then

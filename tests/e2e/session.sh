@@ -12,9 +12,10 @@ fi
 
 # A standalone sandbox as the "configured environment" of the sign-in test (the app without
 # --sandbox). Another environment id than the embedded sandbox's, so keychain entries differ.
-# Next to the app binary (same target dir), else the default debug build.
+# Next to the app binary (same target dir), else the default debug build. Without one the
+# sign-in test fails (it says how to build it); the other tests do not need it.
 SANDBOX_BIN="${STEPUP_SANDBOX_BIN:-$(dirname "$APP")/stepup-sandbox}"
-[ -x "$SANDBOX_BIN" ] || SANDBOX_BIN="$HERE/../../target/debug/stepup-sandbox"
+[ -x "$SANDBOX_BIN" ] || SANDBOX_BIN="${CARGO_TARGET_DIR:-$HERE/../../target}/debug/stepup-sandbox"
 SANDBOX_PID=""
 if [ -x "$SANDBOX_BIN" ]; then
   export E2E_SANDBOX_ENV=e2e00000-0000-4000-8000-000000000001
@@ -22,6 +23,8 @@ if [ -x "$SANDBOX_BIN" ]; then
   "$SANDBOX_BIN" --listen 127.0.0.1:18787 --no-state --seed-demo --env "$E2E_SANDBOX_ENV" >"$ARTIFACTS/sandbox.log" 2>&1 &
   SANDBOX_PID=$!
   export STEPUP_ENVIRONMENT_ID="$E2E_SANDBOX_ENV" STEPUP_API_BASE_URL="$E2E_SANDBOX_URL"
+else
+  echo "e2e: no standalone sandbox at $SANDBOX_BIN: the sign-in test will fail (cargo build -p stepup-sandbox)" >&2
 fi
 
 "$TAURI_DRIVER" --port 4444 >>"$ARTIFACTS/tauri-driver.log" 2>&1 &

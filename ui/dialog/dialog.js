@@ -1,0 +1,214 @@
+// The step-up dialog: who asks and for what, the credentials, the chosen method's step. One
+// request at a time; later ones wait in a queue. Nothing here approves by itself: every approval
+// needs a code the user typed (or the passkey click), checked by the server.
+//
+// Layout: phase.js (where a request is), view.js (draws a state), code-step.js and
+// passkey-step.js (the methods' steps; methods.js says which runs), export.js and reveal.js
+// (after a wallet:export approval), errors.js (what a failure says), elements.js.
+
+import { call } from '../ipc.js';
+import { clockTime, remaining } from '../format.js';
+import { choicesFor, methodOf, verifyArgs } from '../methods.js';
+import { el } from './elements.js';
+import { PHASES, isBusy, isDone } from './phase.js';
+import { isSignedOut } from './errors.js';
+import { render, chosen } from './view.js';
+import { sendCode, verifyCode, onCodeInput, onCodePaste } from './code-step.js';
+import { verifyPasskey } from './passkey-step.js';
+import { exportKey, verifyAgain, renderExport } from './export.js';
+import { KeyReveal } from './reveal.js';
+
+/** The state of a request just put on screen. */
+const opened = (request) => ({
+  /** The request on screen (from a deep link or the app itself). */
+  request,
+  /** Where it is: one of PHASES. */
+  phase: PHASES.checking,
+  /** The "Verify with" list (null until begin_step_up answers, or when there is none). */
+  choices: null,
+  /** The index of the chosen credential in `choices` (-1: none). */
+  choice: -1,
+  /** The server's default credential, marked "(default)". */
+  defaultId: null,
+  /** Where the code went, as the backend says it ('' when it does not). */
+  sentTo: '',
+  /** When "Send code" may be pressed again (ms since the epoch; 0: now). */
+  resendAt: 0,
+  /** The server refused the typed code. */
+  codeInvalid: false,
+  /** The last failure, `{code, message}`, or null. */
+  error: null,
+  /** What the approval allows, once approved. */
+  doneText: '',
+  /** The export offer of an approved wallet:export request, or null. */
+  offer: null,
+  /** The wallet address the export answered with. */
+  wallet: null,
+});
+
+export class StepUpDialog {
+  /** @param {{onFinished: () => void, onSignedOut: () => void, onCodeSent: () => void}} hooks */
+  constructor(hooks) {
+    this.hooks = hooks;
+    /** Requests waiting for the one on screen to close. */
+    this.queue = [];
+    /** The request on screen and where it is (see `opened`), or null when closed. */
+    this.state = null;
+    this.reveal = new KeyReveal();
+
+    el.form.addEventListener('submit', (e) => { e.preventDefault(); this.submit(); });
+    el.cancel.addEventListener('click', () => this.cancel());
+    // Esc: the dialog's cancel event. Handle it ourselves so the backend hears about it.
+    el.dialog.addEventListener('cancel', (e) => { e.preventDefault(); this.cancel(); });
+    el.methodList.addEventListener('change', (e) => {
+      if (e.target.name === 'dlg-method') this.choose(Number(e.target.value));
+    });
+    el.send.addEventListener('click', () => sendCode(this));
+    el.code.addEventListener('input', () => onCodeInput(this));
+    el.code.addEventListener('paste', (e) => onCodePaste(this, e));
+    el.exportGo.addEventListener('click', () => exportKey(this, this.reveal));
+    el.keyShow.addEventListener('click', () => this.reveal.toggle());
+    el.keyCopy.addEventListener('click', () => this.reveal.copy());
+    el.exportAgain.addEventListener('click', () => verifyAgain(this));
+  }
+
+  /** Queues a request; shows it at once when no other is on screen. */
+  enqueue(request) {
+    this.queue.push(request);
+    if (!this.state) this.next();
+  }
+
+  /** True while a request is on screen. */
+  get isOpen() { return Boolean(this.state); }
+
+  /** True while `request` is the one on screen (an answer for another one is dropped). */
+  showing(request) { return this.state?.request === request; }
+
+  /** Changes the state of the request on screen and draws it. */
+  update(change) {
+    const previous = this.state;
+    this.state = { ...previous, ...change };
+    render(this.state, previous ?? {});
+  }
+
+  next() {
+    const request = this.queue.shift();
+    if (request) this.open(request);
+  }
+
+  /** Puts `request` on screen, in place of the one there if any ("Verify again" does). */
+  async open(request) {
+    this.reveal.wipe();
+    this.state = null;
+    this.update(opened(request));
+    if (!el.dialog.open) el.dialog.showModal();
+    try {
+      const check = await call('begin_step_up', { requestId: request.id });
+      if (!this.showing(request)) return;
+      if (!check.isRequired) {
+        this.finish(check.validUntilMs
+          ? `No new verification needed: you already allowed this until ${clockTime(check.validUntilMs)}.`
+          : 'No verification is needed for this.', null);
+        return;
+      }
+      const choices = choicesFor(check.credentials);
+      if (choices.length === 0) {
+        this.update({ phase: PHASES.unavailable, error: { code: 'no_credentials', message: 'Your account has no way to verify this action: add a verification method first.' } });
+        el.title.focus();
+        return;
+      }
+      const supported = choices.filter(methodOf);
+      const preferred = supported.find((c) => c.id === check.defaultCredentialId) ?? supported[0];
+      this.update({
+        phase: preferred ? PHASES.ready : PHASES.unavailable,
+        choices,
+        choice: choices.indexOf(preferred),
+        defaultId: check.defaultCredentialId,
+      });
+      this.focusStep();
+    } catch (error) {
+      if (!this.showing(request)) return;
+      this.update({ phase: PHASES.unavailable, error });
+      el.title.focus();
+      if (isSignedOut(error)) this.hooks.onSignedOut();
+    }
+  }
+
+  /** Another method from the list: its step starts over. */
+  choose(index) {
+    const state = this.state;
+    if (!state || isBusy(state.phase) || isDone(state.phase) || !methodOf(state.choices[index] ?? {})) return;
+    this.update({ phase: PHASES.ready, choice: index, sentTo: '', resendAt: 0, codeInvalid: false, error: null });
+  }
+
+  /** Focus to the first control of the chosen method's step, only when the dialog opens: a
+   * keyboard user arrowing through the methods keeps the focus in the list. */
+  focusStep() {
+    const { method } = chosen(this.state);
+    if (!method) el.title.focus();
+    else (method.send ? el.send : method.code ? el.code : el.submit).focus();
+  }
+
+  /** Enter: close when done, send the code when one is needed and not sent yet, else verify. */
+  submit() {
+    const state = this.state;
+    if (!state || isBusy(state.phase)) return;
+    if (isDone(state.phase)) { this.close(); return; }
+    const { method } = chosen(state);
+    if (!method) return;
+    if (method.send && state.phase === PHASES.ready) sendCode(this);
+    else if (method.code) verifyCode(this);
+    else verifyPasskey(this);
+  }
+
+  /** Runs the chosen method's verify command with what the step adds (`{code}`); resolves to
+   * the error, after drawing it, or to null once approved. */
+  async verify(typed) {
+    const { request, phase } = this.state;
+    const { credential, method } = chosen(this.state);
+    this.update({ phase: PHASES.verifying, error: null });
+    try {
+      const args = verifyArgs(method, { requestId: request.id, credentialId: credential.id, ...typed });
+      const verified = await call(method.verify.command, args);
+      if (this.showing(request)) {
+        this.finish(`Verified. ${request.requester} may now ${request.actionText}, until ${clockTime(verified.expiresAtMs)} (${remaining(verified.expiresAtMs - Date.now())}).`,
+          verified.export ?? null);
+      }
+      return null;
+    } catch (error) {
+      if (!this.showing(request)) return error;
+      this.update({ phase, error });
+      if (isSignedOut(error)) this.hooks.onSignedOut();
+      return error;
+    }
+  }
+
+  /** Approved: what it allows, the export offer if any; focus to the done view's heading. */
+  finish(text, offer) {
+    const { returnTo } = this.state.request;
+    const back = returnTo ? ` You can now go back to ${new URL(returnTo).origin}.` : '';
+    this.update({ phase: PHASES.approved, doneText: text + back, offer, resendAt: 0 });
+    el.doneTitle.focus();
+    this.hooks.onFinished();
+  }
+
+  async cancel() {
+    const state = this.state;
+    if (!state) return;
+    if (!isDone(state.phase)) {
+      try { await call('cancel_step_up', { requestId: state.request.id }); } catch { /* the dialog closes either way */ }
+    }
+    if (this.showing(state.request)) this.close();
+  }
+
+  close() {
+    this.reveal.wipe();
+    renderExport({ offer: null });
+    this.state = null;
+    delete el.dialog.dataset.requestId;
+    delete el.dialog.dataset.result;
+    el.dialog.close();
+    this.hooks.onFinished();
+    this.next();
+  }
+}

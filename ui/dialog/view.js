@@ -1,0 +1,134 @@
+// Draws the dialog from the state of the request on screen: every text, every hidden and
+// disabled follows from that one value (see dialog.js for its fields, phase.js for its phases).
+// Focus is not drawn here: the step that changes the view moves it.
+
+import { el } from './elements.js';
+import { PHASES, isBusy, isDone, isSent } from './phase.js';
+import { errorText } from './errors.js';
+import { renderExport } from './export.js';
+import { methodOf, credentialLabel } from '../methods.js';
+import { setText } from '../dom.js';
+
+/** The radios of the "Verify with" list, made when the list changes. */
+let radios = [];
+
+/** The chosen credential and its method (both undefined before a choice). */
+export function chosen(state) {
+  const credential = state.choices?.[state.choice];
+  return { credential, method: credential && methodOf(credential) };
+}
+
+/** Seconds until "Send code" may be pressed again (0: now). */
+const resendWait = (state) => Math.max(0, Math.ceil((state.resendAt - Date.now()) / 1000));
+
+/** Draws `state`; `previous` (or {}) says what is already drawn. */
+export function render(state, previous = {}) {
+  const { request, phase } = state;
+  const { method } = chosen(state);
+  const done = isDone(phase);
+  const sent = Boolean(method?.send) && isSent(phase);
+
+  el.dialog.dataset.requestId = String(request.id);
+  if (done) el.dialog.dataset.result = 'approved'; else delete el.dialog.dataset.result;
+  if (request !== previous.request) renderRequest(request);
+  if (state.choices !== previous.choices) renderChoices(state);
+  if (request !== previous.request || state.choice !== previous.choice) renderCodeInput(method?.code);
+
+  el.methods.hidden = !state.choices || done;
+  el.methods.disabled = isBusy(phase);
+  for (const radio of radios) radio.checked = Number(radio.value) === state.choice;
+
+  const wait = resendWait(state);
+  el.sendRow.hidden = !method?.send || done;
+  el.send.disabled = wait > 0 || isBusy(phase);
+  setText(el.send, wait > 0 ? `Resend in ${wait} s` : sent ? 'Resend code' : 'Send code');
+
+  el.codeRow.hidden = !method?.code || done || (Boolean(method.send) && !sent);
+  el.code.readOnly = phase === PHASES.verifying;
+  if (state.codeInvalid) el.code.setAttribute('aria-invalid', 'true'); else el.code.removeAttribute('aria-invalid');
+
+  el.submit.hidden = done;
+  el.submit.disabled = !method || isBusy(phase);
+  setText(el.submit, method?.send && !sent ? 'Send code' : method?.verify.submit ?? 'Verify');
+  setText(el.cancel, done ? 'Close' : 'Cancel');
+
+  const progress = progressText(phase, method);
+  el.progress.hidden = !progress;
+  setText(el.progressText, progress);
+  el.dialog.setAttribute('aria-busy', progress ? 'true' : 'false');
+
+  setText(el.status, statusText(state, method, sent));
+  setText(el.error, state.error ? errorText(state.error) : '');
+  if (state.error) el.error.dataset.code = state.error.code; else delete el.error.dataset.code;
+
+  el.done.hidden = !done;
+  setText(el.doneText, state.doneText);
+  renderExport(state);
+}
+
+/** Who asks, for what, and where the user goes back to. */
+function renderRequest(request) {
+  const who = document.createElement('strong');
+  who.textContent = request.requester;
+  el.purpose.replaceChildren(who, ` asks to ${request.actionText}.`);
+  el.scope.textContent = request.scope;
+  el.returnTo.textContent = request.returnTo ? `Afterwards you can go back to ${new URL(request.returnTo).origin}.` : '';
+}
+
+/** The "Verify with" list; a credential this app cannot verify with is listed, disabled. */
+function renderChoices({ choices, defaultId }) {
+  const labels = (choices ?? []).map((credential, i) => {
+    const radio = document.createElement('input');
+    radio.type = 'radio';
+    radio.name = 'dlg-method';
+    radio.value = String(i);
+    radio.id = `dlg-method-${i}`;
+    radio.dataset.method = credential.method;
+    radio.dataset.credentialId = credential.id;
+    radio.disabled = !methodOf(credential);
+    const label = document.createElement('label');
+    if (radio.disabled) label.classList.add('unsupported');
+    const text = document.createElement('span');
+    text.textContent = credentialLabel(credential) + (credential.id && credential.id === defaultId ? ' (default)' : '');
+    label.append(radio, text);
+    return label;
+  });
+  radios = labels.map((label) => label.firstChild);
+  el.methodList.replaceChildren(...labels);
+}
+
+/** The code field for a method's code (emptied: a new choice starts over). */
+function renderCodeInput(code) {
+  el.code.value = '';
+  if (!code) return;
+  if (code.length) {
+    el.code.maxLength = code.length;
+    el.code.setAttribute('pattern', `[0-9]{${code.length}}`);
+  } else {
+    el.code.removeAttribute('maxlength');
+    el.code.removeAttribute('pattern');
+  }
+  el.code.classList.toggle('code-input', Boolean(code.length));
+  el.code.inputMode = code.inputMode;
+  el.codeLabel.textContent = code.label;
+  el.codeHint.textContent = code.hint;
+}
+
+/** What the spinner says while a command is on its way ('' when none is). */
+function progressText(phase, method) {
+  switch (phase) {
+    case PHASES.checking: return 'Checking what is needed…';
+    case PHASES.sending:
+    case PHASES.resending: return method.send.progress;
+    case PHASES.verifying: return method.verify.progress ?? 'Verifying…';
+    case PHASES.exporting: return 'Exporting the private key…';
+    default: return '';
+  }
+}
+
+/** The status line: what to do now with the chosen method. */
+function statusText(state, method, sent) {
+  if (!method || isDone(state.phase)) return '';
+  if (sent) return `Code sent${state.sentTo ? ` to ${state.sentTo}` : ''}. Type it below.`;
+  return method.prompt?.(state.request) ?? '';
+}

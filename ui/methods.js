@@ -1,0 +1,111 @@
+// The verification methods, one entry each: what the user sees, which command sends a code and
+// which verifies (with which arguments), and what the user types. The keys are the backend's
+// method names (`StepUpCredentialView.method`, src-tauri/commands.rs); no other file in ui/
+// names a method.
+
+/** A typed code of six digits: the dialog verifies by itself on the sixth. */
+const sixDigits = (label) => ({
+  length: 6,
+  inputMode: 'numeric',
+  label,
+  hint: 'The dialog verifies by itself on the sixth digit.',
+  missing: 'Type all 6 digits of the code.',
+});
+
+/** ` (alias)`, or nothing. */
+const aside = (alias) => (alias ? ` (${alias})` : '');
+
+/** What "Send code" says before a code is sent. */
+const SEND_PROMPT = 'Press “Send code”: we send a 6-digit code to you.';
+
+/**
+ * The methods the dialog can run, by the backend's name.
+ * - `label(alias)`: the choice in the "Verify with" list.
+ * - `send`: the command that sends a code first (`{requestId, credentialId}` → `{destination,
+ *   resendAfterSeconds}`), or absent when nothing is sent.
+ * - `verify.command`, `verify.args`: the command that verifies, and the arguments it takes, by
+ *   name, from `{requestId, credentialId, code}`.
+ * - `code`: what the user types (length, input mode, words), or absent when nothing is typed:
+ *   then the Verify click is the user's confirmation.
+ * - `prompt(request)`: the status line before the user acts, if any.
+ * - `unlocksRecovery`: a user who has this method may fall back on a recovery code.
+ */
+export const METHODS = {
+  totp: {
+    label: (alias) => (/^authenticator app$/i.test(alias ?? '') ? 'Authenticator app' : `Authenticator app${aside(alias)}`),
+    code: sixDigits('The 6-digit code your authenticator app shows'),
+    verify: { command: 'verify_totp', args: ['requestId', 'credentialId', 'code'] },
+    unlocksRecovery: true,
+  },
+  email_otp: {
+    label: (alias) => `Email a code${alias ? ` to ${alias}` : ''}`,
+    send: { command: 'send_email_otp', progress: 'Sending the email…' },
+    code: sixDigits('The 6-digit code we sent you'),
+    verify: { command: 'verify_email_otp', args: ['requestId', 'code'] },
+    prompt: () => SEND_PROMPT,
+  },
+  sms_otp: {
+    label: (alias) => `Text a code${alias ? ` to ${alias}` : ''}`,
+    send: { command: 'send_sms_otp', progress: 'Sending the text message…' },
+    code: sixDigits('The 6-digit code we sent you'),
+    verify: { command: 'verify_sms_otp', args: ['requestId', 'code'] },
+    prompt: () => SEND_PROMPT,
+  },
+  recovery_code: {
+    label: () => 'A recovery code',
+    code: {
+      length: null,
+      inputMode: 'text',
+      label: 'One of your recovery codes',
+      hint: 'Each recovery code works once.',
+      missing: 'Type one of your recovery codes.',
+    },
+    verify: { command: 'verify_recovery_code', args: ['requestId', 'code'] },
+  },
+  passkey: {
+    label: (alias) => (/passkey/i.test(alias ?? '') ? alias : `Passkey on this device${aside(alias)}`),
+    verify: {
+      command: 'verify_passkey',
+      args: ['requestId', 'credentialId'],
+      submit: 'Verify with passkey',
+      progress: 'Signing with this device’s passkey…',
+    },
+    prompt: (request) => `Press “Verify with passkey” to let ${request.requester} ${request.actionText} with this device’s passkey.`,
+    unlocksRecovery: true,
+  },
+};
+
+/** The method the dialog runs for a credential, or undefined when this app cannot run it. */
+export const methodOf = (credential) => METHODS[credential.method];
+
+/** The recovery-code choice, which no credential lists: it is the account's, not a device's. */
+const RECOVERY_CHOICE = Object.freeze({ id: '', format: 'recovery', method: 'recovery_code', alias: null });
+
+/** The "Verify with" list: the request's credentials and, for users with an authenticator or a
+ * passkey, a recovery code. */
+export function choicesFor(credentials) {
+  const choices = credentials.slice();
+  if (choices.some((c) => methodOf(c)?.unlocksRecovery)) choices.push(RECOVERY_CHOICE);
+  return choices;
+}
+
+/** What formats this app cannot verify with yet are called. */
+const UNSUPPORTED_FORMATS = { passkey: 'Passkey', blockchain: 'Wallet signature', oauth: 'Social account', externalUser: 'Your organisation’s sign-in' };
+
+/** What a credential is called in the "Verify with" list. */
+export function credentialLabel(credential) {
+  const method = methodOf(credential);
+  if (method) return method.label(credential.alias);
+  return `${UNSUPPORTED_FORMATS[credential.format] ?? credential.format}${aside(credential.alias)}: not available in this app yet`;
+}
+
+/** The arguments of `method`'s verify command, taken from what the dialog knows. */
+export function verifyArgs(method, known) {
+  return Object.fromEntries(method.verify.args.map((name) => [name, known[name]]));
+}
+
+/** The kinds of MFA device the server lists (`mfa_devices`), for people. */
+const DEVICE_KINDS = { passkey: 'Passkey', totp: 'Authenticator app', email: 'Email' };
+
+/** What a device of the account's list is called: its kind for people, else the server's word. */
+export const deviceKindName = (kind) => DEVICE_KINDS[kind] ?? kind ?? 'Unknown';
