@@ -28,6 +28,15 @@ pub const MAX_ENTRY_BYTES: usize = 2048;
 /// The head's header line starts with this tag; a head without it is damaged.
 const HEADER_TAG: &str = "stepup1";
 
+/// The most parts a record may have, the head's included: 32 entries, 64 KiB (the largest
+/// record, the passkey state, is about 3 KB). A head that claims more is damaged: any process
+/// of the user's session can write an entry, so the count is bounded before anything is
+/// allocated or looped over.
+pub const MAX_PARTS: usize = 32;
+
+/// The largest record [`encode`] accepts, in bytes.
+pub const MAX_RECORD_BYTES: usize = MAX_PARTS * MAX_ENTRY_BYTES - MAX_HEADER_BYTES;
+
 /// The header line is at most this long: tag, 8 hex digits, a part count, separators.
 const MAX_HEADER_BYTES: usize = 32;
 
@@ -69,8 +78,15 @@ pub struct Encoded {
 }
 
 /// Cuts `value` into parts that each fit an entry, at UTF-8 character boundaries (KWallet only
-/// stores UTF-8 secrets, so no part may split a character).
-pub fn encode(value: &str, generation: u32) -> Encoded {
+/// stores UTF-8 secrets, so no part may split a character). A value of more than
+/// [`MAX_RECORD_BYTES`] is refused: it could not be read back.
+pub fn encode(value: &str, generation: u32) -> Result<Encoded, VaultError> {
+    if value.len() > MAX_RECORD_BYTES {
+        return Err(VaultError::Other(format!(
+            "a keychain record of {} bytes is larger than the {MAX_RECORD_BYTES} bytes the vault stores",
+            value.len()
+        )));
+    }
     let first_cap = MAX_ENTRY_BYTES - MAX_HEADER_BYTES;
     let mut pieces = Vec::new();
     let mut rest = value;
@@ -93,13 +109,20 @@ pub fn encode(value: &str, generation: u32) -> Encoded {
     let first = pieces.next().unwrap_or_default();
     let tail: Vec<String> = pieces.map(str::to_owned).collect();
     let head = format!("{HEADER_TAG} {generation:08x} {}\n{first}", tail.len() + 1);
-    Encoded { head, tail }
+    Ok(Encoded { head, tail })
 }
 
-/// Splits a head into its header and part 0.
+/// Splits a head into its header and part 0. Refuses a head longer than an entry, a header line
+/// longer than [`MAX_HEADER_BYTES`], and a part count of 0 or over [`MAX_PARTS`].
 pub fn decode_head<'a>(record: &str, head: &'a str) -> Result<(Header, &'a str), VaultError> {
     let damaged = || VaultError::Corrupt(format!("entry `{record}` has no valid header"));
+    if head.len() > MAX_ENTRY_BYTES {
+        return Err(damaged());
+    }
     let (line, first) = head.split_once('\n').ok_or_else(damaged)?;
+    if line.len() > MAX_HEADER_BYTES {
+        return Err(damaged());
+    }
     let mut fields = line.split(' ');
     if fields.next() != Some(HEADER_TAG) {
         return Err(damaged());
@@ -111,7 +134,7 @@ pub fn decode_head<'a>(record: &str, head: &'a str) -> Result<(Header, &'a str),
     let parts = fields
         .next()
         .and_then(|n| n.parse::<usize>().ok())
-        .filter(|n| *n >= 1)
+        .filter(|n| (1..=MAX_PARTS).contains(n))
         .ok_or_else(damaged)?;
     if fields.next().is_some() {
         return Err(damaged());
@@ -175,6 +198,10 @@ impl Index {
 mod tests {
     use super::*;
 
+    fn encode(value: &str, generation: u32) -> Encoded {
+        super::encode(value, generation).unwrap()
+    }
+
     fn reassemble(encoded: &Encoded) -> String {
         let (header, first) = decode_head("r", &encoded.head).unwrap();
         assert_eq!(header.parts, encoded.tail.len() + 1);
@@ -204,7 +231,7 @@ mod tests {
     #[test]
     fn large_value_round_trips_and_every_part_fits() {
         // Multi-byte characters everywhere so cuts land inside characters unless handled.
-        let value: String = "é€😀x".repeat(2_000);
+        let value: String = "é€😀x".repeat(2_000); // 20 KB: 10 parts
         let e = encode(&value, u32::MAX);
         assert!(e.head.len() <= MAX_ENTRY_BYTES);
         assert!(e
@@ -231,12 +258,32 @@ mod tests {
             "stepup1 zz 1\nx",
             "stepup1 1 0\nx",
             "stepup1 1 1 1\nx",
+            // Part counts that would make a reader allocate petabytes or loop for ever.
+            "stepup1 1 100000000000000\nx",
+            "stepup1 1 1000000000000\nx",
+            "stepup1 1 18446744073709551615\nx",
+            "stepup1 1 33\nx",
         ] {
             assert!(
                 matches!(decode_head("r", head), Err(VaultError::Corrupt(_))),
                 "{head:?}"
             );
         }
+    }
+
+    #[test]
+    fn part_counts_are_bounded_and_the_largest_record_round_trips() {
+        assert!(decode_head("r", &format!("stepup1 1 {MAX_PARTS}\nx")).is_ok());
+        let head_too_long = format!("stepup1 1 1\n{}", "a".repeat(MAX_ENTRY_BYTES));
+        assert!(matches!(
+            decode_head("r", &head_too_long),
+            Err(VaultError::Corrupt(_))
+        ));
+        let largest = "a".repeat(MAX_RECORD_BYTES);
+        let e = encode(&largest, 9);
+        assert_eq!(e.tail.len() + 1, MAX_PARTS);
+        assert_eq!(reassemble(&e), largest);
+        assert!(super::encode(&"a".repeat(MAX_RECORD_BYTES + 1), 9).is_err());
     }
 
     #[test]

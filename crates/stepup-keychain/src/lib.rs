@@ -48,6 +48,9 @@ use platform::{LockState, Platform};
 
 /// The longest service name accepted (well under every platform's limit).
 const MAX_SERVICE_LEN: usize = 200;
+/// The most token entries an index may list (one per scope set; Dynamic has 34 scopes). An
+/// index that lists more is damaged: it is not walked.
+const MAX_INDEXED_TOKENS: usize = 64;
 
 /// The session, tokens and device key of one environment, in the OS keychain.
 ///
@@ -178,11 +181,17 @@ impl KeychainVault {
         let Some(head) = self.get_raw(record)? else {
             return Ok(None);
         };
+        // `parts` is bounded by `decode_head` (at most MAX_PARTS), so is this allocation.
         let (header, first) = layout::decode_head(record, &head)?;
         let mut value = String::with_capacity(header.parts * MAX_ENTRY_BYTES);
         value.push_str(first);
         for i in 1..header.parts {
             match self.get_raw(&layout::part_entry(record, header.generation, i))? {
+                Some(part) if part.len() > MAX_ENTRY_BYTES => {
+                    return Err(VaultError::Corrupt(format!(
+                        "entry `{record}` has an oversized part {i}"
+                    )));
+                }
                 Some(part) => value.push_str(&part),
                 // Locked between two reads looks exactly like this.
                 None => {
@@ -202,7 +211,7 @@ impl KeychainVault {
             .get_raw(record)?
             .and_then(|head| layout::decode_head(record, &head).ok().map(|(h, _)| h));
         let generation = layout::next_generation(previous.map(|h| h.generation));
-        let encoded = layout::encode(value, generation);
+        let encoded = layout::encode(value, generation)?;
         for (i, part) in encoded.tail.iter().enumerate() {
             self.set_raw(&layout::part_entry(record, generation, i + 1), part)?;
         }
@@ -256,6 +265,34 @@ impl KeychainVault {
         let json = serde_json::to_string(value)
             .map_err(|e| VaultError::Other(format!("cannot encode `{record}`: {e}")))?;
         self.write_record(record, &json)
+    }
+
+    /// `read`'s value, or `None` after removing `record` when it is damaged.
+    fn discard_if_damaged<T>(
+        &self,
+        record: &str,
+        read: Result<Option<T>, VaultError>,
+    ) -> Result<Option<T>, VaultError> {
+        match read {
+            Err(VaultError::Corrupt(why)) => {
+                self.discard(record, &why);
+                Ok(None)
+            }
+            other => other,
+        }
+    }
+
+    /// Removes a damaged record (its head; its parts, if the head names them sanely) and says
+    /// so. The reason names the entry and the fault, never its content.
+    fn discard(&self, record: &str, why: &str) {
+        tracing::warn!(
+            record,
+            why,
+            "the stored entry `{record}` is damaged: it was removed"
+        );
+        if let Err(e) = self.delete_record(record) {
+            tracing::warn!(record, error = %e, "could not remove a damaged entry");
+        }
     }
 
     fn read_index(&self) -> Result<Option<Index>, VaultError> {
@@ -348,20 +385,34 @@ impl KeychainVault {
 }
 
 impl TokenVault for KeychainVault {
+    /// A damaged entry (hostile or half-written: a bad header, a part count over the bound,
+    /// JSON that does not parse, a token under another scope set's name) never stops a load:
+    /// it is removed and reported, and what it held is gone (the user signs in, or steps up,
+    /// again).
     fn load(&self) -> Result<VaultSnapshot, VaultError> {
         self.ensure_unlocked()?;
-        let index = self.read_index()?;
-        let session = self.read_json::<SessionRecord>(SESSION)?;
-        let device_key = self.read_record(DEVICE_KEY)?.map(Secret::new);
+        let index = self
+            .discard_if_damaged(INDEX, self.read_index())?
+            .filter(|index| {
+                let bounded = index.tokens.len() <= MAX_INDEXED_TOKENS;
+                if !bounded {
+                    self.discard(INDEX, "it lists more tokens than the vault keeps");
+                }
+                bounded
+            });
+        let session = self.discard_if_damaged(SESSION, self.read_json::<SessionRecord>(SESSION))?;
+        let device_key = self
+            .discard_if_damaged(DEVICE_KEY, self.read_record(DEVICE_KEY))?
+            .map(Secret::new);
         let mut tokens = Vec::new();
         let mut dangling = Vec::new();
         for key in index.iter().flat_map(|i| &i.tokens) {
-            match self.read_json::<ElevatedToken>(&layout::token_record(key))? {
+            let record = layout::token_record(key);
+            match self.discard_if_damaged(&record, self.read_json::<ElevatedToken>(&record))? {
                 Some(token) if token.scope_key() == *key => tokens.push(token),
                 Some(_) => {
-                    return Err(VaultError::Corrupt(format!(
-                        "token entry `{key}` holds another scope set"
-                    )))
+                    self.discard(&record, "it holds another scope set's token");
+                    dangling.push(key.clone());
                 }
                 None => dangling.push(key.clone()),
             }

@@ -192,19 +192,73 @@ fn a_token_entry_without_index_key_is_not_loaded_and_clear_removes_it() {
 }
 
 #[test]
-fn damaged_entries_are_corrupt() {
+fn damaged_entries_are_removed_and_the_load_goes_on() {
     let (v, _) = vault();
-    v.set_raw(SESSION, "stepup1 00000001 1\n{not json").unwrap();
-    assert!(matches!(v.load(), Err(VaultError::Corrupt(_))));
-    v.set_raw(SESSION, "no header").unwrap();
-    assert!(matches!(v.load(), Err(VaultError::Corrupt(_))));
-    // Part 2 of 2 missing.
-    v.set_raw(SESSION, "stepup1 00000001 2\n{").unwrap();
-    assert!(matches!(v.load(), Err(VaultError::Corrupt(_))));
+    for damaged in [
+        "stepup1 00000001 1\n{not json",
+        "no header",
+        // Part 2 of 2 missing.
+        "stepup1 00000001 2\n{",
+        // Hostile part counts: a reader that believed them would allocate petabytes
+        // (10^14 parts) or loop for ever.
+        "stepup1 00000001 100000000000000\n{",
+        "stepup1 00000001 1000000000000\n{",
+        "stepup1 00000001 18446744073709551615\n{",
+    ] {
+        v.set_raw(SESSION, damaged).unwrap();
+        v.put_device_key(&Secret::new("k")).unwrap();
+        let loaded = v.load().expect("a damaged entry never stops the load");
+        assert_eq!(loaded.session, None, "{damaged:?}");
+        assert!(loaded.device_key.is_some(), "the other records stay");
+        assert_eq!(v.get_raw(SESSION).unwrap(), None, "removed: {damaged:?}");
+    }
     // clear still works (logout must never be blocked by a damaged entry).
     v.set_raw(INDEX, "garbage").unwrap();
     v.clear().unwrap();
     assert_eq!(v.load().unwrap(), VaultSnapshot::default());
+}
+
+#[test]
+fn writing_over_a_hostile_head_does_not_walk_its_claimed_parts() {
+    let (v, store) = vault();
+    v.set_raw(SESSION, "stepup1 00000001 1000000000000\nx")
+        .unwrap();
+    let started = std::time::Instant::now();
+    v.put_session(&session()).unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(v.load().unwrap().session, Some(session()));
+    let left = entries(&store);
+    assert!(
+        left.len() <= layout::MAX_PARTS && left.iter().all(|(user, _)| user.starts_with("session")),
+        "{left:?}"
+    );
+}
+
+#[test]
+fn a_token_under_another_name_and_an_overlong_index_are_removed() {
+    let (v, _) = vault();
+    let t = token(&[TokenScope::WalletExport], 3_000);
+    v.put_token(&t).unwrap();
+    // The wallet:export token's JSON under the credential:link record's name.
+    let other = token(&[TokenScope::CredentialLink], 3_000).scope_key();
+    let json = serde_json::to_string(&t).unwrap();
+    v.write_record(&layout::token_record(&other), &json)
+        .unwrap();
+    let mut index = Index::empty();
+    index.insert(&t.scope_key());
+    index.insert(&other);
+    v.write_json(INDEX, &index).unwrap();
+    let loaded = v.load().unwrap();
+    assert_eq!(loaded.tokens, vec![t.clone()]);
+    assert_eq!(v.get_raw(&layout::token_record(&other)).unwrap(), None);
+
+    let mut huge = Index::empty();
+    for i in 0..=MAX_INDEXED_TOKENS {
+        huge.insert(&format!("scope-{i}"));
+    }
+    v.write_json(INDEX, &huge).unwrap();
+    assert!(v.load().unwrap().tokens.is_empty(), "not walked");
+    assert_eq!(v.get_raw(INDEX).unwrap(), None, "removed");
 }
 
 #[test]
@@ -215,7 +269,7 @@ fn corrupt_messages_never_contain_the_secret() {
         "stepup1 00000001 1\n{\"token\":\"eyJ-the-secret-jwt\",",
     )
     .unwrap();
-    let err = v.load().unwrap_err();
+    let err = v.read_json::<SessionRecord>(SESSION).unwrap_err();
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains("the-secret"), "{shown}");
 }
@@ -265,7 +319,7 @@ fn type_errors_never_quote_the_stored_value() {
         "stepup1 00000001 1\n{\"token\":\"t\",\"expiresAt\":\"eyJ-the-secret-jwt\",\"user\":{}}",
     )
     .unwrap();
-    let err = v.load().unwrap_err();
+    let err = v.read_json::<SessionRecord>(SESSION).unwrap_err();
     let shown = format!("{err} {err:?}");
     assert!(matches!(err, VaultError::Corrupt(_)));
     assert!(!shown.contains("the-secret"), "{shown}");
