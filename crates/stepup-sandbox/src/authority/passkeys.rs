@@ -154,13 +154,14 @@ fn extensions(value: &serde_json::Value) -> serde_json::Value {
 }
 
 impl Authority {
-    fn remember(&mut self, challenge: String, user_id: &str, kind: CeremonyKind) {
+    /// Keeps a started ceremony under its `challenge`, for `user_id` only.
+    fn remember(&mut self, user_id: &str, challenge: &str, kind: CeremonyKind) {
         let now = self.now_ms();
         let ceremony = Ceremony {
             user_id: user_id.to_owned(),
             kind,
         };
-        self.ceremonies.insert(challenge, ceremony, now);
+        self.ceremonies.insert(challenge.to_owned(), ceremony, now);
     }
 
     /// Takes (single use) the caller's live ceremony for the challenge in `client_data`:

@@ -97,11 +97,8 @@ impl Authority {
                 .extend(ed25519);
             (options, Some(state))
         };
-        self.remember(
-            options.challenge.clone(),
-            &ctx.user_id,
-            CeremonyKind::Authentication { state },
-        );
+        let kind = CeremonyKind::Authentication { state };
+        self.remember(&ctx.user_id, &options.challenge, kind);
         Ok(options)
     }
 

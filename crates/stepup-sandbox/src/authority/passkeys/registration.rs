@@ -99,46 +99,46 @@ impl Authority {
         Ok((options, state))
     }
 
-    /// `GET users/mfa/register/passkey`: with a `credential:link` token, a ceremony for a
-    /// new MFA device.
+    /// With a `credential:link` token, starts a registration ceremony that finishes `kind`.
+    fn begin_registration(
+        &mut self,
+        ctx: &SessionCtx,
+        token: &PresentedToken<CredentialLink>,
+        kind: impl FnOnce(PasskeyRegistration) -> CeremonyKind,
+    ) -> Result<PasskeyRegistrationOptions, ApiError> {
+        self.require_elevated(ctx, token)?;
+        let (options, state) = self.start_registration(&ctx.user_id)?;
+        self.remember(&ctx.user_id, &options.challenge, kind(state));
+        Ok(options)
+    }
+
+    /// `GET users/mfa/register/passkey`: a ceremony for a new MFA device.
     pub(crate) fn passkey_mfa_register_start(
         &mut self,
         ctx: &SessionCtx,
         token: &PresentedToken<CredentialLink>,
     ) -> Result<MfaPasskeyRegistration, ApiError> {
-        self.require_elevated(ctx, token)?;
-        let (options, state) = self.start_registration(&ctx.user_id)?;
         let device_id = crypto::new_id();
-        self.remember(
-            options.challenge.clone(),
-            &ctx.user_id,
-            CeremonyKind::MfaRegistration {
-                device_id: device_id.clone(),
-                state,
-            },
-        );
+        let registration = self.begin_registration(ctx, token, |state| {
+            let device_id = device_id.clone();
+            CeremonyKind::MfaRegistration { device_id, state }
+        })?;
         Ok(MfaPasskeyRegistration {
             id: device_id,
             kind: "passkey".into(),
-            registration: options,
+            registration,
         })
     }
 
-    /// `GET users/passkeys/register`: with a `credential:link` token, a ceremony for a new
-    /// account passkey.
+    /// `GET users/passkeys/register`: a ceremony for a new account passkey.
     pub(crate) fn passkey_account_register_start(
         &mut self,
         ctx: &SessionCtx,
         token: &PresentedToken<CredentialLink>,
     ) -> Result<PasskeyRegistrationOptions, ApiError> {
-        self.require_elevated(ctx, token)?;
-        let (options, state) = self.start_registration(&ctx.user_id)?;
-        self.remember(
-            options.challenge.clone(),
-            &ctx.user_id,
-            CeremonyKind::AccountRegistration { state },
-        );
-        Ok(options)
+        self.begin_registration(ctx, token, |state| CeremonyKind::AccountRegistration {
+            state,
+        })
     }
 
     /// `POST users/mfa/register/passkey`: verifies the attestation, adds the MFA device.
