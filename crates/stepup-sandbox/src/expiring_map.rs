@@ -14,7 +14,7 @@ pub(crate) struct ExpiringMap<V> {
     /// How long an entry lives, ms.
     ttl_ms: i64,
     /// The most entries kept (at least 1): inserting into a full map first drops the oldest,
-    /// so a client that hoards entries loses its own first.
+    /// so a flood of new entries pushes out the stale ones, never the newest.
     capacity: usize,
     /// Counts insertions, so that "oldest" is well defined among entries of the same instant.
     inserted: u64,

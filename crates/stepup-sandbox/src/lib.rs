@@ -21,7 +21,7 @@
 //! # Layout
 //! - [`authority`](crate::authority) (private): every rule, as synchronous methods on one value
 //!   kept behind a mutex, one file per rule in `authority/`:
-//!   - `mod.rs`: the [`Authority`](crate::authority::Authority) value (each field's invariant),
+//!   - `mod.rs`: the `Authority` value (each field's invariant),
 //!     loading and saving its state.
 //!   - `sessions.rs`: session JWTs, rotation, refresh, revoke, the `SdkUser` view.
 //!   - `grant.rs`: the one path of every accepted verification: rotate (or open) the session,
