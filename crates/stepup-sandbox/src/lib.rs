@@ -20,9 +20,34 @@
 //!
 //! # Layout
 //! - [`authority`](crate::authority) (private): every rule, as synchronous methods on one value
-//!   kept behind a mutex.
-//! - `http` (private): the axum router, extractors that turn every failure into `{error, code}`,
-//!   request logging that never records a secret.
+//!   kept behind a mutex, one file per rule in `authority/`:
+//!   - `mod.rs`: the `Authority` value (each field's invariant),
+//!     loading and saving its state.
+//!   - `sessions.rs`: session JWTs, rotation, refresh, revoke, the `SdkUser` view.
+//!   - `grant.rs`: the one path of every accepted verification: rotate (or open) the session,
+//!     mint if scopes were asked for, persist, respond.
+//!   - `tokens.rs`: scope policies, elevated tokens, and the typed scope
+//!     (`PresentedToken<CredentialLink>` ...) of each protected call.
+//!   - `device_signatures.rs`: nonces and the `x-dynamic-device-*` check.
+//!   - `otp.rs`: email/SMS codes, the outbox, sign-in and step-up with a code.
+//!   - `step_up_check.rs`: `stepUp/check`.
+//!   - `mfa_attempts.rs`: 5 wrong MFA codes in 15 min lock MFA.
+//!   - `mfa_devices.rs`: list, default and removal of MFA devices.
+//!   - `totp.rs`, `recovery_codes.rs`, `external_auth.rs`: those step-up methods.
+//!   - `passkeys.rs` with `passkeys/registration.rs`, `passkeys/assertion.rs` and
+//!     `passkeys/eddsa.rs` (WebAuthn §7.1/§7.2 for Ed25519).
+//!   - `wallets.rs`: the demo wallet and the key export.
+//!   - `settings.rs`: `GET settings`.
+//!   - `users.rs`: creating users, finding them by email or phone.
+//!   - `demo.rs`: the demo user's seed and view.
+//! - `http` (private), thin: `http/router.rs` (the route table, request logging that never
+//!   records a secret), `http/extractors.rs` (environment, session, device signature, the
+//!   presented elevated token, JSON bodies; every failure an `{error, code}` body),
+//!   `http/handlers.rs` (one function per route), `http/views.rs` (sandbox-only JSON views).
+//! - `expiring_map` (private): the one bounded in-memory table whose entries expire by age
+//!   (nonces, pending email/SMS verifications, passkey ceremonies).
+//! - `validation` (private): input bounds, email and phone normal forms.
+//! - `time_format` (private): RFC 3339 dates without a date crate.
 //! - `store` (private): the persisted state and its atomic write.
 //! - `crypto` (private): randomness, hashes, TOTP, masking. [`totp_code_at`] is public for tests.
 //! - [`error`]: [`ApiError`] (what an HTTP caller sees) and [`SandboxError`].
@@ -32,8 +57,11 @@
 mod authority;
 mod crypto;
 pub mod error;
+mod expiring_map;
 mod http;
 mod store;
+mod time_format;
+mod validation;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -869,6 +869,85 @@ async fn totp_registration_and_removal_need_their_scopes() {
     assert_eq!(h.get("users/mfa", Some(&token)).await.body["count"], 0);
 }
 
+#[tokio::test]
+async fn a_single_use_token_is_spent_only_on_the_callers_own_wallet_or_device() {
+    let h = start_with(|c| {
+        c.token_policies.insert(
+            "credential:unlink".into(),
+            TokenPolicy {
+                single_use: true,
+                ttl_secs: 300,
+                required: true,
+            },
+        );
+    })
+    .await;
+    let (user, token) = h.user(mfa_user("spend@example.com")).await;
+    let wallet = user.wallet_id.clone().unwrap();
+    let device = user.totp_device_id.clone().unwrap();
+
+    let r = h
+        .totp_step_up(&token, &h.totp(&user, 0), &["wallet:export"])
+        .await;
+    let (token, export) = (token_of(&r.body), elevated_of(&r.body));
+    let hdr = [("x-dyn-elevated-access-token", export.as_str())];
+    let r = h
+        .send(
+            reqwest::Method::POST,
+            "waas/not-my-wallet/privateKey/export",
+            Some(&token),
+            &hdr,
+            Some(json!({ "exportId": "e1" })),
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (422, "invalid_wallet_id"));
+    let r = h
+        .send(
+            reqwest::Method::POST,
+            &format!("waas/{wallet}/privateKey/export"),
+            Some(&token),
+            &hdr,
+            Some(json!({ "exportId": "e2" })),
+        )
+        .await;
+    assert_eq!(
+        r.status, 200,
+        "the refused call did not spend the token: {:?}",
+        r.body
+    );
+
+    h.clock.advance_secs(30);
+    let r = h
+        .totp_step_up(&token, &h.totp(&user, 0), &["credential:unlink"])
+        .await;
+    let (token, unlink) = (token_of(&r.body), elevated_of(&r.body));
+    assert_eq!(claims(&unlink).single_use, Some(true));
+    let hdr = [("x-dyn-elevated-access-token", unlink.as_str())];
+    let r = h
+        .send(
+            reqwest::Method::DELETE,
+            "users/mfa/no-such-device",
+            Some(&token),
+            &hdr,
+            None,
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (422, "mfa_device_not_found"));
+    let del = format!("users/mfa/{device}");
+    let r = h
+        .send(reqwest::Method::DELETE, &del, Some(&token), &hdr, None)
+        .await;
+    assert_eq!(
+        r.status, 204,
+        "the refused call did not spend the token: {:?}",
+        r.body
+    );
+    let r = h
+        .send(reqwest::Method::DELETE, &del, Some(&token), &hdr, None)
+        .await;
+    assert_eq!(r.code(), "mfa_device_not_found");
+}
+
 // ---------------------------------------------------------------- device signatures
 
 fn signed_headers(key: &SigningKey, nonce: &str) -> [(String, String); 3] {

@@ -1,0 +1,50 @@
+//! The demo user: seeded once per state (`--seed-demo`), with a phone, a TOTP device,
+//! recovery codes, an embedded wallet and a device passkey; its remaining plaintext recovery
+//! codes are kept in memory for the sandbox's `demo` view.
+
+use super::users::user_view;
+use super::Authority;
+use crate::error::SandboxError;
+use crate::{DemoUser, UserSpec};
+
+/// The demo user's email address.
+const DEMO_EMAIL: &str = "demo@stepup.example";
+
+impl Authority {
+    /// Creates the demo user unless the state already has it.
+    pub(super) fn seed_demo(&mut self) -> Result<(), SandboxError> {
+        if let Some(id) = &self.state.demo_user_id {
+            if self.state.users.contains_key(id) {
+                return Ok(());
+            }
+        }
+        let spec = UserSpec {
+            email: DEMO_EMAIL.into(),
+            phone: Some(("1".into(), "US".into(), "5550100".into())),
+            totp: true,
+            recovery_codes: true,
+            wallet: true,
+            passkey: true,
+        };
+        let demo = self.create_user(spec)?;
+        self.state.demo_user_id = Some(demo.user_id.clone());
+        self.state.demo_passkey_state = demo.device_passkey_state.clone();
+        self.demo_recovery_codes = demo.recovery_codes;
+        Ok(())
+    }
+
+    /// Whether `user_id` is the demo user.
+    pub(super) fn is_demo(&self, user_id: &str) -> bool {
+        self.state.demo_user_id.as_deref() == Some(user_id)
+    }
+
+    /// The demo user, with its remaining plaintext recovery codes.
+    pub(crate) fn demo(&self) -> Option<DemoUser> {
+        let id = self.state.demo_user_id.as_ref()?;
+        let user = self.state.users.get(id)?;
+        let mut demo = user_view(user);
+        demo.recovery_codes = self.demo_recovery_codes.clone();
+        demo.device_passkey_state = self.state.demo_passkey_state.clone();
+        Some(demo)
+    }
+}

@@ -1,0 +1,221 @@
+//! The authority: every rule of the sandbox, as synchronous methods on one value that the HTTP
+//! layer keeps behind a mutex. Nothing here knows about HTTP except the [`ApiError`] it returns.
+//!
+//! One file per rule, each adding methods to [`Authority`]:
+//! - `sessions`: session JWTs, rotation, refresh and revoke, the `SdkUser` view.
+//! - `grant`: the one way a verification pays off: rotate the session, mint, persist, respond.
+//! - `tokens`: scope policies, minting elevated tokens, and checking (consuming) the token a
+//!   scope-protected call presents.
+//! - `device_signatures`: nonces and the `x-dynamic-device-*` signature check.
+//! - `otp`: email/SMS codes: delivery, the outbox, sign-in and step-up with a code.
+//! - `step_up_check`: `stepUp/check`, which credentials a user is offered.
+//! - `mfa_attempts`: the limit on wrong MFA codes.
+//! - `mfa_devices`: listing, removing and choosing the default MFA device.
+//! - `totp`: TOTP step-up and registration.
+//! - `recovery_codes`: recovery-code step-up and the codes a new user gets.
+//! - `external_auth`: customer-signed assertions.
+//! - `passkeys` (with `passkeys/`): WebAuthn registration and step-up.
+//! - `wallets`: the embedded wallet and its key export.
+//! - `settings`: the project settings the SDK initialises against.
+//! - `users`: creating users and finding them by email or phone.
+//! - `demo`: the demo user's seed and its view.
+
+use p256::ecdsa::{SigningKey, VerifyingKey};
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use stepup_protocol::{Clock, Secret};
+
+mod demo;
+mod device_signatures;
+mod external_auth;
+mod grant;
+mod mfa_attempts;
+mod mfa_devices;
+mod otp;
+mod passkeys;
+mod recovery_codes;
+mod sessions;
+mod settings;
+mod step_up_check;
+mod tokens;
+mod totp;
+mod users;
+mod wallets;
+
+pub(crate) use device_signatures::DeviceSignature;
+pub(crate) use sessions::SessionCtx;
+pub(crate) use tokens::{
+    CredentialLink, CredentialUnlink, PresentedToken, ProtectedScope, WalletExport,
+};
+
+use crate::error::{ApiError, SandboxError};
+use crate::expiring_map::ExpiringMap;
+use crate::store::{self, PersistedState, UserRecord};
+use crate::validation::MAX_ID_LEN;
+use crate::{crypto, OutboxMessage, SandboxConfig, TokenPolicy};
+use otp::OtpVerification;
+use passkeys::Ceremony;
+
+/// The state and rules of one environment.
+pub(crate) struct Authority {
+    /// The environment id served: 1 to 128 characters without `/`; a session JWT of another
+    /// environment is refused.
+    env: String,
+    /// The time source of every rule (expiries, TOTP steps, windows); nothing here reads the
+    /// system clock itself, so tests move time with a `ManualClock`.
+    clock: Arc<dyn Clock>,
+    /// Per-scope overrides of [`TokenPolicy::default_for`]: each has a positive ttl and a
+    /// scope without spaces (refused otherwise in [`Authority::new`]).
+    policies: BTreeMap<String, TokenPolicy>,
+    /// Device-signed paths that come without the `x-dynamic-device-*` headers are refused.
+    require_device_signature: bool,
+    /// The customer's key for `externalAuth/verify` assertions; `None` refuses them all.
+    external_auth_key: Option<VerifyingKey>,
+    /// Delivered codes are also printed to stderr: the standalone binary's delivery channel,
+    /// never a tracing event (logs must not carry a code).
+    print_codes: bool,
+    /// Where [`Authority::state`] is written after every change; `None` keeps it in memory.
+    state_path: Option<PathBuf>,
+    /// What survives a restart. Every change a response reports is saved (`persist`) before
+    /// that response is built, so a restart never forgets what a client was told.
+    state: PersistedState,
+    /// The ES256 key of session JWTs and elevated tokens: always the key in
+    /// `state.signing_key`, so tokens outlive a restart.
+    signing_key: SigningKey,
+    /// Issued, unused device nonces (24 h, at most 10 000): a nonce is taken by the first
+    /// signature that names it, good or bad.
+    nonces: ExpiringMap<()>,
+    /// Pending email/SMS verifications by uuid (10 min, at most 10 000); memory only: a
+    /// restart forgets them, as their codes are nowhere else but the outbox.
+    verifications: ExpiringMap<OtpVerification>,
+    /// Delivered codes, oldest first, at most `OUTBOX_CAP` (memory only).
+    outbox: VecDeque<OutboxMessage>,
+    /// The demo user's plaintext recovery codes not used yet (memory only: the state keeps
+    /// hashes); empty when the demo was not seeded by this process.
+    demo_recovery_codes: Vec<Secret>,
+    /// The passkey relying party: its rp id fits its one accepted origin (checked at build).
+    webauthn: webauthn_rs::prelude::Webauthn,
+    /// The passkey rp id, as configured (what the EdDSA checks compare against).
+    passkey_rp_id: String,
+    /// Pending passkey ceremonies by challenge (60 s, at most 10 000, single use; memory only).
+    ceremonies: ExpiringMap<Ceremony>,
+}
+
+impl Authority {
+    /// Builds the authority: loads the state file (or starts a new one) and seeds the demo user.
+    pub(crate) fn new(config: &SandboxConfig) -> Result<Self, SandboxError> {
+        if config.environment_id.is_empty()
+            || config.environment_id.len() > MAX_ID_LEN
+            || config.environment_id.contains('/')
+        {
+            return Err(SandboxError::Config(
+                "environment_id must be 1 to 128 characters without '/'".into(),
+            ));
+        }
+        for (scope, policy) in &config.token_policies {
+            if policy.ttl_secs <= 0 || scope.is_empty() || scope.contains(' ') {
+                return Err(SandboxError::Config(format!(
+                    "token policy for {scope:?} needs a positive ttl and a scope without spaces"
+                )));
+            }
+        }
+        let loaded = match &config.state_path {
+            Some(path) => store::load(path)?,
+            None => None,
+        };
+        let state = match loaded {
+            Some(s) if s.environment_id != config.environment_id => {
+                return Err(SandboxError::EnvironmentMismatch {
+                    expected: config.environment_id.clone(),
+                    found: s.environment_id,
+                });
+            }
+            Some(s) => s,
+            None => {
+                let key = crypto::new_signing_key();
+                PersistedState::new(
+                    &config.environment_id,
+                    Secret::new(hex::encode(key.to_bytes())),
+                )
+            }
+        };
+        let key_bytes = hex::decode(state.signing_key.expose()).ok();
+        let signing_key = key_bytes
+            .and_then(|b| SigningKey::from_slice(&b).ok())
+            .ok_or_else(|| SandboxError::LoadState {
+                path: config
+                    .state_path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                reason: "the signing key in the state file is not a P-256 scalar".into(),
+            })?;
+        let webauthn = passkeys::relying_party(&config.passkey_rp_id, &config.passkey_origin)?;
+        let mut authority = Self {
+            env: config.environment_id.clone(),
+            clock: config.clock.clone(),
+            policies: config.token_policies.clone(),
+            require_device_signature: config.require_device_signature,
+            external_auth_key: config.external_auth_key,
+            print_codes: config.print_codes,
+            state_path: config.state_path.clone(),
+            state,
+            signing_key,
+            nonces: device_signatures::nonce_table(),
+            verifications: otp::verification_table(),
+            outbox: VecDeque::new(),
+            demo_recovery_codes: Vec::new(),
+            webauthn,
+            passkey_rp_id: config.passkey_rp_id.clone(),
+            ceremonies: passkeys::ceremony_table(),
+        };
+        if config.seed_demo {
+            authority.seed_demo()?;
+        }
+        authority.save()?;
+        Ok(authority)
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_millis()
+    }
+
+    fn now_secs(&self) -> i64 {
+        self.clock.now_secs()
+    }
+
+    /// Prunes what has expired and writes the state file (if any).
+    fn save(&mut self) -> Result<(), SandboxError> {
+        let now = self.now_secs();
+        self.state.sessions.retain(|_, s| s.expires_at > now);
+        self.state.used_token_jtis.retain(|_, exp| *exp > now);
+        self.state.used_external_jtis.retain(|_, exp| *exp > now);
+        match &self.state_path {
+            Some(path) => store::save(path, &self.state),
+            None => Ok(()),
+        }
+    }
+
+    /// Persists after a mutation; a write failure becomes a 500 that names no secret.
+    fn persist(&mut self) -> Result<(), ApiError> {
+        self.save().map_err(|e| {
+            tracing::error!(error = %e, "state not saved");
+            ApiError::internal("the sandbox could not save its state")
+        })
+    }
+
+    fn user(&self, user_id: &str) -> Result<&UserRecord, ApiError> {
+        self.state
+            .users
+            .get(user_id)
+            .ok_or_else(|| ApiError::unauthorized("the session's user no longer exists"))
+    }
+
+    fn user_mut(&mut self, user_id: &str) -> Result<&mut UserRecord, ApiError> {
+        self.state
+            .users
+            .get_mut(user_id)
+            .ok_or_else(|| ApiError::unauthorized("the session's user no longer exists"))
+    }
+}

@@ -1,0 +1,193 @@
+//! Sessions: the ES256 session JWT (1 h), its check on every signed-in call, rotation (new
+//! `sid`, the old token is dead), refresh and revoke, and the `SdkUser` a session answers with.
+
+use stepup_protocol::jwt::{self, SessionClaims};
+use stepup_protocol::{CredentialFormat, JwtVerifiedCredential, SdkUser, Secret, VerifyResponse};
+
+use super::tokens::KEY_ID;
+use super::Authority;
+use crate::crypto;
+use crate::error::ApiError;
+use crate::store::SessionRecord;
+
+/// Session lifetime.
+const SESSION_TTL_SECS: i64 = 3600;
+/// The session scope every sandbox session carries.
+const SESSION_SCOPE: &str = "user:basic";
+
+/// Who is calling: the result of checking the session JWT.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionCtx {
+    /// The signed-in user.
+    pub user_id: String,
+    /// The session id (`sid`).
+    pub sid: String,
+}
+
+impl Authority {
+    /// Checks a session JWT.
+    pub(crate) fn authenticate(&self, bearer: Option<&str>) -> Result<SessionCtx, ApiError> {
+        let token = bearer.ok_or_else(|| {
+            ApiError::unauthorized("sign in first: no Authorization: Bearer session token")
+        })?;
+        let claims: SessionClaims = jwt::verify_es256(token, self.signing_key.verifying_key())
+            .map_err(|_| ApiError::unauthorized("the session token is not valid"))?;
+        if claims.environment_id != self.env {
+            return Err(ApiError::unauthorized(
+                "the session token belongs to another environment",
+            ));
+        }
+        if claims.exp <= self.now_secs() {
+            return Err(ApiError::unauthorized(
+                "the session has expired: sign in again",
+            ));
+        }
+        match self.state.sessions.get(&claims.sid) {
+            Some(s) if s.user_id == claims.sub && s.expires_at > self.now_secs() => {
+                Ok(SessionCtx {
+                    user_id: claims.sub,
+                    sid: claims.sid,
+                })
+            }
+            _ => Err(ApiError::unauthorized(
+                "this session has ended (rotated, revoked or expired): use the latest token",
+            )),
+        }
+    }
+
+    /// Opens a new session, ending `replacing` if given. Returns the new `sid`.
+    pub(super) fn open_session(
+        &mut self,
+        user_id: &str,
+        signin_credential_id: Option<String>,
+        replacing: Option<&str>,
+    ) -> String {
+        if let Some(old) = replacing {
+            self.state.sessions.remove(old);
+        }
+        let sid = crypto::new_id();
+        let expires_at = self.now_secs() + SESSION_TTL_SECS;
+        self.state.sessions.insert(
+            sid.clone(),
+            SessionRecord {
+                user_id: user_id.to_owned(),
+                signin_credential_id,
+                expires_at,
+            },
+        );
+        sid
+    }
+
+    /// The credential the caller's session was signed in with.
+    pub(super) fn signin_credential(&self, ctx: &SessionCtx) -> Option<String> {
+        self.state
+            .sessions
+            .get(&ctx.sid)
+            .and_then(|s| s.signin_credential_id.clone())
+    }
+
+    /// Rotates the caller's session, keeping its sign-in credential.
+    pub(super) fn rotate(&mut self, ctx: &SessionCtx) -> String {
+        let signin = self.signin_credential(ctx);
+        self.open_session(&ctx.user_id, signin, Some(&ctx.sid))
+    }
+
+    /// The VerifyResponse of session `sid`.
+    pub(super) fn verify_response(
+        &self,
+        sid: &str,
+        elevated: Option<Secret>,
+        next_view: Option<&str>,
+    ) -> Result<VerifyResponse, ApiError> {
+        let session = self
+            .state
+            .sessions
+            .get(sid)
+            .ok_or_else(|| ApiError::internal("the new session is missing"))?;
+        let claims = SessionClaims {
+            sub: session.user_id.clone(),
+            sid: sid.to_owned(),
+            environment_id: self.env.clone(),
+            exp: session.expires_at,
+            iat: self.now_secs(),
+            scope: Some(SESSION_SCOPE.into()),
+        };
+        let token = jwt::sign_es256(&self.signing_key, Some(KEY_ID), &claims)
+            .map_err(|_| ApiError::internal("the sandbox could not sign a session"))?;
+        let user = self.sdk_user(&session.user_id, Some(sid))?;
+        Ok(VerifyResponse {
+            user,
+            expires_at: session.expires_at,
+            jwt: Some(Secret::new(token.clone())),
+            minified_jwt: Some(Secret::new(token)),
+            mfa_token: None,
+            elevated_access_token: elevated,
+            next_view: next_view.map(str::to_owned),
+        })
+    }
+
+    /// The SdkUser view of a user.
+    pub(crate) fn sdk_user(&self, user_id: &str, sid: Option<&str>) -> Result<SdkUser, ApiError> {
+        let u = self.user(user_id)?;
+        let blank = |id: &str, format: CredentialFormat| JwtVerifiedCredential {
+            id: id.to_owned(),
+            format,
+            sign_in_enabled: true,
+            address: None,
+            chain: None,
+            email: None,
+            phone_number: None,
+            public_identifier: None,
+            wallet_name: None,
+            wallet_provider: None,
+            oauth_provider: None,
+            oauth_username: None,
+            oauth_account_id: None,
+            embedded_wallet_id: None,
+        };
+        let mut creds = Vec::new();
+        if let Some(e) = &u.email {
+            let mut c = blank(&e.credential_id, CredentialFormat::Email);
+            c.email = Some(e.address.clone());
+            c.public_identifier = Some(e.address.clone());
+            creds.push(c);
+        }
+        if let Some(p) = &u.phone {
+            let mut c = blank(&p.credential_id, CredentialFormat::PhoneNumber);
+            c.phone_number = Some(p.number.clone());
+            c.public_identifier = Some(format!("+{}{}", p.country_code, p.number));
+            creds.push(c);
+        }
+        for w in &u.wallets {
+            let mut c = blank(&w.credential_id, CredentialFormat::Blockchain);
+            c.sign_in_enabled = false;
+            c.address = Some(w.address.clone());
+            c.chain = Some("EVM".into());
+            c.public_identifier = Some(w.address.clone());
+            c.wallet_name = Some("dynamicwaas".into());
+            c.wallet_provider = Some("embeddedWallet".into());
+            c.embedded_wallet_id = Some(w.id.clone());
+            creds.push(c);
+        }
+        Ok(SdkUser {
+            id: u.id.clone(),
+            environment_id: Some(self.env.clone()),
+            email: u.email.as_ref().map(|e| e.address.clone()),
+            phone_number: u.phone.as_ref().map(|p| p.number.clone()),
+            session_id: sid.map(str::to_owned),
+            scope: Some(SESSION_SCOPE.into()),
+            verified_credentials: creds,
+        })
+    }
+
+    /// `POST refresh`: a new session for the same user (a grant without scopes).
+    pub(crate) fn refresh(&mut self, ctx: &SessionCtx) -> Result<VerifyResponse, ApiError> {
+        self.grant(super::grant::Session::Rotate(ctx), &[], None)
+    }
+
+    /// `POST revoke`: ends the session.
+    pub(crate) fn revoke(&mut self, ctx: &SessionCtx) -> Result<(), ApiError> {
+        self.state.sessions.remove(&ctx.sid);
+        self.persist()
+    }
+}

@@ -1,0 +1,174 @@
+//! Extractors. Each turns its failure into the `{error, code}` body every Dynamic error has,
+//! never axum's plain text.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+use stepup_protocol::headers::{
+    is_device_signed, X_DYNAMIC_DEVICE_NONCE, X_DYNAMIC_DEVICE_PUBLICKEY,
+    X_DYNAMIC_DEVICE_SIGNED_NONCE, X_DYN_ELEVATED_ACCESS_TOKEN,
+};
+
+use super::AppState;
+use crate::authority::{DeviceSignature, PresentedToken, ProtectedScope, SessionCtx};
+use crate::error::ApiError;
+use crate::validation::MAX_ID_LEN;
+
+/// Header values above this size are ignored as hostile.
+const MAX_HEADER_LEN: usize = 16 * 1024;
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= MAX_HEADER_LEN)
+}
+
+/// The request's path parameters, with the environment checked (unknown: 404).
+pub(super) struct Env {
+    params: Vec<(String, String)>,
+}
+
+impl Env {
+    /// The path parameter `name` (`device_id`, `wallet_id`).
+    pub(super) fn param(&self, name: &str) -> Result<&str, ApiError> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .ok_or_else(|| ApiError::internal(format!("missing path parameter {name}")))
+    }
+}
+
+impl FromRequestParts<AppState> for Env {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let raw = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::invalid_request("the path is not valid UTF-8"))?;
+        let params: Vec<(String, String)> = raw
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let env = params
+            .iter()
+            .find(|(k, _)| k == "env")
+            .map(|(_, v)| v.as_str());
+        if env != Some(state.env.as_str()) {
+            return Err(ApiError::not_found("unknown environment id"));
+        }
+        if params.iter().any(|(_, v)| v.len() > MAX_ID_LEN) {
+            return Err(ApiError::invalid_request(
+                "a path parameter is longer than 128 characters",
+            ));
+        }
+        Ok(Self { params })
+    }
+}
+
+/// A signed-in caller (a valid, live session JWT in `Authorization: Bearer`).
+pub(super) struct Authed(pub SessionCtx);
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let bearer = header(&parts.headers, "authorization").and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+        state.with(|a| a.authenticate(bearer)).map(Authed)
+    }
+}
+
+/// The device nonce signature of a path on the SDK's signed list, checked.
+pub(super) struct DeviceSigned;
+
+impl FromRequestParts<AppState> for DeviceSigned {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let prefix = format!("/api/v0/sdk/{}/", state.env);
+        // Inside `nest` the URI may or may not still carry the prefix; accept both.
+        let path = parts.uri.path();
+        let relative = path
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| path.trim_start_matches('/'));
+        if !is_device_signed(relative) {
+            return Ok(DeviceSigned);
+        }
+        let nonce = header(&parts.headers, X_DYNAMIC_DEVICE_NONCE);
+        let public_key = header(&parts.headers, X_DYNAMIC_DEVICE_PUBLICKEY);
+        let signature = header(&parts.headers, X_DYNAMIC_DEVICE_SIGNED_NONCE);
+        let sig = match (nonce, public_key, signature) {
+            (None, None, None) => None,
+            (n, p, s) => Some(DeviceSignature {
+                nonce: n.unwrap_or_default().to_owned(),
+                public_key_hex: p.unwrap_or_default().to_owned(),
+                signature_hex: s.unwrap_or_default().to_owned(),
+            }),
+        };
+        state
+            .with(|a| a.check_device_signature(sig))
+            .map(|()| DeviceSigned)
+    }
+}
+
+/// The `x-dyn-elevated-access-token` of a route protected by scope `S`: read here, checked
+/// (and spent) by the authority's rule for the route.
+impl<S: ProtectedScope> FromRequestParts<AppState> for PresentedToken<S> {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(PresentedToken::new(header(
+            &parts.headers,
+            X_DYN_ELEVATED_ACCESS_TOKEN,
+        )))
+    }
+}
+
+/// A JSON body whose failures are 422 `{error, code:"invalid_request"}`, never axum's text.
+pub(super) struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                "the request body is too large or unreadable",
+            )
+        })?;
+        if bytes.is_empty() {
+            return Err(ApiError::invalid_request("this endpoint needs a JSON body"));
+        }
+        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
+            let what = match e.classify() {
+                serde_json::error::Category::Data => {
+                    // "missing field `code`" is useful; the value itself is not echoed.
+                    let msg = e.to_string();
+                    let msg = msg.split(" at line").next().unwrap_or("").to_owned();
+                    if msg.contains("invalid type") || msg.contains("invalid value") {
+                        "a field has the wrong type or value".to_owned()
+                    } else {
+                        msg
+                    }
+                }
+                _ => "the body is not valid JSON".to_owned(),
+            };
+            ApiError::invalid_request(format!("malformed request body: {what}"))
+        })
+    }
+}

@@ -1,0 +1,347 @@
+//! One handler per route: extract, call the authority's rule under the lock, serialise.
+//! Extractors run in signature order, so `Env` (404) comes before `DeviceSigned` (401)
+//! before `Authed` (401) before the body (422). A scope-protected route says its scope in
+//! its signature, as the `PresentedToken<S>` it hands to the authority.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use stepup_protocol::{
+    EmailVerificationCreateRequest, EmailVerificationCreateResponse, ExportPrivateKeyRequest,
+    ExportPrivateKeyResponse, ExternalAuthAssertionResponse, ExternalAuthVerifyRequest, MfaDevice,
+    MfaDevicesResponse, MfaPasskeyRegisterRequest, MfaPasskeyRegistration, NonceResponse,
+    NoncesResponse, OtpSignInRequest, OtpVerifyRequest, PasskeyAuthRequest,
+    PasskeyAuthenticationOptions, PasskeyRegisterRequest, PasskeyRegistrationOptions,
+    RecoveryAuthRequest, SdkUser, SmsVerificationCreateRequest, SmsVerificationCreateResponse,
+    StepUpCheck, StepUpCheckRequest, TotpAuthRequest, TotpRegisterVerifyRequest, TotpRegistration,
+    VerifyResponse,
+};
+
+use super::extractors::{ApiJson, Authed, DeviceSigned, Env};
+use super::{views, AppState};
+use crate::authority::{CredentialLink, CredentialUnlink, PresentedToken, WalletExport};
+use crate::error::ApiError;
+use crate::Channel;
+
+/// What a handler answers: a JSON body, or the `{error, code}` of its refusal.
+type Reply<T> = Result<Json<T>, ApiError>;
+
+// ---------------------------------------------------------------- public endpoints
+
+pub(super) async fn settings(State(s): State<AppState>, _env: Env) -> Json<serde_json::Value> {
+    Json(s.with(|a| a.settings()))
+}
+
+pub(super) async fn nonces(
+    State(s): State<AppState>,
+    _env: Env,
+    RawQuery(query): RawQuery,
+) -> Reply<NoncesResponse> {
+    let count = match query.as_deref().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "count")
+            .map(|(_, v)| v.into_owned())
+    }) {
+        None => 1,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=20).contains(&n) => n,
+            _ => return Err(ApiError::invalid_request("count is a number from 1 to 20")),
+        },
+    };
+    let nonces = s.with(|a| a.issue_nonces(count));
+    Ok(Json(NoncesResponse { nonces }))
+}
+
+pub(super) async fn nonce(State(s): State<AppState>, _env: Env) -> Json<NonceResponse> {
+    let nonce = s
+        .with(|a| a.issue_nonces(1))
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    Json(NonceResponse { nonce })
+}
+
+pub(super) async fn email_create(
+    State(s): State<AppState>,
+    _env: Env,
+    ApiJson(req): ApiJson<EmailVerificationCreateRequest>,
+) -> Reply<EmailVerificationCreateResponse> {
+    s.with(|a| a.create_email_verification(&req.email))
+        .map(Json)
+}
+
+pub(super) async fn sms_create(
+    State(s): State<AppState>,
+    _env: Env,
+    ApiJson(req): ApiJson<SmsVerificationCreateRequest>,
+) -> Reply<SmsVerificationCreateResponse> {
+    s.with(|a| a.create_sms_verification(&req)).map(Json)
+}
+
+pub(super) async fn email_signin(
+    State(s): State<AppState>,
+    _env: Env,
+    _sig: DeviceSigned,
+    ApiJson(req): ApiJson<OtpSignInRequest>,
+) -> Reply<VerifyResponse> {
+    s.with(|a| a.otp_sign_in(Channel::Email, &req)).map(Json)
+}
+
+pub(super) async fn sms_signin(
+    State(s): State<AppState>,
+    _env: Env,
+    _sig: DeviceSigned,
+    ApiJson(req): ApiJson<OtpSignInRequest>,
+) -> Reply<VerifyResponse> {
+    s.with(|a| a.otp_sign_in(Channel::Sms, &req)).map(Json)
+}
+
+// ---------------------------------------------------------------- signed-in endpoints
+
+pub(super) async fn email_verify(
+    State(s): State<AppState>,
+    _env: Env,
+    _sig: DeviceSigned,
+    Authed(ctx): Authed,
+    ApiJson(req): ApiJson<OtpVerifyRequest>,
+) -> Reply<VerifyResponse> {
+    s.with(|a| a.otp_verify(&ctx, Channel::Email, &req))
+        .map(Json)
+}
+
+pub(super) async fn sms_verify(
+    State(s): State<AppState>,
+    _env: Env,
+    _sig: DeviceSigned,
+    Authed(ctx): Authed,
+    ApiJson(req): ApiJson<OtpVerifyRequest>,
+) -> Reply<VerifyResponse> {
+    s.with(|a| a.otp_verify(&ctx, Channel::Sms, &req)).map(Json)
+}
+
+pub(super) async fn refresh(
+    State(s): State<AppState>,
+    _env: Env,
+    _sig: DeviceSigned,
+    Authed(ctx): Authed,
+) -> Reply<VerifyResponse> {
+    s.with(|a| a.refresh(&ctx)).map(Json)
+}
+
+pub(super) async fn get_user(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+) -> Reply<SdkUser> {
+    s.with(|a| a.sdk_user(&ctx.user_id, Some(&ctx.sid)))
+        .map(Json)
+}
+
+pub(super) async fn revoke(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+) -> Result<StatusCode, ApiError> {
+    s.with(|a| a.revoke(&ctx)).map(|()| StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn step_up_check(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    ApiJson(req): ApiJson<StepUpCheckRequest>,
+) -> Reply<StepUpCheck> {
+    s.with(|a| a.step_up_check(&ctx, &req.scope)).map(Json)
+}
+
+pub(super) async fn totp_auth(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    ApiJson(req): ApiJson<TotpAuthRequest>,
+) -> Reply<VerifyResponse> {
+    s.with(|a| a.totp_auth(&ctx, &req)).map(Json)
+}
+
+pub(super) async fn recovery_auth(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    ApiJson(req): ApiJson<RecoveryAuthRequest>,
+) -> Reply<VerifyResponse> {
+    s.with(|a| a.recovery_auth(&ctx, &req)).map(Json)
+}
+
+pub(super) async fn external_auth_verify(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    ApiJson(req): ApiJson<ExternalAuthVerifyRequest>,
+) -> Reply<ExternalAuthAssertionResponse> {
+    s.with(|a| a.external_auth_verify(&ctx, &req.jwt)).map(Json)
+}
+
+pub(super) async fn passkey_auth_options(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+) -> Reply<PasskeyAuthenticationOptions> {
+    s.with(|a| a.passkey_auth_options(&ctx)).map(Json)
+}
+
+pub(super) async fn passkey_auth(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    ApiJson(req): ApiJson<PasskeyAuthRequest>,
+) -> Reply<VerifyResponse> {
+    s.with(|a| a.passkey_auth(&ctx, &req)).map(Json)
+}
+
+pub(super) async fn register_mfa_passkey_finish(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    ApiJson(req): ApiJson<MfaPasskeyRegisterRequest>,
+) -> Reply<VerifyResponse> {
+    s.with(|a| a.passkey_mfa_register_finish(&ctx, &req))
+        .map(Json)
+}
+
+pub(super) async fn register_account_passkey_finish(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    ApiJson(req): ApiJson<PasskeyRegisterRequest>,
+) -> Reply<VerifyResponse> {
+    s.with(|a| a.passkey_account_register_finish(&ctx, &req))
+        .map(Json)
+}
+
+pub(super) async fn register_totp_verify(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    ApiJson(req): ApiJson<TotpRegisterVerifyRequest>,
+) -> Reply<MfaDevice> {
+    s.with(|a| a.register_totp_verify(&ctx, &req)).map(Json)
+}
+
+pub(super) async fn list_mfa(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+) -> Reply<MfaDevicesResponse> {
+    s.with(|a| a.list_mfa(&ctx)).map(Json)
+}
+
+/// `PUT users/mfa/{id}` body; the SDK's `setDefaultMfaDevice` sends none, meaning "default".
+#[derive(Deserialize)]
+struct SetDefaultBody {
+    #[serde(default)]
+    default: Option<bool>,
+}
+
+pub(super) async fn set_default_mfa(
+    State(s): State<AppState>,
+    env: Env,
+    Authed(ctx): Authed,
+    body: Bytes,
+) -> Reply<MfaDevice> {
+    let id = env.param("device_id")?.to_owned();
+    let default = if body.is_empty() {
+        true
+    } else {
+        serde_json::from_slice::<SetDefaultBody>(&body)
+            .map_err(|_| {
+                ApiError::invalid_request("malformed request body: expected {\"default\": bool}")
+            })?
+            .default
+            .unwrap_or(true)
+    };
+    s.with(|a| a.set_default_mfa(&ctx, &id, default)).map(Json)
+}
+
+// ---------------------------------------------------------------- scope-protected endpoints
+
+/// `GET users/mfa/register/passkey` (`credential:link`); the `POST` finishes the ceremony
+/// this starts (its challenge is the proof).
+pub(super) async fn register_mfa_passkey(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    token: PresentedToken<CredentialLink>,
+) -> Reply<MfaPasskeyRegistration> {
+    s.with(|a| a.passkey_mfa_register_start(&ctx, &token))
+        .map(Json)
+}
+
+/// `GET users/passkeys/register` (`credential:link`): account passkeys, the SDK's
+/// `registerPasskey`.
+pub(super) async fn register_account_passkey(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    token: PresentedToken<CredentialLink>,
+) -> Reply<PasskeyRegistrationOptions> {
+    s.with(|a| a.passkey_account_register_start(&ctx, &token))
+        .map(Json)
+}
+
+/// `GET users/mfa/register/totp` (`credential:link`).
+pub(super) async fn register_totp(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    token: PresentedToken<CredentialLink>,
+) -> Reply<TotpRegistration> {
+    s.with(|a| a.register_totp_start(&ctx, &token)).map(Json)
+}
+
+/// `DELETE users/mfa/{id}` (`credential:unlink`).
+pub(super) async fn delete_mfa(
+    State(s): State<AppState>,
+    env: Env,
+    Authed(ctx): Authed,
+    token: PresentedToken<CredentialUnlink>,
+) -> Result<StatusCode, ApiError> {
+    let id = env.param("device_id")?.to_owned();
+    s.with(|a| a.delete_mfa(&ctx, &id, &token))
+        .map(|()| StatusCode::NO_CONTENT)
+}
+
+/// `POST waas/{walletId}/privateKey/export` (`wallet:export`).
+pub(super) async fn export_private_key(
+    State(s): State<AppState>,
+    env: Env,
+    Authed(ctx): Authed,
+    token: PresentedToken<WalletExport>,
+    ApiJson(req): ApiJson<ExportPrivateKeyRequest>,
+) -> Reply<ExportPrivateKeyResponse> {
+    let wallet_id = env.param("wallet_id")?.to_owned();
+    s.with(|a| a.export_key(&ctx, &wallet_id, &req, &token))
+        .map(Json)
+}
+
+// ---------------------------------------------------------------- sandbox-only views
+
+pub(super) async fn outbox(State(s): State<AppState>, _env: Env) -> Json<serde_json::Value> {
+    Json(views::outbox(&s.with(|a| a.outbox())))
+}
+
+pub(super) async fn demo(State(s): State<AppState>, _env: Env) -> Reply<serde_json::Value> {
+    let (demo, code) = s.with(|a| {
+        let demo = a.demo();
+        let code = demo
+            .as_ref()
+            .and_then(|d| d.totp_secret_base32.as_ref())
+            .and_then(|sec| a.totp_now(sec.expose()));
+        (demo, code)
+    });
+    let demo = demo.ok_or_else(|| {
+        ApiError::not_found("this sandbox has no demo user (start it with --seed-demo)")
+    })?;
+    Ok(Json(views::demo(&demo, code)))
+}

@@ -1,0 +1,98 @@
+//! The route table. A route protected by a scope names it in its handler's signature
+//! (`PresentedToken<CredentialLink>` ...), listed here beside each route.
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{delete, get, post};
+use axum::Router;
+
+use super::handlers::*;
+use super::AppState;
+use crate::error::ApiError;
+
+/// Request bodies above this size are refused.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// The router of a sandbox.
+pub(crate) fn router(shared: AppState) -> Router {
+    let sdk = Router::new()
+        .route("/settings", get(settings))
+        .route("/nonces", get(nonces))
+        .route("/nonce", get(nonce))
+        .route("/emailVerifications/create", post(email_create))
+        .route("/emailVerifications/signin", post(email_signin))
+        .route("/emailVerifications/verify", post(email_verify))
+        .route("/smsVerifications/create", post(sms_create))
+        .route("/smsVerifications/signin", post(sms_signin))
+        .route("/smsVerifications/verify", post(sms_verify))
+        .route("/refresh", post(refresh))
+        .route("/users", get(get_user))
+        .route("/revoke", post(revoke))
+        .route("/stepUp/check", post(step_up_check))
+        .route("/users/mfa/auth/totp", post(totp_auth))
+        .route("/users/mfa/auth/recovery", post(recovery_auth))
+        .route("/users/mfa/auth/passkey", post(passkey_auth))
+        .route("/users/passkeys/authenticate", get(passkey_auth_options))
+        // GET: credential:link. POST: answers the GET's challenge.
+        .route(
+            "/users/mfa/register/passkey",
+            get(register_mfa_passkey).post(register_mfa_passkey_finish),
+        )
+        // GET: credential:link. POST: answers the GET's challenge.
+        .route(
+            "/users/passkeys/register",
+            get(register_account_passkey).post(register_account_passkey_finish),
+        )
+        .route("/externalAuth/verify", post(external_auth_verify))
+        // GET: credential:link. POST: the pending device's first code.
+        .route(
+            "/users/mfa/register/totp",
+            get(register_totp).post(register_totp_verify),
+        )
+        .route("/users/mfa", get(list_mfa))
+        // DELETE: credential:unlink.
+        .route(
+            "/users/mfa/{device_id}",
+            delete(delete_mfa).put(set_default_mfa),
+        )
+        // POST: wallet:export.
+        .route(
+            "/waas/{wallet_id}/privateKey/export",
+            post(export_private_key),
+        );
+    let sandbox = Router::new()
+        .route("/outbox", get(outbox))
+        .route("/demo", get(demo));
+    Router::new()
+        .nest("/api/v0/sdk/{env}", sdk)
+        .nest("/api/v0/sandbox/{env}", sandbox)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(log_request))
+        .with_state(shared)
+}
+
+/// Logs method, path and status. The query string and headers are never logged: they may
+/// carry codes or tokens.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    tracing::info!(%method, %path, status = response.status().as_u16(), "request");
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint in the sandbox")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not accept this method",
+    )
+}
