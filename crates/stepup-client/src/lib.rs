@@ -41,6 +41,7 @@
 //! - `error`: [`StepUpError`], one sentence per variant.
 
 pub mod actions;
+pub mod blocking;
 pub mod check;
 pub mod client;
 pub mod config;
