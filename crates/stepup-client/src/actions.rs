@@ -116,17 +116,11 @@ impl StepUpClient {
 mod tests {
     use super::*;
     use crate::error::StepUpError;
-    use crate::test_server::client;
-    use crate::test_server::verify_response;
-    use crate::test_server::Reply;
-    use crate::test_server::TestServer;
-    use crate::test_server::ENV;
-    use crate::test_server::EXP;
+    use crate::test_server::{client, verify_response, Reply, TestServer, ENV, EXP};
     use crate::tokens::test_tokens::make;
     use crate::verify::Verification;
     use serde_json::json;
-    use std::sync::atomic::AtomicUsize;
-    use std::sync::atomic::Ordering;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use stepup_protocol::TokenScope;
 
     #[test]

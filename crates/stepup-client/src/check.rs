@@ -116,17 +116,12 @@ impl StepUpClient {
 mod tests {
     use super::*;
     use crate::error::StepUpError;
-    use crate::test_server::client;
-    use crate::test_server::Reply;
-    use crate::test_server::TestServer;
-    use crate::test_server::ENV;
+    use crate::test_server::{client, Reply, TestServer, ENV};
     use crate::vault::TokenVault;
     use serde_json::json;
-    use std::sync::atomic::AtomicUsize;
-    use std::sync::atomic::Ordering;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
-    use stepup_protocol::StepUpCheck;
-    use stepup_protocol::TokenScope;
+    use stepup_protocol::{StepUpCheck, TokenScope};
 
     fn cred(id: &str, format: &str, kind: Option<&str>) -> StepUpCredential {
         StepUpCredential {

@@ -131,24 +131,16 @@ impl StepUpClient {
 #[cfg(test)]
 mod tests {
     use crate::error::StepUpError;
-    use crate::test_server::assert_device_signed;
-    use crate::test_server::client;
-    use crate::test_server::nonces;
-    use crate::test_server::verify_response;
-    use crate::test_server::Reply;
-    use crate::test_server::TestServer;
-    use crate::test_server::ENV;
-    use crate::test_server::EXP;
+    use crate::test_server::{
+        assert_device_signed, client, nonces, verify_response, Reply, TestServer, ENV, EXP,
+    };
     use crate::tokens::test_tokens::make;
     use crate::vault::TokenVault;
-    use crate::verify::OtpChannel;
-    use crate::verify::Verification;
+    use crate::verify::{OtpChannel, Verification};
     use serde_json::json;
-    use std::sync::atomic::AtomicUsize;
-    use std::sync::atomic::Ordering;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
-    use stepup_protocol::Secret;
-    use stepup_protocol::TokenScope;
+    use stepup_protocol::{Secret, TokenScope};
 
     #[tokio::test]
     async fn email_sign_in_signs_a_device_nonce_and_starts_a_session() {

@@ -31,6 +31,9 @@ fn validate_email(email: &str) -> Result<String, StepUpError> {
     }
 }
 
+/// Where the code is checked.
+const VERIFY: &str = "emailVerifications/verify";
+
 impl StepUpClient {
     /// Sends a one-time code to `email` (`POST emailVerifications/create`), for sign-in or for
     /// a step-up. Keep the returned value for the verify call.
@@ -57,29 +60,15 @@ pub(super) async fn verify(
     scopes: &[TokenScope],
 ) -> Result<VerifyOutcome, StepUpError> {
     let sent_here = matches!(verification.channel, OtpChannel::Email(_));
-    verify_code(
-        client,
-        "emailVerifications/verify",
-        verification,
-        sent_here,
-        code,
-        scopes,
-    )
-    .await
+    verify_code(client, VERIFY, verification, sent_here, code, scopes).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_server::assert_device_signed;
-    use crate::test_server::client;
-    use crate::test_server::nonces;
-    use crate::test_server::otp;
-    use crate::test_server::verify_response;
-    use crate::test_server::Reply;
-    use crate::test_server::TestServer;
-    use crate::test_server::ENV;
-    use crate::test_server::EXP;
+    use crate::test_server::{
+        assert_device_signed, client, nonces, otp, verify_response, Reply, TestServer, ENV, EXP,
+    };
     use crate::tokens::test_tokens::make;
     use crate::vault::TokenVault;
     use crate::verify::Verification;

@@ -37,16 +37,11 @@ pub(super) async fn verify(
 
 #[cfg(test)]
 mod tests {
-    use crate::test_server::client;
-    use crate::test_server::Reply;
-    use crate::test_server::TestServer;
-    use crate::test_server::ENV;
-    use crate::test_server::EXP;
+    use crate::test_server::{client, Reply, TestServer, ENV, EXP};
     use crate::tokens::test_tokens::make;
     use crate::verify::Verification;
     use serde_json::json;
-    use stepup_protocol::Secret;
-    use stepup_protocol::TokenScope;
+    use stepup_protocol::{Secret, TokenScope};
 
     #[tokio::test]
     async fn external_auth_stores_the_token_without_rotating_the_session() {

@@ -162,12 +162,7 @@ fn requested(scopes: &[TokenScope]) -> Option<Vec<TokenScope>> {
 mod tests {
     use super::*;
     use crate::error::StepUpError;
-    use crate::test_server::client;
-    use crate::test_server::nonces;
-    use crate::test_server::otp;
-    use crate::test_server::Reply;
-    use crate::test_server::TestServer;
-    use crate::test_server::ENV;
+    use crate::test_server::{client, nonces, otp, Reply, TestServer, ENV};
     use crate::verify::Verification;
     use serde_json::json;
     use stepup_protocol::TokenScope;

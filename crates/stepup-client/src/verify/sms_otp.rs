@@ -42,6 +42,9 @@ fn validate_phone(phone: &PhoneNumber) -> Result<(), StepUpError> {
     }
 }
 
+/// Where the code is checked.
+const VERIFY: &str = "smsVerifications/verify";
+
 impl StepUpClient {
     /// Sends a one-time code by SMS (`POST smsVerifications/create`).
     pub async fn send_sms_otp(&self, phone: PhoneNumber) -> Result<OtpVerification, StepUpError> {
@@ -73,15 +76,7 @@ pub(super) async fn verify(
     scopes: &[TokenScope],
 ) -> Result<VerifyOutcome, StepUpError> {
     let sent_here = matches!(verification.channel, OtpChannel::Sms(_));
-    verify_code(
-        client,
-        "smsVerifications/verify",
-        verification,
-        sent_here,
-        code,
-        scopes,
-    )
-    .await
+    verify_code(client, VERIFY, verification, sent_here, code, scopes).await
 }
 
 #[cfg(test)]
