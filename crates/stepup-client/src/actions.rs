@@ -115,6 +115,13 @@ impl StepUpClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::StepUpError;
+    use crate::test_server::{client, verify_response, Reply, TestServer, ENV, EXP};
+    use crate::tokens::test_tokens::make;
+    use crate::verify::Verification;
+    use serde_json::json;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use stepup_protocol::TokenScope;
 
     #[test]
     fn export_ids_look_like_uuids() {
@@ -122,5 +129,114 @@ mod tests {
         assert_eq!(id.len(), 36);
         assert_eq!(id.matches('-').count(), 4);
         assert_ne!(id, random_export_id());
+    }
+
+    #[tokio::test]
+    async fn a_single_use_token_is_attached_once_then_the_call_needs_step_up() {
+        let server = TestServer::start(ENV, |r| match r.header("x-dyn-elevated-access-token") {
+            Some(_) => Reply::json(200, json!({"exportId": "e", "address": "0xabc", "privateKey": "0xkey"})),
+            None => Reply::json(403, json!({"error": "step up", "code": "step_up_required", "payload": {"scope": "wallet:export"}})),
+        })
+        .await;
+        let (client, _) = client(&server, true).await;
+        let token = make("wallet:export", EXP, Some(true));
+        client
+            .inner
+            .store_elevated_token(&token, &[TokenScope::WalletExport])
+            .await
+            .unwrap();
+        let exported = client.export_wallet_private_key("wallet-1").await.unwrap();
+        assert_eq!(exported.private_key.expose(), "0xkey");
+        assert!(!format!("{exported:?}").contains("0xkey"));
+        assert_eq!(
+            client
+                .export_wallet_private_key("wallet-1")
+                .await
+                .unwrap_err(),
+            StepUpError::StepUpRequired {
+                scope: TokenScope::WalletExport
+            }
+        );
+        let reqs = server.requests();
+        assert_eq!(reqs[0].path, "waas/wallet-1/privateKey/export");
+        assert_eq!(
+            reqs[0].header("x-dyn-elevated-access-token"),
+            Some(token.expose())
+        );
+        assert_eq!(reqs[0].json()["exportId"].as_str().map(str::len), Some(36));
+        assert_eq!(reqs[1].header("x-dyn-elevated-access-token"), None);
+        assert!(matches!(
+            client.export_wallet_private_key("../users").await,
+            Err(StepUpError::InvalidInput(_))
+        ));
+        assert_eq!(server.requests().len(), 2, "invalid input sends nothing");
+    }
+
+    #[tokio::test]
+    async fn retry_after_step_up_verifies_once_and_retries_once() {
+        let token = make("credential:unlink", EXP, None);
+        let reply = verify_response(Some("session-2"), Some(token));
+        let server = TestServer::start(ENV, move |r| {
+            match (r.path.as_str(), r.header("x-dyn-elevated-access-token")) {
+                ("users/mfa/auth/totp", _) => Reply::json(200, reply.clone()),
+                ("users/mfa/dev-1", Some(_)) => Reply::raw(204, ""),
+                _ => Reply {
+                    status: 401,
+                    headers: vec![(
+                        "www-authenticate".into(),
+                        r#"Bearer error="insufficient_user_authentication""#.into(),
+                    )],
+                    body: String::new(),
+                },
+            }
+        })
+        .await;
+        let (client, _) = client(&server, true).await;
+        let verifies = AtomicUsize::new(0);
+        let result = client
+            .retry_after_step_up(
+                || client.delete_mfa_device("dev-1"),
+                |scope| {
+                    verifies.fetch_add(1, Ordering::SeqCst);
+                    let client = client.clone();
+                    async move {
+                        assert_eq!(scope, TokenScope::CredentialUnlink);
+                        let v = Verification::Totp {
+                            device_id: Some("dev-9".into()),
+                            code: "654321".into(),
+                        };
+                        client.verify(v, &[scope]).await.map(drop)
+                    }
+                },
+            )
+            .await;
+        assert_eq!(result, Ok(()));
+        assert_eq!(verifies.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            server.paths(),
+            [
+                "DELETE users/mfa/dev-1",
+                "POST users/mfa/auth/totp",
+                "DELETE users/mfa/dev-1"
+            ]
+        );
+        let reqs = server.requests();
+        assert_eq!(
+            reqs[1].json(),
+            json!({"id": "dev-9", "code": "654321", "requestedScopes": ["credential:unlink"]})
+        );
+        assert_eq!(reqs[2].header("x-mfa-auth-token"), Some(""));
+        assert_eq!(reqs[2].header("authorization"), Some("Bearer session-2"));
+
+        // A second rejection after the retry is returned, not looped on.
+        let again = client
+            .retry_after_step_up(|| client.register_totp_device(), |_| async { Ok(()) })
+            .await;
+        assert_eq!(
+            again.unwrap_err(),
+            StepUpError::StepUpRequired {
+                scope: TokenScope::CredentialLink
+            }
+        );
     }
 }

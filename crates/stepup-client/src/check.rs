@@ -115,6 +115,13 @@ impl StepUpClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::StepUpError;
+    use crate::test_server::{client, Reply, TestServer, ENV};
+    use crate::vault::TokenVault;
+    use serde_json::json;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use stepup_protocol::{StepUpCheck, TokenScope};
 
     fn cred(id: &str, format: &str, kind: Option<&str>) -> StepUpCredential {
         StepUpCredential {
@@ -176,5 +183,76 @@ mod tests {
         check.credentials.truncate(1);
         assert_eq!(choose_method(&check).map(|c| c.id.as_str()), Some("e"));
         assert_eq!(choose_method(&StepUpCheck::required()), None);
+    }
+
+    #[tokio::test]
+    async fn check_fails_closed_on_every_kind_of_failure() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = Arc::clone(&calls);
+        let server = TestServer::start(ENV, move |_| match c.fetch_add(1, Ordering::SeqCst) {
+            0 => Reply::raw(200, "<html>garbage"),
+            1 => Reply::json(200, json!({"isRequired": false})),
+            2 => Reply::json(500, json!({"error": "down"})),
+            3 => Reply::raw(401, ""),
+            _ => Reply::json(200, json!({"isRequired": false, "credentials": []})),
+        })
+        .await;
+        let (client, _) = client(&server, true).await;
+        for _ in 0..4 {
+            assert_eq!(
+                client.check_step_up(TokenScope::WalletExport).await,
+                StepUpCheck::required()
+            );
+        }
+        assert!(
+            !client
+                .check_step_up(TokenScope::WalletExport)
+                .await
+                .is_required
+        );
+        let req = &server.requests()[0];
+        assert_eq!(
+            (req.method.as_str(), req.path.as_str()),
+            ("POST", "stepUp/check")
+        );
+        assert_eq!(req.json(), json!({"scope": "wallet:export"}));
+        assert_eq!(req.header("x-dyn-elevated-access-token"), None);
+
+        let (signed_out, _) = crate::test_server::client(&server, false).await;
+        let before = server.requests().len();
+        assert_eq!(
+            signed_out.check_step_up(TokenScope::WalletExport).await,
+            StepUpCheck::required()
+        );
+        assert_eq!(
+            server.requests().len(),
+            before,
+            "no request without a session"
+        );
+    }
+
+    #[tokio::test]
+    async fn check_fails_closed_when_the_server_is_unreachable() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base =
+            url::Url::parse(&format!("http://{}/api/v0", listener.local_addr().unwrap())).unwrap();
+        drop(listener);
+        let server = TestServer {
+            base_url: base,
+            requests: Default::default(),
+        };
+        let (client, vault) = client(&server, true).await;
+        assert_eq!(
+            client.check_step_up(TokenScope::WalletExport).await,
+            StepUpCheck::required()
+        );
+        assert!(matches!(
+            client.mfa_devices().await,
+            Err(StepUpError::Network(_))
+        ));
+        // Logout still forgets everything locally.
+        client.logout().await.unwrap();
+        assert!(client.current_user().is_none());
+        assert_eq!(vault.load().unwrap(), crate::VaultSnapshot::default());
     }
 }

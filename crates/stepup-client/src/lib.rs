@@ -7,7 +7,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), stepup_client::StepUpError> {
 //! use std::sync::Arc;
-//! use stepup_client::{choose_method, Config, MemoryVault, StepUpClient, TokenScope, Verification};
+//! use stepup_client::prelude::*;
 //!
 //! let client = StepUpClient::new(Config::new("my-environment-id")?, Arc::new(MemoryVault::new())).await?;
 //! let sent = client.send_email_otp("user@example.com").await?;
@@ -25,22 +25,33 @@
 //! ```
 //!
 //! # Layout
+//! - `prelude`: what a caller needs, in one `use stepup_client::prelude::*`.
 //! - `config`: environment, API base URL, app origin, timeouts.
 //! - `vault`: the [`TokenVault`] storage trait, its types, and [`MemoryVault`].
-//! - `store`: the in-memory cache in front of a vault (spawn_blocking + timeout).
+//! - `blocking`: [`run_blocking`], the one way blocking work (a keychain call, a passkey
+//!   ceremony) runs from async code: on a blocking thread, under a time limit.
+//! - `store`: the in-memory cache in front of a vault, every vault call through `run_blocking`.
 //! - `http`: the API client: the SDK's headers, size-capped answers, error mapping.
 //! - `device`: the P-256 device key and the nonce pool.
 //! - `client`: [`StepUpClient`], its builder, and the one path every request takes.
 //! - `session`: email-OTP sign-in, refresh, logout, session rotation.
 //! - `tokens`: parsing elevated tokens; [`TokenStatus`].
-//! - `verify`: one [`Verification`] variant per method.
+//! - `verify/`: one [`Verification`] variant per method, one file each (as mini-redis's
+//!   `cmd/`): `email_otp` (also sends the code), `sms_otp`, `otp` (what the two share),
+//!   `totp`, `recovery_code`, `external_jwt`, `passkey`.
 //! - `check`: `check_step_up`, `has_elevated_access_token`, [`choose_method`].
-//! - `passkey`: native passkey ceremonies: [`passkey::PasskeyAuthenticator`] per platform,
-//!   the keychain-sealed device passkey, and the passkey step-up and registration calls.
+//! - `passkey/`: native passkey ceremonies: [`passkey::PasskeyAuthenticator`] per platform
+//!   (`platform_impl/`), the keychain-sealed device passkey (`device`), the WebAuthn JSON
+//!   conversions (`wire`), and passkey registration (`flows`).
 //! - `actions`: the scope-protected calls and the retry-after-step-up helper.
 //! - `error`: [`StepUpError`], one sentence per variant.
+//!
+//! Each module's unit tests sit at its bottom; the ones that need a server run against
+//! `test_server`, a canned HTTP server with the fixtures they share. The black-box tests
+//! against the sandbox are in `tests/`.
 
 pub mod actions;
+pub mod blocking;
 pub mod check;
 pub mod client;
 pub mod config;
@@ -48,6 +59,7 @@ pub mod device;
 pub mod error;
 pub mod http;
 pub mod passkey;
+pub mod prelude;
 pub mod session;
 pub mod store;
 pub mod tokens;
@@ -57,6 +69,7 @@ pub mod verify;
 #[cfg(test)]
 mod test_server;
 
+pub use blocking::{run_blocking, Stalled};
 pub use check::{choose_method, CredentialMethod, StepUpCredentialExt};
 pub use client::{StepUpClient, StepUpClientBuilder};
 pub use config::{is_loopback, Config, DEFAULT_API_BASE_URL, LOOPBACK_ONLY_ENV};

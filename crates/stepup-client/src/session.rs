@@ -1,5 +1,5 @@
-//! The session: email-OTP sign-in, refresh, logout, and `apply_verify_response`, the one
-//! place a `VerifyResponse` changes the client's state.
+//! The session: email-OTP sign-in (`verify/email_otp.rs` sends the code), refresh, logout,
+//! and `apply_verify_response`, the one place a `VerifyResponse` changes the client's state.
 
 use crate::client::{Inner, StepUpClient};
 use crate::error::StepUpError;
@@ -7,29 +7,7 @@ use crate::http::ApiRequest;
 use crate::tokens::{covers_all, parse_elevated_token, TokenStatus};
 use crate::vault::SessionRecord;
 use crate::verify::{validate_otp_code, OtpChannel, OtpVerification};
-use stepup_protocol::{
-    EmailVerificationCreateRequest, EmailVerificationCreateResponse, OtpSignInRequest, SdkUser,
-    Secret, TokenScope, VerifyResponse,
-};
-
-/// The longest email address accepted (RFC 5321 path limit).
-const MAX_EMAIL_LEN: usize = 254;
-
-pub(crate) fn validate_email(email: &str) -> Result<String, StepUpError> {
-    let email = email.trim();
-    let ok = email.len() <= MAX_EMAIL_LEN
-        && !email.chars().any(|c| c.is_control() || c.is_whitespace())
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
-    if ok {
-        Ok(email.to_owned())
-    } else {
-        Err(StepUpError::InvalidInput(
-            "the email address is not valid".into(),
-        ))
-    }
-}
+use stepup_protocol::{OtpSignInRequest, SdkUser, Secret, TokenScope, VerifyResponse};
 
 impl Inner {
     /// Applies a `VerifyResponse` (C:`updateAuthFromVerifyResponse`): rotates the session, then
@@ -99,22 +77,6 @@ impl Inner {
 }
 
 impl StepUpClient {
-    /// Sends a one-time code to `email` (`POST emailVerifications/create`), for sign-in or for
-    /// a step-up. Keep the returned value for the verify call.
-    pub async fn send_email_otp(&self, email: &str) -> Result<OtpVerification, StepUpError> {
-        let email = validate_email(email)?;
-        let body = EmailVerificationCreateRequest {
-            email,
-            captcha_token: None,
-        };
-        let req = ApiRequest::post("emailVerifications/create").json(&body)?;
-        let resp: EmailVerificationCreateResponse = self.inner.send_json(req).await?;
-        Ok(OtpVerification {
-            verification_uuid: resp.verification_uuid,
-            channel: OtpChannel::Email(resp.email),
-        })
-    }
-
     /// Signs in with the emailed code (`POST emailVerifications/signin`, device-signed).
     pub async fn sign_in_with_email_otp(
         &self,
@@ -168,21 +130,136 @@ impl StepUpClient {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::error::StepUpError;
+    use crate::test_server::{
+        assert_device_signed, client, nonces, verify_response, Reply, TestServer, ENV, EXP,
+    };
+    use crate::tokens::test_tokens::make;
+    use crate::vault::TokenVault;
+    use crate::verify::{OtpChannel, Verification};
+    use serde_json::json;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use stepup_protocol::{Secret, TokenScope};
 
-    #[test]
-    fn emails_are_trimmed_and_checked() {
-        assert_eq!(validate_email("  a@b.example ").unwrap(), "a@b.example");
-        for bad in [
-            "",
-            "ab",
-            "@b",
-            "a@",
-            "a b@c",
-            "a@\nb",
-            &format!("{}@b", "a".repeat(260)),
-        ] {
-            assert!(validate_email(bad).is_err(), "{bad}");
+    #[tokio::test]
+    async fn email_sign_in_signs_a_device_nonce_and_starts_a_session() {
+        let server = TestServer::start(ENV, |r| match r.path.as_str() {
+            "nonces" => nonces(),
+            "emailVerifications/create" => Reply::json(
+                200,
+                json!({"verificationUUID": "v-1", "email": "a@example.com"}),
+            ),
+            "emailVerifications/signin" => {
+                Reply::json(200, verify_response(Some("session-2"), None))
+            }
+            "users/mfa" => Reply::json(200, json!({"count": 0, "devices": []})),
+            _ => Reply::raw(404, ""),
+        })
+        .await;
+        let (client, vault) = client(&server, false).await;
+        let sent = client.send_email_otp(" a@example.com ").await.unwrap();
+        assert_eq!(sent.channel, OtpChannel::Email("a@example.com".into()));
+        let user = client
+            .sign_in_with_email_otp(&sent, " 123456 ".into())
+            .await
+            .unwrap();
+        assert_eq!(user.id, "user-1");
+        assert_eq!(client.current_user().map(|u| u.id), Some("user-1".into()));
+        client.mfa_devices().await.unwrap();
+
+        let reqs = server.requests();
+        assert_eq!(
+            server.paths(),
+            [
+                "POST emailVerifications/create",
+                "GET nonces",
+                "POST emailVerifications/signin",
+                "GET users/mfa"
+            ]
+        );
+        assert_eq!(reqs[0].json(), json!({"email": "a@example.com"}));
+        assert_eq!(reqs[0].header("authorization"), None);
+        assert_eq!(reqs[1].query, "count=5");
+        assert_eq!(
+            reqs[2].json(),
+            json!({"verificationUUID": "v-1", "verificationToken": "123456"})
+        );
+        assert_device_signed(&reqs[2]);
+        assert_eq!(reqs[2].header("x-dynamic-device-nonce"), Some("n1"));
+        assert_eq!(
+            reqs[0].header("x-dynamic-device-nonce"),
+            None,
+            "create is not device-signed"
+        );
+        assert_eq!(reqs[3].header("authorization"), Some("Bearer session-2"));
+        let stored = vault.load().unwrap();
+        assert_eq!(
+            stored.session.map(|s| s.token.expose().to_owned()),
+            Some("session-2".into())
+        );
+        assert!(stored.device_key.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_verify_answer_without_minified_jwt_keeps_the_session_token() {
+        let server =
+            TestServer::start(ENV, |_| Reply::json(200, verify_response(None, None))).await;
+        let (client, _) = client(&server, true).await;
+        client
+            .verify(
+                Verification::Totp {
+                    device_id: None,
+                    code: "123456".into(),
+                },
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            client.inner.store.session().unwrap().token.expose(),
+            "session-1"
+        );
+        let req = &server.requests()[0];
+        assert_eq!(req.path, "users/mfa/auth/totp");
+        assert_eq!(
+            req.json(),
+            json!({"code": "123456"}),
+            "requestedScopes is left out when empty"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_malformed_or_missing_token_is_an_error_but_the_session_still_rotates() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = Arc::clone(&calls);
+        let server = TestServer::start(ENV, move |_| {
+            let elevated = match c.fetch_add(1, Ordering::SeqCst) {
+                0 => Some(Secret::new("not.a.jwt")),
+                1 => None,
+                2 => Some(make("wallet:sign", EXP, None)),
+                _ => Some(make("wallet:export", 1_600_000_000, None)),
+            };
+            Reply::json(200, verify_response(Some("session-2"), elevated))
+        })
+        .await;
+        let (client, _) = client(&server, true).await;
+        for _ in 0..4 {
+            let v = Verification::RecoveryCode {
+                code: "ABCD-EFGH".into(),
+            };
+            assert_eq!(
+                client.verify(v, &[TokenScope::WalletExport]).await,
+                Err(StepUpError::InvalidElevatedToken)
+            );
         }
+        assert_eq!(
+            client.inner.store.session().unwrap().token.expose(),
+            "session-2"
+        );
+        assert!(
+            client.elevated_tokens().is_empty(),
+            "no unusable or foreign-scope token is stored"
+        );
     }
 }

@@ -2,10 +2,11 @@
 //! in front of a blocking [`TokenVault`].
 //!
 //! Reads for the fast paths ([`TokenStore::peek`], [`TokenStore::session`]) never touch the
-//! vault. Writes update the cache first, then go through to the vault on `spawn_blocking` with
-//! a timeout, so a locked or hung keychain is an error after `vault_timeout`, never a hang.
+//! vault. Writes update the cache first, then go through to the vault with [`run_blocking`],
+//! so a locked or hung keychain is an error after `vault_timeout`, never a hang.
 //! The cache lock is a std `Mutex` that is never held across an `.await`.
 
+use crate::blocking::run_blocking;
 use crate::tokens::TokenStatus;
 use crate::vault::{ElevatedToken, SessionRecord, TokenVault, VaultError, VaultSnapshot};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -52,16 +53,7 @@ impl TokenStore {
         F: FnOnce(&dyn TokenVault) -> Result<T, VaultError> + Send + 'static,
     {
         let vault = Arc::clone(&self.vault);
-        let task = tokio::task::spawn_blocking(move || call(vault.as_ref()));
-        match tokio::time::timeout(self.timeout, task).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_join)) => Err(VaultError::Other("the keychain call crashed".into())),
-            Err(_elapsed) => {
-                let ms = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
-                tracing::warn!(timeout_ms = ms, "vault call timed out");
-                Err(VaultError::TimedOut(ms))
-            }
-        }
+        run_blocking(self.timeout, move || call(vault.as_ref())).await?
     }
 
     /// Reads the vault into the cache (at client start). A session that expired by `now_ms`

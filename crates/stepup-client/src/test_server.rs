@@ -1,5 +1,6 @@
 //! A canned HTTP/1.1 server for unit tests: records every request and answers with a
-//! closure's reply. Not a Dynamic implementation (that is `stepup-sandbox`).
+//! closure's reply, and the fixtures the client's unit tests share. Not a Dynamic
+//! implementation (that is `stepup-sandbox`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -154,4 +155,99 @@ async fn read_request(sock: &mut tokio::net::TcpStream, prefix: &str) -> Option<
         headers,
         body: String::from_utf8_lossy(&body).to_string(),
     })
+}
+
+// ---------------------------------------------------------------- client fixtures
+// What the mock-server tests next to each module share: a client over a `TestServer`, and
+// the answers they reply with.
+
+use crate::config::Config;
+use crate::vault::{MemoryVault, SessionRecord, TokenVault};
+use crate::verify::{OtpChannel, OtpVerification, PhoneNumber};
+use crate::StepUpClient;
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use serde_json::json;
+use stepup_protocol::{ManualClock, Secret};
+
+/// The environment every unit-test client uses.
+pub const ENV: &str = "env-test";
+/// The manual clock's start.
+pub const NOW_MS: i64 = 1_700_000_000_000;
+/// An elevated token's expiry (unix seconds), five minutes after [`NOW_MS`].
+pub const EXP: i64 = 1_700_000_300;
+
+/// The `SdkUser` of every fixture, in session `session`.
+pub fn user_json(session: &str) -> serde_json::Value {
+    json!({"id": "user-1", "email": "a@example.com", "sessionId": session, "verifiedCredentials": []})
+}
+
+/// A `VerifyResponse` in session `s2`, with `minifiedJwt` and `elevatedAccessToken` if given.
+pub fn verify_response(minified: Option<&str>, elevated: Option<Secret>) -> serde_json::Value {
+    let mut v = json!({"user": user_json("s2"), "expiresAt": 1_700_086_400, "jwt": "full-jwt-2"});
+    if let Some(m) = minified {
+        v["minifiedJwt"] = json!(m);
+    }
+    if let Some(e) = elevated {
+        v["elevatedAccessToken"] = json!(e.expose());
+    }
+    v
+}
+
+/// A batch of five nonces.
+pub fn nonces() -> Reply {
+    Reply::json(200, json!({"nonces": ["n1", "n2", "n3", "n4", "n5"]}))
+}
+
+/// A client of `server` on a manual clock at [`NOW_MS`], signed in (session `session-1`) or not.
+pub async fn client(server: &TestServer, signed_in: bool) -> (StepUpClient, Arc<MemoryVault>) {
+    let vault = Arc::new(MemoryVault::new());
+    if signed_in {
+        let user = serde_json::from_value(user_json("s1")).unwrap();
+        let session = SessionRecord {
+            token: "session-1".into(),
+            legacy_token: None,
+            expires_at: 1_700_086_400,
+            user,
+        };
+        vault.put_session(&session).unwrap();
+    }
+    let config = Config::new(ENV)
+        .unwrap()
+        .with_api_base_url(server.base_url.clone());
+    let client = StepUpClient::builder(config)
+        .vault(vault.clone())
+        .clock(Arc::new(ManualClock::at_millis(NOW_MS)))
+        .build()
+        .await
+        .unwrap();
+    (client, vault)
+}
+
+/// A sent code: by email, or by SMS.
+pub fn otp(email: bool) -> OtpVerification {
+    let channel = if email {
+        OtpChannel::Email("a@example.com".into())
+    } else {
+        OtpChannel::Sms(PhoneNumber {
+            country_code: "1".into(),
+            iso_country_code: "US".into(),
+            number: "5555550100".into(),
+        })
+    };
+    OtpVerification {
+        verification_uuid: "0b5c3a1e-7a51-4c8e-9a51-0c1f1d2e3f40".into(),
+        channel,
+    }
+}
+
+/// Asserts that `r` carries a device nonce signed by the key it names.
+pub fn assert_device_signed(r: &Recorded) {
+    let nonce = r.header("x-dynamic-device-nonce").expect("nonce header");
+    let key = hex::decode(r.header("x-dynamic-device-publickey").unwrap()).unwrap();
+    let sig = hex::decode(r.header("x-dynamic-device-signed-nonce").unwrap()).unwrap();
+    let vk = VerifyingKey::from_sec1_bytes(&key).unwrap();
+    assert!(vk
+        .verify(nonce.as_bytes(), &Signature::from_slice(&sig).unwrap())
+        .is_ok());
 }

@@ -2,8 +2,8 @@
 //!
 //! [`TokenVault`] is the storage backend: **blocking** calls, because the OS keychains are
 //! blocking APIs (and keyring's can panic inside a tokio runtime). The client never calls a
-//! vault directly from async code: `store::TokenStore` runs every call on `spawn_blocking`
-//! with a timeout and keeps an in-memory cache in front of it, so the fast paths
+//! vault directly from async code: `store::TokenStore` runs every call through
+//! [`run_blocking`](crate::blocking::run_blocking) (a blocking thread, a timeout) and keeps an in-memory cache in front of it, so the fast paths
 //! (`check_step_up`, `has_elevated_access_token`) never touch the backend.
 //!
 //! Implementations: [`MemoryVault`] here (tests, ephemeral sessions) and the OS keychain in

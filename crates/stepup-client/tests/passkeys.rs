@@ -299,10 +299,24 @@ async fn an_account_passkey_also_steps_up() {
         .register_account_passkey(device(&store))
         .await
         .expect("account passkey registered");
-    w.client
+    assert!(
+        !w.client.has_elevated_access_token(&EXPORT),
+        "no wallet:export token before the passkey step-up"
+    );
+    let outcome = w
+        .client
         .authenticate_passkey_mfa(&[EXPORT], device(&store))
         .await
         .expect("step-up with the account passkey");
+    let token = outcome.token.expect("the step-up earns a token");
+    assert_eq!(token.scopes, vec![EXPORT]);
+    assert!(w.client.has_elevated_access_token(&EXPORT));
+    let exported = w
+        .client
+        .export_wallet_private_key(&w.wallet_id())
+        .await
+        .expect("export with the account passkey's token");
+    assert!(exported.private_key.expose().starts_with("0x"));
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! `check_step_up` with a token present in the keychain: served from the client's in-memory
 //! cache (no D-Bus), and cold (a fresh client that first loads the keychain, then checks).
+//! Outside `with-keyring.sh` it fails rather than write into your own keyring.
 //!
 //! ```sh
 //! dbus-run-session -- crates/stepup-keychain/with-keyring.sh cargo bench -p stepup-keychain --bench check
@@ -12,9 +13,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use stepup_client::TokenScope;
 
 fn check(c: &mut Criterion) {
-    if !support::keychain_enabled() {
-        return;
-    }
+    support::require_private_keyring();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

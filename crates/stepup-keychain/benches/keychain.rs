@@ -3,8 +3,11 @@
 //! ```sh
 //! dbus-run-session -- crates/stepup-keychain/with-keyring.sh cargo bench -p stepup-keychain --bench keychain
 //! ```
-//! Without `STEPUP_KEYCHAIN_TESTS=1` (set by `with-keyring.sh`) it prints a SKIP line and
-//! measures nothing: it must never write into a developer's own keyring.
+//! Outside `with-keyring.sh` (no `STEPUP_KEYCHAIN_TESTS=1`) it fails before it opens a keyring:
+//! it must never write into a developer's own keyring, nor report success having measured nothing.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::time::Duration;
 
@@ -42,13 +45,8 @@ fn session() -> Option<SessionRecord> {
 
 fn keychain(c: &mut Criterion) {
     let env = format!("bench-{}", std::process::id());
-    let vault = match KeychainVault::open_for_environment(APP, &env) {
-        Ok(vault) => vault,
-        Err(e) => {
-            println!("SKIP (keychain unavailable: {e})");
-            return;
-        }
-    };
+    let vault = KeychainVault::open_for_environment(APP, &env)
+        .expect("the private keyring of with-keyring.sh is unavailable");
     let mut group = c.benchmark_group("keychain");
     group
         .sample_size(30)
@@ -84,10 +82,7 @@ fn keychain(c: &mut Criterion) {
 criterion_group!(benches, keychain);
 
 fn main() {
-    if std::env::var("STEPUP_KEYCHAIN_TESTS").as_deref() != Ok("1") {
-        println!("SKIP (no private Secret Service): run inside dbus-run-session -- crates/stepup-keychain/with-keyring.sh");
-        return;
-    }
+    support::require_private_keyring();
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

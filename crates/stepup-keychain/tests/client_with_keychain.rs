@@ -1,7 +1,8 @@
 //! The client on the keychain vault against the sandbox: a single-use token is consumed once
 //! under 100 concurrent attach attempts, and the consumption reaches the keychain at once.
 //!
-//! Runs only inside `with-keyring.sh` (STEPUP_KEYCHAIN_TESTS=1).
+//! Ignored unless asked for: runs with `--include-ignored` inside `with-keyring.sh` (as
+//! `cargo xtask test` does), and fails outside it rather than touch your own keyring.
 #![cfg(target_os = "linux")]
 
 mod support;
@@ -10,10 +11,9 @@ use stepup_client::vault::TokenVault;
 use stepup_client::{StepUpError, TokenScope};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs a Secret Service: run inside with-keyring.sh"]
 async fn a_single_use_token_is_consumed_once_by_a_hundred_concurrent_calls() {
-    if !support::keychain_enabled() {
-        return;
-    }
+    support::require_private_keyring();
     let w = support::signed_in("race@example.com", "race").await;
     w.step_up(TokenScope::WalletExport).await.expect("step-up");
     assert_eq!(

@@ -3,11 +3,14 @@
 //! logout.
 //!
 //! ```sh
-//! dbus-run-session -- crates/stepup-keychain/with-keyring.sh cargo test -p stepup-keychain --test passkey_store
+//! dbus-run-session -- crates/stepup-keychain/with-keyring.sh cargo test -p stepup-keychain --test passkey_store -- --include-ignored
 //! ```
-//! Without `STEPUP_KEYCHAIN_TESTS=1` (set by `with-keyring.sh`) it prints a SKIP line and passes.
+//! Ignored unless asked for (`-- --include-ignored`, as `cargo xtask test` does); outside
+//! `with-keyring.sh` it fails rather than touch your own keyring.
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::panic)]
+
+mod support;
 
 use std::sync::Arc;
 use stepup_client::passkey::{
@@ -22,14 +25,6 @@ use stepup_sandbox::{Sandbox, SandboxConfig, UserSpec};
 
 const APP: &str = "com.stepup.test";
 
-fn enabled() -> bool {
-    if std::env::var("STEPUP_KEYCHAIN_TESTS").as_deref() == Ok("1") {
-        return true;
-    }
-    println!("SKIP (no private Secret Service)");
-    false
-}
-
 fn confirmation(store: Arc<KeychainPasskeyStore>) -> PasskeyConfirmation {
     let store: Arc<dyn PasskeyStateStore> = store;
     PasskeyConfirmation::new(
@@ -39,10 +34,9 @@ fn confirmation(store: Arc<KeychainPasskeyStore>) -> PasskeyConfirmation {
 }
 
 #[tokio::test]
+#[ignore = "needs a Secret Service: run inside with-keyring.sh"]
 async fn device_passkey_state_round_trips_through_the_keychain() {
-    if !enabled() {
-        return;
-    }
+    support::require_private_keyring();
     let env = format!("passkey-{}", std::process::id());
     let clock = ManualClock::now();
     let config = SandboxConfig {

@@ -2,16 +2,19 @@
 //!
 //! Run them (Debian packages: gnome-keyring dbus libsecret-tools):
 //! ```sh
-//! dbus-run-session -- crates/stepup-keychain/with-keyring.sh cargo test -p stepup-keychain --test secret_service
+//! dbus-run-session -- crates/stepup-keychain/with-keyring.sh cargo test -p stepup-keychain --test secret_service -- --include-ignored
 //! ```
-//! Without `STEPUP_KEYCHAIN_TESTS=1` (set by `with-keyring.sh`) every test prints
-//! "SKIP (no private Secret Service)" and passes: they must never touch a developer's own keyring.
+//! Every test is ignored unless asked for (`-- --include-ignored`, as `cargo xtask test` does);
+//! outside `with-keyring.sh` (no `STEPUP_KEYCHAIN_TESTS=1`) each fails before it opens a
+//! keyring: they must never touch a developer's own keyring, nor pass without running.
 //!
 //! Some checks run in a child process (this same test binary, running the ignored test
 //! `child_role` with `STEPUP_KEYCHAIN_ROLE` set): a second process reading what the first
 //! wrote, a session with no Secret Service, and a keyring of its own to lock.
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::panic)] // test helpers outside #[test] functions
+
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -24,14 +27,6 @@ use stepup_protocol::{SdkUser, Secret, TokenScope};
 const APP: &str = "com.stepup.test";
 /// The client's timeout around every vault call.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
-
-fn enabled() -> bool {
-    if std::env::var("STEPUP_KEYCHAIN_TESTS").as_deref() == Ok("1") {
-        return true;
-    }
-    println!("SKIP (no private Secret Service)");
-    false
-}
 
 /// An environment id no other test (or earlier run) uses.
 fn env_id(test: &str) -> String {
@@ -146,10 +141,9 @@ fn with_keyring_script() -> PathBuf {
 }
 
 #[test]
+#[ignore = "needs a Secret Service: run inside with-keyring.sh"]
 fn what_one_process_stores_another_reads_back() {
-    if !enabled() {
-        return;
-    }
+    support::require_private_keyring();
     let env = env_id("cross-process");
     assert_child_ok(&child("write", &env).output().unwrap());
     assert_child_ok(&child("read", &env).output().unwrap());
@@ -159,10 +153,9 @@ fn what_one_process_stores_another_reads_back() {
 }
 
 #[test]
+#[ignore = "needs a Secret Service: run inside with-keyring.sh"]
 fn entries_carry_service_and_username_and_no_secret_in_attributes_or_label() {
-    if !enabled() {
-        return;
-    }
+    support::require_private_keyring();
     let env = env_id("attributes");
     let vault = open(&env);
     write_expected(&vault);
@@ -213,10 +206,9 @@ fn entries_carry_service_and_username_and_no_secret_in_attributes_or_label() {
 }
 
 #[test]
+#[ignore = "needs a Secret Service: run inside with-keyring.sh"]
 fn clear_leaves_no_entry() {
-    if !enabled() {
-        return;
-    }
+    support::require_private_keyring();
     let env = env_id("clear");
     let vault = open(&env);
     write_expected(&vault);
@@ -230,10 +222,9 @@ fn clear_leaves_no_entry() {
 }
 
 #[test]
+#[ignore = "needs a Secret Service: run inside with-keyring.sh"]
 fn remove_token_keeps_index_and_entries_consistent() {
-    if !enabled() {
-        return;
-    }
+    support::require_private_keyring();
     let env = env_id("remove");
     let vault = open(&env);
     let mut tokens = expected().tokens;
@@ -294,10 +285,9 @@ fn remove_token_keeps_index_and_entries_consistent() {
 }
 
 #[test]
+#[ignore = "needs a Secret Service: run inside with-keyring.sh"]
 fn two_environments_never_mix() {
-    if !enabled() {
-        return;
-    }
+    support::require_private_keyring();
     let (a, b) = (open(&env_id("env-a")), open(&env_id("env-b")));
     write_expected(&a);
     assert_eq!(b.load().unwrap(), VaultSnapshot::default());
@@ -307,10 +297,9 @@ fn two_environments_never_mix() {
 }
 
 #[test]
+#[ignore = "needs a Secret Service: run inside with-keyring.sh"]
 fn open_async_works_inside_a_tokio_runtime() {
-    if !enabled() {
-        return;
-    }
+    support::require_private_keyring();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let vault = KeychainVault::open_async(APP, &env_id("async"), CLIENT_TIMEOUT)
@@ -328,10 +317,9 @@ fn open_async_works_inside_a_tokio_runtime() {
 }
 
 #[test]
+#[ignore = "needs a Secret Service: run inside with-keyring.sh"]
 fn a_locked_collection_is_locked_for_reads_and_writes_within_the_timeout() {
-    if !enabled() {
-        return;
-    }
+    support::require_private_keyring();
     // A keyring of its own: locking the shared one would fail the tests running beside this one.
     let home = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("keyring-locked-{}", std::process::id()));
@@ -355,10 +343,9 @@ fn a_locked_collection_is_locked_for_reads_and_writes_within_the_timeout() {
 }
 
 #[test]
+#[ignore = "needs a Secret Service: run inside with-keyring.sh"]
 fn no_session_bus_is_unavailable_quickly() {
-    if !enabled() {
-        return;
-    }
+    support::require_private_keyring();
     let out = child("unavailable", &env_id("no-bus"))
         .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
         .output()
@@ -368,10 +355,9 @@ fn no_session_bus_is_unavailable_quickly() {
 }
 
 #[test]
+#[ignore = "needs a Secret Service: run inside with-keyring.sh"]
 fn a_bus_without_secret_service_is_unavailable_quickly() {
-    if !enabled() {
-        return;
-    }
+    support::require_private_keyring();
     // A session bus with no service directories: nothing can be activated.
     let dir =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bare-bus-{}", std::process::id()));

@@ -7,7 +7,9 @@
 //!
 //! # Layout
 //! - [`scope`]: `TokenScope` and the normalised scope-set key.
-//! - [`model`]: request and response bodies of every endpoint the client and sandbox speak.
+//! - [`model`]: request and response bodies of every endpoint the client and sandbox speak, one
+//!   file a topic (`model/{credential,check,session,otp,mfa,external,nonce,wallet,social,passkey,actions}.rs`),
+//!   all re-exported from `model` and from the crate root.
 //! - [`error`]: the `{error, code, payload}` error body and the machine codes we use.
 //! - [`headers`]: header names, the SDK's versions, and the device-nonce-signed endpoints.
 //! - [`jwt`]: ES256 compact JWS (sign, verify, decode-without-verify) and token claims.

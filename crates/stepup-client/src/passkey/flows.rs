@@ -1,13 +1,13 @@
-//! The passkey calls of [`StepUpClient`]: step-up (§3.6) and registration (§5).
+//! Passkey registration (§5): an MFA passkey and an account passkey. The passkey step-up
+//! (§3.6) is a verification: `verify/passkey.rs`.
 
-use super::{run_ceremony, wire, PasskeyConfirmation};
+use super::{passkey_error, wire, PasskeyConfirmation};
 use crate::client::StepUpClient;
 use crate::error::StepUpError;
 use crate::http::ApiRequest;
-use crate::verify::{Verification, VerifyOutcome};
+use crate::verify::validate_id;
 use stepup_protocol::{
-    codes, MfaPasskeyRegistration, PasskeyAuthenticationOptions, PasskeyRegistrationOptions,
-    TokenScope, VerifyResponse,
+    MfaPasskeyRegistration, PasskeyRegistrationOptions, TokenScope, VerifyResponse,
 };
 
 /// A passkey registered by [`StepUpClient::register_passkey`].
@@ -17,74 +17,7 @@ pub struct RegisteredPasskey {
     pub device_id: Option<String>,
 }
 
-/// A server refusal of a passkey call, in passkey words.
-fn passkey_error(e: StepUpError) -> StepUpError {
-    match e {
-        StepUpError::InvalidOtp => StepUpError::PasskeyRefused,
-        StepUpError::Api { ref code, .. } if code == codes::PASSKEY_NOT_FOUND => {
-            StepUpError::NoPasskeyCredentials
-        }
-        StepUpError::Api { ref code, .. } if code == codes::MFA_INVALID_REQUEST => {
-            StepUpError::PasskeyRefused
-        }
-        other => other,
-    }
-}
-
 impl StepUpClient {
-    /// `authenticatePasskeyMFA({ requestedScopes })`: `GET users/passkeys/authenticate`; no
-    /// passkey listed → [`StepUpError::NoPasskeyCredentials`] with no further request; else
-    /// the authenticator signs (on a blocking thread, 60 s at most: `CeremonyTimedOut`; the user said
-    /// no: `Cancelled`; no PIN/biometric: `UserNotVerified`), then
-    /// `POST users/mfa/auth/passkey` rotates the session and stores the elevated token.
-    /// Same as `verify(Verification::Passkey(confirmation), scopes)`.
-    pub async fn authenticate_passkey_mfa(
-        &self,
-        requested_scopes: &[TokenScope],
-        confirmation: PasskeyConfirmation,
-    ) -> Result<VerifyOutcome, StepUpError> {
-        self.verify(Verification::Passkey(confirmation), requested_scopes)
-            .await
-    }
-
-    /// The passkey authentication options (`GET users/passkeys/authenticate`): the dialog
-    /// can tell from `allowCredentials` whether a passkey step is possible at all.
-    pub async fn passkey_authentication_options(
-        &self,
-    ) -> Result<PasskeyAuthenticationOptions, StepUpError> {
-        self.inner.require_session()?;
-        self.inner
-            .send_json(ApiRequest::get("users/passkeys/authenticate"))
-            .await
-    }
-
-    pub(crate) async fn verify_passkey(
-        &self,
-        confirmation: PasskeyConfirmation,
-        scopes: &[TokenScope],
-    ) -> Result<VerifyOutcome, StepUpError> {
-        let origin = wire::app_origin(self.inner.config.app_origin.as_deref())?;
-        let options = self.passkey_authentication_options().await?;
-        let options = wire::request_options(&options, &origin)?;
-        let PasskeyConfirmation {
-            authenticator,
-            presence,
-        } = confirmation;
-        let credential =
-            run_ceremony(move || authenticator.authenticate(origin, options, presence.as_ref()))
-                .await?;
-        let requested = (!scopes.is_empty()).then(|| scopes.to_vec());
-        let body = wire::assertion_request(&credential, requested)?;
-        let req = ApiRequest::post("users/mfa/auth/passkey").json(&body)?;
-        let resp: VerifyResponse = self.inner.send_json(req).await.map_err(passkey_error)?;
-        let user = resp.user.clone();
-        let token = self.inner.apply_verify_response(resp, scopes).await?;
-        Ok(VerifyOutcome {
-            user: Some(user),
-            token,
-        })
-    }
-
     /// Registers a new MFA passkey (`GET`/`POST users/mfa/register/passkey`, scope
     /// `credential:link`: the stored token is attached; without one the answer is
     /// [`StepUpError::StepUpRequired`], so step up for `credential:link` first).
@@ -96,15 +29,9 @@ impl StepUpClient {
         let origin = wire::app_origin(self.inner.config.app_origin.as_deref())?;
         let req = ApiRequest::get("users/mfa/register/passkey").scoped(TokenScope::CredentialLink);
         let registration: MfaPasskeyRegistration = self.inner.send_json(req).await?;
-        let device_id = crate::verify::validate_id(&registration.id, "MFA device id")?;
+        let device_id = validate_id(&registration.id, "MFA device id")?;
         let options = wire::creation_options(&registration.registration)?;
-        let PasskeyConfirmation {
-            authenticator,
-            presence,
-        } = confirmation;
-        let credential =
-            run_ceremony(move || authenticator.register(origin, options, presence.as_ref()))
-                .await?;
+        let credential = confirmation.register(origin, options).await?;
         let body = wire::mfa_register_request(&device_id, &credential)?;
         let req = ApiRequest::post("users/mfa/register/passkey").json(&body)?;
         let resp: VerifyResponse = self.inner.send_json(req).await.map_err(passkey_error)?;
@@ -126,13 +53,7 @@ impl StepUpClient {
         let req = ApiRequest::get("users/passkeys/register").scoped(TokenScope::CredentialLink);
         let options: PasskeyRegistrationOptions = self.inner.send_json(req).await?;
         let options = wire::creation_options(&options)?;
-        let PasskeyConfirmation {
-            authenticator,
-            presence,
-        } = confirmation;
-        let credential =
-            run_ceremony(move || authenticator.register(origin, options, presence.as_ref()))
-                .await?;
+        let credential = confirmation.register(origin, options).await?;
         let body = wire::account_register_request(&credential)?;
         let req = ApiRequest::post("users/passkeys/register").json(&body)?;
         let resp: VerifyResponse = self.inner.send_json(req).await.map_err(passkey_error)?;

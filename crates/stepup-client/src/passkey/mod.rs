@@ -1,7 +1,7 @@
 //! Passkeys, natively: the WebAuthn ceremonies a webview cannot run for the relying party.
 //!
-//! A [`PasskeyAuthenticator`] runs one ceremony (blocking; the client runs it on
-//! `spawn_blocking` under a 60 s [`CEREMONY_TIMEOUT`]); [`platform_authenticator`] picks the one
+//! A [`PasskeyAuthenticator`] runs one ceremony (blocking; the client runs it with
+//! [`run_blocking`] under a 60 s [`CEREMONY_TIMEOUT`]); [`platform_authenticator`] picks the one
 //! this platform has. The client builds `clientDataJSON` with [`Config::app_origin`], which
 //! must equal the relying party's origin.
 //!
@@ -20,14 +20,15 @@
 mod device;
 mod flows;
 mod platform_impl;
-mod wire;
+pub(crate) mod wire;
 
+use crate::blocking::{run_blocking, Stalled};
 use crate::error::StepUpError;
 use crate::vault::VaultError;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use stepup_protocol::Secret;
+use stepup_protocol::{codes, Secret};
 
 pub use device::DevicePasskey;
 pub use flows::RegisteredPasskey;
@@ -186,6 +187,32 @@ impl PasskeyConfirmation {
             presence,
         }
     }
+
+    /// Runs a registration ceremony ([`run_ceremony`]: a blocking thread, [`CEREMONY_TIMEOUT`]).
+    pub(crate) async fn register(
+        self,
+        origin: Url,
+        options: CreationChallengeResponse,
+    ) -> Result<RegisterPublicKeyCredential, StepUpError> {
+        let Self {
+            authenticator,
+            presence,
+        } = self;
+        run_ceremony(move || authenticator.register(origin, options, presence.as_ref())).await
+    }
+
+    /// Runs an authentication ceremony ([`run_ceremony`]: a blocking thread, [`CEREMONY_TIMEOUT`]).
+    pub(crate) async fn authenticate(
+        self,
+        origin: Url,
+        options: RequestChallengeResponse,
+    ) -> Result<PublicKeyCredential, StepUpError> {
+        let Self {
+            authenticator,
+            presence,
+        } = self;
+        run_ceremony(move || authenticator.authenticate(origin, options, presence.as_ref())).await
+    }
 }
 
 impl std::fmt::Debug for PasskeyConfirmation {
@@ -216,6 +243,20 @@ pub fn map_authenticator_error(e: &WebauthnCError) -> StepUpError {
     }
 }
 
+/// A server refusal of a passkey call, in passkey words.
+pub(crate) fn passkey_error(e: StepUpError) -> StepUpError {
+    match e {
+        StepUpError::InvalidOtp => StepUpError::PasskeyRefused,
+        StepUpError::Api { ref code, .. } if code == codes::PASSKEY_NOT_FOUND => {
+            StepUpError::NoPasskeyCredentials
+        }
+        StepUpError::Api { ref code, .. } if code == codes::MFA_INVALID_REQUEST => {
+            StepUpError::PasskeyRefused
+        }
+        other => other,
+    }
+}
+
 /// Runs a blocking ceremony on a blocking thread, giving up after [`CEREMONY_TIMEOUT`].
 pub(crate) async fn run_ceremony<T: Send + 'static>(
     ceremony: impl FnOnce() -> Result<T, StepUpError> + Send + 'static,
@@ -223,19 +264,17 @@ pub(crate) async fn run_ceremony<T: Send + 'static>(
     run_ceremony_within(CEREMONY_TIMEOUT, ceremony).await
 }
 
-/// [`run_ceremony`] with another limit. A timed-out authenticator call keeps its thread until
-/// it returns by itself (blocking calls cannot be interrupted); its result is dropped.
+/// [`run_ceremony`] with another limit: [`run_blocking`], its failures in ceremony words.
 async fn run_ceremony_within<T: Send + 'static>(
     limit: Duration,
     ceremony: impl FnOnce() -> Result<T, StepUpError> + Send + 'static,
 ) -> Result<T, StepUpError> {
-    let task = tokio::task::spawn_blocking(ceremony);
-    match tokio::time::timeout(limit, task).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(_)) => Err(StepUpError::Authenticator(
+    match run_blocking(limit, ceremony).await {
+        Ok(result) => result,
+        Err(Stalled::TimedOut(_)) => Err(StepUpError::CeremonyTimedOut),
+        Err(Stalled::Crashed) => Err(StepUpError::Authenticator(
             "the authenticator thread failed".into(),
         )),
-        Err(_) => Err(StepUpError::CeremonyTimedOut),
     }
 }
 

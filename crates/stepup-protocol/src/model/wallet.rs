@@ -1,0 +1,28 @@
+//! Wallet step-up: a SIWE-style signed message (`POST wallets/verify`).
+
+use crate::scope::TokenScope;
+use serde::{Deserialize, Serialize};
+
+/// `VerifyRequest` for `POST wallets/verify` (step-up with an external wallet).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WalletVerifyRequest {
+    /// EIP-191 signature, 0x-hex.
+    pub signed_message: String,
+    /// The SIWE-style message that was signed.
+    pub message_to_sign: String,
+    /// The wallet's address.
+    pub public_wallet_address: String,
+    /// `EVM`, `SOL` ...
+    pub chain: String,
+    /// Lower-case name plus chain, e.g. `metamaskevm`.
+    pub wallet_name: String,
+    /// `browserExtension`, `walletConnect` ...
+    pub wallet_provider: String,
+    /// Chain id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    /// Scopes to mint an elevated token for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_scopes: Option<Vec<TokenScope>>,
+}
