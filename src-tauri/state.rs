@@ -191,14 +191,10 @@ impl Backend {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, VaultError> + Send + 'static,
 ) -> Result<T, AppError> {
-    match tokio::time::timeout(KEYCHAIN_OPEN_TIMEOUT, tokio::task::spawn_blocking(f)).await {
-        Ok(Ok(result)) => Ok(result?),
-        Ok(Err(_)) => Err(VaultError::Other("the keychain thread failed".into()).into()),
-        Err(_) => Err(VaultError::TimedOut(
-            u64::try_from(KEYCHAIN_OPEN_TIMEOUT.as_millis()).unwrap_or(u64::MAX),
-        )
-        .into()),
-    }
+    let result = stepup_client::run_blocking(KEYCHAIN_OPEN_TIMEOUT, f)
+        .await
+        .map_err(VaultError::from)?;
+    Ok(result?)
 }
 
 async fn open_passkey_store(environment_id: &str) -> Result<KeychainPasskeyStore, AppError> {

@@ -110,15 +110,10 @@ impl KeychainVault {
         timeout: Duration,
     ) -> Result<Self, VaultError> {
         let (app_id, env_id) = (app_id.to_owned(), env_id.to_owned());
-        let opening =
-            tokio::task::spawn_blocking(move || Self::open_for_environment(&app_id, &env_id));
-        match tokio::time::timeout(timeout, opening).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(VaultError::Other("the keychain thread failed".into())),
-            Err(_) => Err(VaultError::TimedOut(
-                u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-            )),
-        }
+        stepup_client::run_blocking(timeout, move || {
+            Self::open_for_environment(&app_id, &env_id)
+        })
+        .await?
     }
 
     fn with_store(service: &str, store: Arc<CredentialStore>, platform: Option<Platform>) -> Self {
