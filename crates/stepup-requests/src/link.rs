@@ -302,14 +302,47 @@ fn has_percent_escape(text: &str) -> bool {
         .any(|w| w[0] == b'%' && hex_value(w[1]).is_some() && hex_value(w[2]).is_some())
 }
 
-/// Characters that draw nothing or reorder text: a requester name with one of them could
-/// show the user something other than what it says (e.g. a right-to-left override).
-fn is_invisible_or_reordering(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
-        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
-        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
-        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}')
+/// Characters that draw nothing, reorder text, or look like nothing: a requester name with
+/// one of them could show the user something other than what it says (a right-to-left
+/// override, an invisible join, a private-use glyph, a blank that looks like a space).
+///
+/// Refused: the Unicode general categories Cc (controls), Cf (format: bidi controls, joiners,
+/// tags), Cs, Co (private use), Cn (unassigned: what a later Unicode makes of them is unknown),
+/// Zl and Zp (line and paragraph separators); every variation selector; and the letters and
+/// marks that draw a blank (Hangul fillers, the Braille blank, the combining grapheme joiner,
+/// the Khmer invisible vowels, the Mongolian vowel separator). The table is Unicode 16
+/// (`unicode-general-category`); `tests/deep_link.rs` walks all of it.
+pub fn is_invisible_or_reordering(c: char) -> bool {
+    use unicode_general_category::{get_general_category, GeneralCategory as G};
+    let refused_category = matches!(
+        get_general_category(c),
+        G::Control
+            | G::Format
+            | G::Surrogate
+            | G::PrivateUse
+            | G::Unassigned
+            | G::LineSeparator
+            | G::ParagraphSeparator
+    );
+    refused_category || is_variation_selector(c) || is_blank_look_alike(c)
+}
+
+/// The variation selectors: VS1–16, VS17–256 and the Mongolian free variation selectors.
+fn is_variation_selector(c: char) -> bool {
+    matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' | '\u{180B}'..='\u{180F}')
+}
+
+/// Assigned, "printable" characters that draw nothing at all.
+fn is_blank_look_alike(c: char) -> bool {
+    matches!(
+        c,
+        '\u{034F}' // combining grapheme joiner
+            | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
+            | '\u{17B4}' | '\u{17B5}' // Khmer inherent vowels
+            | '\u{2800}' // Braille pattern blank
+            | '\u{1D159}' // musical symbol null notehead
+            | '\u{FFFC}' // object replacement character
+    )
 }
 
 fn validate_requester(requester: &str) -> Result<(), DeepLinkError> {

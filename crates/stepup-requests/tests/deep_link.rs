@@ -341,3 +341,119 @@ fn allow_list_ignores_entries_that_are_not_bare_origins() {
         vec!["https://d.example", "https://e.example"]
     );
 }
+
+/// A link whose requester is `A<c>B`, `c` percent-encoded.
+fn link_with(c: char) -> String {
+    let mut encoded = String::new();
+    for b in c.to_string().bytes() {
+        encoded.push_str(&format!("%{b:02X}"));
+    }
+    format!("com.stepup.desktop://step-up?scope=wallet:export&requester=A{encoded}B")
+}
+
+#[test]
+fn the_whole_unicode_table_walked_invisible_and_unassigned_code_points_are_refused() {
+    use unicode_general_category::{get_general_category, GeneralCategory as G};
+    let (mut refused, mut accepted) = (0u32, 0u32);
+    for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+        let category = get_general_category(c);
+        let must_refuse = matches!(
+            category,
+            G::Control
+                | G::Format
+                | G::Surrogate
+                | G::PrivateUse
+                | G::Unassigned
+                | G::LineSeparator
+                | G::ParagraphSeparator
+        ) || matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' | '\u{180B}'..='\u{180F}')
+            || matches!(
+                c,
+                '\u{034F}'
+                    | '\u{115F}'
+                    | '\u{1160}'
+                    | '\u{3164}'
+                    | '\u{FFA0}'
+                    | '\u{17B4}'
+                    | '\u{17B5}'
+                    | '\u{2800}'
+                    | '\u{1D159}'
+                    | '\u{FFFC}'
+            )
+            || (category == G::SpaceSeparator && c != ' ');
+        assert_eq!(
+            is_invisible_or_reordering(c) || (category == G::SpaceSeparator && c != ' '),
+            must_refuse,
+            "U+{:04X} ({category:?})",
+            c as u32
+        );
+        // The parser itself, on every code point except the bulk of the unassigned and
+        // private-use planes (sampled: they are one range each in the table).
+        let bulk = matches!(category, G::Unassigned | G::PrivateUse) && (c as u32) % 251 != 0;
+        if bulk || c == '%' || c == '+' || c == ' ' {
+            continue;
+        }
+        let result = StepUpRequest::parse(&link_with(c), &ReturnToAllowList::default());
+        if must_refuse {
+            assert!(
+                matches!(result, Err(DeepLinkError::BadRequester(_))),
+                "U+{:04X} ({category:?}) got through: {result:?}",
+                c as u32
+            );
+            refused += 1;
+        } else if c.is_ascii_control() || c.is_whitespace() {
+            assert!(result.is_err(), "U+{:04X}", c as u32);
+        } else {
+            assert!(
+                result.is_ok(),
+                "U+{:04X} ({category:?}) refused: {result:?}",
+                c as u32
+            );
+            accepted += 1;
+        }
+    }
+    assert!(
+        refused > 4_000 && accepted > 100_000,
+        "{refused} refused, {accepted} accepted"
+    );
+}
+
+#[test]
+fn the_issues_examples_are_refused() {
+    // Format (word joiner, tag), variation selector, Braille blank, private use, Hangul filler.
+    for c in [
+        '\u{2063}',
+        '\u{E0041}',
+        '\u{FE0F}',
+        '\u{E0101}',
+        '\u{2800}',
+        '\u{E000}',
+        '\u{F8FF}',
+        '\u{3164}',
+        '\u{1D173}',
+        '\u{13430}',
+        '\u{2029}',
+    ] {
+        assert!(
+            matches!(
+                StepUpRequest::parse(&link_with(c), &ReturnToAllowList::default()),
+                Err(DeepLinkError::BadRequester(_))
+            ),
+            "U+{:04X}",
+            c as u32
+        );
+    }
+    // Real names keep working: accents (precomposed and combining), CJK, emoji.
+    for name in [
+        "Caf%C3%A9",
+        "Cafe%CC%81",
+        "%E6%9D%B1%E4%BA%AC",
+        "Acme%20%F0%9F%A6%8A",
+    ] {
+        let link = format!("com.stepup.desktop://step-up?scope=wallet:export&requester={name}");
+        assert!(
+            StepUpRequest::parse(&link, &ReturnToAllowList::default()).is_ok(),
+            "{name}"
+        );
+    }
+}
