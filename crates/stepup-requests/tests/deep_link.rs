@@ -389,7 +389,8 @@ fn the_whole_unicode_table_walked_invisible_and_unassigned_code_points_are_refus
         );
         // The parser itself, on every code point except the bulk of the unassigned and
         // private-use planes (sampled: they are one range each in the table).
-        let bulk = matches!(category, G::Unassigned | G::PrivateUse) && (c as u32) % 251 != 0;
+        let bulk =
+            matches!(category, G::Unassigned | G::PrivateUse) && !(c as u32).is_multiple_of(251);
         if bulk || c == '%' || c == '+' || c == ' ' {
             continue;
         }
