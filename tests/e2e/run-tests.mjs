@@ -86,7 +86,7 @@ async function waitForMain(driver) {
 
 async function waitForDialog(driver) {
   await waitFor(driver, `const d = document.getElementById('stepup-dialog');
-    return d.open && !document.getElementById('dlg-methods').hidden && document.querySelector('input[name=dlg-method]:checked') !== null`, 'the dialog with its methods');
+    return d.open && d.dataset.armed === 'true' && !document.getElementById('dlg-methods').hidden && document.querySelector('input[name=dlg-method]:checked') !== null`, 'the dialog with its methods, armed');
 }
 
 async function screenshot(driver, name) {
@@ -273,6 +273,41 @@ const tests = {
     assert.equal(await driver.executeScript(`return document.getElementById('stepup-dialog').open`), false);
     await screenshot(driver, 'invalid-link');
     return {};
+  },
+
+  async enter_right_after_a_link_arrives_approves_nothing(driver) {
+    await waitForMain(driver);
+    // Inside the page, the moment the dialog shows its methods: a scripted click on the
+    // focused, preselected passkey's Verify, and a direct call of the backend that skips the
+    // UI. Both come before the request could be read, and approve nothing.
+    const pending = driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+      const ready = () => document.getElementById('stepup-dialog').open
+        && document.querySelector('input[name=dlg-method]:checked') !== null;
+      const poll = setInterval(() => {
+        if (!ready()) return;
+        clearInterval(poll);
+        const d = document.getElementById('stepup-dialog');
+        const armed = d.dataset.armed;
+        const focused = document.activeElement.id;
+        document.getElementById('dlg-submit').click();
+        const id = Number(d.dataset.requestId);
+        const invoke = window.__TAURI__.core.invoke;
+        invoke('begin_step_up', { requestId: id })
+          .then((check) => invoke('verify_passkey', { requestId: id, credentialId: check.defaultCredentialId }))
+          .then(() => done({ armed, focused, backend: 'approved' }), (e) => done({ armed, focused, backend: e?.code ?? String(e) }));
+      }, 5);`);
+    await openLink(LINK_EXPORT);
+    const early = await pending;
+    assert.deepEqual(early, { armed: 'false', focused: 'dlg-submit', backend: 'approved_too_soon' });
+    await sleep(1500);
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-done').hidden`), true, 'not approved');
+    assert.equal(await driver.executeScript(`return [...document.querySelectorAll('#tokens-body tr')].some(r => r.dataset.scopes === 'wallet:export')`), false, 'no token');
+    await screenshot(driver, 'early-approval-refused');
+    // Once it could be read, the user's Enter approves.
+    assert.equal(await driver.executeScript(`return document.getElementById('stepup-dialog').dataset.armed`), 'true');
+    await driver.findElement(By.id('dlg-submit')).sendKeys('\uE007');
+    await waitForApproved(driver);
+    return early;
   },
 
   async passkey_on_this_device_succeeds(driver) {

@@ -18,6 +18,10 @@ import { verifyPasskey } from './passkey-step.js';
 import { exportKey, verifyAgain, renderExport } from './export.js';
 import { KeyReveal } from './reveal.js';
 
+/** A request must be on screen this long before it can be approved (the backend refuses
+ * earlier approvals: `MIN_SHOWN_MS`, 800 ms, counted from begin_step_up; a little more here). */
+const READ_GUARD_MS = 900;
+
 /** The state of a request just put on screen. */
 const opened = (request) => ({
   /** The request on screen (from a deep link or the app itself). */
@@ -44,6 +48,8 @@ const opened = (request) => ({
   offer: null,
   /** The wallet address the export answered with. */
   wallet: null,
+  /** The request has been on screen for READ_GUARD_MS: a verification may be submitted. */
+  armed: false,
 });
 
 export class StepUpDialog {
@@ -105,6 +111,8 @@ export class StepUpDialog {
     try {
       const check = await call('begin_step_up', { requestId: request.id });
       if (!this.showing(request)) return;
+      // A stray Enter or click right after the dialog appeared approves nothing.
+      setTimeout(() => { if (this.showing(request)) this.update({ armed: true }); }, READ_GUARD_MS);
       if (!check.isRequired) {
         this.finish(check.validUntilMs
           ? `No new verification needed: you already allowed this until ${clockTime(check.validUntilMs)}.`
@@ -157,6 +165,7 @@ export class StepUpDialog {
     const { method } = chosen(state);
     if (!method) return;
     if (method.send && state.phase === PHASES.ready) sendCode(this);
+    else if (!state.armed) return; // too soon to approve: the submit button says so
     else if (method.code) verifyCode(this);
     else verifyPasskey(this);
   }

@@ -48,7 +48,11 @@ export function render(state, previous = {}) {
   if (state.codeInvalid) el.code.setAttribute('aria-invalid', 'true'); else el.code.removeAttribute('aria-invalid');
 
   el.submit.hidden = done;
+  const approving = !(method?.send && !sent);
   el.submit.disabled = !method || isBusy(phase);
+  // Focusable but inert until the request could be read (submit() ignores it until then).
+  el.submit.setAttribute('aria-disabled', String(approving && !state.armed));
+  el.dialog.dataset.armed = String(Boolean(state.armed));
   setText(el.submit, method?.send && !sent ? 'Send code' : method?.verify.submit ?? 'Verify');
   setText(el.cancel, done ? 'Close' : 'Cancel');
 

@@ -26,6 +26,9 @@ pub const MAX_WAITING_LINKS: usize = 32;
 pub const HISTORY_LEN: usize = 50;
 /// Approved export requests kept beyond this are forgotten (oldest first).
 pub const MAX_EXPORT_GRANTS: usize = 16;
+/// A request must have been on screen this long before it can be approved (a stray Enter or
+/// click, or a script, right after a link arrived approves nothing).
+pub const MIN_SHOWN_MS: i64 = 800;
 /// A request nobody answered within this long is closed as expired (15 minutes).
 pub const REQUEST_TTL_MS: i64 = 15 * 60 * 1000;
 
@@ -55,6 +58,10 @@ pub struct RequestDesk {
     /// Exports approved in this dialog, by the id of the request that earned them; at most
     /// [`MAX_EXPORT_GRANTS`] (ids grow, so the first is the oldest).
     exports: BTreeMap<u64, ExportSlot>,
+    /// The request the dialog shows, and since when (unix ms): set by [`RequestDesk::show`],
+    /// kept after the request ends (its done view may still offer the export) until another
+    /// is shown. Only it may be verified, sent a code, or export.
+    shown: Option<(u64, i64)>,
 }
 
 impl RequestDesk {
@@ -140,6 +147,38 @@ impl RequestDesk {
     pub fn ui_ready(&mut self) -> Vec<LinkEvent> {
         self.ui_ready = true;
         std::mem::take(&mut self.waiting)
+    }
+
+    /// The dialog shows request `id` now (`begin_step_up` says so). Refused while another
+    /// request it showed is still open: the dialog shows one request at a time, and a queued
+    /// one comes on screen only once the one before it has ended.
+    pub fn show(&mut self, id: u64, now_ms: i64) -> Result<(), AppError> {
+        self.get(id)?;
+        match self.shown {
+            Some((shown, _)) if shown == id => Ok(()),
+            Some((shown, _)) if self.open.contains_key(&shown) => Err(AppError::NotShown),
+            _ => {
+                self.shown = Some((id, now_ms));
+                Ok(())
+            }
+        }
+    }
+
+    /// Refuses a command for a request the dialog is not showing.
+    pub fn require_shown(&self, id: u64) -> Result<(), AppError> {
+        match self.shown {
+            Some((shown, _)) if shown == id => Ok(()),
+            _ => Err(AppError::NotShown),
+        }
+    }
+
+    /// Refuses an approval of a request not shown, or shown for less than [`MIN_SHOWN_MS`].
+    pub fn require_read(&self, id: u64, now_ms: i64) -> Result<(), AppError> {
+        self.require_shown(id)?;
+        match self.shown {
+            Some((_, since)) if now_ms.saturating_sub(since) >= MIN_SHOWN_MS => Ok(()),
+            _ => Err(AppError::TooSoon),
+        }
     }
 
     /// An open request.

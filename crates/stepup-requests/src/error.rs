@@ -18,6 +18,14 @@ pub enum AppError {
     /// A code was to be verified before one was sent.
     #[error("no code was sent yet: press “Send code” first")]
     NoCodeSent,
+    /// A command named a request the dialog is not showing.
+    #[error(
+        "this request is not the one the dialog shows: finish or cancel the one on screen first"
+    )]
+    NotShown,
+    /// An approval came before the request had been on screen long enough to be read.
+    #[error("the request was approved before it could be read: read it, then approve again")]
+    TooSoon,
     /// Too many requests are open at once.
     #[error("too many requests are already open: finish or cancel them first")]
     TooManyRequests,
@@ -63,6 +71,8 @@ impl AppError {
             Self::RequestNotFound => "request_not_found",
             Self::CredentialNotOffered => "credential_not_offered",
             Self::NoCodeSent => "no_code_sent",
+            Self::NotShown => "request_not_shown",
+            Self::TooSoon => "approved_too_soon",
             Self::TooManyRequests => "too_many_requests",
             Self::ExportNotApproved => "export_not_approved",
             Self::ExportSpent => "step_up_required",

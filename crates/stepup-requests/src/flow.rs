@@ -111,6 +111,8 @@ pub async fn begin(
     let scope = {
         let mut desk = desk.lock();
         desk.expire(now_ms);
+        // Beginning is the dialog saying it shows this request now.
+        desk.show(id, now_ms)?;
         desk.get(id)?.request().scope().clone()
     };
     if !client.is_signed_in() {
@@ -139,11 +141,11 @@ pub async fn send_code(
     if !method.sends_code() {
         return Err(AppError::CredentialNotOffered);
     }
-    let credential = desk
-        .lock()
-        .get(id)?
-        .credential(credential_id, method)?
-        .clone();
+    let credential = {
+        let desk = desk.lock();
+        desk.require_shown(id)?;
+        desk.get(id)?.credential(credential_id, method)?.clone()
+    };
     let sent = match (method, destination_of(client, &credential)?) {
         (Method::EmailOtp, Destination::Email(email)) => client.send_email_otp(&email).await?,
         (Method::SmsOtp, Destination::Sms(phone)) => client.send_sms_otp(phone).await?,
@@ -207,6 +209,7 @@ pub async fn verify(
 ) -> Result<VerifiedView, AppError> {
     let (scope, method, verification) = {
         let desk = desk.lock();
+        desk.require_read(id, now_ms)?;
         let open = desk.get(id)?;
         let (method, verification) = match proof {
             Proof::Code {
@@ -298,7 +301,11 @@ pub async fn export(
     wallet: Option<EmbeddedWallet>,
     now_ms: i64,
 ) -> Result<ExportedKeyView, AppError> {
-    desk.lock().export_ready(id)?;
+    {
+        let desk = desk.lock();
+        desk.require_shown(id)?;
+        desk.export_ready(id)?;
+    }
     // Nothing to export: refused before the grant is taken, so it stays usable.
     let wallet = wallet.ok_or(AppError::NoWallet)?;
     let grant = desk.lock().take_export(id)?;

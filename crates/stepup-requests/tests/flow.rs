@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use stepup_client::{Config, ManualClock, MemoryVault, Secret, StepUpClient, TokenVault};
+use stepup_requests::desk::MIN_SHOWN_MS;
 use stepup_requests::flow::{self, EmbeddedWallet, Proof};
 use stepup_requests::views::LinkEvent;
 use stepup_requests::{AppError, Delivery, Method, ReturnToAllowList, SharedDesk};
@@ -147,7 +148,7 @@ async fn a_wrong_code_counts_and_a_network_failure_does_not() {
     assert!(check.is_required);
     assert!(check.credentials.iter().any(|c| c.method == Method::Totp));
 
-    let wrong = flow::verify(&w.desk, &w.client, id, w.totp(false), w.wallet(), 1).await;
+    let wrong = flow::verify(&w.desk, &w.client, id, w.totp(false), w.wallet(), 1001).await;
     assert!(
         wrong.as_ref().err().is_some_and(AppError::is_wrong_code),
         "{wrong:?}"
@@ -159,7 +160,7 @@ async fn a_wrong_code_counts_and_a_network_failure_does_not() {
     let dead = format!("http://{}/api/v0", gone.local_addr().expect("addr"));
     drop(gone);
     let offline = client(&dead, w.sandbox.environment_id(), w.vault.clone(), &w.clock).await;
-    let fault = flow::verify(&w.desk, &offline, id, w.totp(true), w.wallet(), 2).await;
+    let fault = flow::verify(&w.desk, &offline, id, w.totp(true), w.wallet(), 1002).await;
     let fault = fault.expect_err("no server");
     assert!(!fault.is_wrong_code(), "{fault:?}");
     assert_eq!(fault.code(), "network_error", "{fault}");
@@ -169,7 +170,7 @@ async fn a_wrong_code_counts_and_a_network_failure_does_not() {
         "not counted"
     );
 
-    let view = flow::verify(&w.desk, &w.client, id, w.totp(true), w.wallet(), 3)
+    let view = flow::verify(&w.desk, &w.client, id, w.totp(true), w.wallet(), 1003)
         .await
         .expect("approved");
     assert!(view.export.as_ref().is_some_and(|e| e.has_wallet));
@@ -183,25 +184,25 @@ async fn an_approval_exports_once_and_no_wallet_keeps_the_grant() {
     let id = w.open();
     flow::begin(&w.desk, &w.client, id, 0).await.expect("begin");
     assert_eq!(
-        flow::export(&w.desk, &w.client, id, w.wallet(), 0)
+        flow::export(&w.desk, &w.client, id, w.wallet(), 1000)
             .await
             .err(),
         Some(AppError::ExportNotApproved),
         "not approved yet"
     );
-    flow::verify(&w.desk, &w.client, id, w.totp(true), w.wallet(), 1)
+    flow::verify(&w.desk, &w.client, id, w.totp(true), w.wallet(), 1001)
         .await
         .expect("approved");
     assert_eq!(
-        flow::export(&w.desk, &w.client, id, None, 2).await.err(),
+        flow::export(&w.desk, &w.client, id, None, 1002).await.err(),
         Some(AppError::NoWallet)
     );
-    let key = flow::export(&w.desk, &w.client, id, w.wallet(), 3)
+    let key = flow::export(&w.desk, &w.client, id, w.wallet(), 1003)
         .await
         .expect("exported");
     assert_eq!(key.private_key.len(), 66, "0x + 32 bytes");
     assert_eq!(
-        flow::export(&w.desk, &w.client, id, w.wallet(), 4)
+        flow::export(&w.desk, &w.client, id, w.wallet(), 1004)
             .await
             .err(),
         Some(AppError::ExportSpent)
@@ -224,10 +225,11 @@ async fn a_recovery_code_needs_an_offered_mfa_method_and_a_code_its_sent_code() 
         code: Secret::new(String::from("AAAA-BBBB")),
     };
     assert_eq!(
-        flow::verify(&w.desk, &w.client, id, before_offer, None, 0)
+        flow::verify(&w.desk, &w.client, id, before_offer, None, 1000)
             .await
             .err(),
-        Some(AppError::CredentialNotOffered)
+        Some(AppError::NotShown),
+        "never shown (begin), so never verified"
     );
     flow::begin(&w.desk, &w.client, id, 0).await.expect("begin");
     let email = Proof::Code {
@@ -236,7 +238,7 @@ async fn a_recovery_code_needs_an_offered_mfa_method_and_a_code_its_sent_code() 
         code: Secret::new(String::from("123456")),
     };
     assert_eq!(
-        flow::verify(&w.desk, &w.client, id, email, None, 1)
+        flow::verify(&w.desk, &w.client, id, email, None, 1001)
             .await
             .err(),
         Some(AppError::NoCodeSent)
@@ -248,11 +250,69 @@ async fn a_recovery_code_needs_an_offered_mfa_method_and_a_code_its_sent_code() 
         credential_id: None,
         code,
     };
-    flow::verify(&w.desk, &w.client, id, recovery, None, 2)
+    flow::verify(&w.desk, &w.client, id, recovery, None, 1002)
         .await
         .expect("approved with a recovery code");
     assert_eq!(
         w.desk.lock().history()[0].method,
         Some(Method::RecoveryCode)
+    );
+}
+
+#[tokio::test]
+async fn the_backend_verifies_and_exports_only_the_request_the_dialog_shows() {
+    let w = world().await;
+    let first = w.open();
+    let queued = w.open();
+    flow::begin(&w.desk, &w.client, first, 0)
+        .await
+        .expect("begin");
+    // The queued request cannot come on screen, be verified, or be sent a code while the first
+    // is open: a script that skips the dialog gets nothing.
+    assert_eq!(
+        flow::begin(&w.desk, &w.client, queued, 10).await.err(),
+        Some(AppError::NotShown)
+    );
+    let for_queued =
+        flow::verify(&w.desk, &w.client, queued, w.totp(true), w.wallet(), 5_000).await;
+    assert_eq!(for_queued.err(), Some(AppError::NotShown));
+    assert_eq!(
+        flow::send_code(&w.desk, &w.client, queued, "any", Method::EmailOtp)
+            .await
+            .err(),
+        Some(AppError::NotShown)
+    );
+    // Approving right after it appeared is refused, and is not a wrong code.
+    let early = flow::verify(
+        &w.desk,
+        &w.client,
+        first,
+        w.totp(true),
+        w.wallet(),
+        MIN_SHOWN_MS - 1,
+    )
+    .await;
+    assert_eq!(early.err(), Some(AppError::TooSoon));
+    assert_eq!(w.desk.lock().get(first).expect("open").wrong_codes(), 0);
+    flow::verify(
+        &w.desk,
+        &w.client,
+        first,
+        w.totp(true),
+        w.wallet(),
+        MIN_SHOWN_MS,
+    )
+    .await
+    .expect("approved once read");
+    // The first has ended: the queued one may come on screen now, and then the first's
+    // export is no longer the one shown.
+    flow::begin(&w.desk, &w.client, queued, 6_000)
+        .await
+        .expect("begin queued");
+    assert_eq!(
+        flow::export(&w.desk, &w.client, first, w.wallet(), 6_001)
+            .await
+            .err(),
+        Some(AppError::NotShown)
     );
 }

@@ -338,3 +338,36 @@ fn a_full_desk_refuses_new_requests_of_links_and_of_the_app() {
     );
     assert_eq!(desk.open_count(), MAX_OPEN_REQUESTS);
 }
+
+#[test]
+fn one_request_is_shown_at_a_time_and_must_be_read_before_approval() {
+    use stepup_requests::desk::MIN_SHOWN_MS;
+    let mut desk = ready_desk();
+    let a = offered(&mut desk, LINK, 0);
+    let b = offered(&mut desk, LINK, 0);
+    assert_eq!(
+        desk.require_shown(a),
+        Err(AppError::NotShown),
+        "nothing shown yet"
+    );
+    desk.show(a, 100).expect("shown");
+    desk.show(a, 500)
+        .expect("shown again: same request, same start");
+    assert_eq!(
+        desk.show(b, 200),
+        Err(AppError::NotShown),
+        "a is still open"
+    );
+    assert_eq!(
+        desk.require_read(a, 100 + MIN_SHOWN_MS - 1),
+        Err(AppError::TooSoon)
+    );
+    assert_eq!(desk.require_read(a, 100 + MIN_SHOWN_MS), Ok(()));
+    assert_eq!(desk.require_read(b, 10_000), Err(AppError::NotShown));
+    desk.close(a, Outcome::Cancelled, None, 1_000)
+        .expect("closed");
+    desk.show(b, 1_001)
+        .expect("b comes on screen once a has ended");
+    assert_eq!(desk.require_shown(a), Err(AppError::NotShown));
+    assert_eq!(desk.show(99, 1_002), Err(AppError::RequestNotFound));
+}
