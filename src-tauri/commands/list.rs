@@ -29,6 +29,7 @@ macro_rules! app_commands {
                 step_up::cancel_step_up,
                 export::export_private_key,
                 export::verify_export_again,
+                export::copy_exported_key,
                 passkeys::add_device_passkey
             ],
             sandbox: [

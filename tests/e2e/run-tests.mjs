@@ -177,10 +177,14 @@ async function pageHasKey(driver) {
       || [...document.querySelectorAll('input, textarea')].some((i) => key.test(i.value))`);
 }
 
-/** The clipboard's text, read through the app's clipboard plugin ('' when empty). */
-async function readClipboard(driver) {
-  return driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
-    window.__TAURI__.core.invoke('plugin:clipboard-manager|read_text').then((t) => done(t), () => done(''));`);
+/** The X clipboard's text, read as another app reads it (xclip on the Xvfb display; '' when
+ * empty). The page itself may not read the clipboard. */
+async function readClipboard() {
+  try {
+    return execFileSync('xclip', ['-o', '-selection', 'clipboard'], { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return '';
+  }
 }
 
 /** Calls export_private_key from the page, as the dialog does: the answer or the error. */
@@ -430,7 +434,7 @@ const tests = {
     assert.equal(copied, 'copied', await text(driver, 'dlg-key-note'));
     assert.match(await text(driver, 'dlg-key-note'), /cleared in 30 s/);
     const copiedAt = Date.now();
-    assert.equal(await readClipboard(driver), key, 'the clipboard holds the key');
+    assert.equal(await readClipboard(), key, 'the clipboard holds the key');
     // Hide: gone from the page again.
     await driver.findElement(By.id('dlg-key-show')).click();
     assert.equal(await pageHasKey(driver), false, 'Hide removes the key');
@@ -471,7 +475,7 @@ const tests = {
     await waitFor(driver, `return document.body.dataset.clipboard === 'cleared'`, 'the clipboard to be cleared', 45_000);
     const clearedAfterMs = Date.now() - copiedAt;
     assert.ok(clearedAfterMs >= 29_000, `cleared after ${clearedAfterMs} ms`);
-    assert.notEqual(await readClipboard(driver), key, 'the key left the clipboard');
+    assert.notEqual(await readClipboard(), key, 'the key left the clipboard');
     return { wallet, keyHexDigits: key.length - 2, clearedAfterMs };
   },
 
@@ -520,13 +524,22 @@ const tests = {
         'plugin:deep-link|get_current': invoke('plugin:deep-link|get_current'),
         'plugin:dialog|message': invoke('plugin:dialog|message', { message: 'hi' }),
         'plugin:path|resolve_directory': invoke('plugin:path|resolve_directory', { directory: 1 }),
+        // The clipboard: the page may neither read what the user copied elsewhere nor write.
+        'plugin:clipboard-manager|read_text': invoke('plugin:clipboard-manager|read_text'),
+        'plugin:clipboard-manager|write_text': invoke('plugin:clipboard-manager|write_text', { text: 'x' }),
+        'plugin:clipboard-manager|write_secret': invoke('plugin:clipboard-manager|write_secret', { text: 'x' }),
+        'plugin:clipboard-manager|clear': invoke('plugin:clipboard-manager|clear'),
+        // Copying anything but the key this dialog exported is refused by the backend.
+        copy_exported_key: invoke('copy_exported_key', { requestId: 1, key: 'not the key' }),
       };
       Promise.allSettled(Object.values(calls)).then((rs) => done(Object.fromEntries(
         Object.keys(calls).map((k, i) => [k, rs[i].status === 'fulfilled' ? 'allowed' : String(rs[i].reason)]))));`);
     assert.equal(outcomes.app_status, 'allowed');
+    assert.notEqual(outcomes.copy_exported_key, 'allowed');
     for (const [command, outcome] of Object.entries(outcomes)) {
-      if (command !== 'app_status') assert.match(outcome, /not allowed/, `${command}: ${outcome}`);
+      if (command.startsWith('plugin:')) assert.match(outcome, /not allowed/, `${command}: ${outcome}`);
     }
+    assert.equal(await readClipboard(), '', 'nothing reached the clipboard');
     return { refused: Object.keys(outcomes).length - 1 };
   },
 

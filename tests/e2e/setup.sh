@@ -10,7 +10,7 @@ PACKAGES=(
   # build (Tauri 2 on Linux)
   build-essential pkg-config libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev
   # run and test headless
-  xvfb xauth webkit2gtk-driver dbus-daemon gnome-keyring x11-utils xdg-utils desktop-file-utils imagemagick curl
+  xvfb xauth webkit2gtk-driver dbus-daemon gnome-keyring x11-utils xdg-utils desktop-file-utils imagemagick curl xclip
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -38,7 +38,7 @@ export async function exportKey(dialog, reveal) {
   try {
     const exported = await call('export_private_key', { requestId: request.id });
     if (!dialog.showing(request)) return; // closed meanwhile: the key is dropped here
-    reveal.hold(exported.privateKey);
+    reveal.hold(exported.privateKey, request.id);
     dialog.update({ phase: PHASES.exported, wallet: exported.address });
     el.keyShow.focus();
     dialog.hooks.onFinished();

@@ -1,15 +1,25 @@
-// The exported key, shown with care: masked until "Show key", "Hide" masks it again, "Copy" keeps
-// it out of clipboard history and clears the clipboard 30 s later if it still holds the key.
+// The exported key, shown with care: masked until "Show key", "Hide" masks it again, "Copy" asks
+// the backend to copy it (kept out of clipboard history; the backend clears the clipboard 30 s
+// later if it still holds the key: the page has no clipboard permission).
 // The key lives only here and, while shown, in the key field; wipe() drops both.
 
-import { call } from '../ipc.js';
+import { call, on } from '../ipc.js';
 import { setText } from '../dom.js';
 import { el } from './elements.js';
 
 /** What the key field shows until "Show key": never derived from the key (not even its length). */
 const KEY_MASK = '•'.repeat(32);
-/** The clipboard is cleared this long after "Copy", if it still holds the key. */
-const CLIPBOARD_CLEAR_MS = 30_000;
+/** The backend clears the clipboard this long after "Copy", if it still holds the key. */
+const CLIPBOARD_CLEAR_S = 30;
+
+const reveals = new Set();
+
+// The backend says how each copy ended: cleared (it still held the key) or kept (something else
+// was copied since). Outlives the dialog, as the clearing does.
+on('clipboard-cleared', (cleared) => {
+  document.body.dataset.clipboard = cleared ? 'cleared' : 'kept';
+  reveals.forEach((r) => r.clipboardChecked(cleared));
+});
 
 export class KeyReveal {
   /** The private key, or null: none exported, or wiped. */
@@ -18,12 +28,17 @@ export class KeyReveal {
   #shown = false;
   /** The line under the field. */
   #note = '';
-  /** Clears the clipboard if it still holds the key; outlives the dialog. */
-  #clipboardTimer = null;
+  /** The request whose key this is (the backend copies only that one's key). */
+  #requestId = null;
+
+  constructor() {
+    reveals.add(this);
+  }
 
   /** Takes the exported key, masked. */
-  hold(privateKey) {
+  hold(privateKey, requestId) {
     this.#key = privateKey;
+    this.#requestId = requestId;
     this.#shown = false;
     this.#note = 'Exported. The key stays hidden until you press “Show key”.';
     this.#render();
@@ -39,43 +54,30 @@ export class KeyReveal {
   /** The key leaves our references and the DOM. */
   wipe() {
     this.#key = null;
+    this.#requestId = null;
     this.#shown = false;
     this.#note = '';
     this.#render();
   }
 
-  /** Copies the key (hinting clipboard managers to keep it out of their history); 30 s later
-   * clears the clipboard if it still holds the key, compared by digest so that the timer keeps
-   * no copy of the key once the dialog closes. */
+  /** Asks the backend to copy the key (hinting clipboard managers to keep it out of their
+   * history); it clears the clipboard 30 s later if it still holds the key. */
   async copy() {
     const key = this.#key;
     if (!key) return;
     try {
-      await call('plugin:clipboard-manager|write_secret', { text: key });
+      await call('copy_exported_key', { requestId: this.#requestId, key });
     } catch {
       this.#say('The key could not be copied: press “Show key” and copy it by hand.');
       return;
     }
-    const digest = await sha256(key);
-    clearTimeout(this.#clipboardTimer);
-    this.#clipboardTimer = setTimeout(() => this.#clearClipboard(digest), CLIPBOARD_CLEAR_MS);
-    this.#say(`Copied. The clipboard is cleared in ${CLIPBOARD_CLEAR_MS / 1000} s.`);
+    this.#say(`Copied. The clipboard is cleared in ${CLIPBOARD_CLEAR_S} s.`);
     document.body.dataset.clipboard = 'copied';
   }
 
-  async #clearClipboard(digest) {
-    this.#clipboardTimer = null;
-    let holdsKey;
-    try {
-      holdsKey = (await sha256(await call('plugin:clipboard-manager|read_text'))) === digest;
-    } catch {
-      holdsKey = false; // empty, or not text: nothing of ours to clear
-    }
-    if (holdsKey) {
-      try { await call('plugin:clipboard-manager|clear'); } catch { /* nothing more to do */ }
-    }
-    document.body.dataset.clipboard = holdsKey ? 'cleared' : 'kept';
-    if (holdsKey) this.#say('The clipboard was cleared.');
+  /** The backend checked the clipboard after a copy. */
+  clipboardChecked(cleared) {
+    if (cleared) this.#say('The clipboard was cleared.');
   }
 
   /** A note about the key, while there is one. */
@@ -93,10 +95,4 @@ export class KeyReveal {
     el.keyShow.setAttribute('aria-pressed', String(this.#shown));
     setText(el.keyNote, this.#note);
   }
-}
-
-/** Hex SHA-256 of a string (to recognise the key in the clipboard without keeping it). */
-async function sha256(text) {
-  const bytes = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
-  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }

@@ -62,6 +62,9 @@ pub struct RequestDesk {
     /// kept after the request ends (its done view may still offer the export) until another
     /// is shown. Only it may be verified, sent a code, or export.
     shown: Option<(u64, i64)>,
+    /// The request whose key was exported last, and the key's SHA-256 (never the key): the
+    /// one thing the dialog may put on the clipboard.
+    exported: Option<(u64, [u8; 32])>,
 }
 
 impl RequestDesk {
@@ -298,6 +301,22 @@ impl RequestDesk {
         )?;
         self.exports.remove(&id);
         Ok(event)
+    }
+
+    /// Remembers that request `id` exported the key with this digest.
+    pub fn remember_export(&mut self, id: u64, digest: [u8; 32]) {
+        self.exported = Some((id, digest));
+    }
+
+    /// The digest of `key` if it is the key request `id` exported and that request is shown:
+    /// the dialog may copy nothing else.
+    pub fn exported_key_digest(&self, id: u64, key: &str) -> Result<[u8; 32], AppError> {
+        self.require_shown(id)?;
+        let digest = crate::export::key_digest(key);
+        match self.exported {
+            Some((exported, known)) if exported == id && known == digest => Ok(digest),
+            _ => Err(AppError::NotTheExportedKey),
+        }
     }
 
     /// Recent step-ups, newest first.

@@ -38,6 +38,12 @@ pub enum AppError {
     /// The account has no embedded wallet to export.
     #[error("your account has no embedded wallet to export")]
     NoWallet,
+    /// A copy of something other than the key this dialog exported.
+    #[error("only the key exported in this dialog can be copied")]
+    NotTheExportedKey,
+    /// The system clipboard could not be written.
+    #[error("the clipboard could not be used: press “Show key” and copy the key by hand")]
+    ClipboardUnavailable,
     /// A scope this build does not know.
     #[error("this permission is not one this app knows")]
     InvalidScope,
@@ -77,6 +83,8 @@ impl AppError {
             Self::ExportNotApproved => "export_not_approved",
             Self::ExportSpent => "step_up_required",
             Self::NoWallet => "no_wallet",
+            Self::NotTheExportedKey => "not_the_exported_key",
+            Self::ClipboardUnavailable => "clipboard_unavailable",
             Self::InvalidScope => "invalid_scope",
             Self::UnsupportedPhone => "unsupported_phone",
             Self::NotSandbox => "not_sandbox",

@@ -56,3 +56,10 @@ impl From<ExportRefusal> for crate::error::AppError {
         }
     }
 }
+
+/// The SHA-256 of an exported key: what the desk keeps of it (never the key), to recognise it
+/// when the dialog asks to copy it and when the clipboard is checked before it is cleared.
+pub fn key_digest(key: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(key.as_bytes()).into()
+}

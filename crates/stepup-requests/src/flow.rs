@@ -317,7 +317,9 @@ pub async fn export(
         }
         Err(error) => return Err(error.into()),
     };
-    desk.lock().record(HistoryEntry {
+    let mut locked = desk.lock();
+    locked.remember_export(id, crate::export::key_digest(exported.private_key.expose()));
+    locked.record(HistoryEntry {
         at_ms: now_ms,
         requester: grant.requester().to_owned(),
         scope: TokenScope::WalletExport,
@@ -325,6 +327,7 @@ pub async fn export(
         outcome: Outcome::KeyExported,
         result: crate::wording::outcome_text(Outcome::KeyExported, 0),
     });
+    drop(locked);
     tracing::info!(request = id, address = %exported.address, "private key exported");
     Ok(ExportedKeyView {
         address: exported.address,
