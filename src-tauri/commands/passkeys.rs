@@ -74,6 +74,7 @@ pub async fn add_device_passkey<R: Runtime>(
         requester: OWN_REQUESTER.to_owned(),
         scope: TokenScope::CredentialLink,
         method: Some(Method::Passkey),
+        method_label: Some(Method::Passkey.label()),
         outcome: Outcome::PasskeyAdded,
         result: match &alias {
             Some(alias) => format!("Passkey added ({alias})"),

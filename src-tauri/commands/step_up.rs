@@ -170,3 +170,21 @@ pub fn cancel_step_up(state: State<'_, AppState>, request_id: u64) -> CommandRes
         .lock()
         .close(request_id, Outcome::Cancelled, None, now_ms())
 }
+
+/// "I didn't ask for this": ends the request as denied and records it as reported, with the
+/// name the link claimed and where it wanted the user back.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub fn deny_step_up(state: State<'_, AppState>, request_id: u64) -> CommandResult<()> {
+    let mut desk = state.desk.lock();
+    let request = desk.get(request_id)?.request().clone();
+    desk.close(request_id, Outcome::Denied, None, now_ms())?;
+    tracing::warn!(
+        request = request_id,
+        claimed_requester = request.requester(),
+        return_to = request.return_to().unwrap_or("-"),
+        scope = %request.scope(),
+        "a request the user did not ask for was denied and reported"
+    );
+    Ok(())
+}

@@ -218,7 +218,7 @@ const tests = {
     assert.match(row.text, /in \d+ min/);
     assert.ok(row.exp > Date.now() && row.exp <= Date.now() + 301_000, `expiry ${row.exp}`);
     const history = await text(driver, 'history-body');
-    assert.match(history, /Acme Wallet.*wallet:export.*totp.*Approved/);
+    assert.match(history, /Acme Wallet.*wallet:export.*Authenticator app.*Approved/);
     await screenshot(driver, 'main-with-token');
     return { forwardMs };
   },
@@ -326,7 +326,7 @@ const tests = {
     await driver.findElement(By.id('dlg-submit')).sendKeys('\uE007'); // Enter: the user's confirmation
     await waitForApproved(driver);
     await closeDialog(driver);
-    assert.match(await text(driver, 'history-body'), /passkey.*Approved/);
+    assert.match(await text(driver, 'history-body'), /Passkey on this device.*Approved/);
     await waitFor(driver, `return [...document.querySelectorAll('#tokens-body tr')].some(r => r.dataset.scopes === 'wallet:export')`, 'the wallet:export token');
     // The token is in the OS keychain (the private gnome-keyring of this session), under the
     // app's service and the layout's record name, and its secret is nowhere on the page.
@@ -381,8 +381,8 @@ const tests = {
     const aliases = await waitFor(driver, `const a = ${passkeys.replace('return ', '')}; return a.length === 2 ? a : null`, 'the new passkey in the device list');
     assert.ok(aliases.includes('Passkey 2'), JSON.stringify(aliases));
     const history = await text(driver, 'history-body');
-    assert.match(history, /Stepup Desktop \(you\)credential:linkpasskeyPasskey added \(Passkey 2\)/);
-    assert.match(history, /Stepup Desktop \(you\)credential:linktotpApproved/);
+    assert.match(history, /Stepup Desktop \(you\)credential:linkPasskey on this devicePasskey added \(Passkey 2\)/);
+    assert.match(history, /Stepup Desktop \(you\)credential:linkAuthenticator appApproved/);
     await screenshot(driver, 'passkey-added');
     // Then a deep link for wallet:export is approved with a passkey of this device.
     await openLink(LINK_EXPORT);
@@ -394,7 +394,7 @@ const tests = {
     await driver.findElement(By.id('dlg-submit')).click();
     await waitForApproved(driver);
     await closeDialog(driver);
-    assert.match(await text(driver, 'history-body'), /Acme Wallet.*wallet:export.*passkey.*Approved/);
+    assert.match(await text(driver, 'history-body'), /Acme Wallet.*wallet:export.*Passkey on this device.*Approved/);
     return { aliases };
   },
 
@@ -492,7 +492,7 @@ const tests = {
     await waitForApproved(driver);
     await screenshot(driver, 'recovery-approved');
     await closeDialog(driver);
-    assert.match(await text(driver, 'history-body'), /recovery_code.*Approved/);
+    assert.match(await text(driver, 'history-body'), /Recovery code.*Approved/);
     return {};
   },
 
@@ -510,7 +510,7 @@ const tests = {
     await typeCode(driver, code);
     await waitForApproved(driver);
     await closeDialog(driver);
-    assert.match(await text(driver, 'history-body'), /sms_otp.*Approved/);
+    assert.match(await text(driver, 'history-body'), /Text message code.*Approved/);
     return {};
   },
 
@@ -541,6 +541,21 @@ const tests = {
     }
     assert.equal(await readClipboard(), '', 'nothing reached the clipboard');
     return { refused: Object.keys(outcomes).length - 1 };
+  },
+
+  async i_didnt_ask_for_this_denies_and_reports(driver) {
+    await waitForMain(driver);
+    await openLink('com.stepup.desktop://step-up?scope=wallet:export&requester=Free%20Airdrop');
+    await waitForDialog(driver);
+    await screenshot(driver, 'deny-offered');
+    await driver.findElement(By.id('dlg-deny')).click();
+    await waitFor(driver, `return !document.getElementById('stepup-dialog').open`, 'the dialog to close');
+    const history = await text(driver, 'history-body');
+    assert.match(history, /Free Airdrop.*wallet:export.*Denied: reported as not asked for/);
+    assert.equal(await driver.executeScript(`return document.querySelector('#history-body tr').dataset.result`), 'denied');
+    assert.equal(await driver.executeScript(`return [...document.querySelectorAll('#tokens-body tr')].some(r => r.dataset.scopes === 'wallet:export')`), false, 'no token');
+    await screenshot(driver, 'deny-reported');
+    return {};
   },
 
   async sign_in_with_an_emailed_code_then_sign_out(driver) {

@@ -64,6 +64,7 @@ export class StepUpDialog {
 
     el.form.addEventListener('submit', (e) => { e.preventDefault(); this.submit(); });
     el.cancel.addEventListener('click', () => this.cancel());
+    el.deny.addEventListener('click', () => this.deny());
     // Esc: the dialog's cancel event. Handle it ourselves so the backend hears about it.
     el.dialog.addEventListener('cancel', (e) => { e.preventDefault(); this.cancel(); });
     el.methodList.addEventListener('change', (e) => {
@@ -207,6 +208,14 @@ export class StepUpDialog {
     if (!isDone(state.phase)) {
       try { await call('cancel_step_up', { requestId: state.request.id }); } catch { /* the dialog closes either way */ }
     }
+    if (this.showing(state.request)) this.close();
+  }
+
+  /** "I didn't ask for this": the request ends as denied, reported in the history. */
+  async deny() {
+    const state = this.state;
+    if (!state || isDone(state.phase)) return;
+    try { await call('deny_step_up', { requestId: state.request.id }); } catch { /* closed either way */ }
     if (this.showing(state.request)) this.close();
   }
 

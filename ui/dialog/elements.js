@@ -38,5 +38,6 @@ export const el = {
   status: byId('dlg-status'),
   error: byId('dlg-error'),
   cancel: byId('dlg-cancel'),
+  deny: byId('dlg-deny'),
   submit: byId('dlg-submit'),
 };

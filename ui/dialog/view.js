@@ -55,6 +55,7 @@ export function render(state, previous = {}) {
   el.dialog.dataset.armed = String(Boolean(state.armed));
   setText(el.submit, method?.send && !sent ? 'Send code' : method?.verify.submit ?? 'Verify');
   setText(el.cancel, done ? 'Close' : 'Cancel');
+  el.deny.hidden = done;
 
   const progress = progressText(phase, method);
   el.progress.hidden = !progress;

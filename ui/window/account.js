@@ -60,7 +60,7 @@ function renderHistory(history) {
   el.historyEmpty.hidden = history.length > 0;
   el.historyTable.hidden = history.length === 0;
   el.historyBody.replaceChildren(...history.map((h) => {
-    const row = fillRow(document.createElement('tr'), [clockTime(h.atMs), h.requester, h.scope, h.method ?? '—', h.result]);
+    const row = fillRow(document.createElement('tr'), [clockTime(h.atMs), h.requester, h.scope, h.methodLabel ?? '—', h.result]);
     row.dataset.result = h.outcome;
     return row;
   }));

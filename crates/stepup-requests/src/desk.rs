@@ -248,6 +248,7 @@ impl RequestDesk {
             requester: request.requester().to_owned(),
             scope: request.scope().clone(),
             method,
+            method_label: method.map(Method::label),
             outcome,
             result: outcome_text(outcome, wrong_codes),
         });

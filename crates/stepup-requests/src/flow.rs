@@ -324,6 +324,7 @@ pub async fn export(
         requester: grant.requester().to_owned(),
         scope: TokenScope::WalletExport,
         method: None,
+        method_label: None,
         outcome: Outcome::KeyExported,
         result: crate::wording::outcome_text(Outcome::KeyExported, 0),
     });

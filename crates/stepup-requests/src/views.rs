@@ -52,6 +52,8 @@ pub struct HistoryEntry {
     pub scope: TokenScope,
     /// The method used, if any.
     pub method: Option<Method>,
+    /// The method in words ("Authenticator app"), as the history shows it.
+    pub method_label: Option<&'static str>,
     /// How it ended.
     pub outcome: Outcome,
     /// The outcome in words, with the number of wrong codes.

@@ -202,13 +202,23 @@ async fn an_approval_exports_once_and_no_wallet_keeps_the_grant() {
         .expect("exported");
     assert_eq!(key.private_key.len(), 66, "0x + 32 bytes");
     // Only this key, for this request, may be copied.
-    assert!(w.desk.lock().exported_key_digest(id, &key.private_key).is_ok());
+    assert!(w
+        .desk
+        .lock()
+        .exported_key_digest(id, &key.private_key)
+        .is_ok());
     assert_eq!(
-        w.desk.lock().exported_key_digest(id, "0xsomething else").err(),
+        w.desk
+            .lock()
+            .exported_key_digest(id, "0xsomething else")
+            .err(),
         Some(AppError::NotTheExportedKey)
     );
     assert_eq!(
-        w.desk.lock().exported_key_digest(id + 1, &key.private_key).err(),
+        w.desk
+            .lock()
+            .exported_key_digest(id + 1, &key.private_key)
+            .err(),
         Some(AppError::NotShown)
     );
     assert_eq!(

@@ -103,6 +103,7 @@ fn a_request_is_approved_once_and_remembered_without_secrets() {
     assert_eq!(history[0].method, Some(Method::Totp));
     let json = serde_json::to_value(&history[0]).expect("json");
     assert_eq!(json["method"], "totp", "the UI's name for the method");
+    assert_eq!(json["methodLabel"], "Authenticator app", "and its words");
 }
 
 #[test]
