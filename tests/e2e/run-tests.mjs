@@ -145,7 +145,7 @@ async function closeDialog(driver) {
 
 async function assertDialogShowsExportRequest(driver) {
   const purpose = await text(driver, 'dlg-purpose');
-  assert.equal(purpose, 'Acme Wallet asks to export the private key of your wallet.');
+  assert.equal(purpose, 'A link that names itself Acme Wallet asks to export the private key of your wallet.');
   assert.equal(await text(driver, 'dlg-scope'), 'wallet:export');
 }
 

@@ -75,7 +75,9 @@ export function render(state, previous = {}) {
 function renderRequest(request) {
   const who = document.createElement('strong');
   who.textContent = request.requester;
-  el.purpose.replaceChildren(who, ` asks to ${request.actionText}.`);
+  // A link names whoever it likes: its requester is shown as a claim, never as fact.
+  const claim = request.fromApp ? [] : ['A link that names itself '];
+  el.purpose.replaceChildren(...claim, who, ` asks to ${request.actionText}.`);
   el.scope.textContent = request.scope;
   el.returnTo.textContent = request.returnTo ? `Afterwards you can go back to ${new URL(request.returnTo).origin}.` : '';
 }

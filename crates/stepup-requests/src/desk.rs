@@ -138,6 +138,7 @@ impl RequestDesk {
             id,
             scope: request.scope().clone(),
             requester: request.requester().to_owned(),
+            from_app: request.is_own(),
             action_text: action,
             return_to: request.return_to().map(str::to_owned),
         };

@@ -40,6 +40,9 @@ pub struct StepUpRequest {
     requester: String,
     /// Where to send the user back afterwards; its origin is on the allow-list.
     return_to: Option<String>,
+    /// Made by the app for its own action, not parsed from a link.
+    #[serde(skip)]
+    own: bool,
 }
 
 /// Why a deep link was refused. Each message is shown in the app's error view.
@@ -136,6 +139,7 @@ impl StepUpRequest {
             scope,
             requester: requester.to_owned(),
             return_to: None,
+            own: true,
         }
     }
 
@@ -146,7 +150,13 @@ impl StepUpRequest {
             scope: TokenScope::WalletExport,
             requester: requester.to_owned(),
             return_to: return_to.map(str::to_owned),
+            own: false,
         }
+    }
+
+    /// Whether the app itself made it ([`StepUpRequest::own`]), rather than a link.
+    pub fn is_own(&self) -> bool {
+        self.own
     }
 
     /// The scope asked for (always known).
@@ -232,6 +242,7 @@ impl StepUpRequest {
             scope,
             requester,
             return_to,
+            own: false,
         })
     }
 }

@@ -16,8 +16,11 @@ pub struct RequestView {
     pub id: u64,
     /// The scope asked for.
     pub scope: TokenScope,
-    /// Who asks, verbatim from the link.
+    /// Who asks, verbatim from the link: a claim, unless `from_app`.
     pub requester: String,
+    /// The request is the app's own (its main window's action), not a link's: the requester
+    /// is the app itself, not a name a link chose.
+    pub from_app: bool,
     /// What the scope allows, in words: "export the private key of your wallet".
     pub action_text: &'static str,
     /// Where to go back afterwards (allow-listed).

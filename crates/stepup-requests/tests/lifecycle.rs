@@ -44,7 +44,7 @@ fn links_before_the_ui_is_ready_are_replayed_in_order() {
     let replay = desk.ui_ready();
     assert_eq!(replay.len(), 3);
     assert!(
-        matches!(&replay[0], LinkEvent::Request { request } if request.id == 1 && request.action_text == "export the private key of your wallet")
+        matches!(&replay[0], LinkEvent::Request { request } if request.id == 1 && request.action_text == "export the private key of your wallet" && !request.from_app)
     );
     assert!(matches!(&replay[1], LinkEvent::Invalid { .. }));
     assert!(matches!(&replay[2], LinkEvent::Request { request } if request.id == 2));
@@ -251,6 +251,10 @@ fn the_apps_own_request_tells_its_waiter_once_how_it_ended() {
         panic!("expected a request");
     };
     assert_eq!(request.action_text, "add a passkey on this device");
+    assert!(
+        request.from_app,
+        "the app's own request is not a link's claim"
+    );
     assert!(rx.try_recv().is_err(), "nothing before the dialog ends");
     desk.get_mut(request.id).expect("open").offer(Vec::new());
     desk.close(request.id, Outcome::Approved, Some(Method::Totp), 1_000)
