@@ -208,12 +208,48 @@ impl PersistedState {
     }
 }
 
-/// Reads the state file; `Ok(None)` when it does not exist yet.
+/// The directory of the state file, and the name prefix of its temporary copies.
+fn temp_prefix(path: &Path) -> (PathBuf, String) {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".into());
+    (dir, format!(".{file_name}.tmp-"))
+}
+
+/// Removes the temporary copies a crashed run left beside the state file (they hold the
+/// signing key and every TOTP secret). Links are removed, never followed.
+fn remove_leftovers(path: &Path) {
+    let (dir, prefix) = temp_prefix(path);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(file = %entry.path().display(), "removed a leftover temporary state file")
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "could not remove a leftover temporary state file")
+                }
+            }
+        }
+    }
+}
+
+/// Reads the state file; `Ok(None)` when it does not exist yet. Leftover temporary copies of
+/// a crashed run are removed first.
 pub(crate) fn load(path: &Path) -> Result<Option<PersistedState>, SandboxError> {
     let err = |reason: String| SandboxError::LoadState {
         path: path.display().to_string(),
         reason,
     };
+    remove_leftovers(path);
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -226,28 +262,23 @@ pub(crate) fn load(path: &Path) -> Result<Option<PersistedState>, SandboxError> 
     Ok(Some(state))
 }
 
-/// Writes the state file atomically.
+/// Writes the state file atomically: a new temporary file beside it, fsync, rename over it.
 pub(crate) fn save(path: &Path, state: &PersistedState) -> Result<(), SandboxError> {
     let err = |reason: String| SandboxError::SaveState {
         path: path.display().to_string(),
         reason,
     };
     let json = serde_json::to_vec_pretty(state).map_err(|e| err(e.to_string()))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "state".into());
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    let (dir, prefix) = temp_prefix(path);
+    // A name nobody can guess, created new (O_EXCL: never an existing file, never through a
+    // planted link; O_NOFOLLOW on top), 0600 from the start.
+    let tmp = dir.join(format!("{prefix}{:016x}", rand::random::<u64>()));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
     let write = || -> std::io::Result<()> {
         let mut f = options.open(&tmp)?;
@@ -266,4 +297,86 @@ pub(crate) fn save(path: &Path, state: &PersistedState) -> Result<(), SandboxErr
         let _ = std::fs::remove_file(&tmp);
         err(e.to_string())
     })
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{symlink, PermissionsExt as _};
+
+    fn dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("stepup-store-{:016x}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).expect("a test dir");
+        dir
+    }
+
+    fn state() -> PersistedState {
+        PersistedState::new("env", Secret::new("not a real key".to_owned()))
+    }
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_planted_world_readable_file_does_not_widen_the_state() {
+        let dir = dir();
+        let path = dir.join("state.json");
+        // Planted at the name the sandbox used to write to (`.state.json.tmp-<pid>`), and at
+        // the state's own path.
+        for planted in [
+            dir.join(format!(".state.json.tmp-{}", std::process::id())),
+            path.clone(),
+        ] {
+            std::fs::write(&planted, b"{}").unwrap();
+            std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        save(&path, &state()).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert!(load(&path).unwrap().is_some());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_link_planted_at_the_old_temporary_name_receives_nothing() {
+        let dir = dir();
+        let path = dir.join("state.json");
+        let stolen = dir.join("attacker-reads-this");
+        std::fs::write(&stolen, b"").unwrap();
+        // The name the sandbox used to write through: `.state.json.tmp-<pid>`.
+        symlink(
+            &stolen,
+            dir.join(format!(".state.json.tmp-{}", std::process::id())),
+        )
+        .unwrap();
+        save(&path, &state()).unwrap();
+        assert_eq!(
+            std::fs::read(&stolen).unwrap(),
+            b"",
+            "the state went through the link"
+        );
+        assert_eq!(mode(&path), 0o600);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn leftovers_of_a_crashed_run_are_removed_at_load() {
+        let dir = dir();
+        let path = dir.join("state.json");
+        save(&path, &state()).unwrap();
+        let leftover = dir.join(".state.json.tmp-0123456789abcdef");
+        std::fs::write(&leftover, b"signing key and TOTP secrets").unwrap();
+        let other = dir.join("unrelated.json");
+        std::fs::write(&other, b"{}").unwrap();
+        assert!(load(&path).unwrap().is_some());
+        assert!(!leftover.exists(), "the leftover is gone");
+        assert!(other.exists(), "nothing else is touched");
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
