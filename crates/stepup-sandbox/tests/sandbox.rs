@@ -1270,3 +1270,70 @@ async fn the_demo_endpoint_shows_the_current_totp_code_and_remaining_recovery_co
     let body: serde_json::Value = h.http.get(&url).send().await.unwrap().json().await.unwrap();
     assert_eq!(body["recoveryCodes"].as_array().unwrap().len(), 9);
 }
+
+#[tokio::test]
+async fn json_sent_as_text_plain_is_refused_before_it_is_read() {
+    let h = start().await;
+    let body = r#"{"email":"victim@stepup.example"}"#;
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut request = h.http.post(h.url("emailVerifications/create")).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), 415, "{content_type:?}");
+        let reply: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(reply["code"], "invalid_request");
+    }
+    assert!(h.sb.outbox().is_empty(), "no code was sent");
+    let r = h
+        .http
+        .post(h.url("emailVerifications/create"))
+        .header("content-type", "application/json; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "JSON as JSON still works");
+}
+
+#[tokio::test]
+async fn a_rebound_host_name_reads_neither_the_demo_nor_the_api() {
+    let h = start_with(|c| c.seed_demo = true).await;
+    let demo = format!(
+        "{}/sandbox/{}/demo",
+        h.sb.base_url().trim_end_matches('/'),
+        h.sb.environment_id()
+    );
+    let outbox = demo.replace("/demo", "/outbox");
+    for url in [demo.as_str(), outbox.as_str(), h.url("settings").as_str()] {
+        // A page on evil.example whose name now resolves to 127.0.0.1 sends its own name.
+        let r = h
+            .http
+            .get(url)
+            .header("host", "evil.example:8787")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 421, "{url}");
+        let body = r.text().await.unwrap();
+        assert!(!body.contains("totp"), "{body}");
+        assert!(body.contains("host_not_allowed"), "{body}");
+    }
+    // Addressed to this machine, the same requests are answered.
+    for url in [demo.as_str(), h.url("settings").as_str()] {
+        assert_eq!(h.http.get(url).send().await.unwrap().status(), 200, "{url}");
+        let r = h
+            .http
+            .get(url)
+            .header("host", "localhost")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+    }
+}

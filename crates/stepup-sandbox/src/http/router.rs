@@ -71,6 +71,7 @@ pub(crate) fn router(shared: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(loopback_host_only))
         .layer(middleware::from_fn(log_request))
         .with_state(shared)
 }
@@ -85,6 +86,54 @@ async fn log_request(request: Request, next: Next) -> Response {
     response
 }
 
+/// Answers only requests addressed to this machine by name: `Host` must be 127.0.0.1,
+/// localhost or [::1] (any port). A page on another site that rebinds its own name to
+/// 127.0.0.1 (DNS rebinding) sends its own name as `Host`, and is refused before any handler
+/// runs: it cannot read `/sandbox/{env}/demo` (the TOTP secret) or the outbox, nor call the API.
+async fn loopback_host_only(request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if is_loopback_host(host) {
+        next.run(request).await
+    } else {
+        tracing::warn!("refused a request addressed to another host");
+        axum::response::IntoResponse::into_response(ApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "host_not_allowed",
+            "the sandbox answers only requests addressed to 127.0.0.1, localhost or [::1]",
+        ))
+    }
+}
+
+/// `host[:port]` where host is 127.0.0.1, localhost or [::1].
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    let (name, port) = if host.starts_with('[') {
+        match host.split_once(']') {
+            Some((inner, "")) => (format!("{inner}]"), None),
+            Some((inner, after)) => match after.strip_prefix(':') {
+                Some(port) => (format!("{inner}]"), Some(port)),
+                None => return false,
+            },
+            None => return false,
+        }
+    } else {
+        match host.split_once(':') {
+            Some((name, port)) => (name.to_owned(), Some(port)),
+            None => (host.to_owned(), None),
+        }
+    };
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    port_ok
+        && matches!(
+            name.to_ascii_lowercase().as_str(),
+            "127.0.0.1" | "localhost" | "[::1]"
+        )
+}
+
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint in the sandbox")
 }
@@ -95,4 +144,39 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "this endpoint does not accept this method",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_loopback_names_are_loopback_hosts() {
+        for ok in [
+            "127.0.0.1",
+            "127.0.0.1:8787",
+            "localhost:1",
+            "LOCALHOST",
+            "[::1]",
+            "[::1]:9",
+        ] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "evil.example",
+            "evil.example:8787",
+            "127.0.0.1.nip.io",
+            "localhost.evil",
+            "127.0.0.1:x",
+            "127.0.0.1:",
+            "[::1]x",
+            "[::2]:80",
+            "0.0.0.0:80",
+            "127.0.0.1:8787:1",
+            "[::1]:123456",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
 }
