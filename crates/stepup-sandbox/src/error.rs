@@ -62,6 +62,8 @@ pub struct ApiError {
     pub body: ErrorBody,
     /// Adds RFC 9470's `WWW-Authenticate: Bearer error="insufficient_user_authentication"`.
     pub step_up_challenge: bool,
+    /// Adds `retry-after: <seconds>` (a 429).
+    pub retry_after_s: Option<u64>,
 }
 
 impl ApiError {
@@ -71,7 +73,19 @@ impl ApiError {
             status,
             body: ErrorBody::new(code, message),
             step_up_challenge: false,
+            retry_after_s: None,
         }
+    }
+
+    /// 429 `too_many_requests`, with `retry-after`.
+    pub fn rate_limited(what: &str, retry_after_s: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            format!("too many {what}: try again in {retry_after_s} s"),
+        );
+        e.retry_after_s = Some(retry_after_s);
+        e
     }
 
     /// 422 with a code.
@@ -126,6 +140,11 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer error=\"insufficient_user_authentication\""),
             );
+        }
+        if let Some(seconds) = self.retry_after_s {
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
         }
         response
     }

@@ -72,6 +72,7 @@ use stepup_protocol::{Clock, Secret, SystemClock};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use authority::rate_limits::VerificationLimits;
 pub use crypto::totp_code_at;
 pub use error::{ApiError, SandboxError};
 
@@ -140,6 +141,8 @@ pub struct SandboxConfig {
     pub passkey_rp_id: String,
     /// The only origin accepted in passkey `clientDataJSON` (scheme, host and port must match).
     pub passkey_origin: String,
+    /// Limits on creating email and SMS verifications (429 past them).
+    pub verification_limits: VerificationLimits,
 }
 
 impl Default for SandboxConfig {
@@ -155,6 +158,7 @@ impl Default for SandboxConfig {
             seed_demo: false,
             passkey_rp_id: DEFAULT_PASSKEY_RP_ID.to_owned(),
             passkey_origin: DEFAULT_APP_ORIGIN.to_owned(),
+            verification_limits: VerificationLimits::default(),
         }
     }
 }
@@ -261,7 +265,8 @@ impl Sandbox {
         let router = http::router(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            let server = axum::serve(listener, service).with_graceful_shutdown(async move {
                 let _ = rx.await;
             });
             if let Err(e) = server.await {

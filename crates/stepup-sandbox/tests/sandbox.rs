@@ -1337,3 +1337,44 @@ async fn a_rebound_host_name_reads_neither_the_demo_nor_the_api() {
         assert_eq!(r.status(), 200, "{url}");
     }
 }
+
+#[tokio::test]
+async fn creating_verification_codes_is_rate_limited_with_retry_after() {
+    let h = start_with(|c| {
+        c.verification_limits = stepup_sandbox::VerificationLimits {
+            per_target: 3,
+            per_client: 5,
+            global: 100,
+            window_ms: 60_000,
+        }
+    })
+    .await;
+    let create =
+        |email: &'static str| h.post("emailVerifications/create", None, json!({ "email": email }));
+    for _ in 0..3 {
+        assert_eq!(create("victim@stepup.example").await.status, 200);
+    }
+    // A fourth code for the same address: 429, with when to try again. Brute force of one
+    // address's codes is bounded to 3 × 5 guesses a minute here.
+    let r = create("victim@stepup.example").await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.code(), "too_many_requests");
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Other addresses from the same client until the per-client limit (5).
+    assert_eq!(create("a@stepup.example").await.status, 200);
+    assert_eq!(create("b@stepup.example").await.status, 200);
+    assert_eq!(create("c@stepup.example").await.status, 429, "per client");
+    let sms = h
+        .post(
+            "smsVerifications/create",
+            None,
+            json!({ "phoneCountryCode": "1", "isoCountryCode": "US", "phoneNumber": "5550123" }),
+        )
+        .await;
+    assert_eq!(sms.status, 429, "SMS counts against the same client");
+    assert_eq!(h.sb.outbox().len(), 5, "no code went out past the limits");
+    // The window slides.
+    h.clock.advance_secs(61);
+    assert_eq!(create("victim@stepup.example").await.status, 200);
+}

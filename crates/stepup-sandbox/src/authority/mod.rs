@@ -34,6 +34,7 @@ mod mfa_attempts;
 mod mfa_devices;
 mod otp;
 mod passkeys;
+pub(crate) mod rate_limits;
 mod recovery_codes;
 mod sessions;
 mod settings;
@@ -89,6 +90,8 @@ pub(crate) struct Authority {
     /// Pending email/SMS verifications by uuid (10 min, at most 10 000); memory only: a
     /// restart forgets them, as their codes are nowhere else but the outbox.
     verifications: ExpiringMap<OtpVerification>,
+    /// How many verifications may still be created, per address, per client and in all.
+    verification_limits: rate_limits::VerificationRateLimiter,
     /// Delivered codes, oldest first, at most `OUTBOX_CAP` (memory only).
     outbox: VecDeque<OutboxMessage>,
     /// The demo user's plaintext recovery codes not used yet (memory only: the state keeps
@@ -164,6 +167,9 @@ impl Authority {
             signing_key,
             nonces: device_signatures::nonce_table(),
             verifications: otp::verification_table(),
+            verification_limits: rate_limits::VerificationRateLimiter::new(
+                config.verification_limits,
+            ),
             outbox: VecDeque::new(),
             demo_recovery_codes: Vec::new(),
             webauthn,

@@ -152,13 +152,28 @@ impl Authority {
         self.outbox.iter().cloned().collect()
     }
 
+    /// Counts a verification about to be created, or refuses it with 429 (see
+    /// `rate_limits.rs`).
+    fn admit_verification(
+        &mut self,
+        target: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<(), ApiError> {
+        let now = self.now_ms();
+        self.verification_limits
+            .admit(target, client, now)
+            .map_err(|wait_s| ApiError::rate_limited("verification codes requested", wait_s))
+    }
+
     /// `POST emailVerifications/create`.
     pub(crate) fn create_email_verification(
         &mut self,
         email: &str,
+        client: Option<std::net::IpAddr>,
     ) -> Result<EmailVerificationCreateResponse, ApiError> {
         let email =
             normalize_email(email).map_err(|e| ApiError::unprocessable(codes::INVALID_EMAIL, e))?;
+        self.admit_verification(&format!("email:{email}"), client)?;
         let uuid = self.deliver(Channel::Email, OtpTarget::Email(email.clone()));
         Ok(EmailVerificationCreateResponse {
             verification_uuid: uuid,
@@ -170,6 +185,7 @@ impl Authority {
     pub(crate) fn create_sms_verification(
         &mut self,
         req: &SmsVerificationCreateRequest,
+        client: Option<std::net::IpAddr>,
     ) -> Result<SmsVerificationCreateResponse, ApiError> {
         let (country_code, iso_country_code, number) = normalize_phone(
             &req.phone_country_code,
@@ -177,6 +193,7 @@ impl Authority {
             &req.phone_number,
         )
         .map_err(|e| ApiError::unprocessable(codes::INVALID_PHONE, e))?;
+        self.admit_verification(&format!("phone:+{country_code}{number}"), client)?;
         let target = OtpTarget::Phone {
             country_code: country_code.clone(),
             iso_country_code: iso_country_code.clone(),

@@ -19,7 +19,7 @@ use stepup_protocol::{
     VerifyResponse,
 };
 
-use super::extractors::{ApiJson, Authed, DeviceSigned, Env};
+use super::extractors::{ApiJson, Authed, ClientAddr, DeviceSigned, Env};
 use super::{views, AppState};
 use crate::authority::{CredentialLink, CredentialUnlink, PresentedToken, WalletExport};
 use crate::error::ApiError;
@@ -66,18 +66,21 @@ pub(super) async fn nonce(State(s): State<AppState>, _env: Env) -> Json<NonceRes
 pub(super) async fn email_create(
     State(s): State<AppState>,
     _env: Env,
+    client: ClientAddr,
     ApiJson(req): ApiJson<EmailVerificationCreateRequest>,
 ) -> Reply<EmailVerificationCreateResponse> {
-    s.with(|a| a.create_email_verification(&req.email))
+    s.with(|a| a.create_email_verification(&req.email, client.0))
         .map(Json)
 }
 
 pub(super) async fn sms_create(
     State(s): State<AppState>,
     _env: Env,
+    client: ClientAddr,
     ApiJson(req): ApiJson<SmsVerificationCreateRequest>,
 ) -> Reply<SmsVerificationCreateResponse> {
-    s.with(|a| a.create_sms_verification(&req)).map(Json)
+    s.with(|a| a.create_sms_verification(&req, client.0))
+        .map(Json)
 }
 
 pub(super) async fn email_signin(
