@@ -65,6 +65,7 @@ export class StepUpDialog {
     el.form.addEventListener('submit', (e) => { e.preventDefault(); this.submit(); });
     el.cancel.addEventListener('click', () => this.cancel());
     el.deny.addEventListener('click', () => this.deny());
+    el.retry.addEventListener('click', () => { if (this.state) this.open(this.state.request); });
     // Esc: the dialog's cancel event. Handle it ourselves so the backend hears about it.
     el.dialog.addEventListener('cancel', (e) => { e.preventDefault(); this.cancel(); });
     el.methodList.addEventListener('change', (e) => {

@@ -38,6 +38,7 @@ export const el = {
   status: byId('dlg-status'),
   error: byId('dlg-error'),
   cancel: byId('dlg-cancel'),
+  retry: byId('dlg-retry'),
   deny: byId('dlg-deny'),
   submit: byId('dlg-submit'),
 };

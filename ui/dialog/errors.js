@@ -24,3 +24,6 @@ export const isSignedOut = (error) => error.code === 'not_signed_in' || error.co
 
 /** The code sent is used up or expired: a new one must be sent. */
 export const needsNewCode = (error) => error.code === 'too_many_attempts' || error.code === 'verification_expired';
+
+/** A fault on the way to the server (not an answer about the user): "try again" is the fix. */
+export const isFault = (error) => ['network_error', 'timed_out', 'api_error', 'invalid_response'].includes(error?.code);

@@ -4,7 +4,7 @@
 
 import { el } from './elements.js';
 import { PHASES, isBusy, isDone, isSent } from './phase.js';
-import { errorText } from './errors.js';
+import { errorText, isFault } from './errors.js';
 import { renderExport } from './export.js';
 import { methodOf, credentialLabel } from '../methods.js';
 import { setText } from '../dom.js';
@@ -56,6 +56,8 @@ export function render(state, previous = {}) {
   setText(el.submit, method?.send && !sent ? 'Send code' : method?.verify.submit ?? 'Verify');
   setText(el.cancel, done ? 'Close' : 'Cancel');
   el.deny.hidden = done;
+  // Could not ask the server (offline, timed out, its error): say so and offer to ask again.
+  el.retry.hidden = !(phase === PHASES.unavailable && isFault(state.error));
 
   const progress = progressText(phase, method);
   el.progress.hidden = !progress;

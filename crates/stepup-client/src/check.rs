@@ -1,6 +1,7 @@
 //! "Is a step-up needed?": the local fast path, the server's answer, and failing closed (§1).
 
 use crate::client::StepUpClient;
+use crate::error::StepUpError;
 use crate::http::ApiRequest;
 use serde::{Deserialize, Serialize};
 use stepup_protocol::{
@@ -84,17 +85,7 @@ impl StepUpClient {
     /// 3. any failure (not signed in, network, non-2xx, garbage, a body without `credentials`)
     ///    → required, with no credentials (§1.3: "default to requiring step-up").
     pub async fn check_step_up(&self, scope: TokenScope) -> StepUpCheck {
-        if self.inner.has_token(&scope) {
-            return StepUpCheck::satisfied();
-        }
-        if self.inner.require_session().is_err() {
-            return StepUpCheck::required();
-        }
-        let req = match ApiRequest::post("stepUp/check").json(&StepUpCheckRequest { scope }) {
-            Ok(req) => req,
-            Err(_) => return StepUpCheck::required(),
-        };
-        match self.inner.send_json::<StepUpCheck>(req).await {
+        match self.try_check_step_up(scope).await {
             Ok(check) => check,
             Err(e) => {
                 tracing::info!(
@@ -104,6 +95,19 @@ impl StepUpClient {
                 StepUpCheck::required()
             }
         }
+    }
+
+    /// [`check_step_up`](Self::check_step_up) that says why it could not ask: the same answer
+    /// when it could, else the failure (not signed in, network, timeout, a refusal, garbage).
+    /// A caller must treat an `Err` as "required"; it exists so that a dialog can tell "could
+    /// not reach the server: try again" from "no way to verify".
+    pub async fn try_check_step_up(&self, scope: TokenScope) -> Result<StepUpCheck, StepUpError> {
+        if self.inner.has_token(&scope) {
+            return Ok(StepUpCheck::satisfied());
+        }
+        self.inner.require_session()?;
+        let req = ApiRequest::post("stepUp/check").json(&StepUpCheckRequest { scope })?;
+        self.inner.send_json::<StepUpCheck>(req).await
     }
 
     /// True when an unexpired token for `scope` is stored. Local only, synchronous.

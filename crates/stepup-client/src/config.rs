@@ -1,4 +1,5 @@
-//! What the client talks to and how long it waits: environment, API base URL, origin, timeouts.
+//! What the client talks to and how long it waits: environment, API base URL, origin, and the
+//! timeouts by phase (connect 3 s, next bytes 5 s, whole exchange 10 s).
 
 use crate::error::StepUpError;
 use std::time::Duration;
@@ -31,8 +32,14 @@ pub struct Config {
     pub api_base_url: Url,
     /// Sent as `Origin` when set (it must be on the environment's CORS allowlist).
     pub app_origin: Option<String>,
-    /// Whole-request timeout of every HTTP call (30 s by default).
+    /// Whole-exchange timeout of every HTTP call, connect to last body byte (10 s by default):
+    /// a trickled body ends here.
     pub http_timeout: Duration,
+    /// Time to open the connection (3 s by default): a host that drops the SYN ends here.
+    pub connect_timeout: Duration,
+    /// Longest wait for the next bytes once connected (5 s by default): a server that accepts
+    /// and never answers, or stalls after its headers, ends here.
+    pub read_timeout: Duration,
     /// Timeout of every vault (keychain) call (2 s by default): a locked keychain becomes an
     /// error, never a hang.
     pub vault_timeout: Duration,
@@ -45,7 +52,9 @@ impl Config {
             environment_id: environment_id.into(),
             api_base_url: default_base_url()?,
             app_origin: None,
-            http_timeout: Duration::from_secs(30),
+            http_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(3),
+            read_timeout: Duration::from_secs(5),
             vault_timeout: Duration::from_secs(2),
         };
         validate_environment_id(&config.environment_id)?;
@@ -67,6 +76,18 @@ impl Config {
     /// Sets the whole-request HTTP timeout.
     pub fn with_http_timeout(mut self, timeout: Duration) -> Self {
         self.http_timeout = timeout;
+        self
+    }
+
+    /// Sets the connect timeout.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets the longest wait for the next bytes of an answer.
+    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
         self
     }
 
@@ -112,7 +133,11 @@ impl Config {
                 ));
             }
         }
-        if self.http_timeout.is_zero() || self.vault_timeout.is_zero() {
+        if self.http_timeout.is_zero()
+            || self.vault_timeout.is_zero()
+            || self.connect_timeout.is_zero()
+            || self.read_timeout.is_zero()
+        {
             return Err(StepUpError::InvalidInput(
                 "timeouts must be longer than zero".into(),
             ));
@@ -162,7 +187,9 @@ mod tests {
             c.api_base_url.as_str(),
             "https://app.dynamicauth.com/api/v0"
         );
-        assert_eq!(c.http_timeout, Duration::from_secs(30));
+        assert_eq!(c.http_timeout, Duration::from_secs(10));
+        assert_eq!(c.connect_timeout, Duration::from_secs(3));
+        assert_eq!(c.read_timeout, Duration::from_secs(5));
         assert_eq!(c.vault_timeout, Duration::from_secs(2));
         assert_eq!(c.app_origin, None);
     }

@@ -176,6 +176,8 @@ impl Api {
         let client = reqwest::Client::builder()
             .use_rustls_tls()
             .timeout(config.http_timeout)
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.read_timeout)
             // Never forward the session or an elevated token to wherever a redirect points.
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -118,7 +118,9 @@ pub async fn begin(
     if !client.is_signed_in() {
         return Err(StepUpError::NotSignedIn.into());
     }
-    let check = client.check_step_up(scope.clone()).await;
+    // A fault (network, timeout, server error, garbage) is said as such, never as "no way to
+    // verify": the request stays open, nothing is approved, and the dialog offers to retry.
+    let check = client.try_check_step_up(scope.clone()).await?;
     let view = check_view(&check, client, &scope);
     let mut desk = desk.lock();
     if check.is_required {

@@ -336,3 +336,23 @@ async fn the_backend_verifies_and_exports_only_the_request_the_dialog_shows() {
         Some(AppError::NotShown)
     );
 }
+
+#[tokio::test]
+async fn a_fault_on_the_way_is_said_as_such_and_the_request_can_be_asked_again() {
+    let w = world().await;
+    let id = w.open();
+    let gone = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead = format!("http://{}/api/v0", gone.local_addr().expect("addr"));
+    drop(gone);
+    let offline = client(&dead, w.sandbox.environment_id(), w.vault.clone(), &w.clock).await;
+    // Not "no way to verify" (an empty list of credentials): the fault itself.
+    let fault = flow::begin(&w.desk, &offline, id, 0)
+        .await
+        .expect_err("offline");
+    assert_eq!(fault.code(), "network_error", "{fault}");
+    assert!(fault.to_string().contains("try again"), "{fault}");
+    assert!(w.desk.lock().get(id).is_ok(), "the request stays open");
+    // Retry, online: the same request goes on.
+    let check = flow::begin(&w.desk, &w.client, id, 1).await.expect("retry");
+    assert!(check.is_required && !check.credentials.is_empty());
+}
