@@ -75,6 +75,7 @@ use tokio::task::JoinHandle;
 pub use authority::rate_limits::VerificationLimits;
 pub use crypto::totp_code_at;
 pub use error::{ApiError, SandboxError};
+pub use http::listener::ConnectionLimits;
 
 /// The environment id the sandbox serves by default.
 pub const DEFAULT_ENVIRONMENT_ID: &str = "4f8a5d0e-9c1b-4c3e-8f2a-5b6d7e8f9a0b";
@@ -143,6 +144,8 @@ pub struct SandboxConfig {
     pub passkey_origin: String,
     /// Limits on creating email and SMS verifications (429 past them).
     pub verification_limits: VerificationLimits,
+    /// Connections at once, and how long one may idle or live.
+    pub connection_limits: ConnectionLimits,
 }
 
 impl Default for SandboxConfig {
@@ -159,6 +162,7 @@ impl Default for SandboxConfig {
             passkey_rp_id: DEFAULT_PASSKEY_RP_ID.to_owned(),
             passkey_origin: DEFAULT_APP_ORIGIN.to_owned(),
             verification_limits: VerificationLimits::default(),
+            connection_limits: ConnectionLimits::default(),
         }
     }
 }
@@ -263,9 +267,11 @@ impl Sandbox {
             .local_addr()
             .map_err(|source| SandboxError::Bind { addr, source })?;
         let router = http::router(shared.clone());
+        let connection_limits = config.connection_limits;
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            let service = router.into_make_service_with_connect_info::<http::listener::PeerAddr>();
+            let listener = http::listener::BoundedListener::new(listener, connection_limits);
             let server = axum::serve(listener, service).with_graceful_shutdown(async move {
                 let _ = rx.await;
             });

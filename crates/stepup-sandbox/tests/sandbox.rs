@@ -1378,3 +1378,116 @@ async fn creating_verification_codes_is_rate_limited_with_retry_after() {
     h.clock.advance_secs(61);
     assert_eq!(create("victim@stepup.example").await.status, 200);
 }
+
+async fn closed_within(stream: &mut tokio::net::TcpStream, bound: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 256];
+    let deadline = tokio::time::Instant::now() + bound;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue, // an error page first is fine; the close is what counts
+            Err(_) => return false,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_half_sent_request_is_closed_after_the_idle_timeout() {
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+    let h = start_with(|c| {
+        c.connection_limits = stepup_sandbox::ConnectionLimits {
+            max_connections: 8,
+            idle_timeout: Duration::from_millis(300),
+            max_lifetime: Duration::from_secs(2),
+        }
+    })
+    .await;
+    // Headers that never end.
+    let mut half = tokio::net::TcpStream::connect(h.sb.local_addr())
+        .await
+        .unwrap();
+    half.write_all(b"GET /api/v0/sdk/x/settings HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    assert!(
+        closed_within(&mut half, Duration::from_secs(2)).await,
+        "headers that never end"
+    );
+    // A body that never comes.
+    let mut body = tokio::net::TcpStream::connect(h.sb.local_addr())
+        .await
+        .unwrap();
+    body.write_all(
+        b"POST /api/v0/sdk/x/emailVerifications/create HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    assert!(
+        closed_within(&mut body, Duration::from_secs(2)).await,
+        "a body that never comes"
+    );
+    // A trickle under the idle timeout ends at the lifetime.
+    let mut trickle = tokio::net::TcpStream::connect(h.sb.local_addr())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    for b in b"GET /api/v0/sdk/x/settings HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".iter() {
+        if trickle.write_all(&[*b]).await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if started.elapsed() > Duration::from_secs(4) {
+            break;
+        }
+    }
+    assert!(
+        closed || closed_within(&mut trickle, Duration::from_millis(500)).await,
+        "a trickle ends at the lifetime"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn past_the_connection_limit_a_connection_waits_until_one_closes() {
+    use std::time::Duration;
+    let h = start_with(|c| {
+        c.connection_limits = stepup_sandbox::ConnectionLimits {
+            max_connections: 2,
+            idle_timeout: Duration::from_secs(30),
+            max_lifetime: Duration::from_secs(60),
+        }
+    })
+    .await;
+    let a = tokio::net::TcpStream::connect(h.sb.local_addr())
+        .await
+        .unwrap();
+    let b = tokio::net::TcpStream::connect(h.sb.local_addr())
+        .await
+        .unwrap();
+    // Let the server take both.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let fresh = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    assert!(
+        fresh.get(h.url("settings")).send().await.is_err(),
+        "a third waits"
+    );
+    drop(a);
+    drop(b);
+    let r = reqwest::Client::new()
+        .get(h.url("settings"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "served once the others closed");
+}

@@ -200,8 +200,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
         Ok(ClientAddr(
             parts
                 .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|info| info.0.ip()),
+                .get::<axum::extract::ConnectInfo<super::listener::PeerAddr>>()
+                .map(|info| info.0 .0.ip()),
         ))
     }
 }

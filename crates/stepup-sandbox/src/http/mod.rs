@@ -8,6 +8,7 @@
 //!   elevated token, and JSON bodies whose every failure is a `{error, code}` 422.
 //! - `handlers`: one function per route.
 //! - `views`: the JSON of the sandbox-only views.
+//! - `listener`: the accept loop's bounds: connections at once, idle and lifetime timeouts.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -15,6 +16,7 @@ use crate::authority::Authority;
 
 mod extractors;
 mod handlers;
+pub(crate) mod listener;
 mod router;
 mod views;
 
