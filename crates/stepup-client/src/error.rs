@@ -81,7 +81,7 @@ pub enum StepUpError {
     },
     /// A 2xx answer that does not parse, or is too large.
     #[error(
-        "the server sent an answer this app cannot read ({0}): try again later or update the app"
+        "Dynamic sent an answer this app cannot read ({0}): try again later or update the app"
     )]
     InvalidResponse(String),
     /// The elevated token is not a JWT, or none usable came back for the requested scopes.
