@@ -523,4 +523,73 @@ mod tests {
             "a slow server and a passkey nobody confirmed are different problems"
         );
     }
+
+    #[test]
+    fn faults_have_their_own_codes_and_say_what_to_do() {
+        let faults = [
+            (
+                StepUpError::Network("refused".into()),
+                "network_error",
+                "could not reach Dynamic",
+            ),
+            (
+                StepUpError::ConnectionLost("reset".into()),
+                "connection_lost",
+                "broke off",
+            ),
+            (
+                StepUpError::TimedOut(TimeoutPhase::Connect),
+                "timed_out",
+                "timed out connecting",
+            ),
+            (
+                StepUpError::TimedOut(TimeoutPhase::FirstByte),
+                "timed_out",
+                "timed out waiting for the answer",
+            ),
+            (
+                StepUpError::TimedOut(TimeoutPhase::Body),
+                "timed_out",
+                "timed out reading the answer",
+            ),
+            (
+                map(503, json!({"error": "down"})),
+                "server_error",
+                "HTTP 503",
+            ),
+            (
+                StepUpError::from_http_error(502, b"<html>", None, None),
+                "server_error",
+                "HTTP 502",
+            ),
+            (
+                StepUpError::InvalidResponse("truncated JSON".into()),
+                "invalid_response",
+                "truncated JSON",
+            ),
+        ];
+        for (error, code, says) in faults {
+            assert_eq!(error.code(), code, "{error}");
+            assert!(error.is_fault(), "{error}");
+            let sentence = error.to_string();
+            assert!(
+                sentence.contains(says) && sentence.contains("try again"),
+                "{sentence}"
+            );
+        }
+        // Refusals and a missing session are answers, not faults.
+        for answer in [
+            StepUpError::Unauthorized,
+            StepUpError::NotSignedIn,
+            StepUpError::NoCredentials,
+            StepUpError::RateLimited,
+            map(422, json!({"error": "x", "code": "mfa_device_not_found"})),
+        ] {
+            assert!(!answer.is_fault(), "{answer}");
+        }
+        assert_eq!(
+            map(422, json!({"error": "nope", "code": "x"})).code(),
+            "api_error"
+        );
+    }
 }

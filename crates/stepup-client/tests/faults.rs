@@ -287,6 +287,43 @@ async fn every_fault_fails_a_verify_call_within_its_phase_and_says_which() {
 }
 
 #[tokio::test]
+async fn the_whole_call_limit_still_bounds_every_phase() {
+    // `http_timeout` shorter than a phase cuts that phase, and the error still names it.
+    let call = Duration::from_millis(250);
+    for (fault, phase) in [
+        (Fault::Silent, TimeoutPhase::FirstByte),
+        (Fault::StallAfterHeaders, TimeoutPhase::Body),
+    ] {
+        let w = world(mfa_user(&format!(
+            "fault-call-{}@example.com",
+            phase.as_str()
+        )))
+        .await;
+        let proxy = FaultProxy::start(w.sandbox.local_addr(), fault).await;
+        let config = Config::new(w.sandbox.environment_id())
+            .expect("config")
+            .with_api_base_url(proxy.base_url().parse().expect("url"))
+            .with_http_timeout(call);
+        let client = StepUpClient::builder(config)
+            .vault(w.vault.clone())
+            .clock(Arc::new(w.clock.clone()))
+            .build()
+            .await
+            .expect("client");
+        let started = Instant::now();
+        let outcome = client.check_step_up_outcome(TokenScope::WalletExport).await;
+        let elapsed = started.elapsed();
+        assert_eq!(outcome.failure(), Some(&StepUpError::TimedOut(phase)));
+        assert!(outcome.check.is_required);
+        assert!(
+            elapsed >= call && elapsed <= call + SLACK,
+            "{}: {elapsed:?}",
+            fault.name()
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_check_says_when_the_server_itself_requires_a_step_up() {
     // Not a fault: no token, the server says "required" with credentials.
     let w = world(mfa_user("fault-none@example.com")).await;
