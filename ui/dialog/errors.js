@@ -7,6 +7,8 @@ const HINTS = {
   verification_expired: 'Send a new code to try again.',
   network_error: 'Press Verify to try again when you are back online.',
   timed_out: 'Press Verify to try again.',
+  connection_lost: 'Press Verify to try again.',
+  server_error: 'Try again in a few minutes.',
   keychain_locked: 'Unlock your keyring (e.g. GNOME Keyring), then verify again.',
   keychain_unavailable: 'Start your keyring (e.g. GNOME Keyring), then verify again.',
   keychain_timed_out: 'Unlock or restart your keyring, then verify again.',
@@ -26,4 +28,4 @@ export const isSignedOut = (error) => error.code === 'not_signed_in' || error.co
 export const needsNewCode = (error) => error.code === 'too_many_attempts' || error.code === 'verification_expired';
 
 /** A fault on the way to the server (not an answer about the user): "try again" is the fix. */
-export const isFault = (error) => ['network_error', 'timed_out', 'api_error', 'invalid_response'].includes(error?.code);
+export const isFault = (error) => ['network_error', 'connection_lost', 'timed_out', 'server_error', 'invalid_response'].includes(error?.code);

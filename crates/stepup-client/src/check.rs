@@ -76,38 +76,97 @@ pub fn choose_method(check: &StepUpCheck) -> Option<&StepUpCredential> {
         .or_else(|| check.credentials.first())
 }
 
+/// Where the answer of a check came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckSource {
+    /// An unexpired stored token covers the scope: nothing was sent.
+    StoredToken,
+    /// The server answered, and the check is its answer.
+    Server,
+    /// The check could not be completed; the answer is "required" by failing closed (§1.3),
+    /// with no credentials. The error says why: not signed in, a refusal, or a fault
+    /// ([`StepUpError::is_fault`]: Dynamic unreachable, too slow, cut off, a 5xx, garbage).
+    Failed(StepUpError),
+}
+
+/// A check and where its answer came from, so that a dialog can tell "the server says verify"
+/// from "Dynamic could not be reached".
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckOutcome {
+    /// The answer: always "required" when `source` is [`CheckSource::Failed`].
+    pub check: StepUpCheck,
+    /// Where the answer came from.
+    pub source: CheckSource,
+}
+
+impl CheckOutcome {
+    /// The error that made the check fail closed, if it did.
+    pub fn failure(&self) -> Option<&StepUpError> {
+        match &self.source {
+            CheckSource::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// True when "required" comes from a fault on the way to or from Dynamic, not from the
+    /// server: the dialog says "could not reach Dynamic" and offers Retry.
+    pub fn is_fault(&self) -> bool {
+        self.failure().is_some_and(StepUpError::is_fault)
+    }
+
+    fn failed(error: StepUpError) -> Self {
+        Self {
+            check: StepUpCheck::required(),
+            source: CheckSource::Failed(error),
+        }
+    }
+}
+
 impl StepUpClient {
     /// Whether the user must verify before using `scope`. Never fails:
     ///
     /// 1. an unexpired stored token covering `scope` → not required, without any request or
     ///    vault access (nothing is consumed);
     /// 2. else `POST stepUp/check {scope}`;
-    /// 3. any failure (not signed in, network, non-2xx, garbage, a body without `credentials`)
-    ///    → required, with no credentials (§1.3: "default to requiring step-up").
+    /// 3. any failure (not signed in, network, a timeout, non-2xx, garbage, a body without
+    ///    `credentials`) → required, with no credentials (§1.3: "default to requiring
+    ///    step-up").
+    ///
+    /// [`StepUpClient::check_step_up_outcome`] also says which of these it was.
     pub async fn check_step_up(&self, scope: TokenScope) -> StepUpCheck {
-        match self.try_check_step_up(scope).await {
-            Ok(check) => check,
+        self.check_step_up_outcome(scope).await.check
+    }
+
+    /// [`StepUpClient::check_step_up`], with where its answer came from: the caller can tell
+    /// a server that says "required" from a check that failed closed, and why it failed.
+    pub async fn check_step_up_outcome(&self, scope: TokenScope) -> CheckOutcome {
+        if self.inner.has_token(&scope) {
+            return CheckOutcome {
+                check: StepUpCheck::satisfied(),
+                source: CheckSource::StoredToken,
+            };
+        }
+        if let Err(e) = self.inner.require_session() {
+            return CheckOutcome::failed(e);
+        }
+        let req = match ApiRequest::post("stepUp/check").json(&StepUpCheckRequest { scope }) {
+            Ok(req) => req,
+            Err(e) => return CheckOutcome::failed(e),
+        };
+        match self.inner.send_json::<StepUpCheck>(req).await {
+            Ok(check) => CheckOutcome {
+                check,
+                source: CheckSource::Server,
+            },
             Err(e) => {
                 tracing::info!(
                     error_code = e.code(),
+                    fault = e.is_fault(),
                     "step-up check failed; requiring step-up"
                 );
-                StepUpCheck::required()
+                CheckOutcome::failed(e)
             }
         }
-    }
-
-    /// [`check_step_up`](Self::check_step_up) that says why it could not ask: the same answer
-    /// when it could, else the failure (not signed in, network, timeout, a refusal, garbage).
-    /// A caller must treat an `Err` as "required"; it exists so that a dialog can tell "could
-    /// not reach the server: try again" from "no way to verify".
-    pub async fn try_check_step_up(&self, scope: TokenScope) -> Result<StepUpCheck, StepUpError> {
-        if self.inner.has_token(&scope) {
-            return Ok(StepUpCheck::satisfied());
-        }
-        self.inner.require_session()?;
-        let req = ApiRequest::post("stepUp/check").json(&StepUpCheckRequest { scope })?;
-        self.inner.send_json::<StepUpCheck>(req).await
     }
 
     /// True when an unexpired token for `scope` is stored. Local only, synchronous.
@@ -119,7 +178,6 @@ impl StepUpClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::StepUpError;
     use crate::test_server::{client, Reply, TestServer, ENV};
     use crate::vault::TokenVault;
     use serde_json::json;

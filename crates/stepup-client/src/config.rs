@@ -1,5 +1,4 @@
-//! What the client talks to and how long it waits: environment, API base URL, origin, and the
-//! timeouts by phase (connect 3 s, next bytes 5 s, whole exchange 10 s).
+//! What the client talks to and how long it waits: environment, API base URL, origin, timeouts.
 
 use crate::error::StepUpError;
 use std::time::Duration;
@@ -10,6 +9,13 @@ pub const DEFAULT_API_BASE_URL: &str = "https://app.dynamicauth.com/api/v0";
 
 /// The longest environment id accepted (Dynamic's are 36-character UUIDs).
 pub const MAX_ENVIRONMENT_ID_LEN: usize = 64;
+
+/// Default [`Config::connect_timeout`].
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Default [`Config::first_byte_timeout`].
+pub const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default [`Config::body_timeout`].
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// When this environment variable is `1`, every client refuses an API base URL that is not on
 /// loopback (127.0.0.0/8, ::1, `localhost`), `https` included. `cargo xtask` sets it for every
@@ -32,14 +38,20 @@ pub struct Config {
     pub api_base_url: Url,
     /// Sent as `Origin` when set (it must be on the environment's CORS allowlist).
     pub app_origin: Option<String>,
-    /// Whole-exchange timeout of every HTTP call, connect to last body byte (10 s by default):
-    /// a trickled body ends here.
+    /// The upper bound of a whole HTTP call, every phase included (30 s by default). The
+    /// phase timeouts below normally fire first (5 s + 10 s by default); this one bounds
+    /// their sum, and a phase never waits past it. Longer than zero.
     pub http_timeout: Duration,
-    /// Time to open the connection (3 s by default): a host that drops the SYN ends here.
+    /// Opening a connection, TCP and TLS (3 s by default). Longer than zero and not longer
+    /// than `first_byte_timeout`, which includes it.
     pub connect_timeout: Duration,
-    /// Longest wait for the next bytes once connected (5 s by default): a server that accepts
-    /// and never answers, or stalls after its headers, ends here.
-    pub read_timeout: Duration,
+    /// From the start of a call (connecting included) until the answer's status and headers
+    /// have arrived (5 s by default): a server that accepts and never answers fails here.
+    /// Longer than zero.
+    pub first_byte_timeout: Duration,
+    /// From the answer's headers until the last byte of its body (10 s by default): a
+    /// trickled or stalled body fails here. Longer than zero.
+    pub body_timeout: Duration,
     /// Timeout of every vault (keychain) call (2 s by default): a locked keychain becomes an
     /// error, never a hang.
     pub vault_timeout: Duration,
@@ -52,9 +64,10 @@ impl Config {
             environment_id: environment_id.into(),
             api_base_url: default_base_url()?,
             app_origin: None,
-            http_timeout: Duration::from_secs(10),
-            connect_timeout: Duration::from_secs(3),
-            read_timeout: Duration::from_secs(5),
+            http_timeout: Duration::from_secs(30),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            first_byte_timeout: DEFAULT_FIRST_BYTE_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             vault_timeout: Duration::from_secs(2),
         };
         validate_environment_id(&config.environment_id)?;
@@ -73,21 +86,27 @@ impl Config {
         self
     }
 
-    /// Sets the whole-request HTTP timeout.
+    /// Sets the upper bound of a whole HTTP call.
     pub fn with_http_timeout(mut self, timeout: Duration) -> Self {
         self.http_timeout = timeout;
         self
     }
 
-    /// Sets the connect timeout.
+    /// Sets how long opening a connection may take.
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
-    /// Sets the longest wait for the next bytes of an answer.
-    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
-        self.read_timeout = timeout;
+    /// Sets how long a call may wait for the answer's headers, connecting included.
+    pub fn with_first_byte_timeout(mut self, timeout: Duration) -> Self {
+        self.first_byte_timeout = timeout;
+        self
+    }
+
+    /// Sets how long reading an answer's body may take.
+    pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
         self
     }
 
@@ -133,13 +152,21 @@ impl Config {
                 ));
             }
         }
-        if self.http_timeout.is_zero()
-            || self.vault_timeout.is_zero()
-            || self.connect_timeout.is_zero()
-            || self.read_timeout.is_zero()
-        {
+        let timeouts = [
+            self.http_timeout,
+            self.connect_timeout,
+            self.first_byte_timeout,
+            self.body_timeout,
+            self.vault_timeout,
+        ];
+        if timeouts.iter().any(Duration::is_zero) {
             return Err(StepUpError::InvalidInput(
                 "timeouts must be longer than zero".into(),
+            ));
+        }
+        if self.connect_timeout > self.first_byte_timeout {
+            return Err(StepUpError::InvalidInput(
+                "the connect timeout must not be longer than the first-byte timeout, which includes connecting".into(),
             ));
         }
         Ok(())
@@ -187,9 +214,15 @@ mod tests {
             c.api_base_url.as_str(),
             "https://app.dynamicauth.com/api/v0"
         );
-        assert_eq!(c.http_timeout, Duration::from_secs(10));
-        assert_eq!(c.connect_timeout, Duration::from_secs(3));
-        assert_eq!(c.read_timeout, Duration::from_secs(5));
+        assert_eq!(c.http_timeout, Duration::from_secs(30));
+        assert_eq!(
+            (c.connect_timeout, c.first_byte_timeout, c.body_timeout),
+            (
+                Duration::from_secs(3),
+                Duration::from_secs(5),
+                Duration::from_secs(10)
+            )
+        );
         assert_eq!(c.vault_timeout, Duration::from_secs(2));
         assert_eq!(c.app_origin, None);
     }
@@ -264,5 +297,31 @@ mod tests {
         assert!(with_base("http://127.0.0.1:8787/api/v0")
             .validate_with(true)
             .is_ok());
+    }
+
+    #[test]
+    fn phase_timeouts_are_longer_than_zero_and_connecting_fits_in_the_first_byte() {
+        let ok = Config::new("env").unwrap();
+        assert!(ok.validate_with(false).is_ok());
+        for bad in [
+            ok.clone().with_connect_timeout(Duration::ZERO),
+            ok.clone().with_first_byte_timeout(Duration::ZERO),
+            ok.clone().with_body_timeout(Duration::ZERO),
+            ok.clone().with_http_timeout(Duration::ZERO),
+        ] {
+            let err = bad.validate_with(false).unwrap_err();
+            assert!(err.to_string().contains("longer than zero"), "{err}");
+        }
+        let err = ok
+            .clone()
+            .with_connect_timeout(Duration::from_secs(6))
+            .validate_with(false)
+            .unwrap_err();
+        assert!(err.to_string().contains("first-byte"), "{err}");
+        let short = ok
+            .with_connect_timeout(Duration::from_millis(100))
+            .with_first_byte_timeout(Duration::from_millis(200))
+            .with_body_timeout(Duration::from_millis(300));
+        assert!(short.validate_with(false).is_ok());
     }
 }

@@ -56,14 +56,21 @@ pub enum StepUpError {
     /// The server offers no credential to verify with.
     #[error("your account has no way to verify this action: add a verification method first")]
     NoCredentials,
-    /// The server could not be reached.
-    #[error("could not reach the server ({0}): check your connection and try again")]
+    /// No connection could be opened (refused, no route, DNS, TLS): nothing was sent.
+    #[error("could not reach Dynamic ({0}): check your connection and try again")]
     Network(String),
-    /// The server did not answer within the HTTP timeout.
-    #[error("the server did not answer in time: check your connection and try again")]
-    TimedOut,
+    /// The connection broke off after the request was sent: before the answer, or in the
+    /// middle of its body (a reset, a close before the announced length).
+    #[error("the connection to Dynamic broke off ({0}): check your connection and try again")]
+    ConnectionLost(String),
+    /// A phase of the call ran out of time ([`TimeoutPhase`]: connecting, waiting for the
+    /// answer, reading it).
+    #[error("could not reach Dynamic (timed out {}): check your connection and try again", .0.doing())]
+    TimedOut(TimeoutPhase),
     /// Any other refusal (SDK `APIError`); `code` is `unknown_error` when the body had none.
-    #[error("the server refused the request ({code}, HTTP {status}): {message}")]
+    /// A status of 500 or more is Dynamic failing, not a refusal ([`StepUpError::code`]
+    /// `server_error`).
+    #[error("{}", api_message(*status, code, message))]
     Api {
         /// HTTP status.
         status: u16,
@@ -74,7 +81,7 @@ pub enum StepUpError {
     },
     /// A 2xx answer that does not parse, or is too large.
     #[error(
-        "the server sent an answer this app cannot read ({0}): try again later or update the app"
+        "Dynamic sent an answer this app cannot read ({0}): try again later or update the app"
     )]
     InvalidResponse(String),
     /// The elevated token is not a JWT, or none usable came back for the requested scopes.
@@ -110,6 +117,54 @@ pub enum StepUpError {
     Authenticator(String),
 }
 
+/// Which phase of an HTTP call ran out of time; each has its own limit in
+/// [`Config`](crate::Config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeoutPhase {
+    /// Opening the connection, TLS included ([`Config::connect_timeout`](crate::Config)).
+    Connect,
+    /// From the start of the call until the answer's status and headers
+    /// ([`Config::first_byte_timeout`](crate::Config)).
+    FirstByte,
+    /// From the headers until the last byte of the body
+    /// ([`Config::body_timeout`](crate::Config)).
+    Body,
+}
+
+impl TimeoutPhase {
+    /// A stable machine name: `connect`, `first_byte`, `body`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::FirstByte => "first_byte",
+            Self::Body => "body",
+        }
+    }
+
+    /// What the client was doing, for the user's sentence.
+    fn doing(self) -> &'static str {
+        match self {
+            Self::Connect => "connecting",
+            Self::FirstByte => "waiting for the answer",
+            Self::Body => "reading the answer",
+        }
+    }
+}
+
+impl std::fmt::Display for TimeoutPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn api_message(status: u16, code: &str, message: &str) -> String {
+    if status >= 500 {
+        format!("Dynamic could not handle the request (HTTP {status}): try again in a few minutes")
+    } else {
+        format!("the server refused the request ({code}, HTTP {status}): {message}")
+    }
+}
+
 fn wrong_code_message(remaining: Option<u32>) -> String {
     match remaining {
         Some(1) => "the code is not correct, 1 attempt left: check the code and try again".into(),
@@ -136,7 +191,9 @@ impl StepUpError {
             Self::NotSignedIn => "not_signed_in",
             Self::NoCredentials => "no_credentials",
             Self::Network(_) => "network_error",
-            Self::TimedOut => "timed_out",
+            Self::ConnectionLost(_) => "connection_lost",
+            Self::TimedOut(_) => "timed_out",
+            Self::Api { status, .. } if *status >= 500 => "server_error",
             Self::Api { .. } => "api_error",
             Self::InvalidResponse(_) => "invalid_response",
             Self::InvalidElevatedToken => "invalid_elevated_token",
@@ -153,6 +210,20 @@ impl StepUpError {
             Self::PasskeyRefused => "passkey_refused",
             Self::CeremonyTimedOut => "passkey_timed_out",
             Self::Authenticator(_) => "authenticator_error",
+        }
+    }
+
+    /// True when the call failed on the way to or from Dynamic, not because of what was
+    /// asked: unreachable, too slow, cut off, a 5xx, or an answer that cannot be read. Trying
+    /// again may work; a dialog offers Retry and never reads this as "no way to verify".
+    pub fn is_fault(&self) -> bool {
+        match self {
+            Self::Network(_)
+            | Self::ConnectionLost(_)
+            | Self::TimedOut(_)
+            | Self::InvalidResponse(_) => true,
+            Self::Api { status, .. } => *status >= 500,
+            _ => false,
         }
     }
 
@@ -448,8 +519,77 @@ mod tests {
         );
         assert_ne!(
             StepUpError::CeremonyTimedOut.code(),
-            StepUpError::TimedOut.code(),
+            StepUpError::TimedOut(TimeoutPhase::FirstByte).code(),
             "a slow server and a passkey nobody confirmed are different problems"
+        );
+    }
+
+    #[test]
+    fn faults_have_their_own_codes_and_say_what_to_do() {
+        let faults = [
+            (
+                StepUpError::Network("refused".into()),
+                "network_error",
+                "could not reach Dynamic",
+            ),
+            (
+                StepUpError::ConnectionLost("reset".into()),
+                "connection_lost",
+                "broke off",
+            ),
+            (
+                StepUpError::TimedOut(TimeoutPhase::Connect),
+                "timed_out",
+                "timed out connecting",
+            ),
+            (
+                StepUpError::TimedOut(TimeoutPhase::FirstByte),
+                "timed_out",
+                "timed out waiting for the answer",
+            ),
+            (
+                StepUpError::TimedOut(TimeoutPhase::Body),
+                "timed_out",
+                "timed out reading the answer",
+            ),
+            (
+                map(503, json!({"error": "down"})),
+                "server_error",
+                "HTTP 503",
+            ),
+            (
+                StepUpError::from_http_error(502, b"<html>", None, None),
+                "server_error",
+                "HTTP 502",
+            ),
+            (
+                StepUpError::InvalidResponse("truncated JSON".into()),
+                "invalid_response",
+                "truncated JSON",
+            ),
+        ];
+        for (error, code, says) in faults {
+            assert_eq!(error.code(), code, "{error}");
+            assert!(error.is_fault(), "{error}");
+            let sentence = error.to_string();
+            assert!(
+                sentence.contains(says) && sentence.contains("try again"),
+                "{sentence}"
+            );
+        }
+        // Refusals and a missing session are answers, not faults.
+        for answer in [
+            StepUpError::Unauthorized,
+            StepUpError::NotSignedIn,
+            StepUpError::NoCredentials,
+            StepUpError::RateLimited,
+            map(422, json!({"error": "x", "code": "mfa_device_not_found"})),
+        ] {
+            assert!(!answer.is_fault(), "{answer}");
+        }
+        assert_eq!(
+            map(422, json!({"error": "nope", "code": "x"})).code(),
+            "api_error"
         );
     }
 }

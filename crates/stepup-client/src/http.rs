@@ -1,11 +1,12 @@
 //! The HTTP layer: builds `{api_base_url}/sdk/{env}/{path}` requests with the SDK's headers
-//! (§6.2), reads size-capped answers and maps error answers to [`StepUpError`].
+//! (§6.2), times each phase of a call (connect, first byte, body), reads size-capped answers
+//! and maps error answers and transport faults to [`StepUpError`].
 //!
-//! Logs carry method, path and status only: never a header or a body.
+//! Logs carry method, path, status, error code and elapsed time only: never a header or a body.
 
 use crate::config::Config;
 use crate::device::DeviceHeaders;
-use crate::error::StepUpError;
+use crate::error::{StepUpError, TimeoutPhase};
 use rand::distr::{Alphanumeric, SampleString};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, ORIGIN, WWW_AUTHENTICATE};
 use reqwest::Method;
@@ -13,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use stepup_protocol::headers as h;
 use stepup_protocol::{Secret, TokenScope};
+use tokio::time::Instant;
 
 /// The largest answer read; anything bigger is refused (answers are hostile input).
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
@@ -109,15 +111,31 @@ fn header_value(value: &str, what: &str) -> Result<HeaderValue, StepUpError> {
         .map_err(|_| StepUpError::InvalidResponse(format!("the {what} cannot be sent in a header")))
 }
 
-fn map_transport(err: reqwest::Error) -> StepUpError {
+/// Where a call was when its transport failed; it decides which fault the error names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Connecting and sending, until the answer's headers.
+    Request,
+    /// Reading the answer's body.
+    Body,
+}
+
+fn map_transport(err: reqwest::Error, stage: Stage) -> StepUpError {
     if err.is_timeout() {
-        return StepUpError::TimedOut;
+        // Only reqwest's connect timeout is set: the other phases are timed here.
+        return StepUpError::TimedOut(if err.is_connect() {
+            TimeoutPhase::Connect
+        } else if stage == Stage::Body {
+            TimeoutPhase::Body
+        } else {
+            TimeoutPhase::FirstByte
+        });
     }
-    // The source chain says what went wrong (refused, DNS, TLS); the URL is left out.
-    let mut text = String::from(if err.is_connect() {
-        "connection failed"
-    } else {
-        "transfer failed"
+    // The source chain says what went wrong (refused, DNS, TLS, reset); the URL is left out.
+    let mut text = String::from(match (err.is_connect(), stage) {
+        (true, _) => "connection failed",
+        (false, Stage::Request) => "no answer",
+        (false, Stage::Body) => "the answer was cut off",
     });
     let mut source = std::error::Error::source(&err);
     while let Some(s) = source {
@@ -125,10 +143,20 @@ fn map_transport(err: reqwest::Error) -> StepUpError {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    StepUpError::Network(text.chars().filter(|c| !c.is_control()).take(300).collect())
+    let text: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
+    if err.is_connect() {
+        StepUpError::Network(text)
+    } else {
+        StepUpError::ConnectionLost(text)
+    }
 }
 
-async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, StepUpError> {
+/// Reads the body chunk by chunk until `deadline`, refusing more than [`MAX_RESPONSE_BYTES`]
+/// before buffering it: answers are hostile input.
+async fn read_capped(
+    mut resp: reqwest::Response,
+    deadline: Instant,
+) -> Result<Vec<u8>, StepUpError> {
     let too_large = || {
         StepUpError::InvalidResponse(format!(
             "the answer is larger than {MAX_RESPONSE_BYTES} bytes"
@@ -141,13 +169,19 @@ async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, StepUpError
         return Err(too_large());
     }
     let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(map_transport)? {
+    loop {
+        let chunk = tokio::time::timeout_at(deadline, resp.chunk())
+            .await
+            .map_err(|_| StepUpError::TimedOut(TimeoutPhase::Body))?
+            .map_err(|e| map_transport(e, Stage::Body))?;
+        let Some(chunk) = chunk else {
+            return Ok(body);
+        };
         if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
 }
 
 /// Parses a 2xx body; anything that does not parse is [`StepUpError::InvalidResponse`].
@@ -175,9 +209,9 @@ impl Api {
     pub fn new(config: Config) -> Result<Self, StepUpError> {
         let client = reqwest::Client::builder()
             .use_rustls_tls()
-            .timeout(config.http_timeout)
+            // The other phases (first byte, body, the whole call) are timed in `execute`,
+            // where the phase that ran out is known.
             .connect_timeout(config.connect_timeout)
-            .read_timeout(config.read_timeout)
             // Never forward the session or an elevated token to wherever a redirect points.
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -261,6 +295,9 @@ impl Api {
     }
 
     /// Sends `req` and returns the body of a 2xx answer; anything else is an error.
+    ///
+    /// Each phase has its own limit ([`Config::connect_timeout`], `first_byte_timeout`,
+    /// `body_timeout`) and none waits past `http_timeout` from the start.
     pub async fn execute(
         &self,
         req: &ApiRequest,
@@ -275,11 +312,24 @@ impl Api {
         if let Some(body) = &req.body {
             builder = builder.body(body.clone());
         }
-        let resp = match builder.send().await {
+        let started = Instant::now();
+        let call_deadline = started + self.config.http_timeout;
+        let headers_deadline = call_deadline.min(started + self.config.first_byte_timeout);
+        let sent = tokio::time::timeout_at(headers_deadline, builder.send())
+            .await
+            .map_err(|_| StepUpError::TimedOut(TimeoutPhase::FirstByte))
+            .and_then(|r| r.map_err(|e| map_transport(e, Stage::Request)));
+        let resp = match sent {
             Ok(resp) => resp,
             Err(e) => {
-                tracing::debug!(method = %req.method, path = %req.path, "dynamic api call failed in transport");
-                return Err(map_transport(e));
+                tracing::debug!(
+                    method = %req.method,
+                    path = %req.path,
+                    error_code = e.code(),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "dynamic api call failed before an answer"
+                );
+                return Err(e);
             }
         };
         let status = resp.status().as_u16();
@@ -289,7 +339,18 @@ impl Api {
             .get(WWW_AUTHENTICATE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = read_capped(resp).await;
+        let body_deadline = call_deadline.min(Instant::now() + self.config.body_timeout);
+        let body = read_capped(resp, body_deadline).await;
+        if let Err(e) = &body {
+            tracing::debug!(
+                method = %req.method,
+                path = %req.path,
+                status,
+                error_code = e.code(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "dynamic api answer could not be read"
+            );
+        }
         if status >= 400 {
             // An unreadable error body still maps by its status.
             let body = body.unwrap_or_default();

@@ -31,7 +31,8 @@
 //! - `blocking`: [`run_blocking`], the one way blocking work (a keychain call, a passkey
 //!   ceremony) runs from async code: on a blocking thread, under a time limit.
 //! - `store`: the in-memory cache in front of a vault, every vault call through `run_blocking`.
-//! - `http`: the API client: the SDK's headers, size-capped answers, error mapping.
+//! - `http`: the API client: the SDK's headers, a time limit per phase (connect, first byte,
+//!   body), size-capped answers, error mapping.
 //! - `device`: the P-256 device key and the nonce pool.
 //! - `client`: [`StepUpClient`], its builder, and the one path every request takes.
 //! - `session`: email-OTP sign-in, refresh, logout, session rotation.
@@ -39,7 +40,9 @@
 //! - `verify/`: one [`Verification`] variant per method, one file each (as mini-redis's
 //!   `cmd/`): `email_otp` (also sends the code), `sms_otp`, `otp` (what the two share),
 //!   `totp`, `recovery_code`, `external_jwt`, `passkey`.
-//! - `check`: `check_step_up`, `has_elevated_access_token`, [`choose_method`].
+//! - `check`: `check_step_up` (and `check_step_up_outcome`, which says whether a "required"
+//!   came from the server or from failing closed), `has_elevated_access_token`,
+//!   [`choose_method`].
 //! - `passkey/`: native passkey ceremonies: [`passkey::PasskeyAuthenticator`] per platform
 //!   (`platform_impl/`), the keychain-sealed device passkey (`device`), the WebAuthn JSON
 //!   conversions (`wire`), and passkey registration (`flows`).
@@ -70,10 +73,10 @@ pub mod verify;
 mod test_server;
 
 pub use blocking::{run_blocking, Stalled};
-pub use check::{choose_method, CredentialMethod, StepUpCredentialExt};
+pub use check::{choose_method, CheckOutcome, CheckSource, CredentialMethod, StepUpCredentialExt};
 pub use client::{StepUpClient, StepUpClientBuilder};
 pub use config::{is_loopback, Config, DEFAULT_API_BASE_URL, LOOPBACK_ONLY_ENV};
-pub use error::StepUpError;
+pub use error::{StepUpError, TimeoutPhase};
 pub use stepup_protocol as protocol;
 pub use stepup_protocol::{
     Clock, CredentialFormat, ExportPrivateKeyResponse, ManualClock, MfaDevice, SdkUser, Secret,

@@ -3,10 +3,12 @@
 //! The client and its configuration, the check and the method to offer, the verifications,
 //! the passkey confirmation, and the errors. Everything else stays at its module's path.
 
-pub use crate::check::{choose_method, CredentialMethod, StepUpCredentialExt};
+pub use crate::check::{
+    choose_method, CheckOutcome, CheckSource, CredentialMethod, StepUpCredentialExt,
+};
 pub use crate::client::StepUpClient;
 pub use crate::config::Config;
-pub use crate::error::StepUpError;
+pub use crate::error::{StepUpError, TimeoutPhase};
 pub use crate::passkey::{
     platform_authenticator, PasskeyConfirmation, PasskeyPrompt, UserPresence,
 };

@@ -162,7 +162,10 @@ mod tests {
         })
         .is_wrong_code());
         assert!(!AppError::from(StepUpError::Network("refused".into())).is_wrong_code());
-        assert!(!AppError::from(StepUpError::TimedOut).is_wrong_code());
+        assert!(!AppError::from(StepUpError::TimedOut(
+            stepup_client::TimeoutPhase::FirstByte
+        ))
+        .is_wrong_code());
         assert!(!AppError::from(StepUpError::RateLimited).is_wrong_code());
     }
 }

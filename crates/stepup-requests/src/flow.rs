@@ -120,7 +120,13 @@ pub async fn begin(
     }
     // A fault (network, timeout, server error, garbage) is said as such, never as "no way to
     // verify": the request stays open, nothing is approved, and the dialog offers to retry.
-    let check = client.try_check_step_up(scope.clone()).await?;
+    let outcome = client.check_step_up_outcome(scope.clone()).await;
+    if let Some(failure) = outcome.failure() {
+        if failure.is_fault() || matches!(failure, StepUpError::NotSignedIn) {
+            return Err(failure.clone().into());
+        }
+    }
+    let check = outcome.check;
     let view = check_view(&check, client, &scope);
     let mut desk = desk.lock();
     if check.is_required {
