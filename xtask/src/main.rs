@@ -3,18 +3,26 @@
 //!
 //! - `test`: formatting, clippy, every Rust test (keychain tests inside a private D-Bus session
 //!   with a real gnome-keyring), the official JS SDK against the sandbox, and the app's
-//!   end-to-end tests in a real window under Xvfb.
+//!   end-to-end tests in a real window under Xvfb, and a short smoke run (5 s each) of
+//!   every fuzz target.
 //! - `demo`: builds and starts the desktop app with its embedded sandbox.
 //! - `bench`: the criterion benchmarks and the app's size/latency/memory measurements.
 //! - `conformance`: only the JS SDK run (needs a built sandbox).
+//! - `fuzz [--seconds N] [TARGET...]`: the cargo-fuzz targets in `fuzz/` (nightly, its own
+//!   workspace), each for N seconds (default 60); prints executions and crashes per target and
+//!   fails on a crash, naming the saved input. Installs cargo-fuzz if missing.
 
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod fuzz;
 mod sys;
 
 use sys::{ensure_apt, run, Step};
+
+/// How long `cargo xtask test` runs each fuzz target.
+const FUZZ_SMOKE_SECONDS: u64 = 5;
 
 /// Packages the Rust tests need: a real Secret Service on a private session bus.
 const KEYCHAIN_PACKAGES: &[&str] = &["dbus", "dbus-daemon", "gnome-keyring", "libsecret-tools"];
@@ -31,8 +39,9 @@ fn main() -> ExitCode {
         Some("demo") => demo(&root),
         Some("bench") => bench(&root),
         Some("conformance") => conformance(&root),
+        Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <test|demo|bench|conformance>\n  test [--no-lint] [--no-e2e]   everything CI runs\n  demo                         the app with its embedded sandbox\n  bench                        benchmarks (numbers on stdout)\n  conformance                  the official JS SDK against the sandbox");
+            eprintln!("usage: cargo xtask <test|demo|bench|conformance|fuzz>\n  test [--no-lint] [--no-e2e] [--no-fuzz]\n                               everything CI runs\n  demo                         the app with its embedded sandbox\n  bench                        benchmarks (numbers on stdout)\n  conformance                  the official JS SDK against the sandbox\n  fuzz [--seconds N] [TARGET...]\n                               the fuzz targets, N s each (default 60)");
             return ExitCode::from(2);
         }
     };
@@ -63,6 +72,7 @@ fn target_dir(root: &Path) -> PathBuf {
 fn test(root: &Path, flags: &[String]) -> Result<(), String> {
     let lint = !flags.iter().any(|f| f == "--no-lint");
     let e2e = !flags.iter().any(|f| f == "--no-e2e");
+    let fuzz_smoke = !flags.iter().any(|f| f == "--no-fuzz");
     ensure_apt(KEYCHAIN_PACKAGES)?;
     // WebKitGTK build packages, Xvfb, WebKitWebDriver, tauri-driver, the WebDriver client:
     // needed before the first build, since the workspace root is the Tauri app.
@@ -146,6 +156,17 @@ fn test(root: &Path, flags: &[String]) -> Result<(), String> {
             .env("XDG_CONFIG_HOME", target_dir(root).join("mock-xdg/config"))
             .current_dir(root),
     ))?;
+    if fuzz_smoke {
+        // Every fuzz target briefly, so that a parser regression fails CI (nightly; its own
+        // workspace and target dir, fuzz/target). `cargo xtask fuzz` runs them longer.
+        eprintln!("xtask: == fuzz smoke (every target, {FUZZ_SMOKE_SECONDS} s each) ==");
+        let started = std::time::Instant::now();
+        fuzz::smoke(root, FUZZ_SMOKE_SECONDS)?;
+        eprintln!(
+            "xtask: fuzz smoke took {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
     conformance(root)?;
     if e2e {
         app_e2e(root)?;

@@ -105,6 +105,14 @@ pub fn encode(value: &str, generation: u32) -> Result<Encoded, VaultError> {
         rest = after;
         cap = MAX_ENTRY_BYTES;
     }
+    // Cuts at character boundaries can waste up to 3 bytes a part: a record just under the
+    // byte limit may still need one part too many, which `decode_head` would refuse.
+    if pieces.len() > MAX_PARTS {
+        return Err(VaultError::Other(format!(
+            "a keychain record that needs {} entries is more than the {MAX_PARTS} the vault reads back",
+            pieces.len()
+        )));
+    }
     let mut pieces = pieces.into_iter();
     let first = pieces.next().unwrap_or_default();
     let tail: Vec<String> = pieces.map(str::to_owned).collect();
@@ -284,6 +292,18 @@ mod tests {
         assert_eq!(e.tail.len() + 1, MAX_PARTS);
         assert_eq!(reassemble(&e), largest);
         assert!(super::encode(&"a".repeat(MAX_RECORD_BYTES + 1), 9).is_err());
+    }
+
+    #[test]
+    fn a_record_under_the_byte_limit_that_needs_too_many_parts_is_refused() {
+        // Found by the keychain_entry fuzz target: 65,472 bytes of 3-byte characters cut at
+        // character boundaries need 33 parts, and the 33-part head would read back as damaged.
+        let value = "€".repeat(MAX_RECORD_BYTES / 3);
+        assert!(value.len() <= MAX_RECORD_BYTES);
+        match super::encode(&value, 1) {
+            Err(_) => {}
+            Ok(e) => assert!(decode_head("r", &e.head).is_ok(), "wrote a head it cannot read"),
+        }
     }
 
     #[test]

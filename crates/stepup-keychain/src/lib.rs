@@ -30,6 +30,9 @@
 //! - **macOS / Windows**: the lock state is not probed; the OS prompts (macOS) or has none.
 
 mod errors;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod layout;
 mod platform;
 

@@ -58,6 +58,9 @@ mod authority;
 mod crypto;
 pub mod error;
 mod expiring_map;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod store;
 mod time_format;
