@@ -302,7 +302,10 @@ mod tests {
         assert!(value.len() <= MAX_RECORD_BYTES);
         match super::encode(&value, 1) {
             Err(_) => {}
-            Ok(e) => assert!(decode_head("r", &e.head).is_ok(), "wrote a head it cannot read"),
+            Ok(e) => assert!(
+                decode_head("r", &e.head).is_ok(),
+                "wrote a head it cannot read"
+            ),
         }
     }
 
