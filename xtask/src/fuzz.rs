@@ -200,13 +200,32 @@ fn crash_artifact(log: &str) -> Option<String> {
 }
 
 fn nightly_cargo() -> Command {
-    // `cargo +nightly` through rustup's proxy, not the stable cargo that runs the xtask.
+    // `cargo +nightly` through rustup's proxy, not the stable cargo that runs the xtask, and
+    // without what `cargo run` set for the xtask itself: build scripts that watch
+    // `CARGO_MANIFEST_DIR` or `CARGO_PKG_*` (ring's does) would otherwise rebuild everything
+    // above them whenever the fuzz build alternates between the xtask and a shell.
     let mut c = Command::new("cargo");
     c.arg("+nightly");
-    c.env_remove("CARGO")
-        .env_remove("RUSTC")
-        .env_remove("RUSTUP_TOOLCHAIN")
-        .env_remove("CARGO_TARGET_DIR");
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let from_cargo_run = key.starts_with("CARGO_PKG_")
+            || matches!(
+                key,
+                "CARGO"
+                    | "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_DIR"
+                    | "RUSTC"
+                    | "RUSTUP_TOOLCHAIN"
+                    | "LD_LIBRARY_PATH"
+            );
+        if from_cargo_run {
+            c.env_remove(key);
+        }
+    }
     c
 }
 
