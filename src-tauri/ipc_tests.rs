@@ -42,6 +42,7 @@ fn app() -> (
         passkey: Err(AppError::NotConfigured(
             "no environment in this test".into(),
         )),
+        device_passkey: None,
     });
     let app = crate::setup_builder(mock_builder(), state)
         .build(tauri::generate_context!())

@@ -12,6 +12,9 @@ use stepup_sandbox::{RunningSandbox, Sandbox, SandboxConfig, UserSpec};
 
 /// The user without MFA (email + SMS re-authentication).
 const REAUTH_EMAIL: &str = "casey@stepup.example";
+/// The PIN the demo user's device passkey is sealed under (shown in the outbox panel: the demo
+/// must be completable alone; a real passkey's PIN is chosen by its user).
+pub const DEMO_PASSKEY_PIN: &str = "246810";
 /// How many delivered messages the outbox view shows.
 const OUTBOX_SHOWN: usize = 10;
 
@@ -52,6 +55,8 @@ pub struct OutboxView {
     pub example_links: Vec<String>,
     /// Who is signed in: `mfa` or `reauth`.
     pub persona_emails: [String; 2],
+    /// The demo device passkey's PIN.
+    pub passkey_pin: &'static str,
 }
 
 impl EmbeddedSandbox {
@@ -180,6 +185,7 @@ impl EmbeddedSandbox {
                 "com.stepup.desktop://step-up?scope=wallet:teleport&requester=Acme%20Wallet".into(),
             ],
             persona_emails: [self.mfa_email.clone(), REAUTH_EMAIL.into()],
+            passkey_pin: DEMO_PASSKEY_PIN,
         }
     }
 }

@@ -10,8 +10,8 @@ use crate::environment::{allow_list_from_env, config_from_env};
 use crate::sandbox::EmbeddedSandbox;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use stepup_client::passkey::{platform_authenticator, PasskeyAuthenticator, PasskeyStateStore};
-use stepup_client::{Config, OtpVerification, StepUpClient, VaultError};
+use stepup_client::passkey::{DevicePasskey, PasskeyAuthenticator, PasskeyStateStore};
+use stepup_client::{Config, OtpVerification, Secret, StepUpClient, VaultError};
 use stepup_keychain::{KeychainPasskeyStore, KeychainVault};
 use stepup_requests::flow::{embedded_wallet, EmbeddedWallet};
 use stepup_requests::views::{AppStatus, UserView};
@@ -40,6 +40,8 @@ pub struct Backend {
     pub startup_error: Option<AppError>,
     /// This device's passkey authenticator (its state sealed in the keychain), or why not.
     pub passkey: Result<Arc<dyn PasskeyAuthenticator>, AppError>,
+    /// The same authenticator when it is the device passkey (its PIN status, removal).
+    pub device_passkey: Option<Arc<DevicePasskey>>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -88,9 +90,12 @@ impl Backend {
             .as_ref()
             .map(|c| c.api_base_url.to_string())
             .unwrap_or_default();
-        let passkey = match &config {
-            Ok(config) => open_passkey(&config.environment_id).await,
-            Err(error) => Err(error.clone()),
+        let (passkey, device_passkey) = match &config {
+            Ok(config) => match open_passkey(&config.environment_id).await {
+                Ok((passkey, device)) => (Ok(passkey), device),
+                Err(error) => (Err(error), None),
+            },
+            Err(error) => (Err(error.clone()), None),
         };
         let client = match config {
             Ok(config) => open_client(config).await,
@@ -103,6 +108,7 @@ impl Backend {
             sandbox,
             startup_error,
             passkey,
+            device_passkey,
         };
         if let (Some(sandbox), Ok(client)) = (&backend.sandbox, &backend.client) {
             // The embedded sandbox is new at every start: whatever the keychain holds for it
@@ -111,10 +117,18 @@ impl Backend {
             let fresh = async {
                 client.logout().await?;
                 // The demo user's passkey is enrolled "on this device": its authenticator
-                // state goes to this device's passkey store, as a registration would put it.
+                // state goes to this device's passkey store, as a registration would put it,
+                // sealed under the demo PIN the outbox shows.
                 if let Some(state) = sandbox.demo_device_passkey_state() {
-                    let store = open_passkey_store(&environment_id).await?;
-                    blocking(move || store.save(&state)).await?;
+                    let store: Arc<dyn PasskeyStateStore> =
+                        Arc::new(open_passkey_store(&environment_id).await?);
+                    let device = DevicePasskey::new(store);
+                    let pin = Secret::new(crate::sandbox::DEMO_PASSKEY_PIN.to_owned());
+                    stepup_client::run_blocking(KEYCHAIN_OPEN_TIMEOUT, move || {
+                        device.import(&state, &pin)
+                    })
+                    .await
+                    .map_err(VaultError::from)??;
                 }
                 sandbox.sign_in(client, launch.sandbox_persona).await
             };
@@ -172,6 +186,11 @@ impl Backend {
         self.passkey.clone()
     }
 
+    /// The device passkey (None where the OS authenticates, e.g. Windows Hello).
+    pub fn device_passkey(&self) -> Option<Arc<DevicePasskey>> {
+        self.device_passkey.clone()
+    }
+
     /// The sandbox, or `not_sandbox`.
     pub fn sandbox(&self) -> Result<&EmbeddedSandbox, AppError> {
         self.sandbox.as_ref().ok_or(AppError::NotSandbox)
@@ -202,9 +221,20 @@ async fn open_passkey_store(environment_id: &str) -> Result<KeychainPasskeyStore
     blocking(move || KeychainPasskeyStore::open_for_environment(APP_ID, &environment_id)).await
 }
 
-async fn open_passkey(environment_id: &str) -> Result<Arc<dyn PasskeyAuthenticator>, AppError> {
+/// This platform's passkey authenticator, and the device passkey when that is what it is.
+async fn open_passkey(
+    environment_id: &str,
+) -> Result<(Arc<dyn PasskeyAuthenticator>, Option<Arc<DevicePasskey>>), AppError> {
     let store: Arc<dyn PasskeyStateStore> = Arc::new(open_passkey_store(environment_id).await?);
-    Ok(platform_authenticator(store))
+    #[cfg(windows)]
+    {
+        Ok((stepup_client::passkey::platform_authenticator(store), None))
+    }
+    #[cfg(not(windows))]
+    {
+        let device = Arc::new(DevicePasskey::new(store));
+        Ok((device.clone(), Some(device)))
+    }
 }
 
 async fn open_client(config: Config) -> Result<StepUpClient, AppError> {

@@ -25,8 +25,8 @@ const SEND_PROMPT = 'Press “Send code”: we send a 6-digit code to you.';
  *   resendAfterSeconds}`), or absent when nothing is sent.
  * - `verify.command`, `verify.args`: the command that verifies, and the arguments it takes, by
  *   name, from `{requestId, credentialId, code}`.
- * - `code`: what the user types (length, input mode, words), or absent when nothing is typed:
- *   then the Verify click is the user's confirmation.
+ * - `code`: what the user types (length, input mode, words), or absent when nothing is typed.
+ * - `pin`: the method asks the device passkey's PIN (the user verification that unseals it).
  * - `prompt(request)`: the status line before the user acts, if any.
  * - `unlocksRecovery`: a user who has this method may fall back on a recovery code.
  */
@@ -66,11 +66,12 @@ export const METHODS = {
     label: (alias) => (/passkey/i.test(alias ?? '') ? alias : `Passkey on this device${aside(alias)}`),
     verify: {
       command: 'verify_passkey',
-      args: ['requestId', 'credentialId'],
+      args: ['requestId', 'credentialId', 'pin'],
       submit: 'Verify with passkey',
       progress: 'Signing with this device’s passkey…',
     },
-    prompt: (request) => `Press “Verify with passkey” to let ${request.requester} ${request.actionText} with this device’s passkey.`,
+    pin: true,
+    prompt: (request) => `Type this device’s passkey PIN, then press “Verify with passkey” to let ${request.requester} ${request.actionText}.`,
     unlocksRecovery: true,
   },
 };

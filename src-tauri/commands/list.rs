@@ -31,7 +31,9 @@ macro_rules! app_commands {
                 export::export_private_key,
                 export::verify_export_again,
                 export::copy_exported_key,
-                passkeys::add_device_passkey
+                passkeys::add_device_passkey,
+                passkeys::device_passkey_status,
+                passkeys::remove_device_passkey
             ],
             sandbox: [
                 sandbox::sandbox_outbox,

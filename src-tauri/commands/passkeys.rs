@@ -5,8 +5,11 @@ use crate::state::AppState;
 use crate::MAIN_WINDOW;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use stepup_client::passkey::{PasskeyConfirmation, PasskeyPrompt, UserPresence};
-use stepup_client::{StepUpError, TokenScope};
+use std::time::Duration;
+use stepup_client::passkey::{
+    check_new_pin, entered_pin, DevicePasskey, PasskeyConfirmation, PinStatus,
+};
+use stepup_client::{run_blocking, Secret, StepUpError, TokenScope, VaultError};
 use stepup_requests::views::{AddedPasskeyView, HistoryEntry, LinkEvent};
 use stepup_requests::{AppError, Method, Outcome};
 use tauri::{AppHandle, Emitter, Runtime, State};
@@ -22,18 +25,26 @@ pub const ADD_PASSKEY_ACTION: &str = "add a passkey on this device";
 /// retried exactly once (the client's `retry_after_step_up`, with the dialog as the
 /// verification).
 ///
-/// Called only from the main window's "Create passkey" button, which says what happens: that
-/// click is the user's presence confirmation for the new passkey.
+/// Called only from the main window's "Create passkey" button, which says what happens. `pin`
+/// is the PIN the user chose for this device's first passkey (typed twice there), or the
+/// existing one when this device already holds a passkey: it seals the key.
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn add_device_passkey<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
+    pin: String,
 ) -> CommandResult<AddedPasskeyView> {
     let backend = state.backend().await?;
     let client = backend.client()?;
-    let presence: Arc<dyn UserPresence> = Arc::new(|_: &PasskeyPrompt| true);
-    let confirmation = PasskeyConfirmation::new(backend.passkey()?, presence);
+    let pin = Secret::new(pin);
+    if let Some(device) = backend.device_passkey() {
+        // A weak new PIN is refused before the step-up dialog, not after it.
+        if device_status(device.clone()).await? == PinStatus::NotEnrolled {
+            check_new_pin(&pin)?;
+        }
+    }
+    let confirmation = PasskeyConfirmation::new(backend.passkey()?, entered_pin(pin));
     let stepped_up = AtomicBool::new(false);
     let dialog_error = Mutex::new(None);
     let registered = client
@@ -88,6 +99,44 @@ pub async fn add_device_passkey<R: Runtime>(
         alias,
         stepped_up,
     })
+}
+
+/// How long a device passkey status or removal may take (a keychain call).
+const KEYCHAIN_CALL: Duration = Duration::from_secs(10);
+
+/// This device's passkey, as "Add a passkey" and the passkey step need to know it: whether a
+/// PIN is set (choose one, or enter it) and how many tries are left. `None` where the OS
+/// authenticates (Windows Hello).
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn device_passkey_status(state: State<'_, AppState>) -> CommandResult<Option<PinStatus>> {
+    let backend = state.backend().await?;
+    match backend.device_passkey() {
+        Some(device) => Ok(Some(device_status(device).await?)),
+        None => Ok(None),
+    }
+}
+
+/// "Remove this device's passkey" (a locked one, or one from before PINs): the local key is
+/// deleted; the account keeps listing the passkey until it is deleted there.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn remove_device_passkey(state: State<'_, AppState>) -> CommandResult<()> {
+    let backend = state.backend().await?;
+    let Some(device) = backend.device_passkey() else {
+        return Ok(());
+    };
+    run_blocking(KEYCHAIN_CALL, move || device.remove())
+        .await
+        .map_err(VaultError::from)??;
+    tracing::info!("device passkey removed");
+    Ok(())
+}
+
+async fn device_status(device: Arc<DevicePasskey>) -> Result<PinStatus, AppError> {
+    Ok(run_blocking(KEYCHAIN_CALL, move || device.pin_status())
+        .await
+        .map_err(VaultError::from)??)
 }
 
 /// Opens the step-up dialog for one of the app's own actions and waits for it to end:

@@ -3,8 +3,7 @@
 
 use super::{now_ms, CommandResult};
 use crate::state::AppState;
-use std::sync::Arc;
-use stepup_client::passkey::{PasskeyConfirmation, PasskeyPrompt, UserPresence};
+use stepup_client::passkey::{entered_pin, PasskeyConfirmation};
 use stepup_client::Secret;
 use stepup_requests::flow::{self, Proof};
 use stepup_requests::views::{CheckView, SentView, VerifiedView};
@@ -133,21 +132,21 @@ pub async fn verify_recovery_code(
 
 /// Verifies with this device's passkey for an open request.
 ///
-/// The user's click on "Verify" in the dialog, which names the requester and the action, is the
-/// presence confirmation the device passkey asks for: this command is called only from there,
-/// so the ceremony's own confirmation answers yes.
+/// `pin` is the device passkey's PIN, typed into the dialog that names the requester and the
+/// action: it opens the sealed key (8 wrong PINs lock it), which is the user verification the
+/// passkey reports. Authenticators with their own prompt (Windows Hello) ignore it.
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn verify_passkey(
     state: State<'_, AppState>,
     request_id: u64,
     credential_id: String,
+    pin: String,
 ) -> CommandResult<VerifiedView> {
     let backend = state.backend().await?;
-    let presence: Arc<dyn UserPresence> = Arc::new(|_: &PasskeyPrompt| true);
     let proof = Proof::Passkey {
         credential_id,
-        confirmation: PasskeyConfirmation::new(backend.passkey()?, presence),
+        confirmation: PasskeyConfirmation::new(backend.passkey()?, entered_pin(Secret::new(pin))),
     };
     let client = backend.client()?;
     flow::verify(

@@ -15,6 +15,8 @@ const SCHEME = 'com.stepup.desktop';
 const LINK_EXPORT = `${SCHEME}://step-up?scope=wallet:export&requester=Acme%20Wallet`;
 const LINK_LINK = `${SCHEME}://step-up?scope=credential:link&requester=Acme%20Wallet`;
 const LINK_INVALID = `${SCHEME}://step-up?scope=wallet:teleport&requester=Acme%20Wallet`;
+/** The PIN the embedded sandbox's demo passkey is sealed under (the outbox shows it). */
+const DEMO_PIN = '246810';
 const STEP_TIMEOUT = 20_000;
 const TEST_TIMEOUT = 90_000;
 
@@ -123,6 +125,14 @@ async function assertDefaultPreselected(driver) {
   const byDefault = radios.find((r) => r.isDefault);
   const expected = byDefault && !byDefault.disabled ? byDefault : radios.find((r) => !r.disabled);
   assert.ok(expected && expected.checked, `preselection ${JSON.stringify(radios)}`);
+}
+
+/** Types `pin` into the passkey step's PIN field (emptied first). */
+async function typePin(driver, pin) {
+  const input = await driver.findElement(By.id('dlg-pin'));
+  await input.clear();
+  await input.sendKeys(pin);
+  return input;
 }
 
 async function typeCode(driver, code) {
@@ -297,19 +307,19 @@ const tests = {
         const id = Number(d.dataset.requestId);
         const invoke = window.__TAURI__.core.invoke;
         invoke('begin_step_up', { requestId: id })
-          .then((check) => invoke('verify_passkey', { requestId: id, credentialId: check.defaultCredentialId }))
+          .then((check) => invoke('verify_passkey', { requestId: id, credentialId: check.defaultCredentialId, pin: '${DEMO_PIN}' }))
           .then(() => done({ armed, focused, backend: 'approved' }), (e) => done({ armed, focused, backend: e?.code ?? String(e) }));
       }, 5);`);
     await openLink(LINK_EXPORT);
     const early = await pending;
-    assert.deepEqual(early, { armed: 'false', focused: 'dlg-submit', backend: 'approved_too_soon' });
+    assert.deepEqual(early, { armed: 'false', focused: 'dlg-pin', backend: 'approved_too_soon' });
     await sleep(1500);
     assert.equal(await driver.executeScript(`return document.getElementById('dlg-done').hidden`), true, 'not approved');
     assert.equal(await driver.executeScript(`return [...document.querySelectorAll('#tokens-body tr')].some(r => r.dataset.scopes === 'wallet:export')`), false, 'no token');
     await screenshot(driver, 'early-approval-refused');
-    // Once it could be read, the user's Enter approves.
+    // Once it could be read, the user's PIN and Enter approve.
     assert.equal(await driver.executeScript(`return document.getElementById('stepup-dialog').dataset.armed`), 'true');
-    await driver.findElement(By.id('dlg-submit')).sendKeys('\uE007');
+    await (await typePin(driver, DEMO_PIN)).sendKeys('\uE007');
     await waitForApproved(driver);
     return early;
   },
@@ -321,9 +331,20 @@ const tests = {
     const checked = await checkedMethod(driver);
     assert.equal(checked.method, 'passkey', 'the demo user\'s default is its device passkey');
     assert.match(checked.label, /\(default\)$/);
-    assert.equal(await driver.executeScript('return document.activeElement.id'), 'dlg-submit');
+    assert.equal(await driver.executeScript('return document.activeElement.id'), 'dlg-pin', 'the PIN field has the focus');
     await screenshot(driver, 'passkey-dialog');
-    await driver.findElement(By.id('dlg-submit')).sendKeys('\uE007'); // Enter: the user's confirmation
+    await sleep(1000); // the read guard
+    // No PIN: nothing is asked of the backend, the dialog says what is missing.
+    await driver.findElement(By.id('dlg-submit')).click();
+    await waitFor(driver, `return document.getElementById('dlg-error').dataset.code === 'pin_required'`, 'the missing PIN');
+    // A wrong PIN: refused by the device passkey, one try fewer, nothing approved.
+    await (await typePin(driver, '975310')).sendKeys('\uE007');
+    await waitFor(driver, `return document.getElementById('dlg-error').dataset.code === 'wrong_pin'`, 'the wrong PIN');
+    assert.match(await text(driver, 'dlg-error'), /7 tries left/);
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-pin').value`), '', 'the PIN field is emptied');
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-done').hidden`), true);
+    await screenshot(driver, 'passkey-wrong-pin');
+    await (await typePin(driver, DEMO_PIN)).sendKeys('\uE007'); // PIN + Enter: the user's verification
     await waitForApproved(driver);
     await closeDialog(driver);
     assert.match(await text(driver, 'history-body'), /Passkey on this device.*Approved/);
@@ -354,8 +375,15 @@ const tests = {
     await waitFor(driver, `return !document.getElementById('add-passkey-confirm').hidden`, 'the confirmation');
     await driver.findElement(By.id('add-passkey-cancel')).click();
     assert.equal(await driver.executeScript(`return document.getElementById('add-passkey-confirm').hidden && !document.getElementById('stepup-dialog').open`), true);
-    // Cancelling the step-up dialog cancels the registration, with the cancelled sentence.
+    // This device already holds the demo passkey: its PIN is asked, not a new one.
     await driver.findElement(By.id('add-passkey')).click();
+    await waitFor(driver, `return !document.getElementById('add-passkey-confirm').hidden`, 'the confirmation');
+    assert.equal(await text(driver, 'add-passkey-pin-label'), 'PIN of this device’s passkey');
+    assert.equal(await driver.executeScript(`return document.getElementById('add-passkey-pin2-row').hidden`), true);
+    await driver.findElement(By.id('add-passkey-create')).click();
+    assert.equal(await driver.executeScript(`return document.getElementById('add-passkey-error').dataset.code`), 'pin_required');
+    // Cancelling the step-up dialog cancels the registration, with the cancelled sentence.
+    await driver.findElement(By.id('add-passkey-pin')).sendKeys(DEMO_PIN);
     await driver.findElement(By.id('add-passkey-create')).click();
     await waitForDialog(driver);
     await driver.findElement(By.id('dlg-cancel')).click();
@@ -363,8 +391,10 @@ const tests = {
     assert.equal(await driver.executeScript(`return document.getElementById('add-passkey-error').dataset.code`), 'cancelled');
     assert.match(await text(driver, 'add-passkey-error'), /^The verification was cancelled/);
     assert.equal(await driver.executeScript(`${passkeys}.length`), 1, 'no passkey was added');
-    // The explicit click on "Create passkey" is the user's confirmation.
+    // The explicit click on "Create passkey", with the PIN, is the user's confirmation.
     await driver.findElement(By.id('add-passkey')).click();
+    await waitFor(driver, `return !document.getElementById('add-passkey-confirm').hidden`, 'the confirmation');
+    await driver.findElement(By.id('add-passkey-pin')).sendKeys(DEMO_PIN);
     await driver.findElement(By.id('add-passkey-create')).click();
     await waitForDialog(driver);
     assert.equal(await text(driver, 'dlg-purpose'), 'Stepup Desktop (you) asks to add a passkey on this device.');
@@ -391,11 +421,48 @@ const tests = {
     const passkeyChoices = await driver.executeScript(`return document.querySelectorAll('input[name=dlg-method][data-method=passkey]').length`);
     assert.equal(passkeyChoices, 2, 'both passkeys are offered');
     await chooseMethod(driver, 'passkey');
+    await typePin(driver, DEMO_PIN);
     await driver.findElement(By.id('dlg-submit')).click();
     await waitForApproved(driver);
     await closeDialog(driver);
     assert.match(await text(driver, 'history-body'), /Acme Wallet.*wallet:export.*Passkey on this device.*Approved/);
     return { aliases };
+  },
+
+  async the_device_passkey_locks_after_eight_wrong_pins(driver) {
+    await waitForMain(driver);
+    await openLink(LINK_EXPORT);
+    await waitForDialog(driver);
+    assert.equal((await checkedMethod(driver)).method, 'passkey');
+    await sleep(1000); // the read guard
+    const errors = [];
+    let previous = '';
+    for (let i = 0; i < 8; i += 1) {
+      await (await typePin(driver, '975310')).sendKeys('\uE007');
+      // Each answer says something new (7 tries left, 6, …, locked).
+      previous = await waitFor(driver, `const d = document.getElementById('stepup-dialog');
+        const e = document.getElementById('dlg-error');
+        const said = e.dataset.code + ': ' + e.textContent;
+        return d.getAttribute('aria-busy') === 'false' && said !== ${JSON.stringify(previous)}
+          && ['wrong_pin', 'pin_locked'].includes(e.dataset.code) ? said : null`, `the answer to wrong PIN ${i + 1}`);
+      errors.push(previous);
+    }
+    assert.match(errors[0], /^wrong_pin: .*7 tries left/);
+    assert.match(errors[6], /^wrong_pin: .*one more wrong PIN locks/);
+    assert.match(errors[7], /^pin_locked: .*locked after 8 wrong PINs/);
+    // Locked for good: the right PIN is refused too, and nothing was approved.
+    await (await typePin(driver, DEMO_PIN)).sendKeys('\uE007');
+    await sleep(1500);
+    await waitFor(driver, `return document.getElementById('stepup-dialog').getAttribute('aria-busy') === 'false'`, 'the last try');
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-error').dataset.code`), 'pin_locked');
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-done').hidden`), true, 'not approved');
+    await screenshot(driver, 'passkey-locked');
+    await driver.findElement(By.id('dlg-cancel')).click();
+    // The main window offers to remove it.
+    await waitFor(driver, `return !document.getElementById('device-passkey-locked').hidden`, 'the locked passkey notice');
+    assert.match(await text(driver, 'device-passkey-locked-text'), /locked after 8 wrong PINs/);
+    await screenshot(driver, 'passkey-locked-main');
+    return { errors };
   },
 
   async wallet_export_reveals_the_key_only_when_asked(driver) {

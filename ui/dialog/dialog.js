@@ -156,7 +156,7 @@ export class StepUpDialog {
   focusStep() {
     const { method } = chosen(this.state);
     if (!method) el.title.focus();
-    else (method.send ? el.send : method.code ? el.code : el.submit).focus();
+    else (method.send ? el.send : method.code ? el.code : method.pin ? el.pin : el.submit).focus();
   }
 
   /** Enter: close when done, send the code when one is needed and not sent yet, else verify. */
@@ -222,6 +222,7 @@ export class StepUpDialog {
 
   close() {
     this.reveal.wipe();
+    el.pin.value = '';
     renderExport({ offer: null });
     this.state = null;
     delete el.dialog.dataset.requestId;

@@ -20,6 +20,8 @@ export const el = {
   code: byId('dlg-code'),
   codeLabel: byId('dlg-code-label'),
   codeHint: byId('dlg-code-hint'),
+  pinRow: byId('dlg-pin-row'),
+  pin: byId('dlg-pin'),
   done: byId('dlg-done'),
   doneTitle: byId('dlg-done-title'),
   doneText: byId('dlg-done-text'),

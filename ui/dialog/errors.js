@@ -12,6 +12,7 @@ const HINTS = {
   keychain_locked: 'Unlock your keyring (e.g. GNOME Keyring), then verify again.',
   keychain_unavailable: 'Start your keyring (e.g. GNOME Keyring), then verify again.',
   keychain_timed_out: 'Unlock or restart your keyring, then verify again.',
+  pin_locked: 'You can still verify with another method from the list.',
 };
 
 /** The error line for `{code, message}`. */

@@ -1,12 +1,20 @@
-// The step of a method with nothing to type (this device's passkey): the user's click on
-// "Verify with passkey", in a dialog that names the requester and the action, is the presence
-// confirmation; the backend signs.
+// The step of this device's passkey: the user types the passkey's PIN (it unseals the key: the
+// user verification the passkey reports) in a dialog that names the requester and the action,
+// then "Verify with passkey"; the backend signs. The PIN leaves the field after every try.
 
 import { el } from './elements.js';
 
-/** Verifies with the chosen passkey; after a failure the button is ready to try again. */
+/** Verifies with the chosen passkey and the typed PIN; after a failure the PIN field is
+ * empty and focused, ready for another try. */
 export async function verifyPasskey(dialog) {
   const { request } = dialog.state;
-  const error = await dialog.verify({});
-  if (error && dialog.showing(request)) el.submit.focus();
+  const pin = el.pin.value;
+  if (!pin) {
+    dialog.update({ error: { code: 'pin_required', message: 'Type the PIN of this device’s passkey.' } });
+    el.pin.focus();
+    return;
+  }
+  el.pin.value = '';
+  const error = await dialog.verify({ pin });
+  if (error && dialog.showing(request)) (el.pinRow.hidden ? el.submit : el.pin).focus();
 }

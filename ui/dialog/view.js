@@ -45,6 +45,10 @@ export function render(state, previous = {}) {
 
   el.codeRow.hidden = !method?.code || done || (Boolean(method.send) && !sent);
   el.code.readOnly = phase === PHASES.verifying;
+  el.pinRow.hidden = !method?.pin || done;
+  el.pin.readOnly = phase === PHASES.verifying;
+  if (request !== previous.request || state.choice !== previous.choice) el.pin.value = '';
+  if (state.error?.code === 'wrong_pin') el.pin.setAttribute('aria-invalid', 'true'); else el.pin.removeAttribute('aria-invalid');
   if (state.codeInvalid) el.code.setAttribute('aria-invalid', 'true'); else el.code.removeAttribute('aria-invalid');
 
   el.submit.hidden = done;

@@ -6,6 +6,7 @@ import { byId, fillRow } from '../dom.js';
 import { remaining, clockTime } from '../format.js';
 import { deviceKindName } from '../methods.js';
 import { appStatus, showBanner } from './app-status.js';
+import { refreshDevicePasskey } from './add-passkey.js';
 
 const el = {
   tokensEmpty: byId('tokens-empty'),
@@ -32,6 +33,7 @@ export async function refreshAccount() {
     renderHistory(history);
     // The device list is the server's: a network hiccup leaves the last one on screen.
     call('mfa_devices').then(renderDevices).catch(() => {});
+    refreshDevicePasskey();
     if (status.keychainError === null) showBanner(null);
   } catch (error) {
     showBanner(error);

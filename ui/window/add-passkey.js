@@ -1,5 +1,7 @@
-// "Add a passkey on this device": explain, then the user's "Create passkey" click is the
-// presence confirmation; the backend opens the step-up dialog itself when it needs one.
+// "Add a passkey on this device": explain, ask the passkey's PIN (a new one, typed twice, for
+// the first passkey on this device; else the existing one), then "Create passkey"; the backend
+// opens the step-up dialog itself when it needs one. A locked passkey (8 wrong PINs) or one
+// from before PINs is offered for removal, so that a new one can be added.
 
 import { call } from '../ipc.js';
 import { byId } from '../dom.js';
@@ -8,13 +10,24 @@ import { announce } from './views.js';
 const el = {
   start: byId('add-passkey'),
   confirm: byId('add-passkey-confirm'),
+  pinExplain: byId('add-passkey-pin-explain'),
+  pinLabel: byId('add-passkey-pin-label'),
+  pin: byId('add-passkey-pin'),
+  pin2Row: byId('add-passkey-pin2-row'),
+  pin2: byId('add-passkey-pin2'),
   create: byId('add-passkey-create'),
   cancel: byId('add-passkey-cancel'),
+  locked: byId('device-passkey-locked'),
+  lockedText: byId('device-passkey-locked-text'),
+  remove: byId('device-passkey-remove'),
   progress: byId('add-passkey-progress'),
   progressText: byId('add-passkey-progress-text'),
   status: byId('add-passkey-status'),
   error: byId('add-passkey-error'),
 };
+
+/** The device passkey's PIN status (`{state, triesLeft}`), or null where the OS verifies. */
+let pinStatus = null;
 
 /** Back to the "Add a passkey" button. */
 function idle() {
@@ -22,40 +35,104 @@ function idle() {
   el.progress.hidden = true;
   el.start.hidden = false;
   el.start.disabled = false;
+  el.pin.value = '';
+  el.pin2.value = '';
+}
+
+function showError(error) {
+  el.error.textContent = error.message;
+  el.error.dataset.code = error.code;
+}
+
+function clearMessages() {
+  el.status.textContent = '';
+  el.error.textContent = '';
+  delete el.error.dataset.code;
+}
+
+/** Shows the removal offer when the device passkey cannot be used. */
+export async function refreshDevicePasskey() {
+  try {
+    pinStatus = await call('device_passkey_status');
+  } catch {
+    pinStatus = null;
+  }
+  const state = pinStatus?.state;
+  el.locked.hidden = state !== 'locked' && state !== 'noPin';
+  el.lockedText.textContent = state === 'locked'
+    ? 'This device’s passkey is locked after 8 wrong PINs. Remove it, then add a new one (and delete the old one from your account).'
+    : state === 'noPin'
+      ? 'This device’s passkey was created before passkeys had a PIN and cannot be used. Remove it, then add a new one.'
+      : '';
+  el.start.disabled = !el.locked.hidden;
 }
 
 /** `refresh` lists the devices again once a registration ends. */
 export function wireAddPasskey(refresh) {
-  el.start.addEventListener('click', () => {
-    el.status.textContent = '';
-    el.error.textContent = '';
-    delete el.error.dataset.code;
+  el.start.addEventListener('click', async () => {
+    clearMessages();
+    await refreshDevicePasskey();
+    if (!el.locked.hidden) return;
+    const newPin = pinStatus?.state === 'notEnrolled';
+    el.pinLabel.textContent = newPin ? 'Choose a PIN for this device’s passkey' : 'PIN of this device’s passkey';
+    el.pinExplain.textContent = newPin
+      ? 'The PIN protects the passkey on this device: it is asked at every use, and 8 wrong PINs in a row lock it. At least 6 characters, not 123456 or 111111.'
+      : pinStatus ? 'This device already holds a passkey: type its PIN to add another one.' : '';
+    el.pin.autocomplete = newPin ? 'new-password' : 'off';
+    el.pin2Row.hidden = !newPin;
+    el.pinLabel.hidden = !pinStatus;
+    el.pin.hidden = !pinStatus;
     el.start.hidden = true;
     el.confirm.hidden = false;
     el.create.disabled = false;
-    el.create.focus();
+    (pinStatus ? el.pin : el.create).focus();
   });
   el.cancel.addEventListener('click', () => {
     idle();
     announce('No passkey was added.');
     el.start.focus();
   });
+  el.remove.addEventListener('click', async () => {
+    clearMessages();
+    try {
+      await call('remove_device_passkey');
+      el.status.textContent = 'This device’s passkey was removed. You can add a new one.';
+    } catch (error) {
+      showError(error);
+    }
+    await refreshDevicePasskey();
+    await refresh();
+    el.start.focus();
+  });
   el.create.addEventListener('click', async () => {
+    clearMessages();
+    const pin = el.pin.value;
+    if (pinStatus && !pin) {
+      showError({ code: 'pin_required', message: 'Type the PIN first.' });
+      el.pin.focus();
+      return;
+    }
+    if (!el.pin2Row.hidden && pin !== el.pin2.value) {
+      showError({ code: 'pin_mismatch', message: 'The two PINs differ: type the same PIN twice.' });
+      el.pin2.value = '';
+      el.pin2.focus();
+      return;
+    }
     el.create.disabled = true;
     el.confirm.hidden = true;
     el.progress.hidden = false;
     el.progressText.textContent = 'Adding the passkey (confirm it’s you if the dialog asks)…';
     document.body.dataset.addPasskey = 'busy';
     try {
-      const added = await call('add_device_passkey');
+      const added = await call('add_device_passkey', { pin });
       el.status.textContent = `Passkey added${added.alias ? `: ${added.alias}` : ''}. You can now use it to confirm it’s you.`;
       document.body.dataset.addPasskey = 'added';
     } catch (error) {
-      el.error.textContent = error.message;
-      el.error.dataset.code = error.code;
+      showError(error);
       document.body.dataset.addPasskey = 'failed';
     } finally {
       idle();
+      await refreshDevicePasskey();
       await refresh();
     }
   });

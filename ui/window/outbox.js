@@ -13,6 +13,7 @@ const el = {
   totp: byId('outbox-totp'),
   totpLeft: byId('outbox-totp-left'),
   recovery: byId('outbox-recovery'),
+  passkeyPin: byId('outbox-passkey-pin'),
   list: byId('outbox-list'),
   examples: byId('outbox-examples'),
   switchPersona: byId('switch-persona'),
@@ -31,6 +32,7 @@ export async function refreshOutbox() {
     el.totp.textContent = outbox.totpCode ?? '——————';
     el.totpLeft.textContent = outbox.totpValidForSeconds != null ? `(changes in ${outbox.totpValidForSeconds} s)` : '';
     el.recovery.textContent = outbox.recoveryCodes.join('  ') || 'none left';
+    el.passkeyPin.textContent = outbox.passkeyPin;
     renderPersonaSwitch(outbox.personaEmails, status.user?.label);
     el.list.replaceChildren(...outbox.messages.map((m) => {
       const li = document.createElement('li');

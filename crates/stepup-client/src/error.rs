@@ -115,6 +115,31 @@ pub enum StepUpError {
     /// The authenticator itself failed (not a cancel, not a timeout).
     #[error("the passkey authenticator failed ({0}): try again, or choose another method")]
     Authenticator(String),
+    /// The device passkey needs its PIN, and none was entered.
+    #[error("enter the PIN of this device's passkey")]
+    PinRequired,
+    /// A wrong device passkey PIN; `tries_left` more lock it.
+    #[error("{}", wrong_pin_message(*tries_left))]
+    WrongPin {
+        /// Wrong PINs left before the passkey locks.
+        tries_left: u8,
+    },
+    /// The device passkey locked itself after 8 wrong PINs.
+    #[error("this device's passkey is locked after 8 wrong PINs: remove it in the main window and add a new one, or choose another method")]
+    PinLocked,
+    /// A device passkey from before PINs: it cannot verify its user, so it signs nothing.
+    #[error("this device's passkey has no PIN: remove it in the main window and add it again with a PIN, or choose another method")]
+    PinNotSet,
+    /// A new PIN that is refused; the text says why.
+    #[error("{0}")]
+    PinRejected(&'static str),
+}
+
+fn wrong_pin_message(tries_left: u8) -> String {
+    match tries_left {
+        1 => "wrong PIN: one more wrong PIN locks this device's passkey".to_owned(),
+        n => format!("wrong PIN: {n} tries left before this device's passkey locks"),
+    }
 }
 
 /// Which phase of an HTTP call ran out of time; each has its own limit in
@@ -210,6 +235,11 @@ impl StepUpError {
             Self::PasskeyRefused => "passkey_refused",
             Self::CeremonyTimedOut => "passkey_timed_out",
             Self::Authenticator(_) => "authenticator_error",
+            Self::PinRequired => "pin_required",
+            Self::WrongPin { .. } => "wrong_pin",
+            Self::PinLocked => "pin_locked",
+            Self::PinNotSet => "pin_not_set",
+            Self::PinRejected(_) => "pin_rejected",
         }
     }
 

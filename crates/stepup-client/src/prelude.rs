@@ -10,7 +10,7 @@ pub use crate::client::StepUpClient;
 pub use crate::config::Config;
 pub use crate::error::{StepUpError, TimeoutPhase};
 pub use crate::passkey::{
-    platform_authenticator, PasskeyConfirmation, PasskeyPrompt, UserPresence,
+    platform_authenticator, PasskeyConfirmation, PasskeyPrompt, UserVerification,
 };
 pub use crate::tokens::TokenStatus;
 pub use crate::vault::{MemoryVault, TokenVault, VaultError};

@@ -9,12 +9,13 @@ use common::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use stepup_client::passkey::{
-    AuthenticatorKind, CreationChallengeResponse, DevicePasskey, MemoryPasskeyStore,
+    entered_pin, AuthenticatorKind, CreationChallengeResponse, DevicePasskey, MemoryPasskeyStore,
     PasskeyAuthenticator, PasskeyCeremony, PasskeyConfirmation, PasskeyPrompt, PasskeyStateStore,
-    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url, UserPresence,
+    PinStatus, PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url,
+    UserVerification, PIN_TRIES,
 };
 use stepup_client::{
-    choose_method, CredentialFormat, CredentialMethod, StepUpCredentialExt, StepUpError,
+    choose_method, CredentialFormat, CredentialMethod, Secret, StepUpCredentialExt, StepUpError,
     TokenScope, Verification,
 };
 use stepup_sandbox::SandboxConfig;
@@ -23,8 +24,11 @@ use webauthn_authenticator_rs::WebauthnAuthenticator as _;
 
 const EXPORT: TokenScope = TokenScope::WalletExport;
 
-fn confirmed() -> Arc<dyn UserPresence> {
-    Arc::new(|_: &PasskeyPrompt| true)
+/// The PIN every device passkey of these tests is sealed under.
+const PIN: &str = "correct horse";
+
+fn confirmed() -> Arc<dyn UserVerification> {
+    entered_pin(Secret::new(PIN.to_owned()))
 }
 
 fn device(store: &Arc<MemoryPasskeyStore>) -> PasskeyConfirmation {
@@ -143,7 +147,7 @@ impl PasskeyAuthenticator for NoUserVerification {
         &self,
         origin: Url,
         options: CreationChallengeResponse,
-        _presence: &dyn UserPresence,
+        _verification: &dyn UserVerification,
     ) -> Result<RegisterPublicKeyCredential, StepUpError> {
         let mut token = self.token.lock().expect("token lock");
         token
@@ -154,7 +158,7 @@ impl PasskeyAuthenticator for NoUserVerification {
         &self,
         origin: Url,
         options: RequestChallengeResponse,
-        _presence: &dyn UserPresence,
+        _verification: &dyn UserVerification,
     ) -> Result<PublicKeyCredential, StepUpError> {
         let mut v = serde_json::to_value(&options).expect("options to JSON");
         v["publicKey"]["userVerification"] = "discouraged".into();
@@ -199,7 +203,7 @@ impl PasskeyAuthenticator for Untouchable {
         &self,
         _: Url,
         _: CreationChallengeResponse,
-        _: &dyn UserPresence,
+        _: &dyn UserVerification,
     ) -> Result<RegisterPublicKeyCredential, StepUpError> {
         self.0.fetch_add(1, Ordering::SeqCst);
         Err(StepUpError::Cancelled)
@@ -208,7 +212,7 @@ impl PasskeyAuthenticator for Untouchable {
         &self,
         _: Url,
         _: RequestChallengeResponse,
-        _: &dyn UserPresence,
+        _: &dyn UserVerification,
     ) -> Result<PublicKeyCredential, StepUpError> {
         self.0.fetch_add(1, Ordering::SeqCst);
         Err(StepUpError::Cancelled)
@@ -265,9 +269,9 @@ async fn declining_the_dialog_cancels_without_signing() {
     let before = store.load().unwrap();
     let asked = Arc::new(Mutex::new(Vec::<PasskeyPrompt>::new()));
     let log = asked.clone();
-    let declined: Arc<dyn UserPresence> = Arc::new(move |p: &PasskeyPrompt| {
+    let declined: Arc<dyn UserVerification> = Arc::new(move |p: &PasskeyPrompt| {
         log.lock().unwrap().push(p.clone());
-        false
+        None
     });
     let store_dyn: Arc<dyn PasskeyStateStore> = store.clone();
     let confirmation = PasskeyConfirmation::new(Arc::new(DevicePasskey::new(store_dyn)), declined);
@@ -288,6 +292,109 @@ async fn declining_the_dialog_cancels_without_signing() {
         .authenticate_passkey_mfa(&[EXPORT], device(&store))
         .await
         .expect("step-up after a cancel");
+}
+
+fn with_pin(store: &Arc<MemoryPasskeyStore>, pin: &str) -> PasskeyConfirmation {
+    let store: Arc<dyn PasskeyStateStore> = store.clone();
+    PasskeyConfirmation::new(
+        Arc::new(DevicePasskey::new(store)),
+        entered_pin(Secret::new(pin.to_owned())),
+    )
+}
+
+fn pin_status(store: &Arc<MemoryPasskeyStore>) -> PinStatus {
+    let store: Arc<dyn PasskeyStateStore> = store.clone();
+    DevicePasskey::new(store).pin_status().expect("pin status")
+}
+
+#[tokio::test]
+async fn the_device_passkey_signs_nothing_without_its_pin_and_locks_after_eight_wrong_ones() {
+    let (w, store) = with_passkey("pin@example.com").await;
+    assert_eq!(pin_status(&store), PinStatus::Set { tries_left: 8 });
+    let sealed = store.load().unwrap().unwrap();
+    assert!(
+        !sealed.expose().contains("\"cred"),
+        "the stored state is sealed, not the soft token's CBOR"
+    );
+    // No PIN: nothing is signed, nothing is counted.
+    let err = w
+        .client
+        .authenticate_passkey_mfa(&[EXPORT], with_pin(&store, ""))
+        .await
+        .unwrap_err();
+    assert_eq!(err, StepUpError::PinRequired);
+    assert_eq!(store.load().unwrap(), Some(sealed.clone()));
+    // A wrong PIN: refused before any request, one try fewer.
+    let err = w
+        .client
+        .authenticate_passkey_mfa(&[EXPORT], with_pin(&store, "wrong horse"))
+        .await
+        .unwrap_err();
+    assert_eq!(err, StepUpError::WrongPin { tries_left: 7 });
+    assert!(!w.client.has_elevated_access_token(&EXPORT));
+    // The right PIN resets the count.
+    w.client
+        .authenticate_passkey_mfa(&[EXPORT], device(&store))
+        .await
+        .expect("the right PIN verifies");
+    assert_eq!(pin_status(&store), PinStatus::Set { tries_left: 8 });
+    // Eight wrong PINs in a row lock it: the last says locked, and so does the right PIN.
+    for left in (1..PIN_TRIES).rev() {
+        let err = w
+            .client
+            .authenticate_passkey_mfa(&[EXPORT], with_pin(&store, "nope nope"))
+            .await
+            .unwrap_err();
+        assert_eq!(err, StepUpError::WrongPin { tries_left: left });
+    }
+    let err = w
+        .client
+        .authenticate_passkey_mfa(&[EXPORT], with_pin(&store, "nope nope"))
+        .await
+        .unwrap_err();
+    assert_eq!(err, StepUpError::PinLocked);
+    assert_eq!(pin_status(&store), PinStatus::Locked);
+    let err = w
+        .client
+        .authenticate_passkey_mfa(&[EXPORT], device(&store))
+        .await
+        .unwrap_err();
+    assert_eq!(err, StepUpError::PinLocked, "locked for good");
+    // Removed and added again, it works with a new PIN.
+    let store_dyn: Arc<dyn PasskeyStateStore> = store.clone();
+    DevicePasskey::new(store_dyn).remove().unwrap();
+    assert_eq!(pin_status(&store), PinStatus::NotEnrolled);
+}
+
+#[tokio::test]
+async fn a_weak_new_pin_is_refused_before_anything_is_created() {
+    let w = world(mfa_user("weakpin@example.com")).await;
+    totp_step_up(&w, TokenScope::CredentialLink).await;
+    let store = Arc::new(MemoryPasskeyStore::new());
+    let err = w
+        .client
+        .register_passkey(with_pin(&store, "123456"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StepUpError::PinRejected(_)), "{err:?}");
+    assert_eq!(store.load().unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_state_from_before_pins_signs_nothing() {
+    let (w, store) = with_passkey("legacy@example.com").await;
+    // What an older build stored: the soft token's CBOR, unsealed.
+    let (token, _ca) = SoftToken::new(true).unwrap();
+    use base64::Engine as _;
+    let legacy = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_cbor().unwrap());
+    store.save(&Secret::new(legacy)).unwrap();
+    assert_eq!(pin_status(&store), PinStatus::NoPin);
+    let err = w
+        .client
+        .authenticate_passkey_mfa(&[EXPORT], device(&store))
+        .await
+        .unwrap_err();
+    assert_eq!(err, StepUpError::PinNotSet);
 }
 
 #[tokio::test]
@@ -354,18 +461,18 @@ impl PasskeyAuthenticator for Slow {
         &self,
         origin: Url,
         options: CreationChallengeResponse,
-        presence: &dyn UserPresence,
+        verification: &dyn UserVerification,
     ) -> Result<RegisterPublicKeyCredential, StepUpError> {
-        self.inner.register(origin, options, presence)
+        self.inner.register(origin, options, verification)
     }
     fn authenticate(
         &self,
         origin: Url,
         options: RequestChallengeResponse,
-        presence: &dyn UserPresence,
+        verification: &dyn UserVerification,
     ) -> Result<PublicKeyCredential, StepUpError> {
         self.clock.advance_secs(61);
-        self.inner.authenticate(origin, options, presence)
+        self.inner.authenticate(origin, options, verification)
     }
 }
 
@@ -402,7 +509,11 @@ async fn the_demo_users_device_passkey_is_handed_to_the_app_and_works() {
         .demo_device_passkey_state()
         .expect("demo passkey state");
     let store = Arc::new(MemoryPasskeyStore::new());
-    store.save(&state).unwrap();
+    // As the app takes it: sealed under a PIN at once.
+    let store_dyn: Arc<dyn PasskeyStateStore> = store.clone();
+    DevicePasskey::new(store_dyn)
+        .import(&state, &Secret::new(PIN.to_owned()))
+        .unwrap();
     let vault = Arc::new(stepup_client::MemoryVault::new());
     let client = client_for(&sandbox, &clock, vault).await;
     let sent = client.send_email_otp(&demo.email).await.unwrap();

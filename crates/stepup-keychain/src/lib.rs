@@ -555,6 +555,10 @@ impl PasskeyStateStore for KeychainPasskeyStore {
         let _guard = self.vault.write_guard();
         self.vault.write_record(DEVICE_PASSKEY, state.expose())
     }
+
+    fn remove(&self) -> Result<(), VaultError> {
+        self.delete()
+    }
 }
 
 /// Rejects an empty name or one with characters `allowed` refuses.

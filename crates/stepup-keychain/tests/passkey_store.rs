@@ -13,9 +13,7 @@
 mod support;
 
 use std::sync::Arc;
-use stepup_client::passkey::{
-    DevicePasskey, PasskeyConfirmation, PasskeyPrompt, PasskeyStateStore,
-};
+use stepup_client::passkey::{entered_pin, DevicePasskey, PasskeyConfirmation, PasskeyStateStore};
 use stepup_client::vault::TokenVault;
 use stepup_client::{
     Config, ManualClock, MemoryVault, Secret, StepUpClient, TokenScope, Verification,
@@ -29,7 +27,7 @@ fn confirmation(store: Arc<KeychainPasskeyStore>) -> PasskeyConfirmation {
     let store: Arc<dyn PasskeyStateStore> = store;
     PasskeyConfirmation::new(
         Arc::new(DevicePasskey::new(store)),
-        Arc::new(|_: &PasskeyPrompt| true),
+        entered_pin(Secret::new("correct horse".to_owned())),
     )
 }
 

@@ -1,10 +1,13 @@
 //! The device passkey: a CTAP2 software authenticator (`SoftToken`) whose whole state lives
-//! in a [`PasskeyStateStore`] (the OS keychain), loaded for one ceremony and saved right
-//! after it, before anything is sent: the signature counter never goes back.
+//! in a [`PasskeyStateStore`] (the OS keychain), sealed under the user's PIN (`sealed.rs`),
+//! opened for one ceremony and sealed and saved right after it, before anything is sent: the
+//! signature counter never goes back. A wrong PIN is saved as one try fewer before the
+//! ceremony ends.
 
+use super::sealed::{self, Opened, PinKey, PinStatus, Stored};
 use super::{
     map_authenticator_error, AuthenticatorKind, PasskeyAuthenticator, PasskeyCeremony,
-    PasskeyPrompt, PasskeyStateStore, UserPresence,
+    PasskeyPrompt, PasskeyStateStore, UserVerification,
 };
 use crate::error::StepUpError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -17,6 +20,7 @@ use webauthn_authenticator_rs::prelude::{
 };
 use webauthn_authenticator_rs::softtoken::SoftToken;
 use webauthn_authenticator_rs::WebauthnAuthenticator as _;
+use zeroize::Zeroizing;
 
 /// A passkey held by this device, sealed in `store`. Ceremonies are serialised: two at once
 /// would sign with the same counter, and the server would refuse the second as a clone.
@@ -47,30 +51,115 @@ impl DevicePasskey {
         Ok(self.store.load()?.is_some())
     }
 
-    /// Loads the token (or makes a new one if `create`), runs `f`, saves the token.
+    /// Whether a PIN is set, and how many wrong PINs are left before the passkey locks.
+    pub fn pin_status(&self) -> Result<PinStatus, StepUpError> {
+        sealed::status(self.store.load()?.as_ref())
+    }
+
+    /// Removes this device's passkey state (a locked passkey, or one from before PINs, is
+    /// removed and added again; the server keeps listing its credential until it is deleted
+    /// there).
+    pub fn remove(&self) -> Result<(), StepUpError> {
+        let _one_at_a_time = self.ceremony.lock().unwrap_or_else(PoisonError::into_inner);
+        self.store.remove()?;
+        Ok(())
+    }
+
+    /// Seals an enrolled authenticator state (a soft token's CBOR, base64url, as the sandbox's
+    /// demo hands it out) under a new `pin`, replacing what the store holds.
+    pub fn import(&self, state: &Secret, pin: &Secret) -> Result<(), StepUpError> {
+        let cbor = Zeroizing::new(
+            B64.decode(state.expose())
+                .map_err(|_| corrupt("is not base64url"))?,
+        );
+        SoftToken::from_cbor(&cbor).map_err(|_| corrupt("is not a soft token"))?;
+        let key = PinKey::new_pin(pin)?;
+        let _one_at_a_time = self.ceremony.lock().unwrap_or_else(PoisonError::into_inner);
+        self.store.save(&key.seal(&cbor)?)?;
+        Ok(())
+    }
+
+    /// Opens the token with the user's PIN (or makes a new one under a new PIN if `create`
+    /// and there is none), runs `f`, seals and saves the token.
     fn with_token<T>(
         &self,
-        create: bool,
+        prompt: PasskeyPrompt,
+        verification: &dyn UserVerification,
         f: impl FnOnce(&mut SoftToken) -> Result<T, WebauthnCError>,
     ) -> Result<T, StepUpError> {
+        let create = prompt.ceremony == PasskeyCeremony::Register;
         let _one_at_a_time = self.ceremony.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut token = match self.store.load()? {
-            Some(state) => {
-                let cbor = B64
-                    .decode(state.expose())
-                    .map_err(|_| corrupt("not base64url"))?;
-                SoftToken::from_cbor(&cbor).map_err(|_| corrupt("not a soft token"))?
+        let stored = self.store.load()?;
+        let (mut token, key) = match stored.as_ref().map(sealed::parse).transpose()? {
+            Some(Stored::Sealed(sealed)) => {
+                if sealed.tries_left() == 0 {
+                    return Err(StepUpError::PinLocked);
+                }
+                let pin = ask(
+                    verification,
+                    PasskeyPrompt {
+                        new_pin: false,
+                        ..prompt
+                    },
+                )?;
+                match sealed.open(&pin)? {
+                    Opened::Open { cbor, key } => (
+                        SoftToken::from_cbor(&cbor).map_err(|_| corrupt("is not a soft token"))?,
+                        key,
+                    ),
+                    Opened::Wrong { store, tries_left } => {
+                        self.store.save(&store)?;
+                        tracing::warn!(tries_left, "wrong device passkey PIN");
+                        return Err(if tries_left == 0 {
+                            StepUpError::PinLocked
+                        } else {
+                            StepUpError::WrongPin { tries_left }
+                        });
+                    }
+                }
             }
-            // `true`: the token claims user verification; the dialog's confirmation is it.
-            None if create => SoftToken::new(true)
-                .map(|(token, _ca)| token)
-                .map_err(|e| map_authenticator_error(&e))?,
+            // A state from before PINs cannot verify its user: it signs nothing. Registering
+            // again seals it under the new PIN (it was usable without one until now).
+            Some(Stored::Unsealed) if !create => return Err(StepUpError::PinNotSet),
+            Some(Stored::Unsealed) => {
+                let pin = ask(
+                    verification,
+                    PasskeyPrompt {
+                        new_pin: true,
+                        ..prompt
+                    },
+                )?;
+                let key = PinKey::new_pin(&pin)?;
+                let state = stored.as_ref().map(Secret::expose).unwrap_or_default();
+                let cbor =
+                    Zeroizing::new(B64.decode(state).map_err(|_| corrupt("is not base64url"))?);
+                (
+                    SoftToken::from_cbor(&cbor).map_err(|_| corrupt("is not a soft token"))?,
+                    key,
+                )
+            }
+            None if create => {
+                let pin = ask(
+                    verification,
+                    PasskeyPrompt {
+                        new_pin: true,
+                        ..prompt
+                    },
+                )?;
+                let key = PinKey::new_pin(&pin)?;
+                // `true`: the token reports user verification, which the PIN now is: nothing
+                // can sign without it.
+                let token = SoftToken::new(true)
+                    .map(|(token, _ca)| token)
+                    .map_err(|e| map_authenticator_error(&e))?;
+                (token, key)
+            }
             None => return Err(StepUpError::NoPasskeyCredentials),
         };
         let out = f(&mut token);
         // Saved whatever `f` answered: a failed signing may still have moved the counter.
-        let cbor = token.to_cbor().map_err(|e| map_authenticator_error(&e))?;
-        self.store.save(&Secret::new(B64.encode(cbor)))?;
+        let cbor = Zeroizing::new(token.to_cbor().map_err(|e| map_authenticator_error(&e))?);
+        self.store.save(&key.seal(&cbor)?)?;
         out.map_err(|e| match e {
             // The soft token's "Credential ID not found".
             WebauthnCError::Internal => StepUpError::NoPasskeyCredentials,
@@ -81,25 +170,25 @@ impl DevicePasskey {
 
 fn corrupt(what: &str) -> StepUpError {
     StepUpError::Vault(crate::vault::VaultError::Corrupt(format!(
-        "the device passkey state is {what}"
+        "the device passkey state {what}"
     )))
 }
 
-fn confirm(
-    presence: &dyn UserPresence,
-    ceremony: PasskeyCeremony,
-    rp_id: &str,
-    origin: &Url,
-) -> Result<(), StepUpError> {
-    let prompt = PasskeyPrompt {
+/// The user's PIN for `prompt`; no answer cancels.
+fn ask(verification: &dyn UserVerification, prompt: PasskeyPrompt) -> Result<Secret, StepUpError> {
+    match verification.pin(&prompt) {
+        Some(pin) if pin.expose().is_empty() => Err(StepUpError::PinRequired),
+        Some(pin) => Ok(pin),
+        None => Err(StepUpError::Cancelled),
+    }
+}
+
+fn prompt(ceremony: PasskeyCeremony, rp_id: &str, origin: &Url) -> PasskeyPrompt {
+    PasskeyPrompt {
         ceremony,
         rp_id: rp_id.to_owned(),
         origin: origin.as_str().trim_end_matches('/').to_owned(),
-    };
-    if presence.confirm(&prompt) {
-        Ok(())
-    } else {
-        Err(StepUpError::Cancelled)
+        new_pin: false,
     }
 }
 
@@ -112,21 +201,31 @@ impl PasskeyAuthenticator for DevicePasskey {
         &self,
         origin: Url,
         options: CreationChallengeResponse,
-        presence: &dyn UserPresence,
+        verification: &dyn UserVerification,
     ) -> Result<RegisterPublicKeyCredential, StepUpError> {
-        let rp_id = options.public_key.rp.id.clone();
-        confirm(presence, PasskeyCeremony::Register, &rp_id, &origin)?;
-        self.with_token(true, |token| token.do_registration(origin, options))
+        let prompt = prompt(
+            PasskeyCeremony::Register,
+            &options.public_key.rp.id,
+            &origin,
+        );
+        self.with_token(prompt, verification, |token| {
+            token.do_registration(origin, options)
+        })
     }
 
     fn authenticate(
         &self,
         origin: Url,
         options: RequestChallengeResponse,
-        presence: &dyn UserPresence,
+        verification: &dyn UserVerification,
     ) -> Result<PublicKeyCredential, StepUpError> {
-        let rp_id = options.public_key.rp_id.clone();
-        confirm(presence, PasskeyCeremony::Authenticate, &rp_id, &origin)?;
-        self.with_token(false, |token| token.do_authentication(origin, options))
+        let prompt = prompt(
+            PasskeyCeremony::Authenticate,
+            &options.public_key.rp_id,
+            &origin,
+        );
+        self.with_token(prompt, verification, |token| {
+            token.do_authentication(origin, options)
+        })
     }
 }

@@ -9,9 +9,11 @@
 //! - **Windows**: Windows Hello through webauthn.dll (`win10`); the OS dialog also offers
 //!   security keys and phones. The OS asks for presence and verification itself.
 //! - **Linux and macOS**: a *device passkey*: a CTAP2 software authenticator whose state
-//!   (private keys and signature counter) is sealed in the OS keychain through a
-//!   [`PasskeyStateStore`] and saved after every use. The user confirms each use in the
-//!   app's dialog ([`UserPresence`]); that confirmation is its user verification.
+//!   (private keys and signature counter) is kept in the OS keychain through a
+//!   [`PasskeyStateStore`] and saved after every use, **sealed under the user's PIN**
+//!   (Argon2id + AES-256-GCM, 8 tries: `sealed.rs`). Each use asks the PIN through
+//!   [`UserVerification`]; without it nothing can sign, which is what makes the "user
+//!   verified" flag true. A click in the app's dialog is presence, not verification.
 //! - **Security keys over USB** (any OS, cargo feature `security-keys`, off by default):
 //!   `SecurityKey` in `platform_impl/security_key.rs`; PIN and touch go through callbacks.
 //!
@@ -20,6 +22,7 @@
 mod device;
 mod flows;
 mod platform_impl;
+mod sealed;
 pub(crate) mod wire;
 
 use crate::blocking::{run_blocking, Stalled};
@@ -36,6 +39,7 @@ pub use flows::RegisteredPasskey;
 pub use platform_impl::security_key::{SecurityKey, SecurityKeyPrompts};
 #[cfg(windows)]
 pub use platform_impl::windows::WindowsHello;
+pub use sealed::{check_new_pin, PinStatus, MAX_PIN_BYTES, MIN_PIN_CHARS, PIN_TRIES};
 /// The WebAuthn JSON types a custom [`PasskeyAuthenticator`] receives and returns.
 pub use webauthn_authenticator_rs::prelude::{
     CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential,
@@ -49,7 +53,7 @@ pub const CEREMONY_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum AuthenticatorKind {
-    /// A software authenticator sealed in the OS keychain; presence confirmed in the app.
+    /// A software authenticator sealed in the OS keychain; verification confirmed in the app.
     DevicePasskey,
     /// Windows Hello (and what the Windows dialog offers).
     WindowsHello,
@@ -69,7 +73,7 @@ pub enum PasskeyCeremony {
     Authenticate,
 }
 
-/// What the user is asked to confirm, right before the authenticator signs.
+/// What the user is asked to verify, right before the authenticator signs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PasskeyPrompt {
@@ -79,20 +83,30 @@ pub struct PasskeyPrompt {
     pub rp_id: String,
     /// The origin written into `clientDataJSON`.
     pub origin: String,
+    /// Whether the answer sets a new PIN (the first passkey on this device) rather than
+    /// entering the existing one.
+    pub new_pin: bool,
 }
 
-/// The user's confirmation of a passkey use. Called on the ceremony's worker thread (it may
-/// block, e.g. waiting for the dialog's answer); `false` cancels ([`StepUpError::Cancelled`]).
-/// Authenticators with their own prompt (Windows Hello, a key's button) do not call it.
-pub trait UserPresence: Send + Sync {
-    /// Whether the user confirmed `prompt`.
-    fn confirm(&self, prompt: &PasskeyPrompt) -> bool;
+/// The user's verification of one passkey use: the device passkey's PIN. Called on the
+/// ceremony's worker thread (it may block, e.g. waiting for the dialog's answer); `None`
+/// cancels ([`StepUpError::Cancelled`]). Authenticators with their own prompt (Windows Hello,
+/// a key's PIN pad) do not call it.
+pub trait UserVerification: Send + Sync {
+    /// The PIN the user entered for `prompt` (a new one when `prompt.new_pin`).
+    fn pin(&self, prompt: &PasskeyPrompt) -> Option<Secret>;
 }
 
-impl<F: Fn(&PasskeyPrompt) -> bool + Send + Sync> UserPresence for F {
-    fn confirm(&self, prompt: &PasskeyPrompt) -> bool {
+impl<F: Fn(&PasskeyPrompt) -> Option<Secret> + Send + Sync> UserVerification for F {
+    fn pin(&self, prompt: &PasskeyPrompt) -> Option<Secret> {
         self(prompt)
     }
+}
+
+/// A [`UserVerification`] that answers with a PIN the user already typed (the dialog collects
+/// it before the ceremony starts).
+pub fn entered_pin(pin: Secret) -> Arc<dyn UserVerification> {
+    Arc::new(move |_: &PasskeyPrompt| Some(pin.clone()))
 }
 
 /// One authenticator. Both calls **block** (a key waits for a touch); the client runs them on
@@ -105,14 +119,14 @@ pub trait PasskeyAuthenticator: Send + Sync {
         &self,
         origin: Url,
         options: CreationChallengeResponse,
-        presence: &dyn UserPresence,
+        verification: &dyn UserVerification,
     ) -> Result<RegisterPublicKeyCredential, StepUpError>;
     /// Signs `options`' challenge with one of `allowCredentials`.
     fn authenticate(
         &self,
         origin: Url,
         options: RequestChallengeResponse,
-        presence: &dyn UserPresence,
+        verification: &dyn UserVerification,
     ) -> Result<PublicKeyCredential, StepUpError>;
 }
 
@@ -122,8 +136,11 @@ pub trait PasskeyAuthenticator: Send + Sync {
 pub trait PasskeyStateStore: Send + Sync {
     /// The stored state; `None` when this device has no passkey yet.
     fn load(&self) -> Result<Option<Secret>, VaultError>;
-    /// Replaces the stored state (after every use: the counter moved).
+    /// Replaces the stored state (after every use: the counter moved; after a wrong PIN:
+    /// one try fewer).
     fn save(&self, state: &Secret) -> Result<(), VaultError>;
+    /// Removes the stored state (a locked passkey is removed and added again).
+    fn remove(&self) -> Result<(), VaultError>;
 }
 
 /// A [`PasskeyStateStore`] in memory (tests; a demo without a keychain).
@@ -151,6 +168,10 @@ impl PasskeyStateStore for MemoryPasskeyStore {
         *self.state.lock().unwrap_or_else(PoisonError::into_inner) = Some(state.clone());
         Ok(())
     }
+    fn remove(&self) -> Result<(), VaultError> {
+        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        Ok(())
+    }
 }
 
 /// This platform's authenticator: Windows Hello on Windows, else the device passkey over
@@ -172,19 +193,19 @@ pub fn platform_authenticator(store: Arc<dyn PasskeyStateStore>) -> Arc<dyn Pass
 pub struct PasskeyConfirmation {
     /// Who signs.
     pub authenticator: Arc<dyn PasskeyAuthenticator>,
-    /// Who confirms (the dialog).
-    pub presence: Arc<dyn UserPresence>,
+    /// Who verifies the user (the dialog's PIN).
+    pub verification: Arc<dyn UserVerification>,
 }
 
 impl PasskeyConfirmation {
-    /// A confirmation with `authenticator` and `presence`.
+    /// A confirmation with `authenticator` and `verification`.
     pub fn new(
         authenticator: Arc<dyn PasskeyAuthenticator>,
-        presence: Arc<dyn UserPresence>,
+        verification: Arc<dyn UserVerification>,
     ) -> Self {
         Self {
             authenticator,
-            presence,
+            verification,
         }
     }
 
@@ -196,9 +217,9 @@ impl PasskeyConfirmation {
     ) -> Result<RegisterPublicKeyCredential, StepUpError> {
         let Self {
             authenticator,
-            presence,
+            verification,
         } = self;
-        run_ceremony(move || authenticator.register(origin, options, presence.as_ref())).await
+        run_ceremony(move || authenticator.register(origin, options, verification.as_ref())).await
     }
 
     /// Runs an authentication ceremony ([`run_ceremony`]: a blocking thread, [`CEREMONY_TIMEOUT`]).
@@ -209,9 +230,10 @@ impl PasskeyConfirmation {
     ) -> Result<PublicKeyCredential, StepUpError> {
         let Self {
             authenticator,
-            presence,
+            verification,
         } = self;
-        run_ceremony(move || authenticator.authenticate(origin, options, presence.as_ref())).await
+        run_ceremony(move || authenticator.authenticate(origin, options, verification.as_ref()))
+            .await
     }
 }
 
@@ -228,7 +250,7 @@ pub fn map_authenticator_error(e: &WebauthnCError) -> StepUpError {
     use webauthn_authenticator_rs::error::CtapError;
     match e {
         WebauthnCError::Cancelled => StepUpError::Cancelled,
-        // A soft authenticator cannot do UV; a key without PIN/biometric refuses it.
+        // An authenticator that cannot do UV; a key without PIN/biometric refuses it.
         WebauthnCError::NotSupported
         | WebauthnCError::Ctap(CtapError::Ctap2PinInvalid)
         | WebauthnCError::Ctap(CtapError::Ctap2PinBlocked)

@@ -1,11 +1,11 @@
 //! Security keys over USB HID (CTAP2), behind the cargo feature `security-keys`. The key
 //! asks for its PIN and a touch through [`SecurityKeyPrompts`]; that is its user verification,
-//! so [`UserPresence`] is not asked. Built here (Linux, libudev-dev); never run against a real
+//! so [`UserVerification`] is not asked. Built here (Linux, libudev-dev); never run against a real
 //! key on this project's machines (none is attached).
 
 use crate::error::StepUpError;
 use crate::passkey::{
-    map_authenticator_error, AuthenticatorKind, PasskeyAuthenticator, UserPresence,
+    map_authenticator_error, AuthenticatorKind, PasskeyAuthenticator, UserVerification,
 };
 use std::sync::Arc;
 use webauthn_authenticator_rs::ctap2::{select_one_device, CtapAuthenticator};
@@ -68,7 +68,7 @@ impl PasskeyAuthenticator for SecurityKey {
         &self,
         origin: Url,
         options: CreationChallengeResponse,
-        _presence: &dyn UserPresence,
+        _verification: &dyn UserVerification,
     ) -> Result<RegisterPublicKeyCredential, StepUpError> {
         self.with_key(|key| key.do_registration(origin, options))
     }
@@ -77,7 +77,7 @@ impl PasskeyAuthenticator for SecurityKey {
         &self,
         origin: Url,
         options: RequestChallengeResponse,
-        _presence: &dyn UserPresence,
+        _verification: &dyn UserVerification,
     ) -> Result<PublicKeyCredential, StepUpError> {
         self.with_key(|key| key.do_authentication(origin, options))
     }

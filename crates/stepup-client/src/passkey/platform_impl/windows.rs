@@ -1,10 +1,10 @@
 //! Windows Hello through webauthn.dll (`win10`). Windows shows its own dialog (Hello PIN or
-//! biometric, security keys, phones), so [`UserPresence`] is not asked. Built for Windows
+//! biometric, security keys, phones), so [`UserVerification`] is not asked. Built for Windows
 //! only; not run on this project's Linux CI.
 
 use crate::error::StepUpError;
 use crate::passkey::{
-    map_authenticator_error, AuthenticatorKind, PasskeyAuthenticator, UserPresence,
+    map_authenticator_error, AuthenticatorKind, PasskeyAuthenticator, UserVerification,
 };
 use webauthn_authenticator_rs::prelude::{
     CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential,
@@ -26,7 +26,7 @@ impl PasskeyAuthenticator for WindowsHello {
         &self,
         origin: Url,
         options: CreationChallengeResponse,
-        _presence: &dyn UserPresence,
+        _verification: &dyn UserVerification,
     ) -> Result<RegisterPublicKeyCredential, StepUpError> {
         Win10::default()
             .do_registration(origin, options)
@@ -37,7 +37,7 @@ impl PasskeyAuthenticator for WindowsHello {
         &self,
         origin: Url,
         options: RequestChallengeResponse,
-        _presence: &dyn UserPresence,
+        _verification: &dyn UserVerification,
     ) -> Result<PublicKeyCredential, StepUpError> {
         Win10::default()
             .do_authentication(origin, options)
