@@ -2,6 +2,7 @@
 
 use super::{now_ms, CommandResult};
 use crate::state::AppState;
+use stepup_client::TokenScope;
 use stepup_requests::views::{AppStatus, DeviceView, HistoryEntry, LinkEvent, TokenView, UserView};
 use stepup_requests::wording::action_text;
 use tauri::{AppHandle, Emitter, Runtime, State};
@@ -38,6 +39,24 @@ pub async fn token_status(state: State<'_, AppState>) -> CommandResult<Vec<Token
             single_use: t.single_use,
         })
         .collect())
+}
+
+/// "Revoke" (one token, by its scopes) and "Revoke all elevated access" (`scopes`: none): the
+/// tokens leave the keychain and are never attached again, and the approvals they stood for are
+/// forgotten (a new request asks again). Returns how many tokens were removed.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn revoke_elevated_access(
+    state: State<'_, AppState>,
+    scopes: Option<Vec<TokenScope>>,
+) -> CommandResult<usize> {
+    let backend = state.backend().await?;
+    let removed = backend
+        .client()?
+        .revoke_elevated_access(scopes.as_deref())
+        .await?;
+    state.desk.lock().forget_approvals(scopes.as_deref());
+    Ok(removed)
 }
 
 /// Recent step-ups, newest first (memory only, no secrets).

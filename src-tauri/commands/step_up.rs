@@ -18,7 +18,14 @@ pub async fn begin_step_up(
     request_id: u64,
 ) -> CommandResult<CheckView> {
     let backend = state.backend().await?;
-    flow::begin(&state.desk, backend.client()?, request_id, now_ms()).await
+    flow::begin(
+        &state.desk,
+        backend.client()?,
+        request_id,
+        backend.wallet(),
+        now_ms(),
+    )
+    .await
 }
 
 /// Emails a step-up code for an open request.

@@ -50,6 +50,8 @@ const opened = (request) => ({
   wallet: null,
   /** The request has been on screen for READ_GUARD_MS: a verification may be submitted. */
   armed: false,
+  /** For wallet:export: the wallet that would be exported, said before verifying. */
+  walletAddress: null,
 });
 
 export class StepUpDialog {
@@ -115,10 +117,11 @@ export class StepUpDialog {
       if (!this.showing(request)) return;
       // A stray Enter or click right after the dialog appeared approves nothing.
       setTimeout(() => { if (this.showing(request)) this.update({ armed: true }); }, READ_GUARD_MS);
+      this.update({ walletAddress: check.export?.walletAddress ?? null });
       if (!check.isRequired) {
         this.finish(check.validUntilMs
-          ? `No new verification needed: you already allowed this until ${clockTime(check.validUntilMs)}.`
-          : 'No verification is needed for this.', null);
+          ? `No new verification needed: you already allowed ${request.requester} this until ${clockTime(check.validUntilMs)}.`
+          : 'No verification is needed for this.', check.export ?? null);
         return;
       }
       const choices = choicesFor(check.credentials);

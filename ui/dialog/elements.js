@@ -9,6 +9,7 @@ export const el = {
   purpose: byId('dlg-purpose'),
   scope: byId('dlg-scope'),
   returnTo: byId('dlg-return'),
+  wallet: byId('dlg-wallet'),
   progress: byId('dlg-progress'),
   progressText: byId('dlg-progress-text'),
   methods: byId('dlg-methods'),

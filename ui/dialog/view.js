@@ -72,6 +72,9 @@ export function render(state, previous = {}) {
   setText(el.error, state.error ? errorText(state.error) : '');
   if (state.error) el.error.dataset.code = state.error.code; else delete el.error.dataset.code;
 
+  el.wallet.hidden = !state.walletAddress || done;
+  setText(el.wallet, state.walletAddress ? `Wallet to export: ${state.walletAddress}` : '');
+
   el.done.hidden = !done;
   setText(el.doneText, state.doneText);
   renderExport(state);

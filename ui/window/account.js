@@ -17,12 +17,20 @@ const el = {
   historyBody: byId('history-body'),
   devicesEmpty: byId('devices-empty'),
   devicesList: byId('devices-list'),
+  revokeAll: byId('revoke-all'),
+  tokensStatus: byId('tokens-status'),
 };
+
+/** What the token rows were drawn from: redrawn only when it changes (the countdown is
+ * updated in place, so a focused Revoke button keeps its focus). */
+let drawnTokens = '';
 
 /** The stored tokens, as token_status last listed them. */
 let tokens = [];
 
 /** Lists tokens, history and devices again (when signed in). */
+el.revokeAll.addEventListener('click', () => revokeAccess(null));
+
 export async function refreshAccount() {
   const status = appStatus();
   if (!status?.user) return;
@@ -46,16 +54,48 @@ export function renderTokens() {
   const live = tokens.filter((t) => t.expiresAtMs > now);
   el.tokensEmpty.hidden = live.length > 0;
   el.tokensTable.hidden = live.length === 0;
+  el.revokeAll.hidden = live.length === 0;
+  const expires = (t) => `in ${remaining(t.expiresAtMs - now)} (${clockTime(t.expiresAtMs)})`;
+  const key = JSON.stringify(live.map((t) => [t.scopes, t.expiresAtMs]));
+  if (key === drawnTokens) {
+    [...el.tokensBody.rows].forEach((row, i) => { row.cells[2].textContent = expires(live[i]); });
+    return;
+  }
+  drawnTokens = key;
   el.tokensBody.replaceChildren(...live.map((t) => {
     const row = fillRow(document.createElement('tr'), [
       t.actions.join('; ') + (t.singleUse ? ' (once)' : ''),
       t.scopes.join(' '),
-      `in ${remaining(t.expiresAtMs - now)} (${clockTime(t.expiresAtMs)})`,
+      expires(t),
     ]);
+    const revoke = document.createElement('button');
+    revoke.type = 'button';
+    revoke.className = 'secondary';
+    revoke.textContent = 'Revoke';
+    revoke.setAttribute('aria-label', `Revoke: ${t.actions.join('; ')}`);
+    revoke.addEventListener('click', () => revokeAccess(t.scopes));
+    const cell = document.createElement('td');
+    cell.append(revoke);
+    row.append(cell);
     row.dataset.scopes = t.scopes.join(' ');
     row.dataset.expiresAtMs = String(t.expiresAtMs);
     return row;
   }));
+}
+
+/** "Revoke" (one token's scopes) or "Revoke all elevated access" (`scopes`: null). */
+async function revokeAccess(scopes) {
+  try {
+    const removed = await call('revoke_elevated_access', { scopes });
+    el.tokensStatus.textContent = scopes
+      ? 'Revoked: that access is no longer attached to any call.'
+      : `All elevated access revoked (${removed} removed from the keychain).`;
+  } catch (error) {
+    el.tokensStatus.textContent = error.message;
+  }
+  await refreshAccount();
+  // The button pressed may be gone: the focus goes to the section's heading.
+  if (!document.activeElement || document.activeElement === document.body) byId('tokens-title').focus();
 }
 
 function renderHistory(history) {

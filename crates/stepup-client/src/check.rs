@@ -146,6 +146,13 @@ impl StepUpClient {
                 source: CheckSource::StoredToken,
             };
         }
+        self.check_step_up_with_server(scope).await
+    }
+
+    /// Asks the server (`POST stepUp/check`) even when a stored token covers `scope`: for a
+    /// caller that may not use that token (a dialog whose requester did not earn it must offer
+    /// the credentials). Fails closed like [`StepUpClient::check_step_up`].
+    pub async fn check_step_up_with_server(&self, scope: TokenScope) -> CheckOutcome {
         if let Err(e) = self.inner.require_session() {
             return CheckOutcome::failed(e);
         }

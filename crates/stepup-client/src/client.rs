@@ -122,6 +122,20 @@ impl StepUpClient {
     pub fn elevated_tokens(&self) -> Vec<TokenStatus> {
         self.inner.store.token_statuses(self.inner.now_ms())
     }
+
+    /// Revokes stored elevated access on this device: the token for exactly `scopes`, or
+    /// every token (`None`, "Revoke all elevated access"). Local: the token leaves the cache
+    /// and the keychain and is never attached again (Dynamic has no endpoint that revokes an
+    /// elevated token; it expires within minutes on the server's side). Returns how many were
+    /// removed.
+    pub async fn revoke_elevated_access(
+        &self,
+        scopes: Option<&[TokenScope]>,
+    ) -> Result<usize, StepUpError> {
+        let removed = self.inner.store.revoke(scopes).await?;
+        tracing::info!(removed, all = scopes.is_none(), "elevated access revoked");
+        Ok(removed)
+    }
 }
 
 impl Inner {

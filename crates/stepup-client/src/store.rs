@@ -167,6 +167,30 @@ impl TokenStore {
         self.run(move |v| v.put_device_key(&key)).await
     }
 
+    /// Removes the tokens whose scope set is `scopes` (normalised as the vault keys them), or
+    /// every token when `scopes` is `None`: from the cache first (they stop being attached at
+    /// once), then from the vault. Returns how many were removed; a vault failure is returned
+    /// (the user asked for it, so it must not pass silently).
+    pub async fn revoke(&self, scopes: Option<&[TokenScope]>) -> Result<usize, VaultError> {
+        let wanted = scopes.map(|s| {
+            stepup_protocol::scope_set_key(&s.iter().map(TokenScope::as_str).collect::<Vec<_>>())
+        });
+        let keys: Vec<String> = {
+            let mut cache = self.cache();
+            let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut cache.tokens)
+                .into_iter()
+                .partition(|t| wanted.as_ref().is_none_or(|w| *w == t.scope_key()));
+            cache.tokens = kept;
+            gone.iter().map(ElevatedToken::scope_key).collect()
+        };
+        let removed = keys.len();
+        if removed > 0 {
+            self.run(move |v| keys.iter().try_for_each(|k| v.remove_token(k)))
+                .await?;
+        }
+        Ok(removed)
+    }
+
     /// Forgets everything (logout): the cache is emptied first, whatever the vault says.
     pub async fn clear(&self) -> Result<(), VaultError> {
         *self.cache() = VaultSnapshot::default();
@@ -225,6 +249,32 @@ mod tests {
             .unwrap();
         assert!(s.take(&TokenScope::WalletExport, 0).await.is_some());
         assert!(s.take(&TokenScope::WalletExport, 0).await.is_none());
+        assert!(vault.load().unwrap().tokens.is_empty());
+    }
+
+    #[tokio::test]
+    async fn revoke_removes_one_scope_set_or_all_from_cache_and_vault() {
+        let vault = Arc::new(MemoryVault::new());
+        let s = store(vault.clone());
+        s.upsert(token(&[TokenScope::WalletExport], 1_000, true))
+            .await
+            .unwrap();
+        s.upsert(token(&[TokenScope::CredentialLink], 1_000, false))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.revoke(Some(&[TokenScope::CredentialLink])).await.unwrap(),
+            1
+        );
+        assert!(!s.peek(&TokenScope::CredentialLink, 0));
+        assert!(s.peek(&TokenScope::WalletExport, 0));
+        assert_eq!(vault.load().unwrap().tokens.len(), 1);
+        assert_eq!(
+            s.revoke(Some(&[TokenScope::CredentialLink])).await.unwrap(),
+            0
+        );
+        assert_eq!(s.revoke(None).await.unwrap(), 1);
+        assert!(!s.peek(&TokenScope::WalletExport, 0));
         assert!(vault.load().unwrap().tokens.is_empty());
     }
 

@@ -31,6 +31,23 @@ pub const MAX_EXPORT_GRANTS: usize = 16;
 pub const MIN_SHOWN_MS: i64 = 800;
 /// A request nobody answered within this long is closed as expired (15 minutes).
 pub const REQUEST_TTL_MS: i64 = 15 * 60 * 1000;
+/// Live approvals remembered at most (oldest forgotten first; a forgotten one only means the
+/// dialog asks again).
+pub const MAX_APPROVALS: usize = 32;
+
+/// An approval earned in this dialog: who earned it, for what, until when. A stored token
+/// answers "already allowed" only to a request with the same requester key and scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval {
+    /// [`StepUpRequest::requester_key`] of the request that earned it.
+    pub requester_key: String,
+    /// The scope approved.
+    pub scope: TokenScope,
+    /// When the token it earned expires (unix ms).
+    pub expires_at_ms: i64,
+    /// The request that earned it (its export grant, for `wallet:export`).
+    pub request_id: u64,
+}
 
 /// What to do with a link event once the desk has taken it.
 #[derive(Debug, PartialEq, Eq)]
@@ -65,6 +82,8 @@ pub struct RequestDesk {
     /// The request whose key was exported last, and the key's SHA-256 (never the key): the
     /// one thing the dialog may put on the clipboard.
     exported: Option<(u64, [u8; 32])>,
+    /// Approvals earned in this dialog, oldest first; at most [`MAX_APPROVALS`].
+    approvals: VecDeque<Approval>,
 }
 
 impl RequestDesk {
@@ -319,6 +338,77 @@ impl RequestDesk {
             Some((exported, known)) if exported == id && known == digest => Ok(digest),
             _ => Err(AppError::NotTheExportedKey),
         }
+    }
+
+    /// Remembers that request `id` (still open or just closed) earned an approval of `scope`
+    /// for `requester_key` until `expires_at_ms`.
+    pub fn remember_approval(
+        &mut self,
+        id: u64,
+        requester_key: String,
+        scope: TokenScope,
+        expires_at_ms: i64,
+    ) {
+        self.approvals
+            .retain(|a| !(a.requester_key == requester_key && a.scope == scope));
+        self.approvals.push_back(Approval {
+            requester_key,
+            scope,
+            expires_at_ms,
+            request_id: id,
+        });
+        while self.approvals.len() > MAX_APPROVALS {
+            self.approvals.pop_front();
+        }
+    }
+
+    /// The live approval of `scope` that request `id`'s requester earned, if any.
+    pub fn approval_for(&self, id: u64, now_ms: i64) -> Result<Option<Approval>, AppError> {
+        let request = self.get(id)?.request();
+        let key = request.requester_key();
+        Ok(self
+            .approvals
+            .iter()
+            .find(|a| {
+                a.requester_key == key && &a.scope == request.scope() && a.expires_at_ms > now_ms
+            })
+            .cloned())
+    }
+
+    /// Forgets the approvals of `scopes` (or all): their tokens were revoked.
+    pub fn forget_approvals(&mut self, scopes: Option<&[TokenScope]>) {
+        self.approvals
+            .retain(|a| scopes.is_some_and(|s| !s.contains(&a.scope)));
+        if scopes.is_none_or(|s| s.contains(&TokenScope::WalletExport)) {
+            self.exports
+                .retain(|_, slot| matches!(slot, ExportSlot::Spent(_)));
+        }
+    }
+
+    /// Closes request `id` as not needed on the strength of `approval` (same requester, same
+    /// scope, still live): for `wallet:export`, the unused export of the request that earned it
+    /// moves to this one, so the new dialog can export. Returns whether an export is ready.
+    pub fn close_as_already_approved(
+        &mut self,
+        id: u64,
+        approval: &Approval,
+        now_ms: i64,
+    ) -> Result<bool, AppError> {
+        self.close(id, Outcome::NotNeeded, None, now_ms)?;
+        let carried = match self.exports.get(&approval.request_id) {
+            Some(ExportSlot::Ready(_)) => self.exports.remove(&approval.request_id),
+            _ => None,
+        };
+        let ready = carried.is_some();
+        if let Some(slot) = carried {
+            self.exports.insert(id, slot);
+            for a in self.approvals.iter_mut() {
+                if a.request_id == approval.request_id {
+                    a.request_id = id;
+                }
+            }
+        }
+        Ok(ready)
     }
 
     /// Recent step-ups, newest first.

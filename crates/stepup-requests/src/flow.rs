@@ -13,8 +13,8 @@ use crate::views::{
 };
 use stepup_client::passkey::PasskeyConfirmation;
 use stepup_client::{
-    CredentialFormat, OtpChannel, Secret, StepUpCheck, StepUpClient, StepUpCredential, StepUpError,
-    TokenScope, TokenStatus, Verification,
+    CheckSource, CredentialFormat, OtpChannel, Secret, StepUpCheck, StepUpClient, StepUpCredential,
+    StepUpError, TokenScope, TokenStatus, Verification,
 };
 
 /// Seconds before "send code" may be pressed again.
@@ -97,15 +97,22 @@ pub fn check_view(check: &StepUpCheck, client: &StepUpClient, scope: &TokenScope
             .collect(),
         default_credential_id: stepup_client::choose_method(check).map(|c| c.id.clone()),
         valid_until_ms,
+        export: None,
     }
 }
 
 /// Opens the dialog's work on a request: asks the server whether the scope needs a step-up;
 /// if not, the request ends as "already allowed", else it keeps the offered credentials.
+///
+/// A stored token answers "already allowed" only to the requester whose approval earned it
+/// (same requester key, same scope, still live): for anyone else the server is asked, and the
+/// dialog offers the credentials again. A `wallet:export` request of a user without an
+/// embedded wallet is refused here, before any verification ([`AppError::NoWallet`]).
 pub async fn begin(
     desk: &SharedDesk,
     client: &StepUpClient,
     id: u64,
+    wallet: Option<EmbeddedWallet>,
     now_ms: i64,
 ) -> Result<CheckView, AppError> {
     let scope = {
@@ -118,21 +125,52 @@ pub async fn begin(
     if !client.is_signed_in() {
         return Err(StepUpError::NotSignedIn.into());
     }
+    let export = if scope == TokenScope::WalletExport {
+        let wallet = wallet.ok_or(AppError::NoWallet)?;
+        Some(ExportOffer {
+            has_wallet: true,
+            wallet_address: wallet.address,
+        })
+    } else {
+        None
+    };
+    let mut outcome = client.check_step_up_outcome(scope.clone()).await;
+    let mut approval = None;
+    if outcome.source == CheckSource::StoredToken {
+        approval = {
+            let desk = desk.lock();
+            desk.approval_for(id, now_ms)?.filter(|a| {
+                scope != TokenScope::WalletExport || desk.export_ready(a.request_id).is_ok()
+            })
+        };
+        if approval.is_none() {
+            tracing::info!(request = id, %scope, "a stored token covers the scope, but not for this requester: asking again");
+            outcome = client.check_step_up_with_server(scope.clone()).await;
+        }
+    }
     // A fault (network, timeout, server error, garbage) is said as such, never as "no way to
     // verify": the request stays open, nothing is approved, and the dialog offers to retry.
-    let outcome = client.check_step_up_outcome(scope.clone()).await;
     if let Some(failure) = outcome.failure() {
         if failure.is_fault() || matches!(failure, StepUpError::NotSignedIn) {
             return Err(failure.clone().into());
         }
     }
     let check = outcome.check;
-    let view = check_view(&check, client, &scope);
+    let mut view = check_view(&check, client, &scope);
+    view.export = export;
     let mut desk = desk.lock();
     if check.is_required {
         desk.get_mut(id)?.offer(check.credentials);
+    } else if let Some(approval) = approval {
+        view.valid_until_ms = Some(approval.expires_at_ms);
+        if !desk.close_as_already_approved(id, &approval, now_ms)? {
+            view.export = None;
+        }
     } else {
         desk.close(id, Outcome::NotNeeded, None, now_ms)?;
+        // The server says no step-up is needed: nothing was approved here, so nothing to
+        // export from this dialog.
+        view.export = None;
     }
     tracing::info!(request = id, %scope, at_ms = now_ms, "dialog ready");
     Ok(view)
@@ -215,7 +253,7 @@ pub async fn verify(
     wallet: Option<EmbeddedWallet>,
     now_ms: i64,
 ) -> Result<VerifiedView, AppError> {
-    let (scope, method, verification) = {
+    let (scope, requester_key, method, verification) = {
         let desk = desk.lock();
         desk.require_read(id, now_ms)?;
         let open = desk.get(id)?;
@@ -257,7 +295,13 @@ pub async fn verify(
             }
             Proof::Code { .. } => return Err(AppError::CredentialNotOffered),
         };
-        (open.request().scope().clone(), method, verification)
+        let request = open.request();
+        (
+            request.scope().clone(),
+            request.requester_key(),
+            method,
+            verification,
+        )
     };
     let outcome = client
         .verify(verification, std::slice::from_ref(&scope))
@@ -274,6 +318,7 @@ pub async fn verify(
                 });
             }
             desk.close(id, Outcome::Approved, Some(method), now_ms)?;
+            desk.remember_approval(id, requester_key, scope.clone(), view.expires_at_ms);
             tracing::info!(request = id, %scope, %method, "step-up approved");
             Ok(view)
         }

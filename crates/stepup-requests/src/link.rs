@@ -174,6 +174,22 @@ impl StepUpRequest {
         self.return_to.as_deref()
     }
 
+    /// Who this request is from, as far as the app can tell: what an approval is bound to.
+    /// An unsigned link is only its claimed name and the origin it returns to; the app's own
+    /// requests are the app's. Two requests with different keys never share an approval.
+    pub fn requester_key(&self) -> String {
+        if self.own {
+            return format!("own:{}", self.requester);
+        }
+        let origin = self
+            .return_to
+            .as_deref()
+            .and_then(|r| url::Url::parse(r).ok())
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        format!("claim:{}|{origin}", self.requester)
+    }
+
     /// Parses and validates one deep link. See the module documentation for the rules.
     pub fn parse(link: &str, allow_list: &ReturnToAllowList) -> Result<Self, DeepLinkError> {
         if link.len() > MAX_URL_BYTES {

@@ -133,6 +133,9 @@ pub struct CheckView {
     pub default_credential_id: Option<String>,
     /// When not required: until when the stored token covers the scope (unix ms).
     pub valid_until_ms: Option<i64>,
+    /// For `wallet:export`: the wallet that would be exported, said before any verification;
+    /// when not required, an export is ready for this request.
+    pub export: Option<ExportOffer>,
 }
 
 /// `send_email_otp` / `send_sms_otp` / `sign_in_send_email_otp`.

@@ -88,9 +88,13 @@ async fn world() -> World {
 
 impl World {
     fn open(&self) -> u64 {
+        self.open_link(LINK)
+    }
+
+    fn open_link(&self, link: &str) -> u64 {
         let mut desk = self.desk.lock();
         desk.ui_ready();
-        match desk.receive_link(LINK, &ReturnToAllowList::default(), 0) {
+        match desk.receive_link(link, &ReturnToAllowList::default(), 0) {
             Delivery::Now(LinkEvent::Request { request }) => Some(request.id),
             _ => None,
         }
@@ -144,7 +148,9 @@ fn desk_ids(desk: &stepup_requests::RequestDesk) -> Vec<u64> {
 async fn a_wrong_code_counts_and_a_network_failure_does_not() {
     let w = world().await;
     let id = w.open();
-    let check = flow::begin(&w.desk, &w.client, id, 0).await.expect("begin");
+    let check = flow::begin(&w.desk, &w.client, id, w.wallet(), 0)
+        .await
+        .expect("begin");
     assert!(check.is_required);
     assert!(check.credentials.iter().any(|c| c.method == Method::Totp));
 
@@ -182,7 +188,9 @@ async fn a_wrong_code_counts_and_a_network_failure_does_not() {
 async fn an_approval_exports_once_and_no_wallet_keeps_the_grant() {
     let w = world().await;
     let id = w.open();
-    flow::begin(&w.desk, &w.client, id, 0).await.expect("begin");
+    flow::begin(&w.desk, &w.client, id, w.wallet(), 0)
+        .await
+        .expect("begin");
     assert_eq!(
         flow::export(&w.desk, &w.client, id, w.wallet(), 1000)
             .await
@@ -251,7 +259,9 @@ async fn a_recovery_code_needs_an_offered_mfa_method_and_a_code_its_sent_code() 
         Some(AppError::NotShown),
         "never shown (begin), so never verified"
     );
-    flow::begin(&w.desk, &w.client, id, 0).await.expect("begin");
+    flow::begin(&w.desk, &w.client, id, w.wallet(), 0)
+        .await
+        .expect("begin");
     let email = Proof::Code {
         method: Method::EmailOtp,
         credential_id: None,
@@ -284,13 +294,15 @@ async fn the_backend_verifies_and_exports_only_the_request_the_dialog_shows() {
     let w = world().await;
     let first = w.open();
     let queued = w.open();
-    flow::begin(&w.desk, &w.client, first, 0)
+    flow::begin(&w.desk, &w.client, first, w.wallet(), 0)
         .await
         .expect("begin");
     // The queued request cannot come on screen, be verified, or be sent a code while the first
     // is open: a script that skips the dialog gets nothing.
     assert_eq!(
-        flow::begin(&w.desk, &w.client, queued, 10).await.err(),
+        flow::begin(&w.desk, &w.client, queued, w.wallet(), 10)
+            .await
+            .err(),
         Some(AppError::NotShown)
     );
     let for_queued =
@@ -326,7 +338,7 @@ async fn the_backend_verifies_and_exports_only_the_request_the_dialog_shows() {
     .expect("approved once read");
     // The first has ended: the queued one may come on screen now, and then the first's
     // export is no longer the one shown.
-    flow::begin(&w.desk, &w.client, queued, 6_000)
+    flow::begin(&w.desk, &w.client, queued, w.wallet(), 6_000)
         .await
         .expect("begin queued");
     assert_eq!(
@@ -346,13 +358,119 @@ async fn a_fault_on_the_way_is_said_as_such_and_the_request_can_be_asked_again()
     drop(gone);
     let offline = client(&dead, w.sandbox.environment_id(), w.vault.clone(), &w.clock).await;
     // Not "no way to verify" (an empty list of credentials): the fault itself.
-    let fault = flow::begin(&w.desk, &offline, id, 0)
+    let fault = flow::begin(&w.desk, &offline, id, w.wallet(), 0)
         .await
         .expect_err("offline");
     assert_eq!(fault.code(), "network_error", "{fault}");
     assert!(fault.to_string().contains("try again"), "{fault}");
     assert!(w.desk.lock().get(id).is_ok(), "the request stays open");
     // Retry, online: the same request goes on.
-    let check = flow::begin(&w.desk, &w.client, id, 1).await.expect("retry");
+    let check = flow::begin(&w.desk, &w.client, id, w.wallet(), 1)
+        .await
+        .expect("retry");
     assert!(check.is_required && !check.credentials.is_empty());
+}
+
+#[tokio::test]
+async fn a_stored_approval_answers_only_the_requester_that_earned_it() {
+    let w = world().await;
+    let first = w.open();
+    let check = flow::begin(&w.desk, &w.client, first, w.wallet(), 0)
+        .await
+        .expect("begin");
+    assert!(check.is_required);
+    assert!(
+        check.export.is_some(),
+        "the wallet is named before verifying"
+    );
+    flow::verify(&w.desk, &w.client, first, w.totp(true), w.wallet(), 1001)
+        .await
+        .expect("approved");
+    assert!(w
+        .client
+        .has_elevated_access_token(&stepup_client::TokenScope::WalletExport));
+
+    // Another requester, same scope, while the token lives: asked again, credentials offered.
+    let other =
+        w.open_link("com.stepup.desktop://step-up?scope=wallet:export&requester=Evil%20Corp");
+    let check = flow::begin(&w.desk, &w.client, other, w.wallet(), 1002)
+        .await
+        .expect("begin");
+    assert!(
+        check.is_required,
+        "another requester is not told \"already allowed\""
+    );
+    assert!(!check.credentials.is_empty());
+    w.desk
+        .lock()
+        .close(other, stepup_requests::Outcome::Cancelled, None, 1003)
+        .expect("cancel");
+
+    // The same requester again, in a new dialog: already allowed, and its unused export
+    // moved to the new dialog, which exports (once).
+    let again = w.open();
+    let check = flow::begin(&w.desk, &w.client, again, w.wallet(), 1004)
+        .await
+        .expect("begin");
+    assert!(!check.is_required);
+    assert!(
+        check.export.is_some(),
+        "the export is offered in the new dialog"
+    );
+    assert!(check.valid_until_ms.is_some());
+    assert!(
+        w.desk.lock().export_ready(first).is_err(),
+        "the old dialog's grant moved"
+    );
+    assert!(w.desk.lock().export_ready(again).is_ok());
+    flow::export(&w.desk, &w.client, again, w.wallet(), 1006)
+        .await
+        .expect("exported from the second dialog");
+    assert_eq!(
+        flow::export(&w.desk, &w.client, again, w.wallet(), 1007)
+            .await
+            .err(),
+        Some(AppError::ExportSpent)
+    );
+}
+
+#[tokio::test]
+async fn an_export_without_a_wallet_is_refused_before_any_verification() {
+    let w = world().await;
+    let id = w.open();
+    assert_eq!(
+        flow::begin(&w.desk, &w.client, id, None, 0).await.err(),
+        Some(AppError::NoWallet)
+    );
+    assert!(
+        w.desk.lock().get(id).expect("open").credentials().is_none(),
+        "nothing offered: no verification can run"
+    );
+}
+
+#[tokio::test]
+async fn revoking_all_elevated_access_forgets_the_tokens_and_the_approvals() {
+    let w = world().await;
+    let first = w.open();
+    flow::begin(&w.desk, &w.client, first, w.wallet(), 0)
+        .await
+        .expect("begin");
+    flow::verify(&w.desk, &w.client, first, w.totp(true), w.wallet(), 1001)
+        .await
+        .expect("approved");
+    assert_eq!(
+        w.client.revoke_elevated_access(None).await.expect("revoke"),
+        1
+    );
+    w.desk.lock().forget_approvals(None);
+    assert!(w.vault.load().expect("vault").tokens.is_empty());
+    let again = w.open();
+    let check = flow::begin(&w.desk, &w.client, again, w.wallet(), 1002)
+        .await
+        .expect("begin");
+    assert!(check.is_required, "asked again after the revoke");
+    assert!(
+        w.desk.lock().export_ready(first).is_err(),
+        "the grant is gone"
+    );
 }
