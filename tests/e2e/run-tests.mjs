@@ -232,6 +232,7 @@ async function exportWithPasskey(driver) {
   await openLink(LINK_EXPORT);
   await waitForDialog(driver);
   await chooseMethod(driver, 'passkey');
+  await typePin(driver, DEMO_PIN);
   await driver.findElement(By.id('dlg-submit')).click();
   await waitForApproved(driver);
   await waitFor(driver, `return document.getElementById('dlg-export').dataset.state === 'offered'`, 'the export offer');
@@ -375,6 +376,78 @@ const tests = {
     await (await typePin(driver, DEMO_PIN)).sendKeys('\uE007');
     await waitForApproved(driver);
     return early;
+  },
+
+  async a_second_requester_is_asked_again_and_the_first_exports_from_a_new_dialog(driver) {
+    await waitForMain(driver);
+    await openLink(LINK_EXPORT);
+    await waitForDialog(driver);
+    // The wallet is named before any verification.
+    await waitFor(driver, `return !document.getElementById('dlg-wallet').hidden`, 'the wallet to export');
+    assert.match(await text(driver, 'dlg-wallet'), /^Wallet to export: 0x[0-9a-fA-F]{40}$/);
+    await sleep(1000); // the read guard
+    await typePin(driver, DEMO_PIN);
+    await driver.findElement(By.id('dlg-submit')).click();
+    await waitForApproved(driver);
+    await closeDialog(driver); // approved, not exported
+    // Another requester within the token's life: asked again, not "already allowed".
+    await openLink(`${SCHEME}://step-up?scope=wallet:export&requester=Other%20App`);
+    await waitForDialog(driver);
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-done').hidden`), true, 'not already allowed');
+    assert.ok(await driver.executeScript(`return document.querySelectorAll('input[name=dlg-method]').length`) > 0, 'credentials offered');
+    await screenshot(driver, 'second-requester-asked-again');
+    await closeDialog(driver);
+    // The first requester again, in a new dialog: already allowed, and it exports there.
+    await openLink(LINK_EXPORT);
+    await waitFor(driver, `return document.getElementById('stepup-dialog').open && !document.getElementById('dlg-done').hidden`, 'already allowed');
+    assert.match(await text(driver, 'dlg-done-text'), /you already allowed Acme Wallet this until/);
+    await waitFor(driver, `return document.getElementById('dlg-export').dataset.state === 'offered'`, 'the export offer in the new dialog');
+    await screenshot(driver, 'export-from-a-second-dialog');
+    await acknowledgeExport(driver);
+    await driver.findElement(By.id('dlg-export-go')).click();
+    await waitFor(driver, `return document.getElementById('dlg-export').dataset.state === 'exported'`, 'the export');
+    await closeDialog(driver);
+    assert.match(await text(driver, 'history-body'), /Other App.*wallet:export.*Cancelled/);
+    assert.match(await text(driver, 'history-body'), /Acme Wallet.*wallet:export.*Private key exported/);
+    return {};
+  },
+
+  async revoke_all_elevated_access_empties_the_keychain(driver) {
+    await waitForMain(driver);
+    await openLink(LINK_LINK);
+    await waitForDialog(driver);
+    await chooseMethod(driver, 'totp');
+    await typeCode(driver, await currentTotp(driver));
+    await waitForApproved(driver);
+    await closeDialog(driver);
+    await openLink(LINK_EXPORT);
+    await waitForDialog(driver);
+    await sleep(1000);
+    await chooseMethod(driver, 'passkey');
+    await typePin(driver, DEMO_PIN);
+    await driver.findElement(By.id('dlg-submit')).click();
+    await waitForApproved(driver);
+    await closeDialog(driver);
+    await waitFor(driver, `return document.querySelectorAll('#tokens-body tr').length === 2`, 'two tokens listed');
+    const service = await keychainService(driver);
+    const tokensIn = () => keychainUsernames(service).filter((u) => u.startsWith('token:'));
+    assert.equal(tokensIn().length, 2, JSON.stringify(keychainUsernames(service)));
+    await screenshot(driver, 'tokens-with-revoke');
+    // Revoke one: that row and its keychain entry go.
+    await driver.findElement(By.css('#tokens-body tr[data-scopes="credential:link"] button')).click();
+    await waitFor(driver, `return document.querySelectorAll('#tokens-body tr').length === 1`, 'one token left');
+    assert.deepEqual(tokensIn(), ['token:wallet:export']);
+    // Revoke all: nothing left, in the window or the keychain (the session stays).
+    await driver.findElement(By.id('revoke-all')).click();
+    await waitFor(driver, `return document.getElementById('tokens-table').hidden`, 'no token listed');
+    assert.match(await text(driver, 'tokens-status'), /All elevated access revoked \(1 removed/);
+    assert.deepEqual(tokensIn(), []);
+    assert.ok(keychainUsernames(service).some((u) => u === 'session'), 'still signed in');
+    // A new request asks again.
+    await openLink(LINK_EXPORT);
+    await waitForDialog(driver);
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-done').hidden`), true);
+    return {};
   },
 
   async passkey_on_this_device_succeeds(driver) {
@@ -574,6 +647,7 @@ const tests = {
     await openLink(LINK_EXPORT);
     await waitForDialog(driver);
     await chooseMethod(driver, 'passkey');
+    await typePin(driver, DEMO_PIN);
     await driver.findElement(By.id('dlg-submit')).click();
     await waitForApproved(driver);
     await waitFor(driver, `return document.getElementById('dlg-export').dataset.state === 'offered'`, 'the export offer');
@@ -733,6 +807,7 @@ const tests = {
     await openLink(LINK_EXPORT);
     await waitForDialog(driver);
     await chooseMethod(driver, 'passkey');
+    await typePin(driver, DEMO_PIN);
     await driver.findElement(By.id('dlg-submit')).click();
     await waitForApproved(driver);
     await waitFor(driver, `return document.getElementById('dlg-export').dataset.state === 'offered'`, 'the export offer');
@@ -774,6 +849,7 @@ const tests = {
     await openLink(LINK_EXPORT);
     await waitForDialog(driver);
     await chooseMethod(driver, 'passkey');
+    await typePin(driver, DEMO_PIN);
     await driver.findElement(By.id('dlg-submit')).click();
     await waitForApproved(driver);
     await waitFor(driver, `return document.getElementById('dlg-export').dataset.state === 'offered'`, 'the export offer');
