@@ -1,7 +1,9 @@
 //! Where the app's environment comes from outside the sandbox: the environment variables a
 //! launcher (or a test) sets. Read at launch; validated before any client is built.
 
+use std::path::PathBuf;
 use stepup_client::Config;
+use stepup_requests::signed::RequesterKeys;
 use stepup_requests::{AppError, ReturnToAllowList};
 use url::Url;
 
@@ -25,6 +27,54 @@ pub fn config_from_env() -> Result<Config, AppError> {
     }
     config.validate()?;
     Ok(config)
+}
+
+/// The longest requester key file read.
+const MAX_KEY_FILE_BYTES: u64 = 256 * 1024;
+
+/// Where the keys registered for requesters live: `STEPUP_REQUESTER_KEYS_FILE`, else
+/// `$XDG_CONFIG_HOME/stepup-desktop/requesters.json` (`~/.config/…`).
+pub fn requester_keys_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("STEPUP_REQUESTER_KEYS_FILE") {
+        return Some(PathBuf::from(path));
+    }
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(config.join("stepup-desktop").join("requesters.json"))
+}
+
+/// The keys registered for requesters (signed links show a verified requester). A missing
+/// file means none; a bad one is logged and means none (every link is then a claim: the safe
+/// side), with its reason.
+pub fn requester_keys_from_settings() -> RequesterKeys {
+    let Some(path) = requester_keys_path() else {
+        return RequesterKeys::none();
+    };
+    let read = std::fs::File::open(&path).and_then(|file| {
+        use std::io::Read as _;
+        let mut text = String::new();
+        file.take(MAX_KEY_FILE_BYTES + 1)
+            .read_to_string(&mut text)?;
+        Ok(text)
+    });
+    match read {
+        Ok(text) => match RequesterKeys::from_json(&text) {
+            Ok(keys) => {
+                tracing::info!(path = %path.display(), keys = keys.len(), "requester keys read");
+                keys
+            }
+            Err(reason) => {
+                tracing::warn!(path = %path.display(), %reason, "requester keys ignored");
+                RequesterKeys::none()
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => RequesterKeys::none(),
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "requester keys unreadable");
+            RequesterKeys::none()
+        }
+    }
 }
 
 /// The origins a deep link's `return_to` may name: `STEPUP_APP_ORIGIN` (the environment's

@@ -269,7 +269,12 @@ impl AppState {
             allow_list: allow_list_from_env(),
             backend,
             backend_tx,
-            desk: SharedDesk::default(),
+            desk: {
+                let desk = SharedDesk::default();
+                desk.lock()
+                    .set_requester_keys(crate::environment::requester_keys_from_settings());
+                desk
+            },
             sign_in: tokio::sync::Mutex::new(None),
         }
     }

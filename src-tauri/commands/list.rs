@@ -27,6 +27,7 @@ macro_rules! app_commands {
                 step_up::verify_totp,
                 step_up::verify_recovery_code,
                 step_up::verify_passkey,
+                step_up::match_number,
                 step_up::cancel_step_up,
                 step_up::deny_step_up,
                 export::export_private_key,

@@ -167,6 +167,23 @@ pub async fn verify_passkey(
     .await
 }
 
+/// Number matching: the user picked `number` of the three. The requesting page's number
+/// unlocks the verification (`true`); another ends the request as refused (`false`).
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub fn match_number(
+    state: State<'_, AppState>,
+    request_id: u64,
+    number: u8,
+) -> CommandResult<bool> {
+    let matched = state
+        .desk
+        .lock()
+        .pick_number(request_id, number, now_ms())?;
+    tracing::info!(request = request_id, matched, "number picked");
+    Ok(matched)
+}
+
 /// The user closed the dialog without approving.
 #[tauri::command]
 #[tracing::instrument(skip_all)]

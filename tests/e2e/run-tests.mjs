@@ -5,11 +5,41 @@
 
 import { Builder, By, Capabilities, Key, until } from 'selenium-webdriver';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes, sign as signBytes } from 'node:crypto';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 
 const APP = process.env.APP;
+
+// Signed links: a key registered for "Acme Wallet" in the app's settings (the isolated
+// XDG_CONFIG_HOME of this run, read at every app start), and a key nobody registered.
+const ACME_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const ROGUE_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+if (process.env.XDG_CONFIG_HOME) {
+  const dir = join(process.env.XDG_CONFIG_HOME, 'stepup-desktop');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'requesters.json'), JSON.stringify([
+    { kid: 'acme-1', requester: 'Acme Wallet', publicKeyPem: ACME_KEY.publicKey.export({ type: 'spki', format: 'pem' }) },
+    { kid: 'other-1', requester: 'Other App', publicKeyPem: ROGUE_KEY.publicKey.export({ type: 'spki', format: 'pem' }) },
+  ]));
+}
+
+/** A compact ES256 JWS of `claims` by `key`, as a requesting site would make it. */
+function jws(key, kid, claims) {
+  const b64 = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+  const input = `${b64({ alg: 'ES256', typ: 'JWT', kid })}.${b64(claims)}`;
+  const signature = signBytes('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${signature.toString('base64url')}`;
+}
+
+/** A wallet:export link of Acme Wallet signed by `key` under `kid`, `change` applied to the claims. */
+function signedExportLink(key, kid, change = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  const claims = { requester: 'Acme Wallet', scope: 'wallet:export', return_to: null, match: null,
+    nonce: randomBytes(12).toString('base64url'), iat: now - 5, exp: now + 115, ...change };
+  return `${SCHEME}://step-up?scope=wallet:export&requester=Acme%20Wallet&sig=${jws(key, kid, claims)}`;
+}
 const ARTIFACTS = process.env.ARTIFACTS ?? '.';
 const SCHEME = 'com.stepup.desktop';
 const LINK_EXPORT = `${SCHEME}://step-up?scope=wallet:export&requester=Acme%20Wallet`;
@@ -156,7 +186,7 @@ async function closeDialog(driver) {
 async function assertDialogShowsExportRequest(driver) {
   const purpose = await text(driver, 'dlg-purpose');
   assert.equal(purpose, 'A link that names itself Acme Wallet asks to export the private key of your wallet.');
-  assert.equal(await text(driver, 'dlg-scope'), 'wallet:export');
+  assert.equal(await driver.executeScript(`return document.getElementById('dlg-scope').dataset.scope`), 'wallet:export');
 }
 
 /** The app's keychain service for the environment the main window shows (`<app id>/<env>`,
@@ -450,6 +480,73 @@ const tests = {
     return {};
   },
 
+  async a_signed_requester_is_verified_and_broken_signatures_are_refused(driver) {
+    await waitForMain(driver);
+    await openLink(signedExportLink(ACME_KEY, 'acme-1'));
+    await waitForDialog(driver);
+    assert.equal(await text(driver, 'dlg-purpose'), 'Acme Wallet asks to export the private key of your wallet.');
+    assert.match(await text(driver, 'dlg-verified'), /^✓ Verified: this request is signed with the key registered for Acme Wallet\.$/);
+    await screenshot(driver, 'signed-requester-verified');
+    await closeDialog(driver);
+    // The same name unsigned: a claim, no mark.
+    await openLink(LINK_EXPORT);
+    await waitForDialog(driver);
+    assert.match(await text(driver, 'dlg-purpose'), /^A link that names itself Acme Wallet asks/);
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-verified').hidden`), true);
+    await screenshot(driver, 'unsigned-requester-claim');
+    await closeDialog(driver);
+    // Broken signatures: the link is refused with its reason, no dialog.
+    const now = Math.floor(Date.now() / 1000);
+    const cases = {
+      'does not verify': signedExportLink(ROGUE_KEY, 'acme-1'),
+      'expired': signedExportLink(ACME_KEY, 'acme-1', { iat: now - 200, exp: now - 10 }),
+      'key of another requester': signedExportLink(ROGUE_KEY, 'other-1'),
+      'key this app does not know': signedExportLink(ACME_KEY, 'acme-2'),
+      'differs': signedExportLink(ACME_KEY, 'acme-1', { scope: 'credential:link' }),
+    };
+    const reasons = {};
+    for (const [expected, link] of Object.entries(cases)) {
+      await driver.executeScript(`document.getElementById('invalid-link-reason').textContent = ''`);
+      await openLink(link);
+      reasons[expected] = await waitFor(driver, `const r = document.getElementById('invalid-link-reason').textContent; return r || null`, `the refusal (${expected})`);
+      assert.ok(reasons[expected].includes(expected), `${expected}: ${reasons[expected]}`);
+      assert.equal(await driver.executeScript(`return document.getElementById('stepup-dialog').open`), false);
+    }
+    await screenshot(driver, 'signed-link-refused');
+    return reasons;
+  },
+
+  async number_matching_refuses_the_wrong_number_and_approves_after_the_right_one(driver) {
+    await waitForMain(driver);
+    const ready = `const d = document.getElementById('stepup-dialog');
+      return d.open && d.dataset.armed === 'true' && !document.getElementById('dlg-match').hidden`;
+    const numbers = `return [...document.querySelectorAll('#dlg-match-list button')].map(b => b.dataset.number)`;
+    await openLink(`${SCHEME}://step-up?scope=credential:link&requester=Acme%20Wallet&match=42`);
+    await waitFor(driver, ready, 'the three numbers');
+    const offered = await driver.executeScript(numbers);
+    assert.equal(offered.length, 3);
+    assert.ok(offered.includes('42'));
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-methods').hidden && document.getElementById('dlg-submit').hidden`), true, 'nothing to verify with before the number');
+    assert.equal(await driver.executeScript('return document.activeElement.id'), 'dlg-title', 'no number has the focus');
+    await screenshot(driver, 'number-matching');
+    const wrong = offered.find((n) => n !== '42');
+    await driver.findElement(By.css(`#dlg-match-list button[data-number="${wrong}"]`)).click();
+    await waitFor(driver, `return document.getElementById('dlg-error').dataset.code === 'number_mismatch'`, 'the refusal');
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-methods').hidden`), true);
+    await screenshot(driver, 'number-mismatch');
+    await closeDialog(driver);
+    assert.match(await text(driver, 'history-body'), /Acme Wallet.*credential:link.*Refused: the number picked/);
+    // The right number: the methods appear, and the verification approves.
+    await openLink(`${SCHEME}://step-up?scope=credential:link&requester=Acme%20Wallet&match=37`);
+    await waitFor(driver, ready, 'the three numbers');
+    await driver.findElement(By.css('#dlg-match-list button[data-number="37"]')).click();
+    await waitFor(driver, `return !document.getElementById('dlg-methods').hidden`, 'the methods');
+    await chooseMethod(driver, 'totp');
+    await typeCode(driver, await currentTotp(driver));
+    await waitForApproved(driver);
+    return { offered };
+  },
+
   async passkey_on_this_device_succeeds(driver) {
     await waitForMain(driver);
     await openLink(LINK_EXPORT);
@@ -524,7 +621,7 @@ const tests = {
     await driver.findElement(By.id('add-passkey-create')).click();
     await waitForDialog(driver);
     assert.equal(await text(driver, 'dlg-purpose'), 'Stepup Desktop (you) asks to add a passkey on this device.');
-    assert.equal(await text(driver, 'dlg-scope'), 'credential:link');
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-scope').dataset.scope`), 'credential:link');
     await screenshot(driver, 'add-passkey-dialog');
     await chooseMethod(driver, 'totp');
     await typeCode(driver, await currentTotp(driver));

@@ -52,6 +52,8 @@ const opened = (request) => ({
   armed: false,
   /** For wallet:export: the wallet that would be exported, said before verifying. */
   walletAddress: null,
+  /** Number matching: the page's number was picked (true at once when there is none). */
+  matched: !request.matchChoices,
 });
 
 export class StepUpDialog {
@@ -80,6 +82,10 @@ export class StepUpDialog {
     el.keyShow.addEventListener('click', () => this.reveal.toggle());
     el.keyCopy.addEventListener('click', () => this.reveal.copy());
     el.exportAgain.addEventListener('click', () => verifyAgain(this));
+    el.matchList.addEventListener('click', (e) => {
+      const number = e.target.closest?.('button[data-number]')?.dataset.number;
+      if (number !== undefined) this.pickNumber(Number(number));
+    });
   }
 
   /** Queues a request; shows it at once when no other is on screen. */
@@ -147,6 +153,28 @@ export class StepUpDialog {
     }
   }
 
+  /** Number matching: the user picked `number`. Too early (the read guard) counts for nothing;
+   * the page's number unlocks the methods; another ends the request, refused. */
+  async pickNumber(number) {
+    const state = this.state;
+    if (!state || state.matched || !state.armed || isBusy(state.phase)) return;
+    const { request } = state;
+    try {
+      const matched = await call('match_number', { requestId: request.id, number });
+      if (!this.showing(request)) return;
+      if (matched) {
+        this.update({ matched: true });
+        this.focusStep();
+      } else {
+        this.update({ phase: PHASES.unavailable, error: { code: 'number_mismatch', message: `That is not the number ${request.requester} shows: the request was refused and nothing was approved. If you did not ask for it, someone else may be trying to.` } });
+        el.title.focus();
+        this.hooks.onFinished();
+      }
+    } catch (error) {
+      if (this.showing(request)) this.update({ error });
+    }
+  }
+
   /** Another method from the list: its step starts over. */
   choose(index) {
     const state = this.state;
@@ -158,7 +186,8 @@ export class StepUpDialog {
    * keyboard user arrowing through the methods keeps the focus in the list. */
   focusStep() {
     const { method } = chosen(this.state);
-    if (!method) el.title.focus();
+    // With a number to match, nothing is preselected for the keyboard: the user picks.
+    if (!method || !this.state.matched) el.title.focus();
     else (method.send ? el.send : method.code ? el.code : method.pin ? el.pin : el.submit).focus();
   }
 

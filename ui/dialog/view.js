@@ -34,24 +34,30 @@ export function render(state, previous = {}) {
   if (state.choices !== previous.choices) renderChoices(state);
   if (request !== previous.request || state.choice !== previous.choice) renderCodeInput(method?.code);
 
-  el.methods.hidden = !state.choices || done;
+  // Number matching first: until the page's number is picked, no method, no code, no Verify.
+  const locked = !state.matched;
+  el.match.hidden = !request.matchChoices || state.matched || done || phase === PHASES.unavailable;
+  for (const button of el.matchList.children) button.setAttribute('aria-disabled', String(!state.armed));
+  el.unmatched.hidden = Boolean(request.matchChoices) || request.fromApp || done;
+
+  el.methods.hidden = !state.choices || done || locked;
   el.methods.disabled = isBusy(phase);
   for (const radio of radios) radio.checked = Number(radio.value) === state.choice;
 
   const wait = resendWait(state);
-  el.sendRow.hidden = !method?.send || done;
+  el.sendRow.hidden = !method?.send || done || locked;
   el.send.disabled = wait > 0 || isBusy(phase);
   setText(el.send, wait > 0 ? `Resend in ${wait} s` : sent ? 'Resend code' : 'Send code');
 
-  el.codeRow.hidden = !method?.code || done || (Boolean(method.send) && !sent);
+  el.codeRow.hidden = !method?.code || done || locked || (Boolean(method.send) && !sent);
   el.code.readOnly = phase === PHASES.verifying;
-  el.pinRow.hidden = !method?.pin || done;
+  el.pinRow.hidden = !method?.pin || done || locked;
   el.pin.readOnly = phase === PHASES.verifying;
   if (request !== previous.request || state.choice !== previous.choice) el.pin.value = '';
   if (state.error?.code === 'wrong_pin') el.pin.setAttribute('aria-invalid', 'true'); else el.pin.removeAttribute('aria-invalid');
   if (state.codeInvalid) el.code.setAttribute('aria-invalid', 'true'); else el.code.removeAttribute('aria-invalid');
 
-  el.submit.hidden = done;
+  el.submit.hidden = done || locked || phase === PHASES.unavailable;
   const approving = !(method?.send && !sent);
   el.submit.disabled = !method || isBusy(phase);
   // Focusable but inert until the request could be read (submit() ignores it until then).
@@ -85,9 +91,25 @@ function renderRequest(request) {
   const who = document.createElement('strong');
   who.textContent = request.requester;
   // A link names whoever it likes: its requester is shown as a claim, never as fact.
-  const claim = request.fromApp ? [] : ['A link that names itself '];
-  el.purpose.replaceChildren(...claim, who, ` asks to ${request.actionText}.`);
-  el.scope.textContent = request.scope;
+  // …unless its link was signed by the key registered for that name.
+  const claim = request.fromApp || request.verified ? [] : ['A link that names itself '];
+  const from = request.origin ? ` (${request.origin})` : '';
+  el.purpose.replaceChildren(...claim, who, `${from} asks to ${request.actionText}.`);
+  el.verified.hidden = !request.verified;
+  el.verified.textContent = request.verified ? `✓ Verified: this request is signed with the key registered for ${request.requester}.` : '';
+  el.matchLegend.textContent = `Which number does ${request.requester} show you now?`;
+  el.matchList.replaceChildren(...(request.matchChoices ?? []).map((n) => {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'secondary match-number';
+    button.textContent = String(n).padStart(2, '0');
+    button.dataset.number = String(n);
+    return button;
+  }));
+  el.unmatched.textContent = 'This request has no number to compare with the page that sent it: approve it only if you just asked for it.';
+  // The scope in words (its code is for tests and tools, never shown or read out).
+  el.scope.textContent = request.actionText;
+  el.scope.dataset.scope = request.scope;
   el.returnTo.textContent = request.returnTo ? `Afterwards you can go back to ${new URL(request.returnTo).origin}.` : '';
 }
 

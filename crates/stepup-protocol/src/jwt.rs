@@ -141,6 +141,12 @@ pub fn verify_es256<T: DeserializeOwned>(token: &str, key: &VerifyingKey) -> Res
     serde_json::from_slice(&unb64(p)?).map_err(|_| JwtError::BadClaims)
 }
 
+/// The header, **unverified**: to pick the key a token names (`kid`) before verifying with it.
+pub fn header_unverified(token: &str) -> Result<Header, JwtError> {
+    let [h, _, _] = split(token)?;
+    serde_json::from_slice(&unb64(h)?).map_err(|_| JwtError::Malformed)
+}
+
 /// Decodes the payload **without verifying** the signature, as the SDK's `decodeJwt` does.
 /// Use it only on tokens the client holds, never to authorise anything.
 pub fn decode_unverified<T: DeserializeOwned>(token: &str) -> Result<T, JwtError> {

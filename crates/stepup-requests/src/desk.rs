@@ -9,9 +9,10 @@
 
 use crate::error::AppError;
 use crate::export::{ExportGrant, ExportRefusal, ExportSlot};
-use crate::link::{ReturnToAllowList, StepUpRequest};
+use crate::link::{DeepLinkError, ReturnToAllowList, StepUpRequest};
 use crate::method::Method;
 use crate::request::{OpenRequest, Outcome};
+use crate::signed::RequesterKeys;
 use crate::views::{HistoryEntry, LinkEvent, RequestView};
 use crate::wording::{action_text, outcome_text, sentence};
 use std::collections::{BTreeMap, VecDeque};
@@ -31,6 +32,9 @@ pub const MAX_EXPORT_GRANTS: usize = 16;
 pub const MIN_SHOWN_MS: i64 = 800;
 /// A request nobody answered within this long is closed as expired (15 minutes).
 pub const REQUEST_TTL_MS: i64 = 15 * 60 * 1000;
+/// Nonces of signed links remembered at most (until they expire); past this, new signed links
+/// are refused until some expire (a flood cannot grow memory or evict a nonce early).
+pub const MAX_SEEN_NONCES: usize = 512;
 /// Live approvals remembered at most (oldest forgotten first; a forgotten one only means the
 /// dialog asks again).
 pub const MAX_APPROVALS: usize = 32;
@@ -84,9 +88,44 @@ pub struct RequestDesk {
     exported: Option<(u64, [u8; 32])>,
     /// Approvals earned in this dialog, oldest first; at most [`MAX_APPROVALS`].
     approvals: VecDeque<Approval>,
+    /// The keys registered for requesters (signed links).
+    requester_keys: RequesterKeys,
+    /// Nonces of the signed links accepted, with their expiry (unix s); at most
+    /// [`MAX_SEEN_NONCES`].
+    seen_nonces: BTreeMap<String, i64>,
 }
 
 impl RequestDesk {
+    /// Sets the keys registered for requesters: links signed by one are shown as verified.
+    pub fn set_requester_keys(&mut self, keys: RequesterKeys) {
+        self.requester_keys = keys;
+    }
+
+    /// Checks a parsed link's signature, if it has one, and its nonce (used once).
+    fn check_signature(
+        &mut self,
+        request: &mut StepUpRequest,
+        now_ms: i64,
+    ) -> Result<(), DeepLinkError> {
+        if request.signature().is_none() {
+            return Ok(());
+        }
+        let now_secs = now_ms.div_euclid(1000);
+        let verified = crate::signed::verify(request, &self.requester_keys, now_secs)?;
+        self.seen_nonces.retain(|_, exp| *exp > now_secs);
+        if self.seen_nonces.contains_key(&verified.nonce) {
+            return Err(DeepLinkError::SignatureRefused("it was already used"));
+        }
+        if self.seen_nonces.len() >= MAX_SEEN_NONCES {
+            return Err(DeepLinkError::SignatureRefused(
+                "too many signed links arrived: wait a few minutes",
+            ));
+        }
+        self.seen_nonces.insert(verified.nonce, verified.exp);
+        request.set_verified_by(verified.kid);
+        Ok(())
+    }
+
     /// Validates a raw link and files it. Nothing else happens: a link only opens a dialog.
     pub fn receive_link(
         &mut self,
@@ -95,7 +134,11 @@ impl RequestDesk {
         now_ms: i64,
     ) -> Delivery {
         self.expire(now_ms);
-        let event = match StepUpRequest::parse(raw, allow_list) {
+        let parsed = StepUpRequest::parse(raw, allow_list).and_then(|mut request| {
+            self.check_signature(&mut request, now_ms)?;
+            Ok(request)
+        });
+        let event = match parsed {
             Ok(request) => {
                 let action = action_text(request.scope());
                 match self.open(request, action, None, now_ms) {
@@ -153,6 +196,7 @@ impl RequestDesk {
         }
         self.next_id += 1;
         let id = self.next_id;
+        let match_choices = request.match_code().map(match_choices);
         let view = RequestView {
             id,
             scope: request.scope().clone(),
@@ -160,9 +204,18 @@ impl RequestDesk {
             from_app: request.is_own(),
             action_text: action,
             return_to: request.return_to().map(str::to_owned),
+            origin: request
+                .return_to()
+                .and_then(|r| url::Url::parse(r).ok())
+                .map(|u| u.origin().ascii_serialization()),
+            verified: request.verified_by().is_some(),
+            match_choices,
         };
-        self.open
-            .insert(id, OpenRequest::new(request, now_ms, waiter));
+        let mut open = OpenRequest::new(request, now_ms, waiter);
+        if let Some(choices) = match_choices {
+            open.set_match_choices(choices);
+        }
+        self.open.insert(id, open);
         Ok(LinkEvent::Request { request: view })
     }
 
@@ -195,12 +248,47 @@ impl RequestDesk {
         }
     }
 
-    /// Refuses an approval of a request not shown, or shown for less than [`MIN_SHOWN_MS`].
+    /// Refuses an approval of a request not shown, shown for less than [`MIN_SHOWN_MS`], or
+    /// whose number was not matched yet.
     pub fn require_read(&self, id: u64, now_ms: i64) -> Result<(), AppError> {
+        self.require_on_screen_long_enough(id, now_ms)?;
+        self.require_matched(id)
+    }
+
+    fn require_on_screen_long_enough(&self, id: u64, now_ms: i64) -> Result<(), AppError> {
         self.require_shown(id)?;
         match self.shown {
             Some((_, since)) if now_ms.saturating_sub(since) >= MIN_SHOWN_MS => Ok(()),
             _ => Err(AppError::TooSoon),
+        }
+    }
+
+    /// Refuses work on a request that asks for number matching before the number was matched
+    /// (no code is sent, nothing verified).
+    pub fn require_matched(&self, id: u64) -> Result<(), AppError> {
+        if self.get(id)?.is_matched() {
+            Ok(())
+        } else {
+            Err(AppError::NumberNotMatched)
+        }
+    }
+
+    /// Number matching: the user picked `number`. The page's number unlocks the request's
+    /// verification (`Ok(true)`); any other ends the request as
+    /// [`Outcome::NumberMismatch`] (`Ok(false)`): a wrong pick is not retried, the requesting
+    /// page must ask again. Like an approval, a pick needs the request read first.
+    pub fn pick_number(&mut self, id: u64, number: u8, now_ms: i64) -> Result<bool, AppError> {
+        self.require_on_screen_long_enough(id, now_ms)?;
+        let open = self.get_mut(id)?;
+        let Some(code) = open.request().match_code() else {
+            return Err(AppError::NoNumberToMatch);
+        };
+        if number == code {
+            open.set_matched();
+            Ok(true)
+        } else {
+            self.close(id, Outcome::NumberMismatch, None, now_ms)?;
+            Ok(false)
         }
     }
 
@@ -415,6 +503,23 @@ impl RequestDesk {
     pub fn history(&self) -> Vec<HistoryEntry> {
         self.history.iter().cloned().collect()
     }
+}
+
+/// Number matching's choices for `code`: it and two other two-digit numbers, all different,
+/// in random order.
+fn match_choices(code: u8) -> [u8; 3] {
+    use rand::seq::SliceRandom as _;
+    use rand::Rng as _;
+    let mut rng = rand::rng();
+    let mut choices = vec![code];
+    while choices.len() < 3 {
+        let other = rng.random_range(10..=99);
+        if !choices.contains(&other) {
+            choices.push(other);
+        }
+    }
+    choices.shuffle(&mut rng);
+    [choices[0], choices[1], choices[2]]
 }
 
 /// The desk as the app shares it between commands. A poisoned lock is recovered: no desk

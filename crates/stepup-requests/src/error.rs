@@ -59,6 +59,12 @@ pub enum AppError {
     /// The embedded sandbox could not start or sign its user in.
     #[error("{0}")]
     SandboxFailed(String),
+    /// The request asks for number matching, and the number was not picked yet.
+    #[error("pick the number the requesting page shows first")]
+    NumberNotMatched,
+    /// A number was picked for a request without one.
+    #[error("this request has no number to match")]
+    NoNumberToMatch,
     /// The backend has not started yet.
     #[error("the app is still starting: wait a moment and try again")]
     Starting,
@@ -91,6 +97,8 @@ impl AppError {
             Self::NotConfigured(_) => "not_configured",
             Self::SandboxFailed(_) => "sandbox_failed",
             Self::Starting => "starting",
+            Self::NumberNotMatched => "number_not_matched",
+            Self::NoNumberToMatch => "no_number_to_match",
             Self::DialogUnavailable => "internal",
             Self::Client(error) => error.code(),
         }

@@ -139,8 +139,12 @@ pub async fn begin(
     if outcome.source == CheckSource::StoredToken {
         approval = {
             let desk = desk.lock();
+            // A request with a number to match always verifies: its approval is the match.
+            let matching = desk.get(id)?.request().match_code().is_some();
             desk.approval_for(id, now_ms)?.filter(|a| {
-                scope != TokenScope::WalletExport || desk.export_ready(a.request_id).is_ok()
+                !matching
+                    && (scope != TokenScope::WalletExport
+                        || desk.export_ready(a.request_id).is_ok())
             })
         };
         if approval.is_none() {
@@ -190,6 +194,7 @@ pub async fn send_code(
     let credential = {
         let desk = desk.lock();
         desk.require_shown(id)?;
+        desk.require_matched(id)?;
         desk.get(id)?.credential(credential_id, method)?.clone()
     };
     let sent = match (method, destination_of(client, &credential)?) {

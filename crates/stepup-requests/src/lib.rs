@@ -12,6 +12,8 @@
 //! - [`export`]: the [`ExportGrant`] an approved `wallet:export` request earns, taken once.
 //! - [`desk`]: the [`RequestDesk`]: links waiting for the UI, open requests (bounded), approved
 //!   exports, the history.
+//! - [`signed`]: signed links (ES256 JWS by a registered requester key): the only verified
+//!   requesters.
 //! - [`flow`]: the dialog's operations over the client: begin, send a code, verify, export.
 //! - [`views`]: what the UI receives (no secrets; the exported key redacts itself).
 //! - [`wording`]: what a scope allows and how a request ended, in words.
@@ -26,6 +28,7 @@ pub mod link;
 pub mod method;
 pub mod phone;
 pub mod request;
+pub mod signed;
 pub mod views;
 pub mod wording;
 

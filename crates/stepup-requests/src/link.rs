@@ -5,7 +5,12 @@
 //!
 //! ```text
 //! com.stepup.desktop://step-up?scope=<TokenScope>&requester=<name>[&return_to=<https URL>]
+//!     [&match=<2 digits>][&sig=<compact JWS, ES256>]
 //! ```
+//!
+//! `match` is the number the requesting page shows (number matching, see the desk); `sig` signs
+//! the request's fields with a key registered for the requester (`signed.rs`): only then is
+//! the requester shown as verified.
 //!
 //! The parser works on the raw string rather than on a general URL parser, because a general
 //! parser normalises (case, dots, IDNA, `\` to `/`, default ports) and what it forgives is
@@ -43,6 +48,15 @@ pub struct StepUpRequest {
     /// Made by the app for its own action, not parsed from a link.
     #[serde(skip)]
     own: bool,
+    /// The two-digit number the requesting page shows (`match`), if the link has one.
+    #[serde(skip)]
+    match_code: Option<u8>,
+    /// The link's `sig` as it came (a compact JWS, not yet verified).
+    #[serde(skip)]
+    signature: Option<String>,
+    /// The registered key (`kid`) whose signature over this request verified.
+    #[serde(skip)]
+    verified_by: Option<String>,
 }
 
 /// Why a deep link was refused. Each message is shown in the app's error view.
@@ -84,6 +98,15 @@ pub enum DeepLinkError {
     /// `return_to` is not an https (or loopback http) URL on the allow-list.
     #[error("the link wants to return to a place this app does not trust: {0}")]
     ReturnToNotAllowed(String),
+    /// `match` is not two digits.
+    #[error("the link's number to match must be two digits")]
+    BadMatch,
+    /// `sig` is not a compact JWS of a bounded size.
+    #[error("the link's signature is not well formed")]
+    MalformedSignature,
+    /// The link is signed, and the signature does not hold; the text says why.
+    #[error("the link's signature is refused: {0}")]
+    SignatureRefused(&'static str),
 }
 
 /// Origins (`scheme://host[:port]`) a `return_to` may point at.
@@ -140,6 +163,9 @@ impl StepUpRequest {
             requester: requester.to_owned(),
             return_to: None,
             own: true,
+            match_code: None,
+            signature: None,
+            verified_by: None,
         }
     }
 
@@ -151,6 +177,9 @@ impl StepUpRequest {
             requester: requester.to_owned(),
             return_to: return_to.map(str::to_owned),
             own: false,
+            match_code: None,
+            signature: None,
+            verified_by: None,
         }
     }
 
@@ -181,6 +210,9 @@ impl StepUpRequest {
         if self.own {
             return format!("own:{}", self.requester);
         }
+        if let Some(kid) = &self.verified_by {
+            return format!("signed:{kid}");
+        }
         let origin = self
             .return_to
             .as_deref()
@@ -188,6 +220,26 @@ impl StepUpRequest {
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_default();
         format!("claim:{}|{origin}", self.requester)
+    }
+
+    /// The number the requesting page shows, if the link asks for number matching.
+    pub fn match_code(&self) -> Option<u8> {
+        self.match_code
+    }
+
+    /// The key id whose signature verified, if the link was signed and it held.
+    pub fn verified_by(&self) -> Option<&str> {
+        self.verified_by.as_deref()
+    }
+
+    /// The link's unverified signature, if any.
+    pub(crate) fn signature(&self) -> Option<&str> {
+        self.signature.as_deref()
+    }
+
+    /// Marks the signature as verified by `kid` (after `signed::verify`).
+    pub(crate) fn set_verified_by(&mut self, kid: String) {
+        self.verified_by = Some(kid);
     }
 
     /// Parses and validates one deep link. See the module documentation for the rules.
@@ -220,6 +272,8 @@ impl StepUpRequest {
         let mut scope = None;
         let mut requester = None;
         let mut return_to = None;
+        let mut match_code = None;
+        let mut sig = None;
         for pair in query.split('&') {
             if pair.is_empty() {
                 // `?` alone, or `&&`: tolerated as nothing, like every URL parser does.
@@ -230,6 +284,8 @@ impl StepUpRequest {
                 "scope" => (&mut scope, "scope"),
                 "requester" => (&mut requester, "requester"),
                 "return_to" => (&mut return_to, "return_to"),
+                "match" => (&mut match_code, "match"),
+                "sig" => (&mut sig, "sig"),
                 other => return Err(DeepLinkError::UnknownParameter(printable_excerpt(other))),
             };
             if slot.is_some() {
@@ -254,11 +310,34 @@ impl StepUpRequest {
             None => None,
             Some(text) => Some(validate_return_to(&text, allow_list)?),
         };
+        let match_code = match match_code {
+            None => None,
+            Some(m) if m.len() == 2 && m.bytes().all(|b| b.is_ascii_digit()) => {
+                m.parse::<u8>().ok()
+            }
+            Some(_) => return Err(DeepLinkError::BadMatch),
+        };
+        let signature = match sig {
+            None => None,
+            Some(jws)
+                if jws.len() <= crate::signed::MAX_SIGNATURE_BYTES
+                    && jws.split('.').count() == 3
+                    && jws.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.'
+                    }) =>
+            {
+                Some(jws)
+            }
+            Some(_) => return Err(DeepLinkError::MalformedSignature),
+        };
         Ok(Self {
             scope,
             requester,
             return_to,
             own: false,
+            match_code,
+            signature,
+            verified_by: None,
         })
     }
 }
@@ -372,7 +451,7 @@ fn is_blank_look_alike(c: char) -> bool {
     )
 }
 
-fn validate_requester(requester: &str) -> Result<(), DeepLinkError> {
+pub(crate) fn validate_requester(requester: &str) -> Result<(), DeepLinkError> {
     if requester.chars().count() > MAX_REQUESTER_CHARS {
         return Err(DeepLinkError::BadRequester(
             "it is longer than 64 characters",

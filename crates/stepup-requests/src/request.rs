@@ -33,6 +33,8 @@ pub enum Outcome {
     Cancelled,
     /// Nobody answered it in time.
     Expired,
+    /// Number matching: the user picked another number than the requesting page shows.
+    NumberMismatch,
     /// Not a step-up: the app added a passkey on this device (after its own step-up).
     PasskeyAdded,
     /// Not a step-up: the dialog exported a wallet's private key (after its approval).
@@ -72,6 +74,10 @@ pub struct OpenRequest {
     opened_at_ms: i64,
     /// For the app's own requests: who waits for the outcome (told at most once).
     waiter: Option<oneshot::Sender<Outcome>>,
+    /// Number matching: the three numbers offered (the request's and two others, shuffled).
+    match_choices: Option<[u8; 3]>,
+    /// The right number was picked.
+    matched: bool,
 }
 
 impl OpenRequest {
@@ -86,7 +92,28 @@ impl OpenRequest {
             wrong_codes: 0,
             opened_at_ms,
             waiter,
+            match_choices: None,
+            matched: false,
         }
+    }
+
+    /// Number matching's three choices, if the request has a number.
+    pub fn match_choices(&self) -> Option<[u8; 3]> {
+        self.match_choices
+    }
+
+    pub(crate) fn set_match_choices(&mut self, choices: [u8; 3]) {
+        self.match_choices = Some(choices);
+    }
+
+    /// Whether the request may be verified as far as number matching goes: it has no number,
+    /// or the right one was picked.
+    pub fn is_matched(&self) -> bool {
+        self.request.match_code().is_none() || self.matched
+    }
+
+    pub(crate) fn set_matched(&mut self) {
+        self.matched = true;
     }
 
     /// The request as validated.

@@ -25,6 +25,12 @@ pub struct RequestView {
     pub action_text: &'static str,
     /// Where to go back afterwards (allow-listed).
     pub return_to: Option<String>,
+    /// The origin the link returns to, shown next to the requester's name.
+    pub origin: Option<String>,
+    /// The link was signed by the key registered for this requester: the name is verified.
+    pub verified: bool,
+    /// Number matching: pick the one the requesting page shows (none: the link has no number).
+    pub match_choices: Option<[u8; 3]>,
 }
 
 /// What the UI hears about a deep link.

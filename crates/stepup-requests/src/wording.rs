@@ -52,6 +52,7 @@ pub fn outcome_text(outcome: Outcome, wrong_codes: u32) -> String {
         Outcome::Denied => format!("Denied: reported as not asked for{wrong}"),
         Outcome::Cancelled => format!("Cancelled{wrong}"),
         Outcome::Expired => format!("Expired unanswered{wrong}"),
+        Outcome::NumberMismatch => "Refused: the number picked was not the page’s".into(),
         Outcome::PasskeyAdded => "Passkey added".into(),
         Outcome::KeyExported => "Private key exported".into(),
     }
