@@ -63,6 +63,13 @@ async fn seeded_state(users: usize) -> PathBuf {
         })
         .unwrap();
     h.sb.shutdown().await;
+    // A start writes the whole state into the snapshot (with a journal, it compacts).
+    let p = path.clone();
+    start_with(move |c| c.state_path = Some(p))
+        .await
+        .sb
+        .shutdown()
+        .await;
 
     let mut state: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let template = state["users"][&template.user_id].clone();
