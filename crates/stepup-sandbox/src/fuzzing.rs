@@ -1,11 +1,29 @@
 //! For the fuzz targets in `fuzz/` only (feature `fuzzing`, off by default): the state file's
-//! loader and writer of the private `store` module.
+//! loader (snapshot and journal replay) and writer of the private `store` module.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Loads the state file at `path` as the sandbox does at start. When it loads, writes it back
-/// to `copy` with the real writer and loads that copy: returns both states as JSON, which a
-/// round trip must leave equal. `Ok(None)`: no file.
+/// The journal the loader reads beside the snapshot at `path`.
+pub fn journal_path(path: &Path) -> PathBuf {
+    crate::store::journal_path(path)
+}
+
+/// A journal that extends `snapshot` (of the generation it names, 0 if it names none), with
+/// one well-formed record (valid length and checksum) per payload: the loader then parses and
+/// applies the payloads. A payload too long for a record is left out.
+pub fn framed_journal(snapshot: &[u8], payloads: &[&[u8]]) -> Vec<u8> {
+    let generation = serde_json::from_slice::<serde_json::Value>(snapshot)
+        .ok()
+        .and_then(|v| v.get("journalGeneration").and_then(|g| g.as_u64()))
+        .unwrap_or(0);
+    crate::store::journal_bytes(generation, payloads)
+}
+
+/// Loads the state at `path` (snapshot and journal) as the sandbox does at start. When it
+/// loads, writes it to `copy` with the real writer (a compaction: new snapshot, empty
+/// journal) and loads that copy: returns both states as JSON without their journal
+/// generation (a compaction moves it on), which a round trip must leave equal. `Ok(None)`: no
+/// snapshot.
 pub fn load_and_round_trip(
     path: &Path,
     copy: &Path,
@@ -13,11 +31,18 @@ pub fn load_and_round_trip(
     let Some(state) = crate::store::load(path).map_err(|e| e.to_string())? else {
         return Ok(None);
     };
-    let first = serde_json::to_value(&state).map_err(|e| format!("serialise: {e}"))?;
-    crate::store::save(copy, &state).map_err(|e| format!("save: {e}"))?;
+    let as_json = |state: &crate::store::PersistedState| {
+        let mut v = serde_json::to_value(state).map_err(|e| format!("serialise: {e}"))?;
+        if let Some(map) = v.as_object_mut() {
+            map.remove("journalGeneration");
+        }
+        Ok::<_, String>(v)
+    };
+    let first = as_json(&state)?;
+    crate::store::save(copy, state).map_err(|e| format!("save: {e}"))?;
     let again = crate::store::load(copy)
         .map_err(|e| format!("reload: {e}"))?
         .ok_or("the saved copy is missing")?;
-    let second = serde_json::to_value(&again).map_err(|e| format!("serialise: {e}"))?;
+    let second = as_json(&again)?;
     Ok(Some((first, second)))
 }

@@ -48,7 +48,7 @@
 //!   (nonces, pending email/SMS verifications, passkey ceremonies).
 //! - `validation` (private): input bounds, email and phone normal forms.
 //! - `time_format` (private): RFC 3339 dates without a date crate.
-//! - `store` (private): the persisted state and its atomic write.
+//! - `store` (private): the persisted state: snapshot (atomic write), journal, compaction.
 //! - `crypto` (private): randomness, hashes, TOTP, masking. [`totp_code_at`] is public for tests.
 //! - [`error`]: [`ApiError`] (what an HTTP caller sees) and [`SandboxError`].
 
@@ -125,7 +125,8 @@ impl TokenPolicy {
 pub struct SandboxConfig {
     /// The environment id served under `/sdk/{environmentId}`; others get 404.
     pub environment_id: String,
-    /// The JSON state file; `None` keeps everything in memory.
+    /// The JSON state file (a snapshot, with its journal beside it as `<name>.journal`);
+    /// `None` keeps everything in memory.
     pub state_path: Option<PathBuf>,
     /// The time source of every rule (TOTP steps, expiries, windows).
     pub clock: Arc<dyn Clock>,

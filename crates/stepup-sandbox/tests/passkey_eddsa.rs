@@ -655,8 +655,13 @@ async fn an_eddsa_passkey_and_its_counter_survive_a_restart() {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let token = token_of(&r.body);
-    let saved = std::fs::read_to_string(&path).unwrap();
-    assert!(saved.contains("\"ed25519\""), "stored as an EdDSA key");
+    // The snapshot and the journal of changes since it.
+    let mut saved = std::fs::read(&path).unwrap();
+    saved.extend(std::fs::read(path.with_file_name("state.json.journal")).unwrap());
+    assert!(
+        String::from_utf8_lossy(&saved).contains("\"ed25519\""),
+        "stored as an EdDSA key"
+    );
     h.sb.shutdown().await;
 
     let p = path.clone();

@@ -1173,7 +1173,14 @@ async fn state_survives_a_restart() {
             0o600
         );
     }
-    let raw = std::fs::read_to_string(&path).unwrap();
+    // The snapshot and the journal of changes since it.
+    let mut raw = std::fs::read(&path).unwrap();
+    raw.extend(std::fs::read(path.with_file_name("state.json.journal")).unwrap());
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(
+        raw.contains(&demo.user_id),
+        "the state is where the test looks"
+    );
     assert!(
         !raw.contains(demo.recovery_codes[1].expose()),
         "recovery codes are stored hashed"

@@ -27,8 +27,10 @@ impl Authority {
             passkey: true,
         };
         let demo = self.create_user(spec)?;
-        self.state.demo_user_id = Some(demo.user_id.clone());
-        self.state.demo_passkey_state = demo.device_passkey_state.clone();
+        self.state.set_demo(
+            Some(demo.user_id.clone()),
+            demo.device_passkey_state.clone(),
+        );
         self.demo_recovery_codes = demo.recovery_codes;
         Ok(())
     }

@@ -62,7 +62,7 @@ impl Authority {
         if let Some(unknown) = scopes.iter().find(|s| self.policy_for(s).is_none()) {
             return Err(invalid(&format!("unknown scope {:?}", shown(unknown))));
         }
-        self.state.used_external_jtis.insert(claims.jti, claims.exp);
+        self.state.insert_used_external_jti(claims.jti, claims.exp);
         let token = self.mint_elevated(&ctx.user_id, &scopes)?;
         self.persist()?;
         Ok(ExternalAuthAssertionResponse {

@@ -22,7 +22,6 @@
 
 use p256::ecdsa::{SigningKey, VerifyingKey};
 use std::collections::{BTreeMap, VecDeque};
-use std::path::PathBuf;
 use std::sync::Arc;
 use stepup_protocol::{Clock, Secret};
 
@@ -52,7 +51,7 @@ pub(crate) use tokens::{
 
 use crate::error::{ApiError, SandboxError};
 use crate::expiring_map::ExpiringMap;
-use crate::store::{self, PersistedState, UserRecord};
+use crate::store::{self, PersistedState, Store, Tracked, UserRecord};
 use crate::validation::MAX_ID_LEN;
 use crate::{crypto, OutboxMessage, SandboxConfig, TokenPolicy};
 use otp::OtpVerification;
@@ -76,11 +75,13 @@ pub(crate) struct Authority {
     /// Delivered codes are also printed to stderr: the standalone binary's delivery channel,
     /// never a tracing event (logs must not carry a code).
     print_codes: bool,
-    /// Where [`Authority::state`] is written after every change; `None` keeps it in memory.
-    state_path: Option<PathBuf>,
+    /// Where [`Authority::state`] is written after every change (the state file's snapshot
+    /// and journal); `None` keeps it in memory.
+    store: Option<Store>,
     /// What survives a restart. Every change a response reports is saved (`persist`) before
-    /// that response is built, so a restart never forgets what a client was told.
-    state: PersistedState,
+    /// that response is built, so a restart never forgets what a client was told. Changed only
+    /// through `Tracked`'s methods, which note what a save must write.
+    state: Tracked,
     /// The ES256 key of session JWTs and elevated tokens: always the key in
     /// `state.signing_key`, so tokens outlive a restart.
     signing_key: SigningKey,
@@ -155,6 +156,12 @@ impl Authority {
                 reason: "the signing key in the state file is not a P-256 scalar".into(),
             })?;
         let webauthn = passkeys::relying_party(&config.passkey_rp_id, &config.passkey_origin)?;
+        let mut state = Tracked::new(state);
+        state.prune(config.clock.now_secs());
+        let store = match &config.state_path {
+            Some(path) => Some(Store::create(path, &mut state)?),
+            None => None,
+        };
         let mut authority = Self {
             env: config.environment_id.clone(),
             clock: config.clock.clone(),
@@ -162,7 +169,7 @@ impl Authority {
             require_device_signature: config.require_device_signature,
             external_auth_key: config.external_auth_key,
             print_codes: config.print_codes,
-            state_path: config.state_path.clone(),
+            store,
             state,
             signing_key,
             nonces: device_signatures::nonce_table(),
@@ -191,15 +198,16 @@ impl Authority {
         self.clock.now_secs()
     }
 
-    /// Prunes what has expired and writes the state file (if any).
+    /// Prunes what has expired and saves what changed since the last save (if there is a
+    /// state file).
     fn save(&mut self) -> Result<(), SandboxError> {
-        let now = self.now_secs();
-        self.state.sessions.retain(|_, s| s.expires_at > now);
-        self.state.used_token_jtis.retain(|_, exp| *exp > now);
-        self.state.used_external_jtis.retain(|_, exp| *exp > now);
-        match &self.state_path {
-            Some(path) => store::save(path, &self.state),
-            None => Ok(()),
+        self.state.prune(self.now_secs());
+        match &mut self.store {
+            Some(store) => store.save(&mut self.state),
+            None => {
+                self.state.take_changes();
+                Ok(())
+            }
         }
     }
 
@@ -220,8 +228,7 @@ impl Authority {
 
     fn user_mut(&mut self, user_id: &str) -> Result<&mut UserRecord, ApiError> {
         self.state
-            .users
-            .get_mut(user_id)
+            .user_mut(user_id)
             .ok_or_else(|| ApiError::unauthorized("the session's user no longer exists"))
     }
 }

@@ -63,11 +63,11 @@ impl Authority {
         replacing: Option<&str>,
     ) -> String {
         if let Some(old) = replacing {
-            self.state.sessions.remove(old);
+            self.state.remove_session(old);
         }
         let sid = crypto::new_id();
         let expires_at = self.now_secs() + SESSION_TTL_SECS;
-        self.state.sessions.insert(
+        self.state.insert_session(
             sid.clone(),
             SessionRecord {
                 user_id: user_id.to_owned(),
@@ -187,7 +187,7 @@ impl Authority {
 
     /// `POST revoke`: ends the session.
     pub(crate) fn revoke(&mut self, ctx: &SessionCtx) -> Result<(), ApiError> {
-        self.state.sessions.remove(&ctx.sid);
+        self.state.remove_session(&ctx.sid);
         self.persist()
     }
 }

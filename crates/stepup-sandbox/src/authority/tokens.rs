@@ -169,7 +169,7 @@ impl Authority {
                     "the single-use elevated access token was already used",
                 ));
             }
-            self.state.used_token_jtis.insert(claims.jti, claims.exp);
+            self.state.insert_used_token_jti(claims.jti, claims.exp);
             self.persist()?;
         }
         Ok(())

@@ -111,7 +111,7 @@ impl Authority {
             }
         };
         let id = user.id.clone();
-        self.state.users.insert(id.clone(), user);
+        self.state.insert_user(user);
         id
     }
 
@@ -157,7 +157,7 @@ impl Authority {
         let mut created = user_view(&user);
         created.recovery_codes = plaintext;
         let user_id = user.id.clone();
-        self.state.users.insert(user_id.clone(), user);
+        self.state.insert_user(user);
         if spec.passkey {
             let (device_id, state) = self.enrol_soft_passkey(&user_id)?;
             created.passkey_device_id = Some(device_id);

@@ -301,8 +301,7 @@ impl Authority {
         let id = crypto::new_id();
         let user = self
             .state
-            .users
-            .get_mut(user_id)
+            .user_mut(user_id)
             .ok_or_else(|| fail("no such user"))?;
         user.passkeys.push(PasskeyRecord {
             id: id.clone(),
