@@ -8,6 +8,7 @@ import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { a11yTests } from './a11y-tests.mjs';
 
 const APP = process.env.APP;
 const ARTIFACTS = process.env.ARTIFACTS ?? '.';
@@ -606,6 +607,7 @@ const tests = {
     return { coldMs };
   },
 };
+Object.assign(tests, a11yTests({ ARTIFACTS, LINK_EXPORT, openLink, waitFor, waitForMain, waitForDialog, chooseMethod, text }));
 
 const argsFor = {
   email_otp_through_the_outbox_succeeds: ['--sandbox', '--sandbox-user=reauth'],
