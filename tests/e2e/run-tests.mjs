@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes, sign as signBytes } from 'node:crypto';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { a11yTests } from './a11y-tests.mjs';
 
 const APP = process.env.APP;
 
@@ -1147,6 +1148,7 @@ const tests = {
     return { ratios, focusVisible: ring.focusVisible };
   },
 };
+Object.assign(tests, a11yTests({ ARTIFACTS, LINK_EXPORT, openLink, waitFor, waitForMain, waitForDialog, chooseMethod, text }));
 
 const argsFor = {
   email_otp_through_the_outbox_succeeds: ['--sandbox', '--sandbox-user=reauth'],

@@ -6,13 +6,14 @@
 #   tests/e2e/run.sh [path/to/stepup-desktop]     (default: target/debug/stepup-desktop)
 #   E2E_FILTER=recovery tests/e2e/run.sh          only the tests whose name contains "recovery"
 #
-# Needs: xvfb xauth webkit2gtk-driver gnome-keyring dbus-daemon curl (apt), tauri-driver
+# Needs: xvfb xauth webkit2gtk-driver gnome-keyring dbus-daemon curl, and for the a11y test
+# at-spi2-core gir1.2-atspi-2.0 python3-gi (apt), tauri-driver
 # (cargo install tauri-driver --locked), node + `npm ci` in tests/e2e: tests/e2e/setup.sh
 # installs whatever is missing (it is run here when something is).
 # Screenshots and logs go to ci-artifacts/e2e/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-for tool in xvfb-run dbus-run-session gnome-keyring-daemon WebKitWebDriver curl node xclip; do
+for tool in xvfb-run dbus-run-session gnome-keyring-daemon WebKitWebDriver curl node xclip /usr/libexec/at-spi-bus-launcher; do
   command -v "$tool" >/dev/null || { echo "e2e: $tool is missing: running tests/e2e/setup.sh"; "$ROOT/tests/e2e/setup.sh"; break; }
 done
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -36,7 +37,9 @@ rm -rf "$ISO" "$ARTIFACTS"
 mkdir -p "$ISO"/{data,config,cache,runtime} "$ARTIFACTS"
 chmod 700 "$ISO/runtime"
 export HOME="$ISO" XDG_DATA_HOME="$ISO/data" XDG_CONFIG_HOME="$ISO/config" XDG_CACHE_HOME="$ISO/cache" XDG_RUNTIME_DIR="$ISO/runtime"
-export GSETTINGS_BACKEND=memory NO_AT_BRIDGE=1
+# The AT-SPI bridge stays on (no NO_AT_BRIDGE): the session bus starts the accessibility bus
+# (org.a11y.Bus) when the app asks for it, and the a11y test reads the app's tree from it.
+export GSETTINGS_BACKEND=memory
 export APP ARTIFACTS TAURI_DRIVER
 unset DBUS_SESSION_BUS_ADDRESS DISPLAY
 
@@ -46,7 +49,8 @@ timeout "${E2E_TIMEOUT:-600}" dbus-run-session -- \
   xvfb-run -a -s "-screen 0 1280x800x24" "$ROOT/tests/e2e/session.sh" "${E2E_FILTER:-!no_keychain}" || status=$?
 # The no-keychain test: no session bus at all, hence no Secret Service.
 if [ -z "${E2E_FILTER:-}" ]; then
-  timeout 120 xvfb-run -a -s "-screen 0 1280x800x24" "$ROOT/tests/e2e/session.sh" no_keychain || status=$?
+  # No session bus, so no accessibility bus for the bridge to reach: keep it off there.
+  NO_AT_BRIDGE=1 timeout 120 xvfb-run -a -s "-screen 0 1280x800x24" "$ROOT/tests/e2e/session.sh" no_keychain || status=$?
 fi
 echo "e2e: screenshots and logs in $ARTIFACTS"
 exit $status

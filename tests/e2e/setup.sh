@@ -11,6 +11,8 @@ PACKAGES=(
   build-essential pkg-config libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev
   # run and test headless
   xvfb xauth webkit2gtk-driver dbus-daemon gnome-keyring x11-utils xdg-utils desktop-file-utils imagemagick curl xclip
+  # the accessibility test (a11y.py, run by /usr/bin/python3): the AT-SPI bus and its Python bindings
+  at-spi2-core gir1.2-atspi-2.0 python3-gi
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
