@@ -64,10 +64,25 @@ pub fn receive_link<R: Runtime>(app: &AppHandle<R>, raw: &str) {
         Delivery::Queued => tracing::info!(at_ms, "deep link queued until the UI is ready"),
     }
     if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
-        let _ = window.unminimize();
-        let _ = window.show();
-        let _ = window.set_focus();
+        present_without_stealing_focus(&window);
     }
+}
+
+/// A request arrived while the user may be typing elsewhere: the window is shown if it was
+/// hidden, but never given the focus (a keystroke meant for another app must not land in the
+/// dialog); the desktop is asked to draw the user's attention to it instead (a taskbar
+/// highlight or an urgency hint). The dialog waits until the user comes to it.
+fn present_without_stealing_focus<R: Runtime>(window: &tauri::WebviewWindow<R>) {
+    if window.is_focused().unwrap_or(false) {
+        return;
+    }
+    if !window.is_visible().unwrap_or(true) {
+        let _ = window.show();
+    }
+    let attention = window
+        .request_user_attention(Some(tauri::UserAttentionType::Informational))
+        .is_ok();
+    tracing::info!(attention, "request shown without taking the focus");
 }
 
 /// Registers the state and the commands; shared by [`run`] and the mock-runtime tests.

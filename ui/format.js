@@ -18,6 +18,11 @@ export function remaining(ms) {
   return `${s} s`;
 }
 
+/** A local date and time, e.g. "2 Dec 2026, 14:05:09" (the history: it outlives a day). */
+export function dateTime(ms) {
+  return new Date(ms).toLocaleString([], { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
 /** A local clock time, e.g. "14:05:09". */
 export function clockTime(ms) {
   return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });

@@ -84,6 +84,7 @@ pub async fn add_device_passkey<R: Runtime>(
         at_ms: now_ms(),
         requester: OWN_REQUESTER.to_owned(),
         scope: TokenScope::CredentialLink,
+        scope_text: stepup_requests::wording::action_text(&TokenScope::CredentialLink),
         method: Some(Method::Passkey),
         method_label: Some(Method::Passkey.label()),
         outcome: Outcome::PasskeyAdded,

@@ -313,7 +313,7 @@ const tests = {
     assert.match(row.text, /in \d+ min/);
     assert.ok(row.exp > Date.now() && row.exp <= Date.now() + 301_000, `expiry ${row.exp}`);
     const history = await text(driver, 'history-body');
-    assert.match(history, /Acme Wallet.*wallet:export.*Authenticator app.*Approved/);
+    assert.match(history, /Acme Wallet.*export the private key of your wallet.*Authenticator app.*Approved/);
     await screenshot(driver, 'main-with-token');
     return { forwardMs };
   },
@@ -438,8 +438,8 @@ const tests = {
     await driver.findElement(By.id('dlg-export-go')).click();
     await waitFor(driver, `return document.getElementById('dlg-export').dataset.state === 'exported'`, 'the export');
     await closeDialog(driver);
-    assert.match(await text(driver, 'history-body'), /Other App.*wallet:export.*Cancelled/);
-    assert.match(await text(driver, 'history-body'), /Acme Wallet.*wallet:export.*Private key exported/);
+    assert.match(await text(driver, 'history-body'), /Other App.*export the private key of your wallet.*Cancelled/);
+    assert.match(await text(driver, 'history-body'), /Acme Wallet.*export the private key of your wallet.*Private key exported/);
     return {};
   },
 
@@ -536,7 +536,7 @@ const tests = {
     assert.equal(await driver.executeScript(`return document.getElementById('dlg-methods').hidden`), true);
     await screenshot(driver, 'number-mismatch');
     await closeDialog(driver);
-    assert.match(await text(driver, 'history-body'), /Acme Wallet.*credential:link.*Refused: the number picked/);
+    assert.match(await text(driver, 'history-body'), /Acme Wallet.*link a new sign-in method to your account.*Refused: the number picked/);
     // The right number: the methods appear, and the verification approves.
     await openLink(`${SCHEME}://step-up?scope=credential:link&requester=Acme%20Wallet&match=37`);
     await waitFor(driver, ready, 'the three numbers');
@@ -546,6 +546,33 @@ const tests = {
     await typeCode(driver, await currentTotp(driver));
     await waitForApproved(driver);
     return { offered };
+  },
+
+  async queued_requests_are_counted_and_focus_returns_after_close(driver) {
+    await waitForMain(driver);
+    const before = await driver.executeScript('return document.activeElement.id');
+    assert.ok(before, 'something of the main view has the focus');
+    await openLink(LINK_EXPORT);
+    await waitForDialog(driver);
+    await openLink(LINK_LINK);
+    await waitFor(driver, `return !document.getElementById('dlg-queue').hidden`, 'the queue count');
+    assert.equal(await text(driver, 'dlg-queue'), '1 more request is waiting after this one.');
+    await screenshot(driver, 'one-more-waiting');
+    await driver.findElement(By.id('dlg-cancel')).click();
+    // The queued one comes on screen; nothing waits behind it.
+    await waitFor(driver, `const d = document.getElementById('stepup-dialog');
+      return d.open && document.getElementById('dlg-scope').dataset.scope === 'credential:link'`, 'the queued request');
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-queue').hidden`), true);
+    await driver.findElement(By.id('dlg-cancel')).click();
+    await waitFor(driver, `return !document.getElementById('stepup-dialog').open`, 'the dialog to close');
+    // Focus is back where it was before the dialog, and Tab moves on from there (not lost on
+    // the body).
+    const focused = await driver.executeScript('return document.activeElement.id');
+    assert.equal(focused, before);
+    await driver.actions().sendKeys(Key.TAB).perform();
+    const next = await driver.executeScript('return document.activeElement === document.body ? null : document.activeElement.tagName');
+    assert.ok(next, 'Tab reaches a control after the close');
+    return { focused, next };
   },
 
   async passkey_on_this_device_succeeds(driver) {
@@ -635,8 +662,8 @@ const tests = {
     const aliases = await waitFor(driver, `const a = ${passkeys.replace('return ', '')}; return a.length === 2 ? a : null`, 'the new passkey in the device list');
     assert.ok(aliases.includes('Passkey 2'), JSON.stringify(aliases));
     const history = await text(driver, 'history-body');
-    assert.match(history, /Stepup Desktop \(you\)credential:linkPasskey on this devicePasskey added \(Passkey 2\)/);
-    assert.match(history, /Stepup Desktop \(you\)credential:linkAuthenticator appApproved/);
+    assert.match(history, /Stepup Desktop \(you\)link a new sign-in method[^P]*Passkey on this devicePasskey added \(Passkey 2\)/);
+    assert.match(history, /Stepup Desktop \(you\)link a new sign-in method to your accountAuthenticator appApproved/);
     await screenshot(driver, 'passkey-added');
     // Then a deep link for wallet:export is approved with a passkey of this device.
     await openLink(LINK_EXPORT);
@@ -649,7 +676,7 @@ const tests = {
     await driver.findElement(By.id('dlg-submit')).click();
     await waitForApproved(driver);
     await closeDialog(driver);
-    assert.match(await text(driver, 'history-body'), /Acme Wallet.*wallet:export.*Passkey on this device.*Approved/);
+    assert.match(await text(driver, 'history-body'), /Acme Wallet.*export the private key of your wallet.*Passkey on this device.*Approved/);
     return { aliases };
   },
 
@@ -738,7 +765,7 @@ const tests = {
     await closeDialog(driver);
     assert.equal(await pageHasKey(driver), false, 'closing wipes the field');
     assert.equal(await driver.executeScript(`return document.getElementById('dlg-key-field').value`), '');
-    assert.match(await text(driver, 'history-body'), /Acme Wallet.*wallet:export.*Private key exported/);
+    assert.match(await text(driver, 'history-body'), /Acme Wallet.*export the private key of your wallet.*Private key exported/);
 
     // In the dialog: an approval already spent is refused with "Verify again", which opens a
     // new verification for the same requester.
@@ -844,8 +871,10 @@ const tests = {
     await screenshot(driver, 'deny-offered');
     await driver.findElement(By.id('dlg-deny')).click();
     await waitFor(driver, `return !document.getElementById('stepup-dialog').open`, 'the dialog to close');
+    // The history is listed again after the close: wait for the row.
+    await waitFor(driver, `return document.querySelector('#history-body tr')?.dataset.result === 'denied'`, 'the denied row');
     const history = await text(driver, 'history-body');
-    assert.match(history, /Free Airdrop.*wallet:export.*Denied: reported as not asked for/);
+    assert.match(history, /Free Airdrop.*export the private key of your wallet.*Denied: reported as not asked for/);
     assert.equal(await driver.executeScript(`return document.querySelector('#history-body tr').dataset.result`), 'denied');
     assert.equal(await driver.executeScript(`return [...document.querySelectorAll('#tokens-body tr')].some(r => r.dataset.scopes === 'wallet:export')`), false, 'no token');
     await screenshot(driver, 'deny-reported');

@@ -70,6 +70,11 @@ export class StepUpDialog {
     el.cancel.addEventListener('click', () => this.cancel());
     el.deny.addEventListener('click', () => this.deny());
     el.retry.addEventListener('click', () => { if (this.state) this.open(this.state.request); });
+    el.signIn.addEventListener('click', async () => {
+      await this.cancel();
+      this.hooks.onSignedOut();
+      document.getElementById('signin-email')?.focus();
+    });
     // Esc: the dialog's cancel event. Handle it ourselves so the backend hears about it.
     el.dialog.addEventListener('cancel', (e) => { e.preventDefault(); this.cancel(); });
     el.methodList.addEventListener('change', (e) => {
@@ -92,6 +97,14 @@ export class StepUpDialog {
   enqueue(request) {
     this.queue.push(request);
     if (!this.state) this.next();
+    this.renderQueue();
+  }
+
+  /** "1 more request waiting": the requests behind the one on screen. */
+  renderQueue() {
+    const n = this.queue.length;
+    el.queue.hidden = n === 0;
+    el.queue.textContent = n === 1 ? '1 more request is waiting after this one.' : n > 1 ? `${n} more requests are waiting after this one.` : '';
   }
 
   /** True while a request is on screen. */
@@ -109,6 +122,7 @@ export class StepUpDialog {
 
   next() {
     const request = this.queue.shift();
+    this.renderQueue();
     if (request) this.open(request);
   }
 
@@ -117,7 +131,12 @@ export class StepUpDialog {
     this.reveal.wipe();
     this.state = null;
     this.update(opened(request));
-    if (!el.dialog.open) el.dialog.showModal();
+    if (!el.dialog.open) {
+      // Where the focus goes back when the dialog closes (not the body: Tab would do nothing).
+      const active = document.activeElement;
+      this.returnFocus = active && active !== document.body && !el.dialog.contains(active) ? active : null;
+      el.dialog.showModal();
+    }
     try {
       const check = await call('begin_step_up', { requestId: request.id });
       if (!this.showing(request)) return;
@@ -262,5 +281,15 @@ export class StepUpDialog {
     el.dialog.close();
     this.hooks.onFinished();
     this.next();
+    if (!this.state) this.restoreFocus();
+  }
+
+  /** After the last close: back where the user was, else the history (where the request
+   * just ended is listed). */
+  restoreFocus() {
+    const back = this.returnFocus;
+    this.returnFocus = null;
+    const visible = back?.isConnected && !back.closest('[hidden]') && !back.disabled;
+    (visible ? back : document.getElementById('history-title') ?? document.body).focus();
   }
 }

@@ -6,6 +6,7 @@ export const el = {
   dialog: byId('stepup-dialog'),
   form: byId('dlg-form'),
   title: byId('dlg-title'),
+  queue: byId('dlg-queue'),
   purpose: byId('dlg-purpose'),
   verified: byId('dlg-verified'),
   match: byId('dlg-match'),
@@ -55,6 +56,7 @@ export const el = {
   error: byId('dlg-error'),
   cancel: byId('dlg-cancel'),
   retry: byId('dlg-retry'),
+  signIn: byId('dlg-signin'),
   deny: byId('dlg-deny'),
   submit: byId('dlg-submit'),
 };

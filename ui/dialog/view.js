@@ -4,7 +4,7 @@
 
 import { el } from './elements.js';
 import { PHASES, isBusy, isDone, isSent } from './phase.js';
-import { errorText, isFault } from './errors.js';
+import { errorText, isFault, isSignedOut } from './errors.js';
 import { renderExport } from './export.js';
 import { methodOf, credentialLabel } from '../methods.js';
 import { setText } from '../dom.js';
@@ -68,6 +68,8 @@ export function render(state, previous = {}) {
   el.deny.hidden = done;
   // Could not ask the server (offline, timed out, its error): say so and offer to ask again.
   el.retry.hidden = !(phase === PHASES.unavailable && isFault(state.error));
+  // The session ended (a 401, or signed out meanwhile): the way on is to sign in again.
+  el.signIn.hidden = !(state.error && isSignedOut(state.error));
 
   const progress = progressText(phase, method);
   el.progress.hidden = !progress;

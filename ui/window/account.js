@@ -3,7 +3,7 @@
 
 import { call } from '../ipc.js';
 import { byId, fillRow } from '../dom.js';
-import { remaining, clockTime } from '../format.js';
+import { remaining, clockTime, dateTime } from '../format.js';
 import { deviceKindName } from '../methods.js';
 import { appStatus, showBanner } from './app-status.js';
 import { refreshDevicePasskey } from './add-passkey.js';
@@ -65,7 +65,7 @@ export function renderTokens() {
   el.tokensBody.replaceChildren(...live.map((t) => {
     const row = fillRow(document.createElement('tr'), [
       t.actions.join('; ') + (t.singleUse ? ' (once)' : ''),
-      t.scopes.join(' '),
+      t.singleUse ? 'Once' : 'Until it expires',
       expires(t),
     ]);
     const revoke = document.createElement('button');
@@ -102,8 +102,9 @@ function renderHistory(history) {
   el.historyEmpty.hidden = history.length > 0;
   el.historyTable.hidden = history.length === 0;
   el.historyBody.replaceChildren(...history.map((h) => {
-    const row = fillRow(document.createElement('tr'), [clockTime(h.atMs), h.requester, h.scope, h.methodLabel ?? '—', h.result]);
+    const row = fillRow(document.createElement('tr'), [dateTime(h.atMs), h.requester, h.scopeText, h.methodLabel ?? '—', h.result]);
     row.dataset.result = h.outcome;
+    row.dataset.scope = h.scope;
     return row;
   }));
 }

@@ -255,6 +255,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_refused_session_signs_the_client_out_and_the_check_fails_closed() {
+        let server = TestServer::start(ENV, |_| Reply::raw(401, "")).await;
+        let (client, vault) = client(&server, true).await;
+        assert!(client.is_signed_in());
+        let outcome = client.check_step_up_outcome(TokenScope::WalletExport).await;
+        assert_eq!(outcome.check, StepUpCheck::required());
+        assert_eq!(outcome.failure(), Some(&StepUpError::Unauthorized));
+        assert!(!client.is_signed_in(), "a 401 ends the local session too");
+        use crate::vault::TokenVault as _;
+        assert!(
+            vault.load().expect("vault").session.is_none(),
+            "and the vault's"
+        );
+        // The next check asks nothing of the server: there is no session to send.
+        let before = server.requests().len();
+        let outcome = client.check_step_up_outcome(TokenScope::WalletExport).await;
+        assert_eq!(outcome.failure(), Some(&StepUpError::NotSignedIn));
+        assert_eq!(server.requests().len(), before);
+    }
+
+    #[tokio::test]
     async fn check_fails_closed_on_every_kind_of_failure() {
         let calls = Arc::new(AtomicUsize::new(0));
         let c = Arc::clone(&calls);
@@ -262,12 +283,11 @@ mod tests {
             0 => Reply::raw(200, "<html>garbage"),
             1 => Reply::json(200, json!({"isRequired": false})),
             2 => Reply::json(500, json!({"error": "down"})),
-            3 => Reply::raw(401, ""),
             _ => Reply::json(200, json!({"isRequired": false, "credentials": []})),
         })
         .await;
         let (client, _) = client(&server, true).await;
-        for _ in 0..4 {
+        for _ in 0..3 {
             assert_eq!(
                 client.check_step_up(TokenScope::WalletExport).await,
                 StepUpCheck::required()

@@ -200,7 +200,18 @@ impl Inner {
         if let Some(scope) = &req.scope {
             creds.elevated = self.store.take(scope, self.now_ms()).await.map(|t| t.token);
         }
-        self.api.execute(&req, &creds).await
+        let result = self.api.execute(&req, &creds).await;
+        if creds.bearer.is_some() && result.as_ref().err() == Some(&StepUpError::Unauthorized) {
+            // The server no longer knows this session (revoked, or rotated by a verification
+            // that never came back): keeping it would say "signed in" while every call fails.
+            // Signed out here too, so the app asks to sign in again.
+            tracing::warn!(path = %req.path, "the session was refused (401): signed out locally");
+            self.device.reset().await;
+            if let Err(e) = self.store.clear().await {
+                tracing::warn!(error = %e, "could not forget the refused session in the vault");
+            }
+        }
+        result
     }
 
     /// [`Inner::send`] and parse the JSON answer.

@@ -355,6 +355,7 @@ impl RequestDesk {
             at_ms: now_ms,
             requester: request.requester().to_owned(),
             scope: request.scope().clone(),
+            scope_text: action_text(request.scope()),
             method,
             method_label: method.map(Method::label),
             outcome,

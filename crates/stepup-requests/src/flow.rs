@@ -155,7 +155,12 @@ pub async fn begin(
     // A fault (network, timeout, server error, garbage) is said as such, never as "no way to
     // verify": the request stays open, nothing is approved, and the dialog offers to retry.
     if let Some(failure) = outcome.failure() {
-        if failure.is_fault() || matches!(failure, StepUpError::NotSignedIn) {
+        if failure.is_fault()
+            || matches!(
+                failure,
+                StepUpError::NotSignedIn | StepUpError::Unauthorized
+            )
+        {
             return Err(failure.clone().into());
         }
     }
@@ -381,6 +386,7 @@ pub async fn export(
         at_ms: now_ms,
         requester: grant.requester().to_owned(),
         scope: TokenScope::WalletExport,
+        scope_text: crate::wording::action_text(&TokenScope::WalletExport),
         method: None,
         method_label: None,
         outcome: Outcome::KeyExported,

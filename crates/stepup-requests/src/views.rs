@@ -59,6 +59,8 @@ pub struct HistoryEntry {
     pub requester: String,
     /// The scope.
     pub scope: TokenScope,
+    /// What the scope allows, in words (what the history shows; the code is for tools).
+    pub scope_text: &'static str,
     /// The method used, if any.
     pub method: Option<Method>,
     /// The method in words ("Authenticator app"), as the history shows it.
