@@ -43,6 +43,7 @@ fn app() -> (
             "no environment in this test".into(),
         )),
         device_passkey: None,
+        keychain_notices: Vec::new(),
     });
     let app = crate::setup_builder(mock_builder(), state)
         .build(tauri::generate_context!())

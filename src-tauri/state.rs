@@ -40,6 +40,8 @@ pub struct Backend {
     pub startup_error: Option<AppError>,
     /// This device's passkey authenticator (its state sealed in the keychain), or why not.
     pub passkey: Result<Arc<dyn PasskeyAuthenticator>, AppError>,
+    /// Damaged keychain entries found at start (and removed), as sentences.
+    pub keychain_notices: Vec<String>,
     /// The same authenticator when it is the device passkey (its PIN status, removal).
     pub device_passkey: Option<Arc<DevicePasskey>>,
 }
@@ -97,9 +99,12 @@ impl Backend {
             },
             Err(error) => (Err(error.clone()), None),
         };
-        let client = match config {
-            Ok(config) => open_client(config).await,
-            Err(error) => Err(error),
+        let (client, keychain) = match config {
+            Ok(config) => match open_client(config).await {
+                Ok((client, vault)) => (Ok(client), Some(vault)),
+                Err(error) => (Err(error), None),
+            },
+            Err(error) => (Err(error), None),
         };
         let mut backend = Self {
             environment_id,
@@ -109,6 +114,7 @@ impl Backend {
             startup_error,
             passkey,
             device_passkey,
+            keychain_notices: Vec::new(),
         };
         if let (Some(sandbox), Ok(client)) = (&backend.sandbox, &backend.client) {
             // The embedded sandbox is new at every start: whatever the keychain holds for it
@@ -136,6 +142,9 @@ impl Backend {
                 backend.startup_error = Some(error);
             }
         }
+        if let Some(vault) = keychain {
+            backend.keychain_notices = vault.take_damage_reports();
+        }
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis(),
             sandbox = backend.sandbox.is_some(),
@@ -162,6 +171,7 @@ impl Backend {
             user: self.client.as_ref().ok().and_then(UserView::of),
             keychain_error,
             startup_error: self.startup_error.clone().or(client_error),
+            keychain_notices: self.keychain_notices.clone(),
         }
     }
 
@@ -237,10 +247,12 @@ async fn open_passkey(
     }
 }
 
-async fn open_client(config: Config) -> Result<StepUpClient, AppError> {
-    let vault =
-        KeychainVault::open_async(APP_ID, &config.environment_id, KEYCHAIN_OPEN_TIMEOUT).await?;
-    Ok(StepUpClient::new(config, Arc::new(vault)).await?)
+async fn open_client(config: Config) -> Result<(StepUpClient, Arc<KeychainVault>), AppError> {
+    let vault = Arc::new(
+        KeychainVault::open_async(APP_ID, &config.environment_id, KEYCHAIN_OPEN_TIMEOUT).await?,
+    );
+    let client = StepUpClient::new(config, vault.clone()).await?;
+    Ok((client, vault))
 }
 
 /// Everything the commands share.

@@ -575,6 +575,17 @@ const tests = {
     return { focused, next };
   },
 
+  async a_damaged_keychain_entry_is_removed_and_said(driver) {
+    await waitFor(driver, `return !document.getElementById('view-signin').hidden`, 'the sign-in view');
+    await waitFor(driver, `return !document.getElementById('keychain-notice').hidden`, 'the notice');
+    assert.equal(await text(driver, 'keychain-notice'),
+      'The stored entry `session` was damaged: it was removed. Stepup Desktop went on without it; sign in again if you are asked to.');
+    const left = keychainUsernames(`${SCHEME}/${process.env.E2E_SANDBOX_ENV}`);
+    assert.ok(!left.includes('session'), `the damaged entry is gone: ${JSON.stringify(left)}`);
+    await screenshot(driver, 'keychain-damaged-entry');
+    return { left };
+  },
+
   async passkey_on_this_device_succeeds(driver) {
     await waitForMain(driver);
     await openLink(LINK_EXPORT);
@@ -1184,6 +1195,19 @@ const argsFor = {
   sms_otp_through_the_outbox_succeeds: ['--sandbox', '--sandbox-user=reauth'],
   cold_start_from_a_deep_link_reaches_the_dialog: ['--sandbox', LINK_EXPORT],
   sign_in_with_an_emailed_code_then_sign_out: [],
+  a_damaged_keychain_entry_is_removed_and_said: [],
+};
+
+/** What a test needs done before its app starts. */
+const prepare = {
+  // A hostile session entry in the configured environment's service, as any process of the
+  // session could write it: its header claims 10^14 parts.
+  a_damaged_keychain_entry_is_removed_and_said: () => {
+    const service = `${SCHEME}/${process.env.E2E_SANDBOX_ENV}`;
+    const out = spawnSync('secret-tool', ['store', '--label', 'planted', 'service', service, 'username', 'session'],
+      { input: 'stepup1 00000001 100000000000000\n{', encoding: 'utf8', timeout: 10_000 });
+    assert.equal(out.status, 0, `secret-tool store: ${out.stderr}`);
+  },
 };
 
 // `node run-tests.mjs [filter]`: run the tests whose name contains `filter`, or with `!filter`
@@ -1197,6 +1221,7 @@ for (const [name, test] of Object.entries(tests)) {
   const started = Date.now();
   let driver;
   try {
+    await prepare[name]?.();
     driver = await startApp(argsFor[name] ?? ['--sandbox']);
     const run = test(driver, started);
     const timeout = sleep(TEST_TIMEOUT).then(() => { throw new Error(`timed out after ${TEST_TIMEOUT} ms`); });

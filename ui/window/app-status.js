@@ -16,6 +16,7 @@ const el = {
   environment: byId('main-environment'),
   outbox: byId('outbox'),
   signInError: byId('signin-error'),
+  notice: byId('keychain-notice'),
 };
 
 /** The last `app_status` answer (null before the first). */
@@ -39,6 +40,11 @@ export async function refreshStatus(onSignedIn) {
   el.headerUser.textContent = status.user ? status.user.label : '';
   const problem = status.keychainError ?? status.startupError;
   showBanner(problem);
+  const notices = status.keychainNotices ?? [];
+  el.notice.hidden = notices.length === 0;
+  el.notice.textContent = notices.length
+    ? `${notices.map(sentence).join(' ')} Stepup Desktop went on without it; sign in again if you are asked to.`
+    : '';
   if (status.keychainError) {
     // Tokens live only in the OS keychain: without it nothing can work, and nothing falls
     // back to plain files.

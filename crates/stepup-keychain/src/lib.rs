@@ -37,7 +37,7 @@ mod layout;
 mod platform;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use keyring_core::{CredentialStore, Entry};
@@ -69,7 +69,13 @@ pub struct KeychainVault {
     platform: Option<Platform>,
     /// Serialises this process's read-modify-write of the index.
     writes: Mutex<()>,
+    /// Names of the damaged entries removed since the app last asked ([`Self::take_damage_reports`]);
+    /// at most [`MAX_DAMAGE_REPORTS`].
+    damaged: Mutex<Vec<String>>,
 }
+
+/// Damaged-entry reports kept until the app shows them.
+pub const MAX_DAMAGE_REPORTS: usize = 16;
 
 impl std::fmt::Debug for KeychainVault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -125,7 +131,17 @@ impl KeychainVault {
             store,
             platform,
             writes: Mutex::new(()),
+            damaged: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The entries found damaged and removed since the last call, as sentences the app can
+    /// show ("the stored entry `session` was damaged: it was removed"). Never their content.
+    pub fn take_damage_reports(&self) -> Vec<String> {
+        std::mem::take(&mut *self.damaged.lock().unwrap_or_else(PoisonError::into_inner))
+            .into_iter()
+            .map(|record| format!("the stored entry `{record}` was damaged: it was removed"))
+            .collect()
     }
 
     /// The keychain service name of this vault's entries.
@@ -290,6 +306,11 @@ impl KeychainVault {
         );
         if let Err(e) = self.delete_record(record) {
             tracing::warn!(record, error = %e, "could not remove a damaged entry");
+        }
+        let mut damaged = self.damaged.lock().unwrap_or_else(PoisonError::into_inner);
+        if damaged.len() < MAX_DAMAGE_REPORTS && !damaged.iter().any(|r| r == record) {
+            // Record names are ours (`session`, `token:<scopes>`), bounded by the layout.
+            damaged.push(record.chars().take(128).collect());
         }
     }
 

@@ -211,6 +211,12 @@ fn damaged_entries_are_removed_and_the_load_goes_on() {
         assert_eq!(loaded.session, None, "{damaged:?}");
         assert!(loaded.device_key.is_some(), "the other records stay");
         assert_eq!(v.get_raw(SESSION).unwrap(), None, "removed: {damaged:?}");
+        assert_eq!(
+            v.take_damage_reports(),
+            vec!["the stored entry `session` was damaged: it was removed".to_owned()],
+            "reported for the app to show: {damaged:?}"
+        );
+        assert!(v.take_damage_reports().is_empty(), "once");
     }
     // clear still works (logout must never be blocked by a damaged entry).
     v.set_raw(INDEX, "garbage").unwrap();

@@ -111,6 +111,9 @@ pub struct AppStatus {
     pub keychain_error: Option<AppError>,
     /// Another start-up failure (configuration, sandbox).
     pub startup_error: Option<AppError>,
+    /// Damaged keychain entries found at start and removed ("the stored entry `session` was
+    /// damaged: it was removed"): the app went on, the user may have to sign in again.
+    pub keychain_notices: Vec<String>,
 }
 
 /// One credential of a step-up check, with the method the dialog uses for it.
