@@ -29,6 +29,41 @@ pub fn config_from_env() -> Result<Config, AppError> {
     Ok(config)
 }
 
+/// Opens `url` (an allow-listed `return_to` with a status and a request id, never a secret) in
+/// the system browser, without a shell: `xdg-open` on Linux (which honours `$BROWSER` where no
+/// desktop handler is set), `open` on macOS, the URL handler on Windows. The child is reaped
+/// on its own thread; a failure is logged, the request's ending stands.
+pub fn open_in_system_browser(url: &str) {
+    use std::process::{Command, Stdio};
+    #[cfg(target_os = "macos")]
+    let mut command = Command::new("open");
+    #[cfg(windows)]
+    let mut command = {
+        let mut c = Command::new("rundll32");
+        c.arg("url.dll,FileProtocolHandler");
+        c
+    };
+    #[cfg(not(any(target_os = "macos", windows)))]
+    let mut command = Command::new("xdg-open");
+    command
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let origin = Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    match command.spawn() {
+        Ok(mut child) => {
+            tracing::info!(%origin, "return_to opened in the system browser");
+            std::thread::spawn(move || {
+                let _ = child.wait();
+            });
+        }
+        Err(error) => tracing::warn!(%origin, %error, "could not open the system browser"),
+    }
+}
+
 /// The longest requester key file read.
 const MAX_KEY_FILE_BYTES: u64 = 256 * 1024;
 

@@ -283,8 +283,12 @@ impl AppState {
             backend_tx,
             desk: {
                 let desk = SharedDesk::default();
-                desk.lock()
-                    .set_requester_keys(crate::environment::requester_keys_from_settings());
+                let mut locked = desk.lock();
+                locked.set_requester_keys(crate::environment::requester_keys_from_settings());
+                locked.set_return_opener(stepup_requests::desk::ReturnOpener(Arc::new(
+                    crate::environment::open_in_system_browser,
+                )));
+                drop(locked);
                 desk
             },
             sign_in: tokio::sync::Mutex::new(None),

@@ -6,6 +6,7 @@
 import { Builder, By, Capabilities, Key, until } from 'selenium-webdriver';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes, sign as signBytes } from 'node:crypto';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -24,6 +25,24 @@ if (process.env.XDG_CONFIG_HOME) {
     { kid: 'acme-1', requester: 'Acme Wallet', publicKeyPem: ACME_KEY.publicKey.export({ type: 'spki', format: 'pem' }) },
     { kid: 'other-1', requester: 'Other App', publicKeyPem: ROGUE_KEY.publicKey.export({ type: 'spki', format: 'pem' }) },
   ]));
+}
+
+// Where a link's return_to points in the tests (allow-listed by session.sh): every request the
+// system browser makes to it, with its user agent.
+const RETURN_ORIGIN = 'http://127.0.0.1:18790';
+const returnHits = [];
+const returnServer = createServer((req, res) => {
+  returnHits.push({ url: req.url, agent: req.headers['user-agent'] ?? '' });
+  res.writeHead(200, { 'content-type': 'text/html' });
+  res.end('<!doctype html><title>Back at the requester</title><p>Back.</p>');
+});
+await new Promise((resolve) => returnServer.listen(18790, '127.0.0.1', resolve));
+returnServer.unref();
+
+/** Waits (up to 20 s) for the system browser to load the return_to page. */
+async function returnHit() {
+  for (let i = 0; i < 200 && returnHits.length === 0; i += 1) await sleep(100);
+  return returnHits[0];
 }
 
 /** A compact ES256 JWS of `claims` by `key`, as a requesting site would make it. */
@@ -584,6 +603,33 @@ const tests = {
     assert.ok(!left.includes('session'), `the damaged entry is gone: ${JSON.stringify(left)}`);
     await screenshot(driver, 'keychain-damaged-entry');
     return { left };
+  },
+
+  async return_to_opens_in_the_system_browser_with_the_status_only(driver) {
+    await waitForMain(driver);
+    const back = encodeURIComponent(`${RETURN_ORIGIN}/back?from=acme`);
+    returnHits.length = 0;
+    await openLink(`${SCHEME}://step-up?scope=credential:link&requester=Acme%20Wallet&return_to=${back}`);
+    await waitForDialog(driver);
+    assert.match(await text(driver, 'dlg-purpose'), /Acme Wallet \(http:\/\/127\.0\.0\.1:18790\) asks/);
+    const id = await driver.executeScript(`return document.getElementById('stepup-dialog').dataset.requestId`);
+    await driver.findElement(By.id('dlg-deny')).click();
+    const hit = await returnHit();
+    assert.ok(hit, 'the system browser opened the return_to');
+    assert.equal(hit.url, `/back?from=acme&status=denied&request_id=${id}`);
+    assert.match(hit.agent, /HeadlessChrome/, 'a real browser (chromium) loaded it');
+    // Approved with a code: the status says so, and nothing else rides along.
+    returnHits.length = 0;
+    await openLink(`${SCHEME}://step-up?scope=credential:link&requester=Acme%20Wallet&return_to=${back}`);
+    await waitForDialog(driver);
+    const second = await driver.executeScript(`return document.getElementById('stepup-dialog').dataset.requestId`);
+    await chooseMethod(driver, 'totp');
+    await typeCode(driver, await currentTotp(driver));
+    await waitForApproved(driver);
+    assert.match(await text(driver, 'dlg-done-text'), /Your browser takes you back to http:\/\/127\.0\.0\.1:18790\.$/);
+    const approved = await returnHit();
+    assert.equal(approved?.url, `/back?from=acme&status=approved&request_id=${second}`);
+    return { denied: hit.url, approved: approved.url };
   },
 
   async passkey_on_this_device_succeeds(driver) {

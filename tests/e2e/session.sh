@@ -27,6 +27,21 @@ else
   echo "e2e: no standalone sandbox at $SANDBOX_BIN: the sign-in test will fail (cargo build -p stepup-sandbox)" >&2
 fi
 
+# The system browser the app opens a link's return_to in: browser.sh (headless chromium) as the
+# session's default handler of http and https, where xdg-open looks first.
+mkdir -p "$XDG_DATA_HOME/applications"
+cat >"$XDG_DATA_HOME/applications/stepup-e2e-browser.desktop" <<DESKTOP
+[Desktop Entry]
+Type=Application
+Name=E2E browser (headless chromium)
+Exec=$HERE/browser.sh %u
+MimeType=x-scheme-handler/http;x-scheme-handler/https;
+NoDisplay=true
+DESKTOP
+printf '[Default Applications]\nx-scheme-handler/http=stepup-e2e-browser.desktop\nx-scheme-handler/https=stepup-e2e-browser.desktop\n' >"$XDG_CONFIG_HOME/mimeapps.list"
+# The page a return_to points at in the tests (run-tests.mjs serves it on loopback).
+export STEPUP_RETURN_TO_ORIGINS=http://127.0.0.1:18790
+
 "$TAURI_DRIVER" --port 4444 >>"$ARTIFACTS/tauri-driver.log" 2>&1 &
 DRIVER=$!
 trap 'kill $DRIVER $SANDBOX_PID 2>/dev/null || true' EXIT

@@ -247,8 +247,13 @@ export class StepUpDialog {
 
   /** Approved: what it allows, the export offer if any; focus to the done view's heading. */
   finish(text, offer) {
-    const { returnTo } = this.state.request;
-    const back = returnTo ? ` You can now go back to ${new URL(returnTo).origin}.` : '';
+    const { request } = this.state;
+    const { returnTo } = request;
+    const back = returnTo
+      ? request.scope === 'wallet:export' && offer
+        ? ` Your browser takes you back to ${new URL(returnTo).origin} after the export.`
+        : ` Your browser takes you back to ${new URL(returnTo).origin}.`
+      : '';
     this.update({ phase: PHASES.approved, doneText: text + back, offer, resendAt: 0 });
     el.doneTitle.focus();
     this.hooks.onFinished();

@@ -88,6 +88,8 @@ pub struct RequestDesk {
     exported: Option<(u64, [u8; 32])>,
     /// Approvals earned in this dialog, oldest first; at most [`MAX_APPROVALS`].
     approvals: VecDeque<Approval>,
+    /// Opens a link's `return_to` after its request ends.
+    return_opener: Option<ReturnOpener>,
     /// The keys registered for requesters (signed links).
     requester_keys: RequesterKeys,
     /// Nonces of the signed links accepted, with their expiry (unix s); at most
@@ -324,12 +326,28 @@ impl RequestDesk {
     /// offered a verification; `NotNeeded` needs it not to have been (the server said no
     /// step-up was needed before any was offered). An approved `wallet:export` request earns
     /// one export.
+    ///
+    /// A link's `return_to` is opened (through the [`ReturnOpener`]) with the ending's status
+    /// and the request id, except after an approved `wallet:export`: that one returns once the
+    /// key was exported, so the browser does not come up over the reveal.
     pub fn close(
         &mut self,
         id: u64,
         outcome: Outcome,
         method: Option<Method>,
         now_ms: i64,
+    ) -> Result<(), AppError> {
+        let defer = outcome == Outcome::Approved;
+        self.close_returning(id, outcome, method, now_ms, defer)
+    }
+
+    fn close_returning(
+        &mut self,
+        id: u64,
+        outcome: Outcome,
+        method: Option<Method>,
+        now_ms: i64,
+        defer_export_return: bool,
     ) -> Result<(), AppError> {
         let open = self.open.get(&id).ok_or(AppError::RequestNotFound)?;
         let offered = open.credentials().is_some();
@@ -350,6 +368,10 @@ impl RequestDesk {
             while self.exports.len() > MAX_EXPORT_GRANTS {
                 self.exports.pop_first();
             }
+        }
+        let deferred = defer_export_return && *request.scope() == TokenScope::WalletExport;
+        if !deferred {
+            self.open_return(request.return_to(), id, outcome);
         }
         self.record(HistoryEntry {
             at_ms: now_ms,
@@ -391,6 +413,7 @@ impl RequestDesk {
             ExportSlot::Ready(grant) => {
                 let grant = grant.clone();
                 *slot = ExportSlot::Spent(grant.clone());
+                self.open_return(grant.return_to(), id, Outcome::Approved);
                 Ok(grant)
             }
         }
@@ -411,6 +434,19 @@ impl RequestDesk {
         )?;
         self.exports.remove(&id);
         Ok(event)
+    }
+
+    /// Sets who opens a link's `return_to` in the system browser (the app), once at start.
+    pub fn set_return_opener(&mut self, opener: ReturnOpener) {
+        self.return_opener = Some(opener);
+    }
+
+    fn open_return(&self, return_to: Option<&str>, id: u64, outcome: Outcome) {
+        let (Some(opener), Some(url)) = (&self.return_opener, return_url(return_to, id, outcome))
+        else {
+            return;
+        };
+        opener.0(&url);
     }
 
     /// Remembers that request `id` exported the key with this digest.
@@ -483,7 +519,11 @@ impl RequestDesk {
         approval: &Approval,
         now_ms: i64,
     ) -> Result<bool, AppError> {
-        self.close(id, Outcome::NotNeeded, None, now_ms)?;
+        let ready = matches!(
+            self.exports.get(&approval.request_id),
+            Some(ExportSlot::Ready(_))
+        );
+        self.close_returning(id, Outcome::NotNeeded, None, now_ms, ready)?;
         let carried = match self.exports.get(&approval.request_id) {
             Some(ExportSlot::Ready(_)) => self.exports.remove(&approval.request_id),
             _ => None,
@@ -504,6 +544,35 @@ impl RequestDesk {
     pub fn history(&self) -> Vec<HistoryEntry> {
         self.history.iter().cloned().collect()
     }
+}
+
+/// Opens a URL in the system browser (set by the app; none in tests that do not care).
+#[derive(Clone)]
+pub struct ReturnOpener(pub std::sync::Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for ReturnOpener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReturnOpener")
+    }
+}
+
+/// Where a link's user goes back after its request ended: its `return_to` with `status`
+/// (`approved`, `denied`, `cancelled`, `expired`, `refused`) and `request_id` added, and
+/// nothing else: never a token or a code. `None` for what is not a request's ending.
+pub fn return_url(return_to: Option<&str>, id: u64, outcome: Outcome) -> Option<String> {
+    let status = match outcome {
+        Outcome::Approved | Outcome::NotNeeded => "approved",
+        Outcome::Denied => "denied",
+        Outcome::Cancelled => "cancelled",
+        Outcome::Expired => "expired",
+        Outcome::NumberMismatch => "refused",
+        Outcome::PasskeyAdded | Outcome::KeyExported => return None,
+    };
+    let mut url = url::Url::parse(return_to?).ok()?;
+    url.query_pairs_mut()
+        .append_pair("status", status)
+        .append_pair("request_id", &id.to_string());
+    Some(url.into())
 }
 
 /// Number matching's choices for `code`: it and two other two-digit numbers, all different,

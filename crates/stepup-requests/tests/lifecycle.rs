@@ -376,3 +376,74 @@ fn one_request_is_shown_at_a_time_and_must_be_read_before_approval() {
     assert_eq!(desk.require_shown(a), Err(AppError::NotShown));
     assert_eq!(desk.show(99, 1_002), Err(AppError::RequestNotFound));
 }
+
+#[test]
+fn return_to_is_opened_after_every_ending_with_the_status_and_id_only() {
+    use std::sync::{Arc, Mutex};
+    let opened = Arc::new(Mutex::new(Vec::<String>::new()));
+    let log = opened.clone();
+    let mut desk = ready_desk();
+    desk.set_return_opener(stepup_requests::desk::ReturnOpener(Arc::new(
+        move |url: &str| {
+            log.lock().expect("log").push(url.to_owned());
+        },
+    )));
+    let allow = ReturnToAllowList::new(["https://app.example.com"]);
+    let link = |scope: &str| {
+        format!("com.stepup.desktop://step-up?scope={scope}&requester=Acme&return_to=https%3A%2F%2Fapp.example.com%2Fdone%3Fx%3D1")
+    };
+    let open = |desk: &mut RequestDesk, scope: &str| {
+        let id = match desk.receive_link(&link(scope), &allow, 0) {
+            Delivery::Now(LinkEvent::Request { request }) => Some(request.id),
+            _ => None,
+        }
+        .expect("a request");
+        desk.get_mut(id).expect("open").offer(Vec::new());
+        id
+    };
+    let taken =
+        |opened: &Arc<Mutex<Vec<String>>>| std::mem::take(&mut *opened.lock().expect("log"));
+
+    let denied = open(&mut desk, "credential:link");
+    desk.close(denied, Outcome::Denied, None, 1).expect("deny");
+    assert_eq!(
+        taken(&opened),
+        vec![format!(
+            "https://app.example.com/done?x=1&status=denied&request_id={denied}"
+        )]
+    );
+    let cancelled = open(&mut desk, "credential:link");
+    desk.close(cancelled, Outcome::Cancelled, None, 2)
+        .expect("cancel");
+    assert_eq!(
+        taken(&opened),
+        vec![format!(
+            "https://app.example.com/done?x=1&status=cancelled&request_id={cancelled}"
+        )]
+    );
+    let approved = open(&mut desk, "credential:link");
+    desk.close(approved, Outcome::Approved, Some(Method::Totp), 3)
+        .expect("approve");
+    assert_eq!(
+        taken(&opened),
+        vec![format!(
+            "https://app.example.com/done?x=1&status=approved&request_id={approved}"
+        )]
+    );
+    // An approved export returns once the key was exported, not over the reveal.
+    let export = open(&mut desk, "wallet:export");
+    desk.close(export, Outcome::Approved, Some(Method::Totp), 4)
+        .expect("approve");
+    assert!(taken(&opened).is_empty(), "not before the export");
+    desk.take_export(export).expect("export");
+    assert_eq!(
+        taken(&opened),
+        vec![format!(
+            "https://app.example.com/done?x=1&status=approved&request_id={export}"
+        )]
+    );
+    // A link without return_to opens nothing.
+    let plain = offered(&mut desk, LINK_LINK, 5);
+    desk.close(plain, Outcome::Denied, None, 6).expect("deny");
+    assert!(taken(&opened).is_empty());
+}
