@@ -32,6 +32,8 @@ if (process.env.XDG_CONFIG_HOME) {
 const RETURN_ORIGIN = 'http://127.0.0.1:18790';
 const returnHits = [];
 const returnServer = createServer((req, res) => {
+  // Only the return page counts (a browser also asks for /favicon.ico, whenever it likes).
+  if (!req.url.startsWith('/back')) { res.writeHead(404).end(); return; }
   returnHits.push({ url: req.url, agent: req.headers['user-agent'] ?? '' });
   res.writeHead(200, { 'content-type': 'text/html' });
   res.end('<!doctype html><title>Back at the requester</title><p>Back.</p>');
