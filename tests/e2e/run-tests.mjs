@@ -173,7 +173,7 @@ async function chooseMethod(driver, method) {
  * cannot (a passkey, until passkeys are wired), the first one it can is. */
 async function assertDefaultPreselected(driver) {
   const radios = await driver.executeScript(`return [...document.querySelectorAll('input[name=dlg-method]')].map(r =>
-    ({checked: r.checked, disabled: r.disabled, isDefault: r.parentElement.textContent.endsWith('(default)')}))`);
+    ({checked: r.checked, disabled: r.disabled, isDefault: r.parentElement.textContent.endsWith(', your default')}))`);
   const byDefault = radios.find((r) => r.isDefault);
   const expected = byDefault && !byDefault.disabled ? byDefault : radios.find((r) => !r.disabled);
   assert.ok(expected && expected.checked, `preselection ${JSON.stringify(radios)}`);
@@ -323,8 +323,18 @@ const tests = {
     await chooseMethod(driver, 'totp');
     assert.match((await checkedMethod(driver)).label, /^Authenticator app/);
     assert.equal(await driver.executeScript(`return document.getElementById('dlg-code-row').hidden`), false);
+    // The sandbox outbox is reachable inside the dialog (the main window is inert under it).
+    await waitFor(driver, `return !document.getElementById('dlg-outbox').hidden && /^\\d{6}$/.test(document.getElementById('dlg-outbox-totp').textContent)`, 'the outbox in the dialog');
+    await driver.findElement(By.css('#dlg-outbox summary')).click();
+    assert.equal(await text(driver, 'dlg-outbox-totp'), await currentTotp(driver));
+    await screenshot(driver, 'dialog-outbox');
     await typeCode(driver, await currentTotp(driver)); // submits itself on the sixth digit
     await waitForApproved(driver);
+    // A live countdown of the approval.
+    const first = await text(driver, 'dlg-expires');
+    assert.match(first, /^Expires in \d+ min \d\d s\.$/);
+    await sleep(2100);
+    assert.notEqual(await text(driver, 'dlg-expires'), first, 'the countdown moves');
     await screenshot(driver, 'totp-approved');
     await closeDialog(driver);
     await waitFor(driver, `return [...document.querySelectorAll('#tokens-body tr')].some(r => r.dataset.scopes === 'wallet:export')`, 'the wallet:export token');
@@ -365,7 +375,7 @@ const tests = {
     await waitForDialog(driver);
     const checked = await checkedMethod(driver);
     assert.equal(checked.method, 'email_otp');
-    assert.match(checked.label, /Email a code to c•••@stepup\.example \(default\)/);
+    assert.match(checked.label, /Email a code to c•••@stepup\.example, your default/);
     await assertDefaultPreselected(driver);
     await screenshot(driver, 'email-dialog');
     const before = await driver.executeScript(`return document.querySelectorAll('#outbox-list li[data-channel=email]').length`);
@@ -640,7 +650,7 @@ const tests = {
     await waitForDialog(driver);
     const checked = await checkedMethod(driver);
     assert.equal(checked.method, 'passkey', 'the demo user\'s default is its device passkey');
-    assert.match(checked.label, /\(default\)$/);
+    assert.match(checked.label, /, your default$/);
     assert.equal(await driver.executeScript('return document.activeElement.id'), 'dlg-pin', 'the PIN field has the focus');
     await screenshot(driver, 'passkey-dialog');
     await sleep(1000); // the read guard

@@ -32,7 +32,7 @@ const opened = (request) => ({
   choices: null,
   /** The index of the chosen credential in `choices` (-1: none). */
   choice: -1,
-  /** The server's default credential, marked "(default)". */
+  /** The server's default credential, marked ", your default". */
   defaultId: null,
   /** Where the code went, as the backend says it ('' when it does not). */
   sentTo: '',
@@ -52,6 +52,8 @@ const opened = (request) => ({
   armed: false,
   /** For wallet:export: the wallet that would be exported, said before verifying. */
   walletAddress: null,
+  /** When the approval on screen expires (unix ms), for the live countdown. */
+  expiresAtMs: null,
   /** Number matching: the page's number was picked (true at once when there is none). */
   matched: !request.matchChoices,
 });
@@ -87,6 +89,7 @@ export class StepUpDialog {
     el.keyShow.addEventListener('click', () => this.reveal.toggle());
     el.keyCopy.addEventListener('click', () => this.reveal.copy());
     el.exportAgain.addEventListener('click', () => verifyAgain(this));
+    setInterval(() => this.tickExpiry(), 1000);
     el.matchList.addEventListener('click', (e) => {
       const number = e.target.closest?.('button[data-number]')?.dataset.number;
       if (number !== undefined) this.pickNumber(Number(number));
@@ -142,7 +145,7 @@ export class StepUpDialog {
       if (!this.showing(request)) return;
       // A stray Enter or click right after the dialog appeared approves nothing.
       setTimeout(() => { if (this.showing(request)) this.update({ armed: true }); }, READ_GUARD_MS);
-      this.update({ walletAddress: check.export?.walletAddress ?? null });
+      this.update({ walletAddress: check.export?.walletAddress ?? null, expiresAtMs: check.validUntilMs ?? null });
       if (!check.isRequired) {
         this.finish(check.validUntilMs
           ? `No new verification needed: you already allowed ${request.requester} this until ${clockTime(check.validUntilMs)}.`
@@ -233,7 +236,8 @@ export class StepUpDialog {
       const args = verifyArgs(method, { requestId: request.id, credentialId: credential.id, ...typed });
       const verified = await call(method.verify.command, args);
       if (this.showing(request)) {
-        this.finish(`Verified. ${request.requester} may now ${request.actionText}, until ${clockTime(verified.expiresAtMs)} (${remaining(verified.expiresAtMs - Date.now())}).`,
+        this.update({ expiresAtMs: verified.expiresAtMs });
+        this.finish(`Verified. ${request.requester} may now ${request.actionText}, until ${clockTime(verified.expiresAtMs)}.`,
           verified.export ?? null);
       }
       return null;
@@ -255,8 +259,16 @@ export class StepUpDialog {
         : ` Your browser takes you back to ${new URL(returnTo).origin}.`
       : '';
     this.update({ phase: PHASES.approved, doneText: text + back, offer, resendAt: 0 });
+    this.tickExpiry();
     el.doneTitle.focus();
     this.hooks.onFinished();
+  }
+
+  /** The done view's "Expires in …", redrawn every second while an approval is on screen. */
+  tickExpiry() {
+    const state = this.state;
+    const at = state && isDone(state.phase) ? state.expiresAtMs : null;
+    el.expires.textContent = at ? (at > Date.now() ? `Expires in ${remaining(at - Date.now())}.` : 'This approval has expired.') : '';
   }
 
   async cancel() {

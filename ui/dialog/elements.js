@@ -32,6 +32,7 @@ export const el = {
   done: byId('dlg-done'),
   doneTitle: byId('dlg-done-title'),
   doneText: byId('dlg-done-text'),
+  expires: byId('dlg-expires'),
   exportSection: byId('dlg-export'),
   exportWallet: byId('dlg-export-wallet'),
   exportExplain: byId('dlg-export-explain'),

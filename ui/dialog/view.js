@@ -129,7 +129,7 @@ function renderChoices({ choices, defaultId }) {
     const label = document.createElement('label');
     if (radio.disabled) label.classList.add('unsupported');
     const text = document.createElement('span');
-    text.textContent = credentialLabel(credential) + (credential.id && credential.id === defaultId ? ' (default)' : '');
+    text.textContent = credentialLabel(credential) + (credential.id && credential.id === defaultId ? ', your default' : '');
     label.append(radio, text);
     return label;
   });

@@ -18,6 +18,12 @@ const el = {
   examples: byId('outbox-examples'),
   switchPersona: byId('switch-persona'),
   switchNote: byId('switch-persona-note'),
+  dialogOutbox: byId('dlg-outbox'),
+  dialogTotp: byId('dlg-outbox-totp'),
+  dialogLast: byId('dlg-outbox-last'),
+  dialogLastTo: byId('dlg-outbox-last-to'),
+  dialogPin: byId('dlg-outbox-pin'),
+  dialogRecovery: byId('dlg-outbox-recovery'),
 };
 
 /** What the outbox calls a delivery channel. */
@@ -33,6 +39,14 @@ export async function refreshOutbox() {
     el.totpLeft.textContent = outbox.totpValidForSeconds != null ? `(changes in ${outbox.totpValidForSeconds} s)` : '';
     el.recovery.textContent = outbox.recoveryCodes.join('  ') || 'none left';
     el.passkeyPin.textContent = outbox.passkeyPin;
+    // The same, inside the dialog (the main window is inert while it is open).
+    el.dialogOutbox.hidden = false;
+    el.dialogTotp.textContent = el.totp.textContent;
+    el.dialogPin.textContent = outbox.passkeyPin;
+    el.dialogRecovery.textContent = outbox.recoveryCodes[0] ?? 'none left';
+    const last = outbox.messages[0];
+    el.dialogLast.textContent = last ? last.code : '—';
+    el.dialogLastTo.textContent = last ? `(${CHANNELS[last.channel] ?? last.channel} to ${last.to}, ${clockTime(last.sentAtMs)})` : '';
     renderPersonaSwitch(outbox.personaEmails, status.user?.label);
     el.list.replaceChildren(...outbox.messages.map((m) => {
       const li = document.createElement('li');
