@@ -83,6 +83,8 @@ pub async fn add_device_passkey<R: Runtime>(
     state.desk.lock().record(HistoryEntry {
         at_ms: now_ms(),
         requester: OWN_REQUESTER.to_owned(),
+        origin: None,
+        verified: false,
         scope: TokenScope::CredentialLink,
         scope_text: stepup_requests::wording::action_text(&TokenScope::CredentialLink),
         method: Some(Method::Passkey),

@@ -82,7 +82,7 @@ export function a11yTests(h) {
 
       // The check itself: a nameless button put into the dialog must be reported.
       await driver.executeScript(`const b = document.createElement('button');
-        b.type = 'button'; b.id = 'a11y-probe'; document.getElementById('dlg-form').append(b);`);
+        b.type = 'button'; b.id = 'a11y-probe'; document.getElementById('dlg-title').after(b);`);
       const probe = dumpTree(h.ARTIFACTS, 'probe: a nameless button added to the dialog (must be reported)', {
         dialog: title, waitWhere: 'button#a11y-probe',
       });

@@ -326,7 +326,10 @@ const tests = {
     // The sandbox outbox is reachable inside the dialog (the main window is inert under it).
     await waitFor(driver, `return !document.getElementById('dlg-outbox').hidden && /^\\d{6}$/.test(document.getElementById('dlg-outbox-totp').textContent)`, 'the outbox in the dialog');
     await driver.findElement(By.css('#dlg-outbox summary')).click();
-    assert.equal(await text(driver, 'dlg-outbox-totp'), await currentTotp(driver));
+    // The same code as the main window's outbox (both redrawn every second; they may differ
+    // for a moment when the code changes).
+    await waitFor(driver, `const a = document.getElementById('dlg-outbox-totp').textContent;
+      return a === document.getElementById('outbox-totp').textContent`, 'the same TOTP code in both');
     await screenshot(driver, 'dialog-outbox');
     await typeCode(driver, await currentTotp(driver)); // submits itself on the sixth digit
     await waitForApproved(driver);
@@ -630,6 +633,9 @@ const tests = {
     assert.ok(hit, 'the system browser opened the return_to');
     assert.equal(hit.url, `/back?from=acme&status=denied&request_id=${id}`);
     assert.match(hit.agent, /HeadlessChrome/, 'a real browser (chromium) loaded it');
+    // Reported in the history with the claimed name and where it came from.
+    await waitFor(driver, `return document.querySelector('#history-body tr')?.dataset.result === 'denied'`, 'the denied row');
+    assert.match(await text(driver, 'history-body'), /Acme Wallet \(http:\/\/127\.0\.0\.1:18790\).*Denied: reported as not asked for/);
     // Approved with a code: the status says so, and nothing else rides along.
     returnHits.length = 0;
     await openLink(`${SCHEME}://step-up?scope=credential:link&requester=Acme%20Wallet&return_to=${back}`);
@@ -994,6 +1000,7 @@ const tests = {
     // Esc cancels.
     await driver.findElement(By.css('input[name=dlg-method]:checked')).sendKeys('\uE00C');
     await waitFor(driver, `return !document.getElementById('stepup-dialog').open`, 'Esc to close the dialog');
+    await waitFor(driver, `return document.querySelector('#history-body tr')?.dataset.result === 'cancelled'`, 'the cancelled row');
     assert.match(await text(driver, 'history-body'), /Cancelled/);
     return { coldMs };
   },

@@ -43,6 +43,11 @@ export GSETTINGS_BACKEND=memory
 export APP ARTIFACTS TAURI_DRIVER
 unset DBUS_SESSION_BUS_ADDRESS DISPLAY
 
+# One suite at a time on a machine: the sessions share fixed loopback ports (tauri-driver 4444,
+# the sandbox 18787, the return page 18790) and the single-instance app, so a second run waits.
+exec 9>"${TMPDIR:-/tmp}/stepup-e2e-suite.lock"
+flock 9
+
 status=0
 # Everything but the no-keychain test: a private session bus with an unlocked gnome-keyring.
 timeout "${E2E_TIMEOUT:-600}" dbus-run-session -- \

@@ -140,6 +140,9 @@ export class StepUpDialog {
       this.returnFocus = active && active !== document.body && !el.dialog.contains(active) ? active : null;
       el.dialog.showModal();
     }
+    // On the title while it checks (nothing that approves has the focus); the step's first
+    // control gets it when the methods come, unless the user moved it meanwhile.
+    el.title.focus();
     try {
       const check = await call('begin_step_up', { requestId: request.id });
       if (!this.showing(request)) return;
@@ -166,7 +169,9 @@ export class StepUpDialog {
         choice: choices.indexOf(preferred),
         defaultId: check.defaultCredentialId,
       });
-      this.focusStep();
+      // The methods may arrive late: the focus moves only if the user has not moved it.
+      const untouched = [el.title, document.body, null].includes(document.activeElement);
+      if (untouched) this.focusStep();
     } catch (error) {
       if (!this.showing(request)) return;
       this.update({ phase: PHASES.unavailable, error });

@@ -102,7 +102,9 @@ function renderHistory(history) {
   el.historyEmpty.hidden = history.length > 0;
   el.historyTable.hidden = history.length === 0;
   el.historyBody.replaceChildren(...history.map((h) => {
-    const row = fillRow(document.createElement('tr'), [dateTime(h.atMs), h.requester, h.scopeText, h.methodLabel ?? '—', h.result]);
+    // The name as a link gave it: a claim, marked as such unless a signature verified it.
+    const who = `${h.requester}${h.verified ? ' ✓' : ''}${h.origin ? ` (${h.origin})` : ''}`;
+    const row = fillRow(document.createElement('tr'), [dateTime(h.atMs), who, h.scopeText, h.methodLabel ?? '—', h.result]);
     row.dataset.result = h.outcome;
     row.dataset.scope = h.scope;
     return row;

@@ -376,6 +376,11 @@ impl RequestDesk {
         self.record(HistoryEntry {
             at_ms: now_ms,
             requester: request.requester().to_owned(),
+            origin: request
+                .return_to()
+                .and_then(|r| url::Url::parse(r).ok())
+                .map(|u| u.origin().ascii_serialization()),
+            verified: request.verified_by().is_some(),
             scope: request.scope().clone(),
             scope_text: action_text(request.scope()),
             method,

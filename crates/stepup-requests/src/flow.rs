@@ -385,6 +385,11 @@ pub async fn export(
     locked.record(HistoryEntry {
         at_ms: now_ms,
         requester: grant.requester().to_owned(),
+        origin: grant
+            .return_to()
+            .and_then(|r| url::Url::parse(r).ok())
+            .map(|u| u.origin().ascii_serialization()),
+        verified: false,
         scope: TokenScope::WalletExport,
         scope_text: crate::wording::action_text(&TokenScope::WalletExport),
         method: None,

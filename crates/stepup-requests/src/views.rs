@@ -57,6 +57,10 @@ pub struct HistoryEntry {
     pub at_ms: i64,
     /// Who asked.
     pub requester: String,
+    /// The origin its link returns to, if any (with a reported request: where it came from).
+    pub origin: Option<String>,
+    /// The requester was verified by a signed link (else its name is a claim).
+    pub verified: bool,
     /// The scope.
     pub scope: TokenScope,
     /// What the scope allows, in words (what the history shows; the code is for tools).
