@@ -14,8 +14,12 @@ const MAX_SERVER_MESSAGE: usize = 200;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StepUpError {
     /// `mfa_invalid_code`: a wrong TOTP, recovery or passkey-MFA code (SDK `MfaInvalidOtpError`).
-    #[error("the code is not correct: check your authenticator and try again")]
-    InvalidOtp,
+    #[error("{}", invalid_otp_message(*remaining_attempts))]
+    InvalidOtp {
+        /// `payload.remainingAttempts`, when the server says (the sandbox does; Dynamic's
+        /// packages do not show whether it does).
+        remaining_attempts: Option<u32>,
+    },
     /// `mfa_rate_limited` or HTTP 429 (SDK `MfaRateLimitedError`).
     #[error("too many attempts: wait a few minutes and try again")]
     RateLimited,
@@ -190,6 +194,21 @@ fn api_message(status: u16, code: &str, message: &str) -> String {
     }
 }
 
+fn invalid_otp_message(remaining: Option<u32>) -> String {
+    match remaining {
+        Some(0) => {
+            "the code is not correct, and no attempt is left: wait before trying again".into()
+        }
+        Some(1) => {
+            "the code is not correct, 1 attempt left: check your authenticator and try again".into()
+        }
+        Some(n) => format!(
+            "the code is not correct, {n} attempts left: check your authenticator and try again"
+        ),
+        None => "the code is not correct: check your authenticator and try again".into(),
+    }
+}
+
 fn wrong_code_message(remaining: Option<u32>) -> String {
     match remaining {
         Some(1) => "the code is not correct, 1 attempt left: check the code and try again".into(),
@@ -204,7 +223,7 @@ impl StepUpError {
     /// A stable machine string for UIs (never the server's free text).
     pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidOtp => "invalid_otp",
+            Self::InvalidOtp { .. } => "invalid_otp",
             Self::RateLimited => "rate_limited",
             Self::WrongCode { .. } => "wrong_code",
             Self::TooManyAttempts => "too_many_attempts",
@@ -297,19 +316,17 @@ impl StepUpError {
                 },
             };
         };
+        let remaining_attempts = body
+            .payload
+            .as_ref()
+            .and_then(|p| p.get("remainingAttempts"))
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok());
         match body.code.as_deref() {
-            Some(codes::MFA_INVALID_CODE) => Self::InvalidOtp,
+            Some(codes::MFA_INVALID_CODE) => Self::InvalidOtp { remaining_attempts },
             Some(codes::MFA_RATE_LIMITED) | Some(codes::TOO_MANY_REQUESTS) => Self::RateLimited,
             Some(codes::WRONG_EMAIL_VERIFICATION_TOKEN)
-            | Some(codes::WRONG_SMS_VERIFICATION_TOKEN) => {
-                let remaining_attempts = body
-                    .payload
-                    .as_ref()
-                    .and_then(|p| p.get("remainingAttempts"))
-                    .and_then(serde_json::Value::as_u64)
-                    .and_then(|n| u32::try_from(n).ok());
-                Self::WrongCode { remaining_attempts }
-            }
+            | Some(codes::WRONG_SMS_VERIFICATION_TOKEN) => Self::WrongCode { remaining_attempts },
             Some(codes::TOO_MANY_EMAIL_VERIFICATION_ATTEMPTS)
             | Some(codes::TOO_MANY_SMS_VERIFICATION_ATTEMPTS)
             | Some("too_many_verification_attempts") => Self::TooManyAttempts,
@@ -355,7 +372,17 @@ mod tests {
     fn sdk_codes_map_to_their_variants() {
         assert_eq!(
             map(422, json!({"error": "x", "code": "mfa_invalid_code"})),
-            StepUpError::InvalidOtp
+            StepUpError::InvalidOtp {
+                remaining_attempts: None
+            }
+        );
+        assert_eq!(
+            map(
+                422,
+                json!({"error": "x", "code": "mfa_invalid_code", "payload": {"remainingAttempts": 3}})
+            )
+            .to_string(),
+            "the code is not correct, 3 attempts left: check your authenticator and try again"
         );
         assert_eq!(
             map(422, json!({"error": "x", "code": "mfa_rate_limited"})),

@@ -218,10 +218,10 @@ async fn a_totp_code_is_accepted_once() {
         code: code.clone(),
     };
     w.client.verify(v(), &[EXPORT]).await.expect("first use");
-    assert_eq!(
+    assert!(matches!(
         w.client.verify(v(), &[EXPORT]).await.err(),
-        Some(StepUpError::InvalidOtp)
-    );
+        Some(StepUpError::InvalidOtp { .. })
+    ));
     w.clock.advance_secs(30);
     w.client
         .verify(
@@ -239,7 +239,7 @@ async fn a_totp_code_is_accepted_once() {
 async fn wrong_totp_codes_are_rate_limited_until_the_window_passes() {
     let w = world(mfa_user("ratelimit@example.com")).await;
     let bad = wrong(&w.totp_now());
-    for _ in 0..5 {
+    for left in (0..5).rev() {
         let r = w
             .client
             .verify(
@@ -250,7 +250,13 @@ async fn wrong_totp_codes_are_rate_limited_until_the_window_passes() {
                 &[EXPORT],
             )
             .await;
-        assert_eq!(r.err(), Some(StepUpError::InvalidOtp));
+        // Each wrong code says how many are left before the limit.
+        assert_eq!(
+            r.err(),
+            Some(StepUpError::InvalidOtp {
+                remaining_attempts: Some(left)
+            })
+        );
     }
     let good = Verification::Totp {
         device_id: None,
@@ -455,7 +461,7 @@ async fn a_recovery_code_works_once() {
             &[TokenScope::CredentialUnlink],
         )
         .await;
-    assert_eq!(again.err(), Some(StepUpError::InvalidOtp));
+    assert!(matches!(again.err(), Some(StepUpError::InvalidOtp { .. })));
     let device = w.user.totp_device_id.clone().expect("device");
     w.client
         .delete_mfa_device(&device)
@@ -626,7 +632,7 @@ async fn a_failed_step_up_is_not_retried() {
             },
         )
         .await;
-    assert_eq!(r.err(), Some(StepUpError::InvalidOtp));
+    assert!(matches!(r.err(), Some(StepUpError::InvalidOtp { .. })));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 

@@ -115,7 +115,7 @@ impl AppError {
     pub fn is_wrong_code(&self) -> bool {
         matches!(
             self,
-            Self::Client(StepUpError::InvalidOtp | StepUpError::WrongCode { .. })
+            Self::Client(StepUpError::InvalidOtp { .. } | StepUpError::WrongCode { .. })
         )
     }
 }
@@ -164,7 +164,10 @@ mod tests {
 
     #[test]
     fn only_a_wrong_code_is_a_failed_attempt() {
-        assert!(AppError::from(StepUpError::InvalidOtp).is_wrong_code());
+        assert!(AppError::from(StepUpError::InvalidOtp {
+            remaining_attempts: None
+        })
+        .is_wrong_code());
         assert!(AppError::from(StepUpError::WrongCode {
             remaining_attempts: None
         })

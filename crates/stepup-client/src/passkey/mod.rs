@@ -268,7 +268,7 @@ pub fn map_authenticator_error(e: &WebauthnCError) -> StepUpError {
 /// A server refusal of a passkey call, in passkey words.
 pub(crate) fn passkey_error(e: StepUpError) -> StepUpError {
     match e {
-        StepUpError::InvalidOtp => StepUpError::PasskeyRefused,
+        StepUpError::InvalidOtp { .. } => StepUpError::PasskeyRefused,
         StepUpError::Api { ref code, .. } if code == codes::PASSKEY_NOT_FOUND => {
             StepUpError::NoPasskeyCredentials
         }

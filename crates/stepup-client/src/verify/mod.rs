@@ -229,7 +229,9 @@ mod tests {
         };
         assert_eq!(
             client.verify(totp, &[TokenScope::WalletSign]).await,
-            Err(StepUpError::InvalidOtp)
+            Err(StepUpError::InvalidOtp {
+                remaining_attempts: None
+            })
         );
         let sms = Verification::SmsOtp {
             verification: otp(false),

@@ -45,8 +45,23 @@ impl Authority {
         ApiError::unprocessable(code, message.to_owned())
     }
 
-    /// A wrong TOTP or recovery code.
+    /// A wrong TOTP or recovery code, with the attempts left before the limit
+    /// (`payload.remainingAttempts`, the key Dynamic uses for email and SMS codes; a sandbox
+    /// extension for MFA codes, which the client shows when a server sends it).
     pub(super) fn wrong_mfa_code(&mut self, user_id: &str) -> ApiError {
-        self.mfa_failed(user_id, codes::MFA_INVALID_CODE, "invalid code")
+        let error = self.mfa_failed(user_id, codes::MFA_INVALID_CODE, "invalid code");
+        let now = self.now_ms();
+        let used = self.user(user_id).map_or(MFA_MAX_FAILURES, |u| {
+            u.mfa_failures_ms
+                .iter()
+                .filter(|t| now - **t < MFA_WINDOW_MS)
+                .count()
+        });
+        if error.body.code.as_deref() != Some(codes::MFA_INVALID_CODE) {
+            return error; // the state could not be saved: that 500 stands
+        }
+        error.with_payload(serde_json::json!({
+            "remainingAttempts": MFA_MAX_FAILURES.saturating_sub(used)
+        }))
     }
 }
