@@ -527,6 +527,50 @@ mod tests {
         assert_eq!(bare.format(), "app.example:8080 wants you to sign in with your Ethereum account:\n0xAb\n\n\nURI: https://app.example:8080/\nVersion: 1\nNonce: n1");
     }
 
+    /// The SDK's own messages (conformance/js-sdk/siwe-vectors.json, which the conformance
+    /// run checks against `formatSignInMessage`), rebuilt here from the same inputs.
+    #[test]
+    fn sdk_vectors() {
+        let vectors: Vec<serde_json::Value> = serde_json::from_str(include_str!(
+            "../../../../conformance/js-sdk/siwe-vectors.json"
+        ))
+        .unwrap();
+        assert!(vectors.len() >= 3);
+        for v in &vectors {
+            let s = |k: &str| v[k].as_str();
+            let (domain, uri) = domain_and_uri(s("appUrl").unwrap()).unwrap();
+            assert_eq!(
+                (Some(domain.as_str()), Some(uri.as_str())),
+                (s("domain"), s("uri"))
+            );
+            let statement = s("appName").map(sign_in_statement);
+            assert_eq!(statement.as_deref(), s("statement"));
+            let issued_at = v["issuedAtMs"].as_i64().map(iso_8601_ms);
+            assert_eq!(issued_at.as_deref(), s("issuedAt"));
+            assert_eq!(
+                eip55(&s("address").unwrap().to_ascii_lowercase()).as_deref(),
+                s("address")
+            );
+            let message = SignInMessage {
+                domain: &domain,
+                blockchain_name: "Ethereum",
+                address: s("address").unwrap(),
+                uri: &uri,
+                chain_id: s("chainId"),
+                nonce: s("nonce").unwrap(),
+                issued_at: issued_at.as_deref(),
+                request_id: s("requestId"),
+                statement: statement.as_deref(),
+            }
+            .format();
+            assert_eq!(Some(message.as_str()), s("message"), "{v}");
+        }
+        assert_eq!(
+            vectors[0]["appName"], SIWE_APP_NAME,
+            "the app's own statement is covered"
+        );
+    }
+
     #[test]
     fn urls_wallet_names_and_times_follow_the_sdk() {
         assert_eq!(
