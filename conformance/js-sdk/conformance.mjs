@@ -9,13 +9,15 @@
 // Usage: STEPUP_SANDBOX_BIN=target/debug/stepup-sandbox node conformance.mjs
 import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 // Loopback guard and browser stand-ins first: the SDK must find them when it loads.
 import { guard, sdkConfig } from './node-env.mjs';
 
 const sdk = await import('@dynamic-labs-sdk/client');
+const core = await import('@dynamic-labs-sdk/client/core');
+const { sdkVectors } = await import('./siwe-vectors.mjs');
 
 const ENV = '0b7c2a4e-1d3f-4a5b-9c6d-7e8f9a0b1c2d';
 const PORT = 20000 + Math.floor(Math.random() * 20000);
@@ -54,6 +56,13 @@ try {
   await step('the SDK initialises against the sandbox (settings, nonces)', async () => {
     await sdk.waitForClientInitialized(client);
     assert.equal(client.initStatus, 'finished', String(client.initError));
+  });
+
+  await step('siwe-vectors.json holds the SIWE messages the SDK builds (stepup-client matches them byte for byte)', async () => {
+    const vectors = await sdkVectors({ core, sdk, sdkConfig });
+    const file = new URL('./siwe-vectors.json', import.meta.url);
+    if (process.env.STEPUP_WRITE_SIWE_VECTORS === '1') writeFileSync(file, `${JSON.stringify(vectors, null, 2)}\n`);
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), vectors);
   });
 
   await step('email OTP sign-in through the sandbox outbox', async () => {

@@ -159,27 +159,31 @@ impl Inner {
         }
     }
 
-    /// A signed nonce for one device-signed request; refills the pool when it is empty.
-    async fn device_headers(&self) -> Result<DeviceHeaders, StepUpError> {
-        let key = self.device.key(&self.store).await?;
+    /// One single-use nonce from the pool, refilled with `GET nonces?count=5` when empty
+    /// (the SDK's `getNonce`): device signatures and wallet messages draw from it alike.
+    pub(crate) async fn take_nonce(&self) -> Result<String, StepUpError> {
         if let Some(nonce) = self.device.take_nonce(self.now_ms()) {
-            return Ok(sign_nonce(&key, &nonce));
+            return Ok(nonce);
         }
         let _refilling = self.device.refill_lock.lock().await;
         // Another task may have refilled while this one waited.
         if let Some(nonce) = self.device.take_nonce(self.now_ms()) {
-            return Ok(sign_nonce(&key, &nonce));
+            return Ok(nonce);
         }
         let req = ApiRequest::get("nonces").query("count", NONCE_BATCH.to_string());
         let body = self.api.execute(&req, &self.base_credentials()).await?;
         let fetched: NoncesResponse = parse_body(&body)?;
         self.device.refill(fetched.nonces, self.now_ms());
-        match self.device.take_nonce(self.now_ms()) {
-            Some(nonce) => Ok(sign_nonce(&key, &nonce)),
-            None => Err(StepUpError::InvalidResponse(
-                "the server sent no usable nonce".into(),
-            )),
-        }
+        self.device
+            .take_nonce(self.now_ms())
+            .ok_or_else(|| StepUpError::InvalidResponse("the server sent no usable nonce".into()))
+    }
+
+    /// A signed nonce for one device-signed request.
+    async fn device_headers(&self) -> Result<DeviceHeaders, StepUpError> {
+        let key = self.device.key(&self.store).await?;
+        let nonce = self.take_nonce().await?;
+        Ok(sign_nonce(&key, &nonce))
     }
 
     fn base_credentials(&self) -> Credentials {

@@ -137,6 +137,30 @@ pub enum StepUpError {
     /// A new PIN that is refused; the text says why.
     #[error("{0}")]
     PinRejected(&'static str),
+    /// An embedded wallet was chosen for a step-up (refused before any request).
+    #[error("embedded wallets cannot be used for step-up authentication: choose an external wallet such as a browser extension, or another method")]
+    EmbeddedWallet,
+    /// The wallet is not one of the signed-in user's verified credentials (refused before
+    /// any request).
+    #[error("this wallet is not linked to your account: choose one of your verified wallets, or another method")]
+    WalletNotLinked,
+    /// The signature was made by another wallet than the one chosen.
+    #[error("the signature was made by {signer}, not by the wallet {expected}: sign with the wallet you chose")]
+    WalletSignatureMismatch {
+        /// The address whose key made the signature.
+        signer: String,
+        /// The address the message names.
+        expected: String,
+    },
+    /// `reassign_wallet_confirm` (SDK `WalletAlreadyLinkedToAnotherUserError`).
+    #[error("this wallet is linked to another account: choose another wallet")]
+    WalletLinkedToAnotherUser,
+    /// `merge_accounts_confirmation` (SDK `MergeAccountsConfirmationError`).
+    #[error("this wallet belongs to another account, which would have to be merged with yours first: choose another wallet")]
+    MergeAccountsConfirmation,
+    /// `chainalysis_blocked_wallet` (SDK `WalletScreeningBlockedError`).
+    #[error("this wallet was blocked by the project's screening: choose another wallet or method")]
+    WalletScreeningBlocked,
 }
 
 fn wrong_pin_message(tries_left: u8) -> String {
@@ -259,6 +283,12 @@ impl StepUpError {
             Self::PinLocked => "pin_locked",
             Self::PinNotSet => "pin_not_set",
             Self::PinRejected(_) => "pin_rejected",
+            Self::EmbeddedWallet => "embedded_wallet",
+            Self::WalletNotLinked => "wallet_not_linked",
+            Self::WalletSignatureMismatch { .. } => "wallet_signature_mismatch",
+            Self::WalletLinkedToAnotherUser => "wallet_already_linked_to_another_user",
+            Self::MergeAccountsConfirmation => "merge_accounts_confirmation",
+            Self::WalletScreeningBlocked => "wallet_screening_blocked",
         }
     }
 
@@ -335,6 +365,9 @@ impl StepUpError {
             }
             Some(codes::INVALID_SCOPES) => Self::InvalidScopes,
             Some(codes::INVALID_EXTERNAL_AUTH) => Self::InvalidExternalAuth,
+            Some(codes::REASSIGN_WALLET_CONFIRM) => Self::WalletLinkedToAnotherUser,
+            Some(codes::MERGE_ACCOUNTS_CONFIRMATION) => Self::MergeAccountsConfirmation,
+            Some(codes::CHAINALYSIS_BLOCKED_WALLET) => Self::WalletScreeningBlocked,
             Some(codes::UNAUTHORIZED) if status == 401 => Self::Unauthorized,
             _ if status == 429 => Self::RateLimited,
             code => Self::Api {

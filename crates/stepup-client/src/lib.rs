@@ -39,7 +39,8 @@
 //! - `tokens`: parsing elevated tokens; [`TokenStatus`].
 //! - `verify/`: one [`Verification`] variant per method, one file each (as mini-redis's
 //!   `cmd/`): `email_otp` (also sends the code), `sms_otp`, `otp` (what the two share),
-//!   `totp`, `recovery_code`, `external_jwt`, `passkey`.
+//!   `totp`, `recovery_code`, `external_jwt`, `passkey`; `wallet`: step-up with an external
+//!   wallet's SIWE signature ([`WalletSigner`], [`StepUpClient::verify_wallet`]).
 //! - `check`: `check_step_up` (and `check_step_up_outcome`, which says whether a "required"
 //!   came from the server or from failing closed), `has_elevated_access_token`,
 //!   [`choose_method`].
@@ -85,4 +86,7 @@ pub use stepup_protocol::{
 pub use store::TokenStore;
 pub use tokens::TokenStatus;
 pub use vault::{ElevatedToken, MemoryVault, SessionRecord, TokenVault, VaultError, VaultSnapshot};
-pub use verify::{OtpChannel, OtpVerification, PhoneNumber, Verification, VerifyOutcome};
+pub use verify::{
+    LocalKeySigner, OtpChannel, OtpVerification, PhoneNumber, Verification, VerifyOutcome,
+    WalletAccount, WalletChallenge, WalletSigner,
+};

@@ -62,6 +62,16 @@ pub mod codes {
     pub const INVALID_WALLET_ID: &str = "invalid_wallet_id";
     /// Generic verification failure (bad wallet signature, OAuth state ...).
     pub const INVALID_VERIFICATION: &str = "invalid_verification";
+    /// The wallet address is not one the request may use (not the user's credential).
+    pub const INVALID_WALLET_ADDRESS: &str = "invalid_wallet_address";
+    /// Wallet verify: the wallet belongs to another user, who could be merged (SDK
+    /// `MergeAccountsConfirmationError`).
+    pub const MERGE_ACCOUNTS_CONFIRMATION: &str = "merge_accounts_confirmation";
+    /// Wallet verify: the wallet is linked to another user (SDK
+    /// `WalletAlreadyLinkedToAnotherUserError`).
+    pub const REASSIGN_WALLET_CONFIRM: &str = "reassign_wallet_confirm";
+    /// Wallet verify: blocked by the project's screening (SDK `WalletScreeningBlockedError`).
+    pub const CHAINALYSIS_BLOCKED_WALLET: &str = "chainalysis_blocked_wallet";
     /// Passkey unknown.
     pub const PASSKEY_NOT_FOUND: &str = "passkey_not_found";
     /// Generic rate limit (429).

@@ -133,6 +133,18 @@ pub(crate) fn mask_phone(country_code: &str, number: &str) -> String {
     format!("+{country_code} •••• {tail}")
 }
 
+/// `0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed` → `0x5aAe…BeAed` (an address is public; the
+/// short form is what wallets show).
+pub(crate) fn mask_address(address: &str) -> String {
+    match (
+        address.get(..6),
+        address.get(address.len().saturating_sub(5)..),
+    ) {
+        (Some(head), Some(tail)) if address.len() > 12 => format!("{head}…{tail}"),
+        _ => address.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -144,7 +144,9 @@ pub struct SandboxConfig {
     /// Passkey relying party id: a domain equal to, or a registrable suffix of, the host of
     /// `passkey_origin` (never an IP address).
     pub passkey_rp_id: String,
-    /// The only origin accepted in passkey `clientDataJSON` (scheme, host and port must match).
+    /// The app's origin: the only origin accepted in passkey `clientDataJSON` (scheme, host
+    /// and port must match), and the URL a wallet's SIWE message must name (its host as the
+    /// domain, the URL as `URI:`), as the SDK's `universalLink`.
     pub passkey_origin: String,
     /// Limits on creating email and SMS verifications (429 past them).
     pub verification_limits: VerificationLimits,
@@ -226,6 +228,11 @@ pub struct DemoUser {
     pub wallet_address: Option<String>,
     /// The enrolled device passkey's MFA device id.
     pub passkey_device_id: Option<String>,
+    /// The external wallet's address (EIP-55), a verified credential that re-authenticates
+    /// by signing a SIWE message.
+    pub external_wallet_address: Option<String>,
+    /// Its secp256k1 private key (0x-hex), so that a test or the demo can sign as the wallet.
+    pub external_wallet_private_key: Option<Secret>,
     /// The device passkey's authenticator as enrolled (soft-token CBOR, base64url): the
     /// sandbox cannot hold the user's authenticator, so it hands it to the app, which seals it
     /// in its keychain (`PasskeyStateStore::save`). Only the demo user has one.
@@ -245,6 +252,9 @@ pub struct UserSpec {
     pub recovery_codes: bool,
     /// Add an embedded wallet with a random demo key.
     pub wallet: bool,
+    /// Add a verified external wallet (a browser extension's account, `metamask`) with a
+    /// random secp256k1 key, shown in [`DemoUser::external_wallet_private_key`].
+    pub external_wallet: bool,
     /// Enrol a device passkey (a soft token), marked as the default MFA device; its state
     /// comes back in [`DemoUser::device_passkey_state`].
     pub passkey: bool,

@@ -99,6 +99,26 @@ pub(crate) struct UserRecord {
     /// Registered passkeys (MFA devices of type `passkey`), oldest first.
     #[serde(default)]
     pub passkeys: Vec<PasskeyRecord>,
+    /// Verified external wallets (a browser extension's account), which can re-authenticate
+    /// by signing a SIWE message (`POST wallets/verify`).
+    #[serde(default)]
+    pub external_wallets: Vec<ExternalWalletRecord>,
+}
+
+/// A verified external wallet credential.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ExternalWalletRecord {
+    /// Verified-credential id.
+    pub credential_id: String,
+    /// EIP-55 address.
+    pub address: String,
+    /// `wallet_name` of the credential, e.g. `metamask`.
+    pub wallet_name: String,
+    /// The secp256k1 private key, 0x-hex, of a wallet the sandbox made (demo and tests): only
+    /// the sandbox's demo view shows it, so that the demo can sign. `None` for a real wallet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demo_private_key: Option<Secret>,
 }
 
 /// A registered passkey: an MFA device of type `passkey`.
@@ -680,6 +700,7 @@ mod crash_tests {
             wallets: Vec::new(),
             mfa_failures_ms: Vec::new(),
             passkeys: Vec::new(),
+            external_wallets: Vec::new(),
         }
     }
 

@@ -22,7 +22,27 @@ pub struct WalletVerifyRequest {
     /// Chain id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,
+    /// More addresses of the same wallet (Bitcoin's ordinals/payment pair); none for EVM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_wallet_addresses: Option<Vec<WalletAdditionalAddress>>,
+    /// A captcha token, when the project asks for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captcha_token: Option<String>,
     /// Scopes to mint an elevated token for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_scopes: Option<Vec<TokenScope>>,
+}
+
+/// `WalletAdditionalAddress` (A:`src/models/WalletAdditionalAddress.d.ts`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WalletAdditionalAddress {
+    /// The address.
+    pub address: String,
+    /// Its public key, if the wallet gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// `WalletAddressType` (`ordinals`, `payment` ...).
+    #[serde(rename = "type")]
+    pub kind: String,
 }

@@ -1,5 +1,6 @@
 //! The demo user: seeded once per state (`--seed-demo`), with a phone, a TOTP device,
-//! recovery codes, an embedded wallet and a device passkey; its remaining plaintext recovery
+//! recovery codes, an embedded wallet, an external wallet (a key the demo view shows, so
+//! the demo can sign as it) and a device passkey; its remaining plaintext recovery
 //! codes are kept in memory for the sandbox's `demo` view.
 
 use super::users::user_view;
@@ -13,8 +14,16 @@ const DEMO_EMAIL: &str = "demo@stepup.example";
 impl Authority {
     /// Creates the demo user unless the state already has it.
     pub(super) fn seed_demo(&mut self) -> Result<(), SandboxError> {
-        if let Some(id) = &self.state.demo_user_id {
-            if self.state.users.contains_key(id) {
+        if let Some(id) = self.state.demo_user_id.clone() {
+            if let Some(user) = self.state.users.get(&id) {
+                // A state from before external wallets: the demo user gets one now.
+                if user.external_wallets.is_empty() {
+                    if let Some(user) = self.state.user_mut(&id) {
+                        user.external_wallets
+                            .push(super::wallets::new_demo_external_wallet());
+                    }
+                    self.save()?;
+                }
                 return Ok(());
             }
         }
@@ -24,6 +33,7 @@ impl Authority {
             totp: true,
             recovery_codes: true,
             wallet: true,
+            external_wallet: true,
             passkey: true,
         };
         let demo = self.create_user(spec)?;

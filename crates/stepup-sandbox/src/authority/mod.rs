@@ -15,7 +15,8 @@
 //! - `recovery_codes`: recovery-code step-up and the codes a new user gets.
 //! - `external_auth`: customer-signed assertions.
 //! - `passkeys` (with `passkeys/`): WebAuthn registration and step-up.
-//! - `wallets`: the embedded wallet and its key export.
+//! - `wallets`: the embedded wallet and its key export; step-up with an external wallet.
+//! - `siwe`: the SIWE (EIP-4361) message parser, EIP-191 recovery, Keccak addresses.
 //! - `settings`: the project settings the SDK initialises against.
 //! - `users`: creating users and finding them by email or phone.
 //! - `demo`: the demo user's seed and its view.
@@ -37,6 +38,7 @@ pub(crate) mod rate_limits;
 mod recovery_codes;
 mod sessions;
 mod settings;
+mod siwe;
 mod step_up_check;
 mod tokens;
 mod totp;
@@ -104,6 +106,12 @@ pub(crate) struct Authority {
     passkey_rp_id: String,
     /// Pending passkey ceremonies by challenge (60 s, at most 10 000, single use; memory only).
     ceremonies: ExpiringMap<Ceremony>,
+    /// The app's URL (the configured passkey origin, parsed): a SIWE message must name its
+    /// host as the domain and it as the URI.
+    app_origin: url::Url,
+    /// Accepted SIWE messages by salted SHA-256 (11 min, at most 10 000; memory only): a
+    /// message is accepted once.
+    used_siwe_messages: ExpiringMap<()>,
 }
 
 impl Authority {
@@ -156,6 +164,9 @@ impl Authority {
                 reason: "the signing key in the state file is not a P-256 scalar".into(),
             })?;
         let webauthn = passkeys::relying_party(&config.passkey_rp_id, &config.passkey_origin)?;
+        let app_origin = url::Url::parse(&config.passkey_origin).map_err(|_| {
+            SandboxError::Config("passkey_origin must be a URL (the app's origin)".into())
+        })?;
         let mut state = Tracked::new(state);
         state.prune(config.clock.now_secs());
         let store = match &config.state_path {
@@ -182,6 +193,8 @@ impl Authority {
             webauthn,
             passkey_rp_id: config.passkey_rp_id.clone(),
             ceremonies: passkeys::ceremony_table(),
+            app_origin,
+            used_siwe_messages: wallets::used_message_table(),
         };
         if config.seed_demo {
             authority.seed_demo()?;

@@ -169,6 +169,15 @@ impl Authority {
             c.embedded_wallet_id = Some(w.id.clone());
             creds.push(c);
         }
+        for w in &u.external_wallets {
+            let mut c = blank(&w.credential_id, CredentialFormat::Blockchain);
+            c.address = Some(w.address.clone());
+            c.chain = Some("EVM".into());
+            c.public_identifier = Some(w.address.clone());
+            c.wallet_name = Some(w.wallet_name.clone());
+            c.wallet_provider = Some("browserExtension".into());
+            creds.push(c);
+        }
         Ok(SdkUser {
             id: u.id.clone(),
             environment_id: Some(self.env.clone()),

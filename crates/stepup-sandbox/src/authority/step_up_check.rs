@@ -1,6 +1,6 @@
 //! `stepUp/check`: whether a scope needs a fresh verification, and with what. A user with MFA
 //! is offered only its MFA devices (TOTP and passkeys; the default one, else the newest);
-//! any other user its email and phone (the sign-in credential by default).
+//! any other user its email, phone and external wallets (the sign-in credential by default).
 
 use stepup_protocol::{codes, CredentialFormat, StepUpCheck, StepUpCredential, TokenScope};
 
@@ -75,6 +75,14 @@ impl Authority {
                 format: CredentialFormat::PhoneNumber,
                 kind: None,
                 alias: Some(crypto::mask_phone(&p.country_code, &p.number)),
+            });
+        }
+        for w in &user.external_wallets {
+            credentials.push(StepUpCredential {
+                id: w.credential_id.clone(),
+                format: CredentialFormat::Blockchain,
+                kind: None,
+                alias: Some(crypto::mask_address(&w.address)),
             });
         }
         let default = self

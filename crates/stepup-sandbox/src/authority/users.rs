@@ -25,6 +25,7 @@ fn new_user(email: Option<String>, phone: Option<PhoneRecord>, now_ms: i64) -> U
         wallets: Vec::new(),
         mfa_failures_ms: Vec::new(),
         passkeys: Vec::new(),
+        external_wallets: Vec::new(),
     }
 }
 
@@ -61,6 +62,11 @@ pub(super) fn user_view(user: &UserRecord) -> DemoUser {
         wallet_id: user.wallets.first().map(|w| w.id.clone()),
         wallet_address: user.wallets.first().map(|w| w.address.clone()),
         passkey_device_id: user.passkeys.first().map(|p| p.id.clone()),
+        external_wallet_address: user.external_wallets.first().map(|w| w.address.clone()),
+        external_wallet_private_key: user
+            .external_wallets
+            .first()
+            .and_then(|w| w.demo_private_key.clone()),
         device_passkey_state: None,
     }
 }
@@ -153,6 +159,10 @@ impl Authority {
         }
         if spec.wallet {
             user.wallets.push(wallets::new_demo_wallet());
+        }
+        if spec.external_wallet {
+            user.external_wallets
+                .push(wallets::new_demo_external_wallet());
         }
         let mut created = user_view(&user);
         created.recovery_codes = plaintext;

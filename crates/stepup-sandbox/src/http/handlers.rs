@@ -16,7 +16,7 @@ use stepup_protocol::{
     PasskeyAuthenticationOptions, PasskeyRegisterRequest, PasskeyRegistrationOptions,
     RecoveryAuthRequest, SdkUser, SmsVerificationCreateRequest, SmsVerificationCreateResponse,
     StepUpCheck, StepUpCheckRequest, TotpAuthRequest, TotpRegisterVerifyRequest, TotpRegistration,
-    VerifyResponse,
+    VerifyResponse, WalletVerifyRequest,
 };
 
 use super::extractors::{ApiJson, Authed, ClientAddr, DeviceSigned, Env};
@@ -122,6 +122,17 @@ pub(super) async fn sms_verify(
     ApiJson(req): ApiJson<OtpVerifyRequest>,
 ) -> Reply<VerifyResponse> {
     s.with(|a| a.otp_verify(&ctx, Channel::Sms, &req)).map(Json)
+}
+
+/// `POST wallets/verify`: step-up with an external wallet's SIWE signature (device-signed).
+pub(super) async fn wallet_verify(
+    State(s): State<AppState>,
+    _env: Env,
+    _sig: DeviceSigned,
+    Authed(ctx): Authed,
+    ApiJson(req): ApiJson<WalletVerifyRequest>,
+) -> Reply<VerifyResponse> {
+    s.with(|a| a.wallet_verify(&ctx, &req)).map(Json)
 }
 
 pub(super) async fn refresh(

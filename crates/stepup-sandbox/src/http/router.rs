@@ -27,6 +27,7 @@ pub(crate) fn router(shared: AppState) -> Router {
         .route("/smsVerifications/create", post(sms_create))
         .route("/smsVerifications/signin", post(sms_signin))
         .route("/smsVerifications/verify", post(sms_verify))
+        .route("/wallets/verify", post(wallet_verify))
         .route("/refresh", post(refresh))
         .route("/users", get(get_user))
         .route("/revoke", post(revoke))

@@ -36,5 +36,7 @@ pub(super) fn demo(demo: &DemoUser, code: Option<String>) -> Value {
         "walletId": demo.wallet_id,
         "walletAddress": demo.wallet_address,
         "passkeyDeviceId": demo.passkey_device_id,
+        "externalWalletAddress": demo.external_wallet_address,
+        "externalWalletPrivateKey": demo.external_wallet_private_key.as_ref().map(|k| k.expose().to_owned()),
     })
 }

@@ -183,6 +183,7 @@ pub fn mfa_user(email: &str) -> UserSpec {
         wallet: true,
         phone: None,
         passkey: false,
+        external_wallet: false,
     }
 }
 
