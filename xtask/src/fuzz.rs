@@ -14,6 +14,7 @@ pub const TARGETS: &[&str] = &[
     "responses",
     "keychain_entry",
     "sandbox_state",
+    "siwe",
 ];
 
 /// Per-target libFuzzer options: inputs up to `max_len` bytes (above each parser's own limit,
@@ -25,6 +26,7 @@ fn max_len(target: &str) -> u32 {
         "jwt" => 20_000,           // MAX_JWT_LEN is 16 KiB
         "keychain_entry" => 4096,  // MAX_ENTRY_BYTES is 2048; records repeat the input
         "sandbox_state" => 65_536, // a demo state is about 7 KB
+        "siwe" => 8192,            // MAX_MESSAGE_BYTES is 4096, plus a signature
         _ => 16_384,
     }
 }

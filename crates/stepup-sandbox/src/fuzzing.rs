@@ -46,3 +46,22 @@ pub fn load_and_round_trip(
     let second = as_json(&again)?;
     Ok(Some((first, second)))
 }
+
+/// The SIWE (EIP-4361) message parser of `wallets/verify`, on hostile text: `Ok` with the
+/// parsed fields' total length (bounded by the input), or the refusal.
+pub fn parse_siwe(message: &str) -> Result<usize, &'static str> {
+    let m = crate::authority::siwe::parse(message)?;
+    Ok(m.domain.len()
+        + m.address.len()
+        + m.statement.as_ref().map_or(0, String::len)
+        + m.uri.len()
+        + m.chain_id.as_ref().map_or(0, String::len)
+        + m.nonce.len()
+        + m.request_id.as_ref().map_or(0, String::len))
+}
+
+/// EIP-191 signer recovery on a hostile message and signature: the address (0x + 40 hex) or
+/// the refusal.
+pub fn recover_siwe_signer(message: &str, signature: &str) -> Result<String, &'static str> {
+    crate::authority::siwe::recover_personal_signer(message, signature)
+}

@@ -38,7 +38,7 @@ pub(crate) mod rate_limits;
 mod recovery_codes;
 mod sessions;
 mod settings;
-mod siwe;
+pub(crate) mod siwe;
 mod step_up_check;
 mod tokens;
 mod totp;
