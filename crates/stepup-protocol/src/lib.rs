@@ -18,6 +18,7 @@
 
 pub mod clock;
 pub mod error;
+pub mod eth;
 pub mod headers;
 pub mod jwt;
 pub mod model;

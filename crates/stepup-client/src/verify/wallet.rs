@@ -14,7 +14,6 @@ use std::future::Future;
 use std::pin::Pin;
 
 use k256::ecdsa::{RecoveryId, Signature, SigningKey, VerifyingKey};
-use sha3::{Digest, Keccak256};
 use stepup_protocol::{
     CredentialFormat, JwtVerifiedCredential, Secret, TokenScope, WalletVerifyRequest,
 };
@@ -165,70 +164,11 @@ pub fn domain_and_uri(app_url: &str) -> Result<(String, String), StepUpError> {
     Ok((domain, url.to_string()))
 }
 
-/// Unix ms → `Date.prototype.toISOString()` (`2024-05-01T12:00:00.000Z`).
-pub fn iso_8601_ms(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        sod / 3600,
-        (sod % 3600) / 60,
-        sod % 60
-    )
-}
+pub use stepup_protocol::clock::iso_8601_ms;
 
-/// `0x` and 40 hex digits, any case.
-fn is_hex_address(s: &str) -> bool {
-    s.len() == 42 && s.starts_with("0x") && s.bytes().skip(2).all(|b| b.is_ascii_hexdigit())
-}
+pub use stepup_protocol::eth::{eip55, personal_message_hash};
 
-/// EIP-55 checksum form of an 0x address (any case); `None` if it is not one.
-pub fn eip55(address: &str) -> Option<String> {
-    if !is_hex_address(address) {
-        return None;
-    }
-    let lower = address[2..].to_ascii_lowercase();
-    let digest = Keccak256::digest(lower.as_bytes());
-    let mut out = String::with_capacity(42);
-    out.push_str("0x");
-    for (i, c) in lower.chars().enumerate() {
-        let nibble = (digest[i / 2] >> if i % 2 == 0 { 4 } else { 0 }) & 0x0f;
-        out.push(if c.is_ascii_alphabetic() && nibble >= 8 {
-            c.to_ascii_uppercase()
-        } else {
-            c
-        });
-    }
-    Some(out)
-}
-
-/// EIP-191 `personal_sign` hash: Keccak-256 of `"\x19Ethereum Signed Message:\n" ‖ len ‖ m`.
-pub fn personal_message_hash(message: &str) -> [u8; 32] {
-    let mut h = Keccak256::new();
-    h.update(b"\x19Ethereum Signed Message:\n");
-    h.update(message.len().to_string().as_bytes());
-    h.update(message.as_bytes());
-    h.finalize().into()
-}
-
-/// The EIP-55 address of a secp256k1 public key.
-fn address_of(key: &VerifyingKey) -> String {
-    let point = key.to_sec1_point(false);
-    let digest = Keccak256::digest(&point.as_bytes()[1..]);
-    eip55(&format!("0x{}", hex::encode(&digest[12..]))).unwrap_or_default()
-}
+use stepup_protocol::eth::address_of;
 
 /// A signature as 65 bytes of hex (with or without `0x`) → `0x` + lower-case hex; the
 /// recovery byte must be 27/28 or 0/1.

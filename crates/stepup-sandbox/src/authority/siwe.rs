@@ -7,7 +7,6 @@
 //! over it, and every line must be where the SDK puts it.
 
 use k256::ecdsa::{RecoveryId, Signature, SigningKey, VerifyingKey};
-use sha3::{Digest, Keccak256};
 
 /// The longest message read (the SDK's is about 600 bytes with its statement).
 pub(crate) const MAX_MESSAGE_BYTES: usize = 4096;
@@ -123,10 +122,7 @@ pub(crate) fn parse(message: &str) -> Result<SiweMessage, &'static str> {
     })
 }
 
-/// `0x` and 40 hex digits, any case.
-pub(crate) fn is_hex_address(s: &str) -> bool {
-    s.len() == 42 && s.starts_with("0x") && s.bytes().skip(2).all(|b| b.is_ascii_hexdigit())
-}
+pub(crate) use stepup_protocol::eth::is_hex_address;
 
 /// `YYYY-MM-DDTHH:MM:SS[.fff]Z` (what `Date.prototype.toISOString` writes) → unix ms.
 pub(crate) fn parse_iso_ms(s: &str) -> Option<i64> {
@@ -177,43 +173,11 @@ pub(crate) fn parse_iso_ms(s: &str) -> Option<i64> {
     Some(((days * 86_400 + h * 3600 + mi * 60 + sec) * 1000) + millis)
 }
 
-/// EIP-191 version 0x45: Keccak-256 of `"\x19Ethereum Signed Message:\n" ‖ len ‖ message`.
-pub(crate) fn personal_message_hash(message: &str) -> [u8; 32] {
-    let mut h = Keccak256::new();
-    h.update(b"\x19Ethereum Signed Message:\n");
-    h.update(message.len().to_string().as_bytes());
-    h.update(message.as_bytes());
-    h.finalize().into()
-}
-
-/// The address of a key: the last 20 bytes of Keccak-256 of the uncompressed point (x ‖ y),
-/// in EIP-55 form.
-pub(crate) fn address_of(key: &VerifyingKey) -> String {
-    let point = key.to_sec1_point(false);
-    let digest = Keccak256::digest(&point.as_bytes()[1..]);
-    eip55(&hex::encode(&digest[12..]))
-}
+pub(crate) use stepup_protocol::eth::{address_of, personal_message_hash};
 
 /// The address of a private key.
 pub(crate) fn address_of_signing_key(key: &SigningKey) -> String {
     address_of(key.verifying_key())
-}
-
-/// EIP-55 mixed-case checksum of 40 hex digits (any case, without `0x`).
-pub(crate) fn eip55(hex40: &str) -> String {
-    let lower = hex40.to_ascii_lowercase();
-    let digest = Keccak256::digest(lower.as_bytes());
-    let mut out = String::with_capacity(42);
-    out.push_str("0x");
-    for (i, c) in lower.chars().enumerate() {
-        let nibble = (digest[i / 2] >> if i % 2 == 0 { 4 } else { 0 }) & 0x0f;
-        out.push(if c.is_ascii_alphabetic() && nibble >= 8 {
-            c.to_ascii_uppercase()
-        } else {
-            c
-        });
-    }
-    out
 }
 
 /// The address that signed `message` with `personal_sign`: `signature` is 0x + 65 bytes hex
@@ -356,7 +320,10 @@ mod tests {
             "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
             "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
         ] {
-            assert_eq!(eip55(&addr[2..]), addr);
+            assert_eq!(
+                stepup_protocol::eth::eip55(&addr.to_ascii_lowercase()).as_deref(),
+                Some(addr)
+            );
         }
     }
 
