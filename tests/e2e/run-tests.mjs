@@ -166,6 +166,9 @@ async function currentTotp(driver) {
 }
 
 async function chooseMethod(driver, method) {
+  // The list shows the default alone until "Use a different method".
+  const other = await driver.findElement(By.id('dlg-other-methods'));
+  if (await other.isDisplayed()) await other.click();
   await driver.findElement(By.css(`input[name=dlg-method][data-method=${method}]`)).click();
 }
 
@@ -879,7 +882,7 @@ const tests = {
     await waitForMain(driver);
     await openLink(LINK_EXPORT);
     await waitForDialog(driver);
-    await driver.findElement(By.css('input[name=dlg-method][data-method=recovery_code]')).click();
+    await chooseMethod(driver, 'recovery_code');
     assert.equal(await text(driver, 'dlg-code-label'), 'One of your recovery codes');
     const code = await waitFor(driver, `const t = document.getElementById('outbox-recovery').textContent.trim().split(/\\s+/)[0];
       return /^[A-Z0-9]{5}-[A-Z0-9]{5}$/.test(t) ? t : null`, 'a recovery code in the outbox panel');
@@ -896,7 +899,7 @@ const tests = {
     await waitForMain(driver);
     await openLink(LINK_LINK);
     await waitForDialog(driver);
-    await driver.findElement(By.css('input[name=dlg-method][data-method=sms_otp]')).click();
+    await chooseMethod(driver, 'sms_otp');
     const before = await driver.executeScript(`return document.querySelectorAll('#outbox-list li[data-channel=sms]').length`);
     await driver.findElement(By.id('dlg-send')).click();
     await waitFor(driver, `return !document.getElementById('dlg-code-row').hidden`, 'the code field');
@@ -1219,10 +1222,16 @@ const tests = {
     await waitForMain(driver);
     await openLink(LINK_EXPORT);
     await waitForDialog(driver);
-    // Keyboard only: Shift+Tab back to the "Verify with" group, then an arrow to the next method.
-    for (let i = 0; i < 12 && !(await driver.executeScript(`return document.activeElement.name === 'dlg-method'`)); i += 1) {
+    // Keyboard only: Shift+Tab back to "Use a different method", Enter (the whole list, the
+    // focus on the chosen method), then an arrow to the next method.
+    for (let i = 0; i < 12 && !(await driver.executeScript(`return document.activeElement.id === 'dlg-other-methods'`)); i += 1) {
       await driver.actions().keyDown(Key.SHIFT).sendKeys(Key.TAB).keyUp(Key.SHIFT).perform();
     }
+    assert.equal(await driver.executeScript(`return document.activeElement.id`), 'dlg-other-methods', 'Shift+Tab reaches "Use a different method"');
+    assert.equal(await driver.executeScript(`return [...document.querySelectorAll('#dlg-method-list label')].filter(l => !l.hidden).length`), 1, 'the default alone');
+    await driver.actions().sendKeys(Key.ENTER).perform();
+    await waitFor(driver, `return document.getElementById('dlg-other-methods').hidden`, 'the whole list');
+    assert.ok(await driver.executeScript(`return [...document.querySelectorAll('#dlg-method-list label')].every(l => !l.hidden)`), 'every method shown');
     assert.equal(await driver.executeScript(`return document.activeElement.name`), 'dlg-method', 'Shift+Tab reaches the methods');
     const before = (await checkedMethod(driver)).method;
     await driver.actions().sendKeys(Key.ARROW_DOWN).perform();
@@ -1253,7 +1262,7 @@ const tests = {
     return { ratios, focusVisible: ring.focusVisible };
   },
 };
-Object.assign(tests, a11yTests({ ARTIFACTS, LINK_EXPORT, openLink, waitFor, waitForMain, waitForDialog, chooseMethod, text }));
+Object.assign(tests, a11yTests({ ARTIFACTS, LINK_EXPORT, openLink, waitFor, waitForMain, waitForDialog, chooseMethod, text, By }));
 
 const argsFor = {
   email_otp_through_the_outbox_succeeds: ['--sandbox', '--sandbox-user=reauth'],

@@ -54,6 +54,9 @@ const opened = (request) => ({
   walletAddress: null,
   /** When the approval on screen expires (unix ms), for the live countdown. */
   expiresAtMs: null,
+  /** The whole "Verify with" list is shown (else the chosen method alone, with "Use a
+   * different method"). */
+  expanded: false,
   /** Number matching: the page's number was picked (true at once when there is none). */
   matched: !request.matchChoices,
 });
@@ -90,6 +93,11 @@ export class StepUpDialog {
     el.keyCopy.addEventListener('click', () => this.reveal.copy());
     el.exportAgain.addEventListener('click', () => verifyAgain(this));
     setInterval(() => this.tickExpiry(), 1000);
+    el.otherMethods.addEventListener('click', () => {
+      if (!this.state) return;
+      this.update({ expanded: true });
+      el.methodList.querySelector('input[name=dlg-method]:checked')?.focus();
+    });
     el.matchList.addEventListener('click', (e) => {
       const number = e.target.closest?.('button[data-number]')?.dataset.number;
       if (number !== undefined) this.pickNumber(Number(number));
@@ -206,7 +214,7 @@ export class StepUpDialog {
   choose(index) {
     const state = this.state;
     if (!state || isBusy(state.phase) || isDone(state.phase) || !methodOf(state.choices[index] ?? {})) return;
-    this.update({ phase: PHASES.ready, choice: index, sentTo: '', resendAt: 0, codeInvalid: false, error: null });
+    this.update({ phase: PHASES.ready, choice: index, expanded: true, sentTo: '', resendAt: 0, codeInvalid: false, error: null });
   }
 
   /** Focus to the first control of the chosen method's step, only when the dialog opens: a

@@ -20,6 +20,7 @@ export const el = {
   progressText: byId('dlg-progress-text'),
   methods: byId('dlg-methods'),
   methodList: byId('dlg-method-list'),
+  otherMethods: byId('dlg-other-methods'),
   sendRow: byId('dlg-send-row'),
   send: byId('dlg-send'),
   sendNote: byId('dlg-send-note'),

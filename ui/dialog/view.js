@@ -43,6 +43,10 @@ export function render(state, previous = {}) {
   el.methods.hidden = !state.choices || done || locked;
   el.methods.disabled = isBusy(phase);
   for (const radio of radios) radio.checked = Number(radio.value) === state.choice;
+  // The chosen method alone until "Use a different method" (or when it is the only one).
+  const collapsed = !state.expanded && state.choice >= 0 && radios.length > 1;
+  for (const radio of radios) radio.parentElement.hidden = collapsed && !radio.checked;
+  el.otherMethods.hidden = !collapsed;
 
   const wait = resendWait(state);
   el.sendRow.hidden = !method?.send || done || locked;
