@@ -206,10 +206,7 @@ impl RequestDesk {
             from_app: request.is_own(),
             action_text: action,
             return_to: request.return_to().map(str::to_owned),
-            origin: request
-                .return_to()
-                .and_then(|r| url::Url::parse(r).ok())
-                .map(|u| u.origin().ascii_serialization()),
+            origin: request.origin(),
             verified: request.verified_by().is_some(),
             match_choices,
         };
@@ -376,10 +373,7 @@ impl RequestDesk {
         self.record(HistoryEntry {
             at_ms: now_ms,
             requester: request.requester().to_owned(),
-            origin: request
-                .return_to()
-                .and_then(|r| url::Url::parse(r).ok())
-                .map(|u| u.origin().ascii_serialization()),
+            origin: request.origin(),
             verified: request.verified_by().is_some(),
             scope: request.scope().clone(),
             scope_text: action_text(request.scope()),

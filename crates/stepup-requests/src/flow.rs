@@ -385,10 +385,7 @@ pub async fn export(
     locked.record(HistoryEntry {
         at_ms: now_ms,
         requester: grant.requester().to_owned(),
-        origin: grant
-            .return_to()
-            .and_then(|r| url::Url::parse(r).ok())
-            .map(|u| u.origin().ascii_serialization()),
+        origin: crate::link::origin_of(grant.return_to()),
         verified: false,
         scope: TokenScope::WalletExport,
         scope_text: crate::wording::action_text(&TokenScope::WalletExport),

@@ -213,13 +213,13 @@ impl StepUpRequest {
         if let Some(kid) = &self.verified_by {
             return format!("signed:{kid}");
         }
-        let origin = self
-            .return_to
-            .as_deref()
-            .and_then(|r| url::Url::parse(r).ok())
-            .map(|u| u.origin().ascii_serialization())
-            .unwrap_or_default();
+        let origin = self.origin().unwrap_or_default();
         format!("claim:{}|{origin}", self.requester)
+    }
+
+    /// The origin (`scheme://host[:port]`) of `return_to`, shown beside the requester.
+    pub fn origin(&self) -> Option<String> {
+        origin_of(self.return_to.as_deref())
     }
 
     /// The number the requesting page shows, if the link asks for number matching.
@@ -340,6 +340,12 @@ impl StepUpRequest {
             verified_by: None,
         })
     }
+}
+
+/// The origin of a (validated) return URL, if any.
+pub fn origin_of(return_to: Option<&str>) -> Option<String> {
+    let url = url::Url::parse(return_to?).ok()?;
+    Some(url.origin().ascii_serialization())
 }
 
 impl fmt::Display for StepUpRequest {
