@@ -68,11 +68,8 @@ impl DevicePasskey {
     /// Seals an enrolled authenticator state (a soft token's CBOR, base64url, as the sandbox's
     /// demo hands it out) under a new `pin`, replacing what the store holds.
     pub fn import(&self, state: &Secret, pin: &Secret) -> Result<(), StepUpError> {
-        let cbor = Zeroizing::new(
-            B64.decode(state.expose())
-                .map_err(|_| corrupt("is not base64url"))?,
-        );
-        SoftToken::from_cbor(&cbor).map_err(|_| corrupt("is not a soft token"))?;
+        let cbor = cbor_of(state)?;
+        token_of(&cbor)?;
         let key = PinKey::new_pin(pin)?;
         let _one_at_a_time = self.ceremony.lock().unwrap_or_else(PoisonError::into_inner);
         self.store.save(&key.seal(&cbor)?)?;
@@ -103,10 +100,7 @@ impl DevicePasskey {
                     },
                 )?;
                 match sealed.open(&pin)? {
-                    Opened::Open { cbor, key } => (
-                        SoftToken::from_cbor(&cbor).map_err(|_| corrupt("is not a soft token"))?,
-                        key,
-                    ),
+                    Opened::Open { cbor, key } => (token_of(&cbor)?, key),
                     Opened::Wrong { store, tries_left } => {
                         self.store.save(&store)?;
                         tracing::warn!(tries_left, "wrong device passkey PIN");
@@ -121,7 +115,8 @@ impl DevicePasskey {
             // A state from before PINs cannot verify its user: it signs nothing. Registering
             // again seals it under the new PIN (it was usable without one until now).
             Some(Stored::Unsealed) if !create => return Err(StepUpError::PinNotSet),
-            Some(Stored::Unsealed) => {
+            None if !create => return Err(StepUpError::NoPasskeyCredentials),
+            unsealed_or_none => {
                 let pin = ask(
                     verification,
                     PasskeyPrompt {
@@ -130,31 +125,16 @@ impl DevicePasskey {
                     },
                 )?;
                 let key = PinKey::new_pin(&pin)?;
-                let state = stored.as_ref().map(Secret::expose).unwrap_or_default();
-                let cbor =
-                    Zeroizing::new(B64.decode(state).map_err(|_| corrupt("is not base64url"))?);
-                (
-                    SoftToken::from_cbor(&cbor).map_err(|_| corrupt("is not a soft token"))?,
-                    key,
-                )
-            }
-            None if create => {
-                let pin = ask(
-                    verification,
-                    PasskeyPrompt {
-                        new_pin: true,
-                        ..prompt
-                    },
-                )?;
-                let key = PinKey::new_pin(&pin)?;
-                // `true`: the token reports user verification, which the PIN now is: nothing
-                // can sign without it.
-                let token = SoftToken::new(true)
-                    .map(|(token, _ca)| token)
-                    .map_err(|e| map_authenticator_error(&e))?;
+                let token = match (unsealed_or_none, stored.as_ref()) {
+                    (Some(_), Some(state)) => token_of(&cbor_of(state)?)?,
+                    // `true`: the token reports user verification, which the PIN now is:
+                    // nothing can sign without it.
+                    _ => SoftToken::new(true)
+                        .map(|(token, _ca)| token)
+                        .map_err(|e| map_authenticator_error(&e))?,
+                };
                 (token, key)
             }
-            None => return Err(StepUpError::NoPasskeyCredentials),
         };
         let out = f(&mut token);
         // Saved whatever `f` answered: a failed signing may still have moved the counter.
@@ -166,6 +146,18 @@ impl DevicePasskey {
             other => map_authenticator_error(&other),
         })
     }
+}
+
+/// The CBOR of an unsealed state (base64url, as the sandbox's demo and older builds wrote it).
+fn cbor_of(state: &Secret) -> Result<Zeroizing<Vec<u8>>, StepUpError> {
+    B64.decode(state.expose())
+        .map(Zeroizing::new)
+        .map_err(|_| corrupt("is not base64url"))
+}
+
+/// The soft token a state's CBOR holds.
+fn token_of(cbor: &[u8]) -> Result<SoftToken, StepUpError> {
+    SoftToken::from_cbor(cbor).map_err(|_| corrupt("is not a soft token"))
 }
 
 fn corrupt(what: &str) -> StepUpError {
