@@ -62,6 +62,7 @@ pub mod config;
 pub mod device;
 pub mod error;
 pub mod http;
+pub mod loopback;
 pub mod passkey;
 pub mod prelude;
 pub mod session;
