@@ -27,6 +27,8 @@
 pub mod cli;
 pub mod commands;
 pub mod environment;
+#[cfg(target_os = "linux")]
+pub mod notify;
 pub mod sandbox;
 pub mod state;
 
@@ -50,6 +52,10 @@ pub fn receive_link<R: Runtime>(app: &AppHandle<R>, raw: &str) {
         .desk
         .lock()
         .receive_link(raw, &state.allow_list, at_ms);
+    let notification = match &delivery {
+        Delivery::Now(event) => stepup_requests::wording::notification_text(event),
+        Delivery::Queued => None,
+    };
     match delivery {
         Delivery::Now(event) => {
             let kind = match &event {
@@ -64,7 +70,13 @@ pub fn receive_link<R: Runtime>(app: &AppHandle<R>, raw: &str) {
         Delivery::Queued => tracing::info!(at_ms, "deep link queued until the UI is ready"),
     }
     if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
-        present_without_stealing_focus(&window);
+        let focused = present_without_stealing_focus(&window);
+        #[cfg(target_os = "linux")]
+        if let (false, Some((title, body))) = (focused, notification) {
+            notify::show(app, title, body);
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (focused, notification);
     }
 }
 
@@ -72,9 +84,10 @@ pub fn receive_link<R: Runtime>(app: &AppHandle<R>, raw: &str) {
 /// hidden, but never given the focus (a keystroke meant for another app must not land in the
 /// dialog); the desktop is asked to draw the user's attention to it instead (a taskbar
 /// highlight or an urgency hint). The dialog waits until the user comes to it.
-fn present_without_stealing_focus<R: Runtime>(window: &tauri::WebviewWindow<R>) {
+/// Returns whether the window had the focus already (then nothing is done).
+fn present_without_stealing_focus<R: Runtime>(window: &tauri::WebviewWindow<R>) -> bool {
     if window.is_focused().unwrap_or(false) {
-        return;
+        return true;
     }
     if !window.is_visible().unwrap_or(true) {
         let _ = window.show();
@@ -83,6 +96,7 @@ fn present_without_stealing_focus<R: Runtime>(window: &tauri::WebviewWindow<R>) 
         .request_user_attention(Some(tauri::UserAttentionType::Informational))
         .is_ok();
     tracing::info!(attention, "request shown without taking the focus");
+    false
 }
 
 /// Registers the state and the commands; shared by [`run`] and the mock-runtime tests.
@@ -112,7 +126,16 @@ pub fn run() {
             }
         }))
         .plugin(tauri_plugin_deep_link::init())
-        .plugin(tauri_plugin_clipboard_manager::init());
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .on_window_event(|_window, event| {
+            // The user came to the window: the notification that called them is done.
+            #[cfg(target_os = "linux")]
+            if let tauri::WindowEvent::Focused(true) = event {
+                notify::withdraw();
+            }
+            #[cfg(not(target_os = "linux"))]
+            let _ = event;
+        });
     let result = setup_builder(builder, AppState::new(launch.clone()))
         .setup(move |app| {
             if launch.sandbox {

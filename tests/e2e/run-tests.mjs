@@ -11,6 +11,7 @@ import { generateKeyPairSync, randomBytes, sign as signBytes } from 'node:crypto
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { a11yTests } from './a11y-tests.mjs';
+import { focusTests } from './focus-tests.mjs';
 
 const APP = process.env.APP;
 
@@ -1263,6 +1264,7 @@ const tests = {
   },
 };
 Object.assign(tests, a11yTests({ ARTIFACTS, LINK_EXPORT, openLink, waitFor, waitForMain, waitForDialog, chooseMethod, text, By }));
+Object.assign(tests, focusTests({ SCHEME, openLink, waitFor, waitForMain, waitForDialog, keychainService, keychainUsernames }));
 
 const argsFor = {
   email_otp_through_the_outbox_succeeds: ['--sandbox', '--sandbox-user=reauth'],

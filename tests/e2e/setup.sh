@@ -13,6 +13,9 @@ PACKAGES=(
   xvfb xauth webkit2gtk-driver dbus-daemon gnome-keyring x11-utils xdg-utils desktop-file-utils imagemagick curl xclip
   # the accessibility test (a11y.py, run by /usr/bin/python3): the AT-SPI bus and its Python bindings
   at-spi2-core gir1.2-atspi-2.0 python3-gi
+  # the focus test: a window manager that keeps focus where the user is, a real notification
+  # server, xdotool to type into another app (a GTK window: gir1.2-gtk-3.0)
+  openbox dunst xdotool gir1.2-gtk-3.0
   # the system browser a link's return_to opens in (tests/e2e/browser.sh: headless, loopback only)
   chromium
 )

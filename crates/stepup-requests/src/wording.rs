@@ -2,6 +2,7 @@
 //! Exhaustive matches, so a new scope or outcome cannot reach the user without words.
 
 use crate::request::Outcome;
+use crate::views::LinkEvent;
 use stepup_protocol::TokenScope;
 
 /// What a scope allows, as the end of "<requester> asks to …". Exhaustive, so a new scope in
@@ -58,6 +59,62 @@ pub fn outcome_text(outcome: Outcome, wrong_codes: u32) -> String {
     }
 }
 
+/// The longest requester name a notification quotes (a link chose it: it is cut, not trusted).
+pub const NOTIFICATION_NAME_CHARS: usize = 48;
+
+/// The desktop notification for a request that arrived while the user was elsewhere: a title
+/// and a body, as plain text with `&`, `<` and `>` escaped (notification servers may read the
+/// body as markup). The requester's name is quoted as a claim unless the link was signed, and
+/// cut to [`NOTIFICATION_NAME_CHARS`]; the body says that nothing is approved by the
+/// notification. `None` for a refused link: there is nothing to come to.
+pub fn notification_text(event: &LinkEvent) -> Option<(String, String)> {
+    let LinkEvent::Request { request } = event else {
+        return None;
+    };
+    let who = if request.from_app {
+        "Stepup Desktop".to_owned()
+    } else {
+        let name: String = request
+            .requester
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(NOTIFICATION_NAME_CHARS)
+            .collect();
+        let cut = if request.requester.chars().count() > NOTIFICATION_NAME_CHARS {
+            "…"
+        } else {
+            ""
+        };
+        if request.verified {
+            format!("{name}{cut} (verified)")
+        } else {
+            format!("A link naming itself “{name}{cut}”")
+        }
+    };
+    let body = format!(
+        "{who} asks to {}. Open Stepup Desktop to review it: nothing is approved until you verify it is you there.",
+        request.action_text
+    );
+    Some((
+        "A request is waiting for you".to_owned(),
+        escape_markup(&body),
+    ))
+}
+
+/// `&`, `<`, `>` as entities: the notification spec's body markup is a subset of HTML.
+fn escape_markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A parser's sentence as the invalid-link view shows it: capitalised, with a full stop.
 pub fn sentence(text: &str) -> String {
     let mut chars = text.chars();
@@ -70,6 +127,7 @@ pub fn sentence(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::views::RequestView;
 
     #[test]
     fn every_known_scope_has_words() {
@@ -91,5 +149,49 @@ mod tests {
             "Cancelled after 3 wrong codes"
         );
         assert_eq!(sentence("the link is bad"), "The link is bad.");
+    }
+
+    fn request(requester: &str, verified: bool) -> LinkEvent {
+        LinkEvent::Request {
+            request: RequestView {
+                id: 1,
+                scope: TokenScope::WalletSign,
+                requester: requester.to_owned(),
+                from_app: false,
+                action_text: action_text(&TokenScope::WalletSign),
+                return_to: None,
+                origin: None,
+                verified,
+                match_choices: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_notification_quotes_a_claim_as_a_claim_and_escapes_markup() {
+        let (title, body) =
+            notification_text(&request("<b>MetaMask</b> & Co", false)).expect("a request");
+        assert_eq!(title, "A request is waiting for you");
+        assert_eq!(
+            body,
+            "A link naming itself “&lt;b&gt;MetaMask&lt;/b&gt; &amp; Co” asks to sign with your wallet. \
+             Open Stepup Desktop to review it: nothing is approved until you verify it is you there."
+        );
+        let (_, body) = notification_text(&request("Acme Wallet", true)).expect("a request");
+        assert!(
+            body.starts_with("Acme Wallet (verified) asks to sign"),
+            "{body}"
+        );
+        let long = "x".repeat(500) + "\n\u{7}";
+        let (_, body) = notification_text(&request(&long, false)).expect("a request");
+        assert!(
+            body.contains(&format!("“{}…”", "x".repeat(NOTIFICATION_NAME_CHARS))),
+            "{body}"
+        );
+        assert!(!body.contains('\n') && !body.contains('\u{7}'));
+        let invalid = LinkEvent::Invalid {
+            reason: "bad".into(),
+        };
+        assert_eq!(notification_text(&invalid), None);
     }
 }
