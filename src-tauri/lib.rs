@@ -13,6 +13,8 @@
 //! - [`environment`]: the environment variables that configure a real Dynamic environment.
 //! - [`state`]: the backend (client, keychain, sandbox) starting in the background, and the
 //!   request desk links land on.
+//! - [`notify`] (Linux): the desktop notification of a request that arrived while the user
+//!   was in another app; a click on it is what brings the window forward.
 //! - [`sandbox`]: `--sandbox`: the embedded local authority and its outbox.
 //! - [`commands`]: the Tauri commands, one line each into `stepup-requests`, by area
 //!   (`app`, `sign_in`, `step_up`, `export`, `passkeys`, `sandbox`); `commands/list.rs` is
