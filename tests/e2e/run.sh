@@ -12,6 +12,14 @@
 # installs whatever is missing (it is run here when something is).
 # Screenshots and logs go to ci-artifacts/e2e/.
 set -euo pipefail
+# One suite at a time on a machine: the sessions share fixed loopback ports (tauri-driver 4444,
+# the sandbox 18787, the return page 18790) and the single-instance app, so a second run waits.
+# The lock is held by flock itself (-o: not inherited), so that a daemon the session leaves
+# behind (an Xvfb whose xvfb-run was killed) cannot hold every later run.
+if [ -z "${STEPUP_E2E_LOCKED:-}" ]; then
+  export STEPUP_E2E_LOCKED=1
+  exec flock -o "${TMPDIR:-/tmp}/stepup-e2e-suite.lock" "$0" "$@"
+fi
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 for tool in xvfb-run dbus-run-session gnome-keyring-daemon WebKitWebDriver curl node xclip /usr/libexec/at-spi-bus-launcher chromium openbox dunst xdotool; do
   command -v "$tool" >/dev/null || { echo "e2e: $tool is missing: running tests/e2e/setup.sh"; "$ROOT/tests/e2e/setup.sh"; break; }
@@ -43,10 +51,6 @@ export GSETTINGS_BACKEND=memory
 export APP ARTIFACTS TAURI_DRIVER
 unset DBUS_SESSION_BUS_ADDRESS DISPLAY
 
-# One suite at a time on a machine: the sessions share fixed loopback ports (tauri-driver 4444,
-# the sandbox 18787, the return page 18790) and the single-instance app, so a second run waits.
-exec 9>"${TMPDIR:-/tmp}/stepup-e2e-suite.lock"
-flock 9
 
 status=0
 # Everything but the no-keychain test: a private session bus with an unlocked gnome-keyring.
