@@ -18,7 +18,7 @@ set -euo pipefail
 # behind (an Xvfb whose xvfb-run was killed) cannot hold every later run.
 if [ -z "${STEPUP_E2E_LOCKED:-}" ]; then
   export STEPUP_E2E_LOCKED=1
-  exec flock -o "${TMPDIR:-/tmp}/stepup-e2e-suite.lock" "$0" "$@"
+  exec flock -o "${TMPDIR:-/tmp}/stepup-e2e-suite.lock" bash "$0" "$@"
 fi
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 for tool in xvfb-run dbus-run-session gnome-keyring-daemon WebKitWebDriver curl node xclip /usr/libexec/at-spi-bus-launcher chromium openbox dunst xdotool; do
