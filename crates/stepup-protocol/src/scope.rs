@@ -1,4 +1,4 @@
-//! `TokenScope` (A:`src/models/TokenScope.d.ts`) and the scope-set key tokens are stored under.
+//! `TokenScope` (A:`src/models/TokenScope.d.ts`, all 34 of sdk-api-core 0.40.0) and the scope-set key tokens are stored under.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -39,13 +39,19 @@ macro_rules! token_scopes {
 }
 
 token_scopes! {
+    BusinessAccountGovernanceUpdate => "business_account:governance:update",
     BusinessAccountLinkWallet => "business_account:link_wallet",
     BusinessAccountMemberAdd => "business_account:member:add",
     BusinessAccountMemberRemove => "business_account:member:remove",
     BusinessAccountMemberRoleUpdate => "business_account:member:role:update",
+    BusinessAccountProposalApprove => "business_account:proposal:approve",
+    BusinessAccountProposalVeto => "business_account:proposal:veto",
+    BusinessAccountRoleDefine => "business_account:role:define",
+    BusinessAccountRoleDelete => "business_account:role:delete",
     BusinessAccountSignerAdd => "business_account:signer:add",
     BusinessAccountSignerRemove => "business_account:signer:remove",
     BusinessAccountTransferOwnership => "business_account:transfer_ownership",
+    BusinessAccountWalletCreate => "business_account:wallet:create",
     BusinessAccountWalletRemove => "business_account:wallet:remove",
     ConsoleAdminActionReview => "console:admin_action:review",
     ConsoleApprovalWorkflowUpdate => "console:approval_workflow:update",
@@ -63,6 +69,8 @@ token_scopes! {
     WalletExport => "wallet:export",
     WalletDelete => "wallet:delete",
     WalletDelegate => "wallet:delegate",
+    WalletRefresh => "wallet:refresh",
+    WalletReshare => "wallet:reshare",
     WalletSign => "wallet:sign",
     WalletRestore => "wallet:restore",
 }
@@ -140,7 +148,8 @@ mod tests {
             assert_eq!(&back, scope);
             assert!(back.is_known());
         }
-        assert_eq!(TokenScope::KNOWN.len(), 26);
+        // Every scope of @dynamic-labs/sdk-api-core 0.40.0 (src/models/TokenScope.js).
+        assert_eq!(TokenScope::KNOWN.len(), 34);
     }
 
     #[test]

@@ -15,11 +15,21 @@ pub fn action_text(scope: &TokenScope) -> &'static str {
         S::WalletDelete => "delete your wallet",
         S::WalletDelegate => "give another party access to your wallet",
         S::WalletRestore => "restore your wallet",
+        S::WalletRefresh => "refresh your wallet's key shares",
+        S::WalletReshare => "reshare your wallet's key among its signers",
         S::CredentialLink => "link a new sign-in method to your account",
         S::CredentialUnlink => "remove a sign-in method from your account",
         S::CredentialUpdate => "change a sign-in method of your account",
         S::UserUpdate => "change your profile",
         S::UserDelete => "delete your account",
+        S::BusinessAccountGovernanceUpdate => {
+            "change the governance rules of your business account"
+        }
+        S::BusinessAccountProposalApprove => "approve a business-account proposal",
+        S::BusinessAccountProposalVeto => "veto a business-account proposal",
+        S::BusinessAccountRoleDefine => "define a role in your business account",
+        S::BusinessAccountRoleDelete => "delete a role from your business account",
+        S::BusinessAccountWalletCreate => "create a wallet for your business account",
         S::BusinessAccountLinkWallet => "link a wallet to your business account",
         S::BusinessAccountMemberAdd => "add a member to your business account",
         S::BusinessAccountMemberRemove => "remove a member from your business account",
