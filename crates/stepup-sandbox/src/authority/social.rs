@@ -831,4 +831,360 @@ mod tests {
         let e = provider("myspace").unwrap_err();
         assert_eq!(e.body.code.as_deref(), Some("provider_not_available"));
     }
+
+    /// The rules end to end on one authority: a user with Google and GitHub accounts.
+    mod flow {
+        use super::super::*;
+        use crate::{SandboxConfig, UserSpec};
+        use std::sync::Arc;
+        use stepup_protocol::{ManualClock, Secret, TokenScope};
+
+        struct Fixture {
+            authority: Authority,
+            clock: ManualClock,
+            ctx: SessionCtx,
+            other: SessionCtx,
+        }
+
+        fn fixture() -> Fixture {
+            let clock = ManualClock::now();
+            let config = SandboxConfig {
+                clock: Arc::new(clock.clone()),
+                ..SandboxConfig::default()
+            };
+            let mut authority = Authority::new(&config).unwrap();
+            authority.set_public_origin("http://127.0.0.1:9".into());
+            let session = |email: &str, authority: &mut Authority| {
+                let user = authority
+                    .create_user(UserSpec {
+                        email: email.into(),
+                        social: vec!["google".into(), "github".into()],
+                        ..UserSpec::default()
+                    })
+                    .unwrap();
+                let sid = authority.open_session(&user.user_id, None, None);
+                SessionCtx {
+                    user_id: user.user_id,
+                    sid,
+                }
+            };
+            let ctx = session("a@example.com", &mut authority);
+            let other = session("b@example.com", &mut authority);
+            Fixture {
+                authority,
+                clock,
+                ctx,
+                other,
+            }
+        }
+
+        fn pairs(url: &str) -> Vec<(String, String)> {
+            url::Url::parse(url)
+                .unwrap()
+                .query_pairs()
+                .into_owned()
+                .collect()
+        }
+
+        fn get(url: &str, name: &str) -> String {
+            pairs(url)
+                .into_iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v)
+                .unwrap()
+        }
+
+        const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+        impl Fixture {
+            /// initAuth as `ctx`, the page's query for `provider`, with or without a challenge.
+            fn start(&mut self, provider: &str, state: &str, pkce: bool) -> Vec<(String, String)> {
+                let ctx = self.ctx.clone();
+                self.authority
+                    .social_init_auth(
+                        Some(&ctx),
+                        provider,
+                        &OauthInitAuthRequest {
+                            state: state.into(),
+                            redirect_url: "http://127.0.0.1:7/tok/callback".into(),
+                        },
+                    )
+                    .unwrap();
+                let info = super::super::provider(provider).unwrap();
+                let mut q = vec![
+                    ("client_id".to_owned(), self.authority.client_id(info)),
+                    (
+                        "redirect_uri".to_owned(),
+                        self.authority.provider_redirect_url(info),
+                    ),
+                    ("response_type".to_owned(), "code".to_owned()),
+                    ("state".to_owned(), state.to_owned()),
+                ];
+                if pkce {
+                    q.push(("code_challenge".to_owned(), s256(VERIFIER)));
+                    q.push(("code_challenge_method".to_owned(), "S256".to_owned()));
+                }
+                q
+            }
+
+            /// The page, a decision, Dynamic's redirect: the app's redirect URL.
+            fn trip(&mut self, provider: &str, q: &[(String, String)], allow: bool) -> String {
+                let view = self.authority.social_authorize(provider, q).unwrap();
+                let back = self
+                    .authority
+                    .social_decide(provider, &view.consent_id, allow)
+                    .unwrap();
+                assert!(back.starts_with(
+                    &self
+                        .authority
+                        .provider_redirect_url(super::super::provider(provider).unwrap())
+                ));
+                self.authority
+                    .social_redirect(provider, &pairs(&back))
+                    .unwrap()
+            }
+
+            fn verify(
+                &mut self,
+                provider: &str,
+                app: &str,
+                verifier: Option<&str>,
+            ) -> Result<VerifyResponse, ApiError> {
+                let ctx = self.ctx.clone();
+                self.verify_as(&ctx, provider, app, verifier)
+            }
+
+            fn verify_as(
+                &mut self,
+                ctx: &SessionCtx,
+                provider: &str,
+                app: &str,
+                verifier: Option<&str>,
+            ) -> Result<VerifyResponse, ApiError> {
+                let req = OauthVerifyRequest {
+                    code: Secret::new(get(app, "dynamicOauthCode")),
+                    code_verifier: verifier.map(Secret::new),
+                    state: get(app, "dynamicOauthState"),
+                    requested_scopes: Some(vec![TokenScope::WalletExport]),
+                };
+                self.authority
+                    .social_verify(ctx, provider, &req, &PresentedToken::new(None))
+            }
+        }
+
+        fn message(r: Result<VerifyResponse, ApiError>) -> String {
+            r.err().map(|e| e.body.error).unwrap_or_default()
+        }
+
+        #[test]
+        fn a_github_sign_in_mints_once() {
+            let mut f = fixture();
+            let q = f.start("github", &"s".repeat(32), true);
+            let app = f.trip("github", &q, true);
+            assert!(app.starts_with("http://127.0.0.1:7/tok/callback?dynamicOauthCode="));
+            let ok = f.verify("github", &app, Some(VERIFIER)).unwrap();
+            assert!(ok.elevated_access_token.is_some());
+            let again = message(f.verify("github", &app, Some(VERIFIER)));
+            assert!(again.contains("already used"), "{again}");
+        }
+
+        #[test]
+        fn a_credential_link_token_is_not_needed_but_checked_when_sent() {
+            let mut f = fixture();
+            let q = f.start("google", &"x".repeat(32), false);
+            let app = f.trip("google", &q, true);
+            let req = OauthVerifyRequest {
+                code: Secret::new(get(&app, "dynamicOauthCode")),
+                code_verifier: None,
+                state: get(&app, "dynamicOauthState"),
+                requested_scopes: Some(vec![TokenScope::WalletExport]),
+            };
+            let ctx = f.ctx.clone();
+            let forged = PresentedToken::new(Some("not.a.token"));
+            let e = f
+                .authority
+                .social_verify(&ctx, "google", &req, &forged)
+                .unwrap_err();
+            assert_eq!(e.body.code.as_deref(), Some("step_up_required"));
+            // A genuine one of the caller's is taken.
+            let link = f
+                .authority
+                .mint_elevated(&ctx.user_id, &["credential:link".to_owned()])
+                .unwrap();
+            let q = f.start("google", &"y".repeat(32), false);
+            let app = f.trip("google", &q, true);
+            let req = OauthVerifyRequest {
+                code: Secret::new(get(&app, "dynamicOauthCode")),
+                state: get(&app, "dynamicOauthState"),
+                ..req
+            };
+            let token = PresentedToken::new(Some(link.expose()));
+            assert!(f
+                .authority
+                .social_verify(&ctx, "google", &req, &token)
+                .is_ok());
+        }
+
+        #[test]
+        fn pkce_is_required_for_github_and_checked() {
+            let mut f = fixture();
+            let q = f.start("github", &"p".repeat(32), false);
+            let e = f.authority.social_authorize("github", &q).unwrap_err();
+            assert!(e.message.contains("PKCE"), "{e:?}");
+            let q = f.start("github", &"q".repeat(32), true);
+            let app = f.trip("github", &q, true);
+            assert!(message(f.verify("github", &app, Some(&"A".repeat(43)))).contains("PKCE"));
+            let q = f.start("github", &"r".repeat(32), true);
+            let app = f.trip("github", &q, true);
+            assert!(message(f.verify("github", &app, None)).contains("verifier"));
+            // Google without a challenge takes no verifier.
+            let q = f.start("google", &"g".repeat(32), false);
+            let app = f.trip("google", &q, true);
+            assert!(message(f.verify("google", &app, Some(VERIFIER))).contains("no PKCE"));
+        }
+
+        #[test]
+        fn codes_expire_after_60_seconds() {
+            let mut f = fixture();
+            let q = f.start("google", &"e".repeat(32), false);
+            let app = f.trip("google", &q, true);
+            f.clock.advance_millis(CODE_TTL_MS);
+            assert!(message(f.verify("google", &app, None)).contains("expired"));
+            assert!(message(f.verify("google", &app, None)).contains("already used"));
+        }
+
+        #[test]
+        fn the_code_is_for_its_initiator_and_its_state() {
+            let mut f = fixture();
+            let q = f.start("google", &"i".repeat(32), false);
+            let app = f.trip("google", &q, true);
+            let other = f.other.clone();
+            let e = message(f.verify_as(&other, "google", &app, None));
+            assert!(e.contains("another user"), "{e}");
+            let q = f.start("google", &"j".repeat(32), false);
+            let app = f.trip("google", &q, true);
+            let forged = app.replace(&"j".repeat(32), &"k".repeat(32));
+            assert!(message(f.verify("google", &forged, None)).contains("state"));
+            let q = f.start("google", &"l".repeat(32), false);
+            let app = f.trip("google", &q, true);
+            assert!(message(f.verify("github", &app, None)).contains("another provider"));
+        }
+
+        #[test]
+        fn another_users_account_is_social_account_already_exists() {
+            let mut f = fixture();
+            let mut q = f.start("google", &"h".repeat(32), false);
+            q.push(("login_hint".into(), "b@example.com".into()));
+            let app = f.trip("google", &q, true);
+            let e = f.verify("google", &app, None).unwrap_err();
+            assert_eq!(
+                e.body.code.as_deref(),
+                Some("social_account_already_exists")
+            );
+        }
+
+        #[test]
+        fn deny_redirects_with_an_error_and_no_code() {
+            let mut f = fixture();
+            let q = f.start("google", &"d".repeat(32), false);
+            let app = f.trip("google", &q, false);
+            let p = pairs(&app);
+            assert!(p.contains(&("dynamicOauthError".into(), "access_denied".into())));
+            assert!(p.iter().all(|(k, _)| k != "dynamicOauthCode"));
+            // The state is spent: Dynamic's redirect cannot be replayed.
+            let e = f
+                .authority
+                .social_redirect("google", &[("state".into(), "d".repeat(32))])
+                .unwrap_err();
+            assert_eq!(e.status, 400);
+        }
+
+        #[test]
+        fn the_page_checks_the_client_and_its_answer_is_single_use() {
+            let mut f = fixture();
+            let q = f.start("google", &"c".repeat(32), false);
+            let mut bad = q.clone();
+            bad[1].1 = "https://evil.example/cb".into();
+            assert_eq!(
+                f.authority
+                    .social_authorize("google", &bad)
+                    .unwrap_err()
+                    .status,
+                400
+            );
+            let mut bad = q.clone();
+            bad[0].1 = "someone-else".into();
+            assert_eq!(
+                f.authority
+                    .social_authorize("google", &bad)
+                    .unwrap_err()
+                    .status,
+                400
+            );
+            let view = f.authority.social_authorize("google", &q).unwrap();
+            assert_eq!(
+                view.account.as_ref().map(|a| a.1.as_str()),
+                Some("a@example.com")
+            );
+            f.authority
+                .social_decide("google", &view.consent_id, true)
+                .unwrap();
+            assert!(f
+                .authority
+                .social_decide("google", &view.consent_id, true)
+                .is_err());
+            // An unknown state gets no page.
+            let mut unknown = q.clone();
+            unknown[3].1 = "u".repeat(32);
+            assert!(f.authority.social_authorize("google", &unknown).is_err());
+        }
+
+        #[test]
+        fn a_state_is_taken_once_and_redirect_urls_are_checked() {
+            let mut f = fixture();
+            f.start("google", &"t".repeat(32), false);
+            let ctx = f.ctx.clone();
+            let again = f.authority.social_init_auth(
+                Some(&ctx),
+                "google",
+                &OauthInitAuthRequest {
+                    state: "t".repeat(32),
+                    redirect_url: "http://127.0.0.1:7/x".into(),
+                },
+            );
+            assert!(again.is_err(), "a state in use is refused");
+            let open_redirect = f.authority.social_init_auth(
+                None,
+                "google",
+                &OauthInitAuthRequest {
+                    state: "v".repeat(32),
+                    redirect_url: "https://evil.example/".into(),
+                },
+            );
+            assert!(open_redirect.is_err());
+        }
+
+        #[test]
+        fn settings_point_at_the_sandbox_itself() {
+            let f = fixture();
+            let providers = f.authority.provider_settings();
+            let google = &providers[0];
+            assert_eq!(google["provider"], "google");
+            assert_eq!(
+                google["baseAuthUrl"],
+                format!(
+                    "http://127.0.0.1:9/api/v0/sandbox/{}/oauth/google/authorize",
+                    f.authority.env
+                )
+            );
+            assert_eq!(
+                google["redirectUrl"],
+                format!(
+                    "http://127.0.0.1:9/api/v0/sdk/{}/providers/google/redirect",
+                    f.authority.env
+                )
+            );
+            assert_eq!(providers[1]["provider"], "github");
+        }
+    }
 }
