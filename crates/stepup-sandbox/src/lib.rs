@@ -3,7 +3,8 @@
 //! The sandbox serves the same paths as Dynamic (`/api/v0/sdk/{environmentId}/...`) for
 //! everything Stepup Desktop and the official JS SDK use: settings, nonces, email/SMS sign-in,
 //! sessions, `stepUp/check`, every step-up verification (email/SMS code, TOTP, recovery code,
-//! external-auth assertion) and the scope-protected actions (TOTP registration, MFA device
+//! external-auth assertion, external wallet, linked social account through the sandbox's own
+//! provider pages) and the scope-protected actions (TOTP registration, MFA device
 //! removal, wallet key export). Verification is real: RFC 6238 TOTP with replay protection,
 //! attempt limits, hashed recovery codes, ES256 session and elevated-token JWTs with
 //! single-use enforced server-side, device nonce signatures.
@@ -37,13 +38,16 @@
 //!   - `passkeys.rs` with `passkeys/registration.rs`, `passkeys/assertion.rs` and
 //!     `passkeys/eddsa.rs` (WebAuthn §7.1/§7.2 for Ed25519).
 //!   - `wallets.rs`: the demo wallet and the key export.
+//!   - `social.rs`: social re-authentication (providers, `initAuth`, the provider's page,
+//!     Dynamic's redirect, `providers/{p}/verify`).
 //!   - `settings.rs`: `GET settings`.
 //!   - `users.rs`: creating users, finding them by email or phone.
 //!   - `demo.rs`: the demo user's seed and view.
 //! - `http` (private), thin: `http/router.rs` (the route table, request logging that never
 //!   records a secret), `http/extractors.rs` (environment, session, device signature, the
 //!   presented elevated token, JSON bodies; every failure an `{error, code}` body),
-//!   `http/handlers.rs` (one function per route), `http/views.rs` (sandbox-only JSON views).
+//!   `http/handlers.rs` (one function per route), `http/views.rs` (sandbox-only JSON views),
+//!   `http/pages.rs` (the social provider's HTML and the flow's redirects).
 //! - `expiring_map` (private): the one bounded in-memory table whose entries expire by age
 //!   (nonces, pending email/SMS verifications, passkey ceremonies).
 //! - `validation` (private): input bounds, email and phone normal forms.
