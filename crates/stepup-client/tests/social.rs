@@ -506,3 +506,69 @@ async fn a_provider_without_a_linked_account_sends_nothing() {
         "no browser opened"
     );
 }
+
+#[tokio::test]
+async fn the_page_is_answered_only_from_itself() {
+    let w = world(social_user("lou@example.com", &["google"])).await;
+    let pending = w
+        .client
+        .begin_social("google", &EXPORT)
+        .await
+        .expect("begin");
+    let url = pending.authorization_url().expose().to_owned();
+    let page = http().get(&url).send().await.expect("the page");
+    assert_eq!(
+        page.headers()
+            .get("referrer-policy")
+            .and_then(|v| v.to_str().ok()),
+        Some("same-origin"),
+        "a browser then sends the page's own Origin with the form"
+    );
+    let csp = page
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    let html = page.text().await.expect("html");
+    assert!(!html.contains("<script"), "no script on the page");
+    let consent = html
+        .split("name=\"consent\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form")
+        .to_owned();
+    let answer = |origin: Option<&'static str>| {
+        let mut r = http()
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("consent={consent}&decision=allow"));
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        r.send()
+    };
+    let cross = answer(Some("http://evil.example")).await.expect("post");
+    assert_eq!(cross.status().as_u16(), 403);
+    let null = answer(Some("null")).await.expect("post");
+    assert_eq!(null.status().as_u16(), 403);
+    // Refused before the consent was used: the page itself still answers.
+    let sandbox_origin = format!("http://{}", w.sandbox.local_addr());
+    let own = http()
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", sandbox_origin)
+        .body(format!("consent={consent}&decision=allow"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(own.status().as_u16(), 303);
+    assert_eq!(
+        own.headers()
+            .get("referrer-policy")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-referrer")
+    );
+    drop(pending);
+}
