@@ -1133,6 +1133,11 @@ mod tests {
                 .authority
                 .social_decide("google", &view.consent_id, true)
                 .is_err());
+            // The page opened again (the dialog's "open the page again") is answered too.
+            let q = f.start("google", &"o".repeat(32), false);
+            let _first = f.authority.social_authorize("google", &q).unwrap();
+            let app = f.trip("google", &q, true);
+            assert!(f.verify("google", &app, None).is_ok());
             // An unknown state gets no page.
             let mut unknown = q.clone();
             unknown[3].1 = "u".repeat(32);
