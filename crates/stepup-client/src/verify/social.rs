@@ -506,7 +506,7 @@ impl StepUpClient {
         }
         let redirect_url = receiver.redirect_url();
         let body = OauthInitAuthRequest {
-            state: state.expose().to_owned(),
+            state: state.clone(),
             redirect_url,
         };
         let path = format!("providers/{provider}/initAuth");
@@ -568,7 +568,7 @@ impl StepUpClient {
         let body = OauthVerifyRequest {
             code,
             code_verifier,
-            state: state.expose().to_owned(),
+            state,
             requested_scopes: requested(&scopes),
         };
         let req = ApiRequest::post(format!("providers/{provider}/verify"))

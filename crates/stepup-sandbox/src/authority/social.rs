@@ -164,7 +164,6 @@ pub(super) fn new_linked_account(
 }
 
 /// An `initAuth` waiting for the browser.
-#[derive(Debug)]
 pub(crate) struct PendingAuth {
     provider: &'static str,
     /// The app's redirect URL, as given.
@@ -174,7 +173,6 @@ pub(crate) struct PendingAuth {
 }
 
 /// An authorisation page shown, waiting for Allow or Deny.
-#[derive(Debug)]
 pub(crate) struct Consent {
     provider: &'static str,
     state: String,
@@ -184,7 +182,6 @@ pub(crate) struct Consent {
 }
 
 /// A code (provider's or Dynamic's) and what it is bound to.
-#[derive(Debug)]
 pub(crate) struct Grant {
     provider: &'static str,
     state: String,
@@ -196,14 +193,12 @@ pub(crate) struct Grant {
 
 /// A `dynamicOauthCode`: a [`Grant`] for one initiator. It is bound to the app's redirect
 /// URL by construction: it is made on the redirect that delivers it there, and only there.
-#[derive(Debug)]
 pub(crate) struct DynamicCode {
     grant: Grant,
     initiator: Option<String>,
 }
 
-/// The in-memory tables of the flow.
-#[derive(Debug)]
+/// The in-memory tables of the flow. No `Debug`: they hold states and codes.
 pub(crate) struct SocialTables {
     /// `initAuth` states (10 min).
     pending: ExpiringMap<PendingAuth>,
@@ -226,8 +221,8 @@ impl SocialTables {
     }
 }
 
-/// What the authorisation page shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the authorisation page shows. `Debug` leaves out the consent id.
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct ConsentView {
     /// `Google`.
     pub provider: &'static str,
@@ -237,6 +232,15 @@ pub(crate) struct ConsentView {
     pub account: Option<(String, String)>,
     /// The app asking.
     pub app_name: &'static str,
+}
+
+impl std::fmt::Debug for ConsentView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsentView")
+            .field("provider", &self.provider)
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A page of the flow that is not a redirect: an error shown in the browser.
@@ -401,7 +405,8 @@ impl Authority {
         req: &OauthInitAuthRequest,
     ) -> Result<(), ApiError> {
         let info = provider(provider_name)?;
-        if !valid_state(&req.state) {
+        let state = req.state.expose();
+        if !valid_state(state) {
             return Err(ApiError::invalid_request(
                 "state has 16 to 128 characters of A-Z, a-z, 0-9, - and _",
             ));
@@ -411,7 +416,7 @@ impl Authority {
         if self
             .social
             .pending
-            .get_mut(&req.state, now)
+            .get_mut(state, now)
             .is_some_and(|f| !f.expired)
         {
             return Err(ApiError::invalid_request(
@@ -419,7 +424,7 @@ impl Authority {
             ));
         }
         self.social.pending.insert(
-            req.state.clone(),
+            state.to_owned(),
             PendingAuth {
                 provider: info.name,
                 redirect_url,
@@ -662,7 +667,7 @@ impl Authority {
     ) -> Result<VerifyResponse, ApiError> {
         let info = provider(provider_name)?;
         bounded("code", req.code.expose(), MAX_CODE_LEN)?;
-        bounded("state", &req.state, MAX_STATE_LEN)?;
+        bounded("state", req.state.expose(), MAX_STATE_LEN)?;
         if let Some(v) = &req.code_verifier {
             bounded("codeVerifier", v.expose(), MAX_CODE_LEN)?;
         }
@@ -693,7 +698,7 @@ impl Authority {
         if grant.provider != info.name {
             return Err(refused("the code was issued for another provider"));
         }
-        if !crypto::ct_eq(grant.state.as_bytes(), req.state.as_bytes()) {
+        if !crypto::ct_eq(grant.state.as_bytes(), req.state.expose().as_bytes()) {
             return Err(refused("the state does not match the code's"));
         }
         if initiator.as_deref().is_some_and(|u| u != ctx.user_id) {
@@ -905,7 +910,7 @@ mod tests {
                         Some(&ctx),
                         provider,
                         &OauthInitAuthRequest {
-                            state: state.into(),
+                            state: Secret::new(state),
                             redirect_url: "http://127.0.0.1:7/tok/callback".into(),
                         },
                     )
@@ -964,7 +969,7 @@ mod tests {
                 let req = OauthVerifyRequest {
                     code: Secret::new(get(app, "dynamicOauthCode")),
                     code_verifier: verifier.map(Secret::new),
-                    state: get(app, "dynamicOauthState"),
+                    state: Secret::new(get(app, "dynamicOauthState")),
                     requested_scopes: Some(vec![TokenScope::WalletExport]),
                 };
                 self.authority
@@ -996,7 +1001,7 @@ mod tests {
             let req = OauthVerifyRequest {
                 code: Secret::new(get(&app, "dynamicOauthCode")),
                 code_verifier: None,
-                state: get(&app, "dynamicOauthState"),
+                state: Secret::new(get(&app, "dynamicOauthState")),
                 requested_scopes: Some(vec![TokenScope::WalletExport]),
             };
             let ctx = f.ctx.clone();
@@ -1015,7 +1020,7 @@ mod tests {
             let app = f.trip("google", &q, true);
             let req = OauthVerifyRequest {
                 code: Secret::new(get(&app, "dynamicOauthCode")),
-                state: get(&app, "dynamicOauthState"),
+                state: Secret::new(get(&app, "dynamicOauthState")),
                 ..req
             };
             let token = PresentedToken::new(Some(link.expose()));
@@ -1153,7 +1158,7 @@ mod tests {
                 Some(&ctx),
                 "google",
                 &OauthInitAuthRequest {
-                    state: "t".repeat(32),
+                    state: Secret::new("t".repeat(32)),
                     redirect_url: "http://127.0.0.1:7/x".into(),
                 },
             );
@@ -1162,7 +1167,7 @@ mod tests {
                 None,
                 "google",
                 &OauthInitAuthRequest {
-                    state: "v".repeat(32),
+                    state: Secret::new("v".repeat(32)),
                     redirect_url: "https://evil.example/".into(),
                 },
             );
