@@ -1,7 +1,9 @@
 // Conformance: Dynamic's official JS SDK (@dynamic-labs-sdk/client 1.27.1) talks to stepup-sandbox.
 // It proves that the sandbox speaks the wire protocol as Dynamic's own client expects it:
 // settings and nonces at start, email-OTP sign-in, stepUp/check, TOTP and recovery-code step-up
-// with requestedScopes, the SDK's own token parsing (scope/exp/singleUse), its error mapping.
+// with requestedScopes, the SDK's own token parsing (scope/exp/singleUse), its error mapping,
+// and social re-authentication (signInWithSocialRedirect + completeSocialRedirect, in
+// social-conformance.mjs).
 //
 // Nothing leaves the machine: the SDK's telemetry is off and `fetch` refuses every host but
 // loopback (node-env.mjs); the run fails if the guard refused anything.
@@ -18,6 +20,7 @@ import { guard, sdkConfig } from './node-env.mjs';
 const sdk = await import('@dynamic-labs-sdk/client');
 const core = await import('@dynamic-labs-sdk/client/core');
 const { sdkVectors } = await import('./siwe-vectors.mjs');
+const { socialConformance } = await import('./social-conformance.mjs');
 
 const ENV = '0b7c2a4e-1d3f-4a5b-9c6d-7e8f9a0b1c2d';
 const PORT = 20000 + Math.floor(Math.random() * 20000);
@@ -131,6 +134,9 @@ try {
     await sdk.logout(client);
     assert.equal(sdk.getElevatedAccessToken({ scope: 'credential:unlink', consume: false }, client), undefined);
   });
+
+  // ---- Social re-authentication (issue 12): its own client and storage, in social-conformance.mjs.
+  await socialConformance({ sdk, sdkConfig, ROOT, ENV, step, getJson });
 } catch {
   failed = true;
 } finally {

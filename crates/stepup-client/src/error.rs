@@ -161,6 +161,50 @@ pub enum StepUpError {
     /// `chainalysis_blocked_wallet` (SDK `WalletScreeningBlockedError`).
     #[error("this wallet was blocked by the project's screening: choose another wallet or method")]
     WalletScreeningBlocked,
+    /// The environment's settings list no such social provider (the SDK's "Social provider
+    /// … not supported"), or the server answered `provider_not_available`.
+    #[error("sign-in with {provider} is not enabled for this app: choose another method")]
+    SocialProviderUnavailable {
+        /// The provider asked for (`google`).
+        provider: String,
+    },
+    /// The signed-in user has no linked account of this provider (refused before any request).
+    #[error("no {provider} account is linked to your account: choose another method")]
+    SocialAccountNotLinked {
+        /// The provider asked for.
+        provider: String,
+    },
+    /// `social_account_already_exists`: the account the browser signed in with is another
+    /// user's.
+    #[error("the account you chose in the browser is linked to another user: sign in there with your own account, or choose another method")]
+    SocialAccountLinkedToAnotherUser,
+    /// The browser came back with another `dynamicOauthState` than the one this sign-in drew
+    /// (SDK `InvalidRedirectStorageStateError`).
+    #[error("the browser came back from a sign-in this app did not start: start again")]
+    SocialStateMismatch,
+    /// The user pressed Deny at the provider (the redirect has no `dynamicOauthCode`, which
+    /// the SDK reports as `MissingSocialUrlParamError`).
+    #[error("the sign-in was declined in the browser: start again and allow it, or choose another method")]
+    SocialDenied,
+    /// The redirect lacks a parameter (SDK `MissingSocialUrlParamError`).
+    #[error("the browser came back without {param}: start again")]
+    SocialCallbackIncomplete {
+        /// `dynamicOauthState` or `dynamicOauthCode`.
+        param: &'static str,
+    },
+    /// `invalid_verification` on `providers/{p}/verify` (an expired or used code, a wrong
+    /// PKCE verifier), or a provider error in the redirect.
+    #[error("the sign-in with the provider was not accepted (it may have expired): start again")]
+    SocialRefused,
+    /// The system browser could not be opened.
+    #[error("the browser could not be opened ({0}): open the sign-in page yourself, or choose another method")]
+    BrowserUnavailable(String),
+    /// No redirect came back from the browser in time.
+    #[error("no answer came from the browser within {} minutes: start again", .0.as_secs() / 60)]
+    BrowserTimedOut(std::time::Duration),
+    /// No loopback port could be opened to receive the browser's answer.
+    #[error("{0}")]
+    LoopbackUnavailable(String),
 }
 
 fn wrong_pin_message(tries_left: u8) -> String {
@@ -289,6 +333,16 @@ impl StepUpError {
             Self::WalletLinkedToAnotherUser => "wallet_already_linked_to_another_user",
             Self::MergeAccountsConfirmation => "merge_accounts_confirmation",
             Self::WalletScreeningBlocked => "wallet_screening_blocked",
+            Self::SocialProviderUnavailable { .. } => "social_provider_unavailable",
+            Self::SocialAccountNotLinked { .. } => "social_account_not_linked",
+            Self::SocialAccountLinkedToAnotherUser => "social_account_already_exists",
+            Self::SocialStateMismatch => "invalid_redirect_storage_state",
+            Self::SocialDenied => "social_denied",
+            Self::SocialCallbackIncomplete { .. } => "missing_social_url_param",
+            Self::SocialRefused => "social_refused",
+            Self::BrowserUnavailable(_) => "browser_unavailable",
+            Self::BrowserTimedOut(_) => "browser_timed_out",
+            Self::LoopbackUnavailable(_) => "loopback_unavailable",
         }
     }
 
@@ -368,6 +422,7 @@ impl StepUpError {
             Some(codes::REASSIGN_WALLET_CONFIRM) => Self::WalletLinkedToAnotherUser,
             Some(codes::MERGE_ACCOUNTS_CONFIRMATION) => Self::MergeAccountsConfirmation,
             Some(codes::CHAINALYSIS_BLOCKED_WALLET) => Self::WalletScreeningBlocked,
+            Some(codes::SOCIAL_ACCOUNT_ALREADY_EXISTS) => Self::SocialAccountLinkedToAnotherUser,
             Some(codes::UNAUTHORIZED) if status == 401 => Self::Unauthorized,
             _ if status == 429 => Self::RateLimited,
             code => Self::Api {

@@ -40,7 +40,10 @@
 //! - `verify/`: one [`Verification`] variant per method, one file each (as mini-redis's
 //!   `cmd/`): `email_otp` (also sends the code), `sms_otp`, `otp` (what the two share),
 //!   `totp`, `recovery_code`, `external_jwt`, `passkey`; `wallet`: step-up with an external
-//!   wallet's SIWE signature ([`WalletSigner`], [`StepUpClient::verify_wallet`]).
+//!   wallet's SIWE signature ([`WalletSigner`], [`StepUpClient::verify_wallet`]); `social`:
+//!   re-authentication with a linked social account in the system browser
+//!   ([`SystemBrowser`], [`StepUpClient::verify_social`], or [`StepUpClient::begin_social`] and
+//!   [`StepUpClient::complete_social`] for a dialog with Cancel).
 //! - `check`: `check_step_up` (and `check_step_up_outcome`, which says whether a "required"
 //!   came from the server or from failing closed), `has_elevated_access_token`,
 //!   [`choose_method`].
@@ -88,6 +91,6 @@ pub use store::TokenStore;
 pub use tokens::TokenStatus;
 pub use vault::{ElevatedToken, MemoryVault, SessionRecord, TokenVault, VaultError, VaultSnapshot};
 pub use verify::{
-    LocalKeySigner, OtpChannel, OtpVerification, PhoneNumber, Verification, VerifyOutcome,
-    WalletAccount, WalletChallenge, WalletSigner,
+    LocalKeySigner, OtpChannel, OtpVerification, PhoneNumber, SocialAccount, SocialPending,
+    SystemBrowser, Verification, VerifyOutcome, WalletAccount, WalletChallenge, WalletSigner,
 };

@@ -14,5 +14,8 @@ pub use crate::passkey::{
 };
 pub use crate::tokens::TokenStatus;
 pub use crate::vault::{MemoryVault, TokenVault, VaultError};
-pub use crate::verify::{OtpChannel, OtpVerification, PhoneNumber, Verification, VerifyOutcome};
+pub use crate::verify::{
+    OtpChannel, OtpVerification, PhoneNumber, SocialAccount, SocialPending, SystemBrowser,
+    Verification, VerifyOutcome,
+};
 pub use stepup_protocol::{Secret, StepUpCheck, StepUpCredential, TokenScope};

@@ -72,6 +72,10 @@ pub mod codes {
     pub const REASSIGN_WALLET_CONFIRM: &str = "reassign_wallet_confirm";
     /// Wallet verify: blocked by the project's screening (SDK `WalletScreeningBlockedError`).
     pub const CHAINALYSIS_BLOCKED_WALLET: &str = "chainalysis_blocked_wallet";
+    /// Social verify: the provider account is linked to another user.
+    pub const SOCIAL_ACCOUNT_ALREADY_EXISTS: &str = "social_account_already_exists";
+    /// The provider is not enabled in this environment.
+    pub const PROVIDER_NOT_AVAILABLE: &str = "provider_not_available";
     /// Passkey unknown.
     pub const PASSKEY_NOT_FOUND: &str = "passkey_not_found";
     /// Generic rate limit (429).

@@ -3,7 +3,8 @@
 //! The sandbox serves the same paths as Dynamic (`/api/v0/sdk/{environmentId}/...`) for
 //! everything Stepup Desktop and the official JS SDK use: settings, nonces, email/SMS sign-in,
 //! sessions, `stepUp/check`, every step-up verification (email/SMS code, TOTP, recovery code,
-//! external-auth assertion) and the scope-protected actions (TOTP registration, MFA device
+//! external-auth assertion, external wallet, linked social account through the sandbox's own
+//! provider pages) and the scope-protected actions (TOTP registration, MFA device
 //! removal, wallet key export). Verification is real: RFC 6238 TOTP with replay protection,
 //! attempt limits, hashed recovery codes, ES256 session and elevated-token JWTs with
 //! single-use enforced server-side, device nonce signatures.
@@ -37,13 +38,16 @@
 //!   - `passkeys.rs` with `passkeys/registration.rs`, `passkeys/assertion.rs` and
 //!     `passkeys/eddsa.rs` (WebAuthn §7.1/§7.2 for Ed25519).
 //!   - `wallets.rs`: the demo wallet and the key export.
+//!   - `social.rs`: social re-authentication (providers, `initAuth`, the provider's page,
+//!     Dynamic's redirect, `providers/{p}/verify`).
 //!   - `settings.rs`: `GET settings`.
 //!   - `users.rs`: creating users, finding them by email or phone.
 //!   - `demo.rs`: the demo user's seed and view.
 //! - `http` (private), thin: `http/router.rs` (the route table, request logging that never
 //!   records a secret), `http/extractors.rs` (environment, session, device signature, the
 //!   presented elevated token, JSON bodies; every failure an `{error, code}` body),
-//!   `http/handlers.rs` (one function per route), `http/views.rs` (sandbox-only JSON views).
+//!   `http/handlers.rs` (one function per route), `http/views.rs` (sandbox-only JSON views),
+//!   `http/pages.rs` (the social provider's HTML and the flow's redirects).
 //! - `expiring_map` (private): the one bounded in-memory table whose entries expire by age
 //!   (nonces, pending email/SMS verifications, passkey ceremonies).
 //! - `validation` (private): input bounds, email and phone normal forms.
@@ -78,6 +82,9 @@ use tokio::task::JoinHandle;
 pub use authority::rate_limits::VerificationLimits;
 pub use crypto::totp_code_at;
 pub use error::{ApiError, SandboxError};
+
+/// How long a social sign-in's code (the provider's, and `dynamicOauthCode`) is valid, ms.
+pub const SOCIAL_CODE_TTL_MS: i64 = authority::social::CODE_TTL_MS;
 pub use http::listener::ConnectionLimits;
 
 /// The environment id the sandbox serves by default.
@@ -237,6 +244,23 @@ pub struct DemoUser {
     /// sandbox cannot hold the user's authenticator, so it hands it to the app, which seals it
     /// in its keychain (`PasskeyStateStore::save`). Only the demo user has one.
     pub device_passkey_state: Option<Secret>,
+    /// Linked social accounts (verified `oauth` credentials), in [`UserSpec::social`]'s order.
+    pub social_accounts: Vec<SocialAccount>,
+}
+
+/// A linked social account, as the sandbox's provider pages know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocialAccount {
+    /// `google` or `github`.
+    pub provider: String,
+    /// The provider's id of the account (what `login_hint` may name, with the username).
+    pub account_id: String,
+    /// The account's name at the provider: an email for Google, a login for GitHub.
+    pub username: String,
+    /// The name its authorisation page shows.
+    pub display_name: String,
+    /// Its verified-credential id.
+    pub credential_id: String,
 }
 
 /// What [`RunningSandbox::create_user`] creates.
@@ -258,6 +282,9 @@ pub struct UserSpec {
     /// Enrol a device passkey (a soft token), marked as the default MFA device; its state
     /// comes back in [`DemoUser::device_passkey_state`].
     pub passkey: bool,
+    /// Link a social account of each of these providers (`google`, `github`: the sandbox's
+    /// providers), named after the email (`alice@gmail.example`, `alice-gh`).
+    pub social: Vec<String>,
 }
 
 /// The sandbox server.
@@ -269,17 +296,19 @@ impl Sandbox {
         config: SandboxConfig,
         addr: SocketAddr,
     ) -> Result<RunningSandbox, SandboxError> {
-        let authority = authority::Authority::new(&config)?;
-        let shared = Arc::new(http::Shared {
-            env: config.environment_id.clone(),
-            authority: Mutex::new(authority),
-        });
+        let mut authority = authority::Authority::new(&config)?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| SandboxError::Bind { addr, source })?;
         let local = listener
             .local_addr()
             .map_err(|source| SandboxError::Bind { addr, source })?;
+        // The social providers' pages are this sandbox's own: their URLs name its address.
+        authority.set_public_origin(format!("http://{local}"));
+        let shared = Arc::new(http::Shared {
+            env: config.environment_id.clone(),
+            authority: Mutex::new(authority),
+        });
         let router = http::router(shared.clone());
         let connection_limits = config.connection_limits;
         let (tx, rx) = oneshot::channel::<()>();

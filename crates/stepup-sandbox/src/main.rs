@@ -106,6 +106,14 @@ async fn main() -> ExitCode {
         if let Some(wallet) = &demo.wallet_id {
             println!("  wallet id:      {wallet}");
         }
+        for account in &demo.social_accounts {
+            println!(
+                "  {:<15} {} (Allow it on the sandbox's {} page)",
+                format!("{}:", account.provider),
+                account.username,
+                account.provider
+            );
+        }
         println!(
             "  outbox / demo:  {}/sandbox/{}/outbox  /demo",
             sandbox.base_url(),

@@ -103,6 +103,26 @@ pub(crate) struct UserRecord {
     /// by signing a SIWE message (`POST wallets/verify`).
     #[serde(default)]
     pub external_wallets: Vec<ExternalWalletRecord>,
+    /// Linked social (OAuth) accounts, verified credentials that re-authenticate through the
+    /// provider's authorisation page (`providers/{p}/verify`).
+    #[serde(default)]
+    pub social_accounts: Vec<SocialAccountRecord>,
+}
+
+/// A linked social account: a verified `oauth` credential.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SocialAccountRecord {
+    /// Verified-credential id.
+    pub credential_id: String,
+    /// The provider (`google`, `github`).
+    pub provider: String,
+    /// The provider's id of the account (its `sub`), unique per provider.
+    pub account_id: String,
+    /// The account's name at the provider (an email for Google, a login for GitHub).
+    pub username: String,
+    /// The name shown for the account.
+    pub display_name: String,
 }
 
 /// A verified external wallet credential.
@@ -701,6 +721,7 @@ mod crash_tests {
             mfa_failures_ms: Vec::new(),
             passkeys: Vec::new(),
             external_wallets: Vec::new(),
+            social_accounts: Vec::new(),
         }
     }
 

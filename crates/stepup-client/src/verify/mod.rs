@@ -1,7 +1,8 @@
 //! Verifications: one [`Verification`] variant per method, one file per variant (as
 //! mini-redis's `cmd/`): `email_otp`, `sms_otp` (with `otp`, what the two share), `totp`,
-//! `recovery_code`, `external_jwt`, `passkey`; and `wallet` (SIWE), which has its own
-//! methods because a dialog shows the message before the wallet signs it. Each checks its input before any request, asks
+//! `recovery_code`, `external_jwt`, `passkey`; `wallet` (SIWE), which has its own
+//! methods because a dialog shows the message before the wallet signs it; and `social`
+//! (the system browser and a loopback redirect), two phases so a dialog can wait with Cancel. Each checks its input before any request, asks
 //! for `requested_scopes` and stores the elevated token it earns; all but external auth also
 //! rotate the session.
 
@@ -11,11 +12,16 @@ mod otp;
 mod passkey;
 mod recovery_code;
 mod sms_otp;
+mod social;
 mod totp;
 mod wallet;
 
 pub use otp::{OtpChannel, OtpVerification};
 pub use sms_otp::PhoneNumber;
+pub use social::{
+    build_oauth_url, pkce_challenge, uses_pkce, ProviderSettings, SocialAccount, SocialPending,
+    SystemBrowser, CODE_VERIFIER_LEN, STATE_LEN,
+};
 pub use wallet::{
     domain_and_uri, eip55, iso_8601_ms, normalize_signature, personal_message_hash,
     recover_personal_signer, sign_in_statement, wallet_name_with_chain, LocalKeySigner, SignFuture,

@@ -62,6 +62,20 @@ pub struct JwtVerifiedCredential {
         skip_serializing_if = "Option::is_none"
     )]
     pub oauth_username: Option<String>,
+    /// `oauth_display_name` (snake_case on the wire).
+    #[serde(
+        rename = "oauth_display_name",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub oauth_display_name: Option<String>,
+    /// `oauth_emails` (snake_case on the wire).
+    #[serde(
+        rename = "oauth_emails",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub oauth_emails: Option<Vec<String>>,
     /// `oauth_account_id` (snake_case on the wire).
     #[serde(
         rename = "oauth_account_id",

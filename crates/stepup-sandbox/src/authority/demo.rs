@@ -1,6 +1,6 @@
 //! The demo user: seeded once per state (`--seed-demo`), with a phone, a TOTP device,
 //! recovery codes, an embedded wallet, an external wallet (a key the demo view shows, so
-//! the demo can sign as it) and a device passkey; its remaining plaintext recovery
+//! the demo can sign as it), a linked Google account and a device passkey; its remaining plaintext recovery
 //! codes are kept in memory for the sandbox's `demo` view.
 
 use super::users::user_view;
@@ -24,6 +24,16 @@ impl Authority {
                     }
                     self.save()?;
                 }
+                // A state from before social accounts: the demo user's Google account now.
+                let user = self.state.users.get(&id);
+                if user.is_some_and(|u| u.social_accounts.is_empty()) {
+                    if let Some(user) = self.state.user_mut(&id) {
+                        let account = super::social::new_linked_account("google", user)
+                            .map_err(SandboxError::InvalidUser)?;
+                        user.social_accounts.push(account);
+                    }
+                    self.save()?;
+                }
                 return Ok(());
             }
         }
@@ -35,6 +45,7 @@ impl Authority {
             wallet: true,
             external_wallet: true,
             passkey: true,
+            social: vec!["google".into()],
         };
         let demo = self.create_user(spec)?;
         self.state.set_demo(

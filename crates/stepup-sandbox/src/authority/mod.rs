@@ -17,6 +17,8 @@
 //! - `passkeys` (with `passkeys/`): WebAuthn registration and step-up.
 //! - `wallets`: the embedded wallet and its key export; step-up with an external wallet.
 //! - `siwe`: the SIWE (EIP-4361) message parser, EIP-191 recovery, Keccak addresses.
+//! - `social`: social (OAuth) re-authentication: `initAuth`, the provider's authorisation
+//!   page, Dynamic's redirect, `providers/{p}/verify`.
 //! - `settings`: the project settings the SDK initialises against.
 //! - `users`: creating users and finding them by email or phone.
 //! - `demo`: the demo user's seed and its view.
@@ -39,6 +41,7 @@ mod recovery_codes;
 mod sessions;
 mod settings;
 pub(crate) mod siwe;
+pub(crate) mod social;
 mod step_up_check;
 mod tokens;
 mod totp;
@@ -112,6 +115,12 @@ pub(crate) struct Authority {
     /// Accepted SIWE messages by salted SHA-256 (11 min, at most 10 000; memory only): a
     /// message is accepted once.
     used_siwe_messages: ExpiringMap<()>,
+    /// Pending social sign-ins: `initAuth` states (10 min), shown authorisation pages
+    /// (10 min), provider codes and `dynamicOauthCode`s (60 s, single use); memory only.
+    social: social::SocialTables,
+    /// `http://HOST:PORT` of this sandbox as bound: what the providers' URLs in `settings`
+    /// name (the authorisation page, Dynamic's redirect). Set once the port is known.
+    public_origin: String,
 }
 
 impl Authority {
@@ -195,6 +204,8 @@ impl Authority {
             ceremonies: passkeys::ceremony_table(),
             app_origin,
             used_siwe_messages: wallets::used_message_table(),
+            social: social::SocialTables::new(),
+            public_origin: "http://127.0.0.1".into(),
         };
         if config.seed_demo {
             authority.seed_demo()?;

@@ -142,6 +142,8 @@ impl Authority {
             wallet_provider: None,
             oauth_provider: None,
             oauth_username: None,
+            oauth_display_name: None,
+            oauth_emails: None,
             oauth_account_id: None,
             embedded_wallet_id: None,
         };
@@ -176,6 +178,18 @@ impl Authority {
             c.public_identifier = Some(w.address.clone());
             c.wallet_name = Some(w.wallet_name.clone());
             c.wallet_provider = Some("browserExtension".into());
+            creds.push(c);
+        }
+        for a in &u.social_accounts {
+            let mut c = blank(&a.credential_id, CredentialFormat::Oauth);
+            c.public_identifier = Some(a.username.clone());
+            c.oauth_provider = Some(a.provider.clone());
+            c.oauth_username = Some(a.username.clone());
+            c.oauth_display_name = Some(a.display_name.clone());
+            c.oauth_account_id = Some(a.account_id.clone());
+            if a.username.contains('@') {
+                c.oauth_emails = Some(vec![a.username.clone()]);
+            }
             creds.push(c);
         }
         Ok(SdkUser {

@@ -26,7 +26,7 @@ impl Authority {
             "general": { "displayName": "Stepup Sandbox" },
             "privacy": {},
             "sdk": {},
-            "providers": [],
+            "providers": self.provider_settings(),
             "security": {
                 "mfa": {
                     "enabled": true,

@@ -1,6 +1,7 @@
 //! `stepUp/check`: whether a scope needs a fresh verification, and with what. A user with MFA
 //! is offered only its MFA devices (TOTP and passkeys; the default one, else the newest);
-//! any other user its email, phone and external wallets (the sign-in credential by default).
+//! any other user its email, phone, external wallets and linked social accounts (the sign-in
+//! credential by default).
 
 use stepup_protocol::{codes, CredentialFormat, StepUpCheck, StepUpCredential, TokenScope};
 
@@ -83,6 +84,19 @@ impl Authority {
                 format: CredentialFormat::Blockchain,
                 kind: None,
                 alias: Some(crypto::mask_address(&w.address)),
+            });
+        }
+        for a in &user.social_accounts {
+            credentials.push(StepUpCredential {
+                id: a.credential_id.clone(),
+                format: CredentialFormat::Oauth,
+                kind: None,
+                // Masked as an email is: the full name is in the user's own credentials.
+                alias: Some(if a.username.contains('@') {
+                    crypto::mask_email(&a.username)
+                } else {
+                    a.username.clone()
+                }),
             });
         }
         let default = self

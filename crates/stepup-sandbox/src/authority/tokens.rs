@@ -59,6 +59,11 @@ impl<S: ProtectedScope> PresentedToken<S> {
             scope: PhantomData,
         }
     }
+
+    /// Whether a (non-empty) token was sent.
+    pub(crate) fn is_present(&self) -> bool {
+        self.token.as_deref().is_some_and(|t| !t.is_empty())
+    }
 }
 
 impl Authority {

@@ -4,7 +4,7 @@
 use stepup_protocol::Secret;
 
 use super::otp::OtpTarget;
-use super::{recovery_codes, totp, wallets, Authority};
+use super::{recovery_codes, social, totp, wallets, Authority};
 use crate::error::SandboxError;
 use crate::store::{EmailRecord, PhoneRecord, UserRecord};
 use crate::validation::{normalize_email, normalize_phone};
@@ -26,6 +26,7 @@ fn new_user(email: Option<String>, phone: Option<PhoneRecord>, now_ms: i64) -> U
         mfa_failures_ms: Vec::new(),
         passkeys: Vec::new(),
         external_wallets: Vec::new(),
+        social_accounts: Vec::new(),
     }
 }
 
@@ -68,6 +69,17 @@ pub(super) fn user_view(user: &UserRecord) -> DemoUser {
             .first()
             .and_then(|w| w.demo_private_key.clone()),
         device_passkey_state: None,
+        social_accounts: user
+            .social_accounts
+            .iter()
+            .map(|a| crate::SocialAccount {
+                provider: a.provider.clone(),
+                account_id: a.account_id.clone(),
+                username: a.username.clone(),
+                display_name: a.display_name.clone(),
+                credential_id: a.credential_id.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -163,6 +175,11 @@ impl Authority {
         if spec.external_wallet {
             user.external_wallets
                 .push(wallets::new_demo_external_wallet());
+        }
+        for provider in &spec.social {
+            let account =
+                social::new_linked_account(provider, &user).map_err(SandboxError::InvalidUser)?;
+            user.social_accounts.push(account);
         }
         let mut created = user_view(&user);
         created.recovery_codes = plaintext;

@@ -88,6 +88,57 @@ impl FromRequestParts<AppState> for Authed {
     }
 }
 
+/// A caller who may be signed in: no `Authorization` is anonymous, a bearer that is sent must
+/// be a valid, live session (401 otherwise), as for [`Authed`].
+pub(super) struct MaybeAuthed(pub Option<SessionCtx>);
+
+impl FromRequestParts<AppState> for MaybeAuthed {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if parts.headers.get("authorization").is_none() {
+            return Ok(MaybeAuthed(None));
+        }
+        Authed::from_request_parts(parts, state)
+            .await
+            .map(|Authed(ctx)| MaybeAuthed(Some(ctx)))
+    }
+}
+
+/// The query string as pairs: at most 8 KiB and 32 pairs (hostile input).
+pub(super) struct QueryPairs(pub Vec<(String, String)>);
+
+/// The longest query string read.
+const MAX_QUERY_LEN: usize = 8 * 1024;
+/// The most query pairs read.
+const MAX_QUERY_PAIRS: usize = 32;
+
+/// Pairs of an `application/x-www-form-urlencoded` text, bounded like a query.
+pub(super) fn form_pairs(text: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    if text.len() > MAX_QUERY_LEN {
+        return Err(ApiError::invalid_request("the query or form is too long"));
+    }
+    let mut pairs = Vec::new();
+    for (k, v) in url::form_urlencoded::parse(text) {
+        if pairs.len() == MAX_QUERY_PAIRS {
+            return Err(ApiError::invalid_request(
+                "the query or form has too many parameters",
+            ));
+        }
+        pairs.push((k.into_owned(), v.into_owned()));
+    }
+    Ok(pairs)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        form_pairs(parts.uri.query().unwrap_or_default().as_bytes()).map(QueryPairs)
+    }
+}
+
 /// The device nonce signature of a path on the SDK's signed list, checked.
 pub(super) struct DeviceSigned;
 

@@ -12,15 +12,17 @@ use stepup_protocol::{
     EmailVerificationCreateRequest, EmailVerificationCreateResponse, ExportPrivateKeyRequest,
     ExportPrivateKeyResponse, ExternalAuthAssertionResponse, ExternalAuthVerifyRequest, MfaDevice,
     MfaDevicesResponse, MfaPasskeyRegisterRequest, MfaPasskeyRegistration, NonceResponse,
-    NoncesResponse, OtpSignInRequest, OtpVerifyRequest, PasskeyAuthRequest,
-    PasskeyAuthenticationOptions, PasskeyRegisterRequest, PasskeyRegistrationOptions,
-    RecoveryAuthRequest, SdkUser, SmsVerificationCreateRequest, SmsVerificationCreateResponse,
-    StepUpCheck, StepUpCheckRequest, TotpAuthRequest, TotpRegisterVerifyRequest, TotpRegistration,
-    VerifyResponse, WalletVerifyRequest,
+    NoncesResponse, OauthInitAuthRequest, OauthVerifyRequest, OtpSignInRequest, OtpVerifyRequest,
+    PasskeyAuthRequest, PasskeyAuthenticationOptions, PasskeyRegisterRequest,
+    PasskeyRegistrationOptions, RecoveryAuthRequest, SdkUser, SmsVerificationCreateRequest,
+    SmsVerificationCreateResponse, StepUpCheck, StepUpCheckRequest, TotpAuthRequest,
+    TotpRegisterVerifyRequest, TotpRegistration, VerifyResponse, WalletVerifyRequest,
 };
 
-use super::extractors::{ApiJson, Authed, ClientAddr, DeviceSigned, Env};
-use super::{views, AppState};
+use super::extractors::{
+    form_pairs, ApiJson, Authed, ClientAddr, DeviceSigned, Env, MaybeAuthed, QueryPairs,
+};
+use super::{pages, views, AppState};
 use crate::authority::{CredentialLink, CredentialUnlink, PresentedToken, WalletExport};
 use crate::error::ApiError;
 use crate::Channel;
@@ -337,6 +339,130 @@ pub(super) async fn export_private_key(
     let wallet_id = env.param("wallet_id")?.to_owned();
     s.with(|a| a.export_key(&ctx, &wallet_id, &req, &token))
         .map(Json)
+}
+
+// ---------------------------------------------------------------- social sign-in
+
+/// `POST providers/{p}/initAuth`: the state, the app's redirect URL, and the user if signed in.
+pub(super) async fn provider_init_auth(
+    State(s): State<AppState>,
+    env: Env,
+    MaybeAuthed(ctx): MaybeAuthed,
+    ApiJson(req): ApiJson<OauthInitAuthRequest>,
+) -> Result<StatusCode, ApiError> {
+    let provider = env.param("provider")?.to_owned();
+    s.with(|a| a.social_init_auth(ctx.as_ref(), &provider, &req))
+        .map(|()| StatusCode::NO_CONTENT)
+}
+
+/// `GET providers/{p}/redirect` (Dynamic's side): the provider's code becomes a
+/// `dynamicOauthCode` on its way to the app.
+pub(super) async fn provider_redirect(
+    State(s): State<AppState>,
+    env: Env,
+    QueryPairs(query): QueryPairs,
+) -> axum::response::Response {
+    let provider = match env.param("provider") {
+        Ok(p) => p.to_owned(),
+        Err(e) => return axum::response::IntoResponse::into_response(e),
+    };
+    match s.with(|a| a.social_redirect(&provider, &query)) {
+        Ok(location) => pages::redirect(&location),
+        Err(e) => pages::error(&e),
+    }
+}
+
+/// `POST providers/{p}/verify` (`credential:link` attached by the SDK; checked if sent).
+pub(super) async fn provider_verify(
+    State(s): State<AppState>,
+    env: Env,
+    Authed(ctx): Authed,
+    token: PresentedToken<CredentialLink>,
+    ApiJson(req): ApiJson<OauthVerifyRequest>,
+) -> Reply<VerifyResponse> {
+    let provider = env.param("provider")?.to_owned();
+    s.with(|a| a.social_verify(&ctx, &provider, &req, &token))
+        .map(Json)
+}
+
+/// `GET sandbox/{env}/oauth/{p}/authorize`: the provider's authorisation page.
+pub(super) async fn oauth_authorize(
+    State(s): State<AppState>,
+    env: Env,
+    QueryPairs(query): QueryPairs,
+) -> axum::response::Response {
+    let provider = match env.param("provider") {
+        Ok(p) => p.to_owned(),
+        Err(e) => return axum::response::IntoResponse::into_response(e),
+    };
+    match s.with(|a| a.social_authorize(&provider, &query)) {
+        Ok(view) => pages::consent(&view),
+        Err(e) => pages::error(&e),
+    }
+}
+
+/// `POST sandbox/{env}/oauth/{p}/authorize` (a form: `consent`, `decision=allow|deny`), from
+/// the page itself: a browser's `Origin`, when sent, must be this sandbox's.
+pub(super) async fn oauth_decide(
+    State(s): State<AppState>,
+    env: Env,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    let refuse = |status: u16, message: &str| {
+        pages::error(&crate::authority::social::PageError {
+            status,
+            message: message.into(),
+        })
+    };
+    let Ok(provider) = env.param("provider").map(str::to_owned) else {
+        return refuse(500, "missing provider");
+    };
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if let Some(origin) = headers.get(axum::http::header::ORIGIN) {
+        if origin.to_str().ok() != Some(format!("http://{host}").as_str()) {
+            return refuse(403, "Only the authorisation page itself can answer it.");
+        }
+    }
+    let form = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !form {
+        return refuse(415, "The answer must be the page's form.");
+    }
+    let Ok(pairs) = form_pairs(&body) else {
+        return refuse(400, "The form is too long.");
+    };
+    let field = |name: &str| {
+        let mut values = pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str());
+        match (values.next(), values.next()) {
+            (Some(v), None) => Some(v),
+            _ => None,
+        }
+    };
+    let allow = match field("decision") {
+        Some("allow") => true,
+        Some("deny") => false,
+        _ => return refuse(400, "The form says neither Allow nor Deny."),
+    };
+    let Some(consent) = field("consent").filter(|c| c.len() <= 128) else {
+        return refuse(400, "The form has no consent.");
+    };
+    match s.with(|a| a.social_decide(&provider, consent, allow)) {
+        Ok(location) => pages::redirect(&location),
+        Err(e) => pages::error(&e),
+    }
 }
 
 // ---------------------------------------------------------------- sandbox-only views

@@ -8,6 +8,7 @@
 //!   elevated token, and JSON bodies whose every failure is a `{error, code}` 422.
 //! - `handlers`: one function per route.
 //! - `views`: the JSON of the sandbox-only views.
+//! - `pages`: the HTML of the sandbox's social provider and the redirects of the flow.
 //! - `listener`: the accept loop's bounds: connections at once, idle and lifetime timeouts.
 
 use std::sync::{Mutex, PoisonError};
@@ -17,6 +18,7 @@ use crate::authority::Authority;
 mod extractors;
 mod handlers;
 pub(crate) mod listener;
+mod pages;
 mod router;
 mod views;
 

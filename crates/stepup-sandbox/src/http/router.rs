@@ -28,6 +28,10 @@ pub(crate) fn router(shared: AppState) -> Router {
         .route("/smsVerifications/signin", post(sms_signin))
         .route("/smsVerifications/verify", post(sms_verify))
         .route("/wallets/verify", post(wallet_verify))
+        .route("/providers/{provider}/initAuth", post(provider_init_auth))
+        .route("/providers/{provider}/redirect", get(provider_redirect))
+        // POST: credential:link, checked when sent (the SDK attaches it), not required.
+        .route("/providers/{provider}/verify", post(provider_verify))
         .route("/refresh", post(refresh))
         .route("/users", get(get_user))
         .route("/revoke", post(revoke))
@@ -65,7 +69,12 @@ pub(crate) fn router(shared: AppState) -> Router {
         );
     let sandbox = Router::new()
         .route("/outbox", get(outbox))
-        .route("/demo", get(demo));
+        .route("/demo", get(demo))
+        // The social provider's authorisation page (a stand-in for Google's, GitHub's).
+        .route(
+            "/oauth/{provider}/authorize",
+            get(oauth_authorize).post(oauth_decide),
+        );
     Router::new()
         .nest("/api/v0/sdk/{env}", sdk)
         .nest("/api/v0/sandbox/{env}", sandbox)

@@ -38,5 +38,12 @@ pub(super) fn demo(demo: &DemoUser, code: Option<String>) -> Value {
         "passkeyDeviceId": demo.passkey_device_id,
         "externalWalletAddress": demo.external_wallet_address,
         "externalWalletPrivateKey": demo.external_wallet_private_key.as_ref().map(|k| k.expose().to_owned()),
+        "socialAccounts": demo.social_accounts.iter().map(|a| json!({
+            "provider": a.provider,
+            "accountId": a.account_id,
+            "username": a.username,
+            "displayName": a.display_name,
+            "credentialId": a.credential_id,
+        })).collect::<Vec<_>>(),
     })
 }

@@ -184,6 +184,7 @@ pub fn mfa_user(email: &str) -> UserSpec {
         phone: None,
         passkey: false,
         external_wallet: false,
+        social: Vec::new(),
     }
 }
 
