@@ -13,7 +13,7 @@
 # Screenshots and logs go to ci-artifacts/e2e/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-for tool in xvfb-run dbus-run-session gnome-keyring-daemon WebKitWebDriver curl node xclip /usr/libexec/at-spi-bus-launcher chromium; do
+for tool in xvfb-run dbus-run-session gnome-keyring-daemon WebKitWebDriver curl node xclip /usr/libexec/at-spi-bus-launcher chromium chromedriver; do
   command -v "$tool" >/dev/null || { echo "e2e: $tool is missing: running tests/e2e/setup.sh"; "$ROOT/tests/e2e/setup.sh"; break; }
 done
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"

@@ -13,8 +13,9 @@ PACKAGES=(
   xvfb xauth webkit2gtk-driver dbus-daemon gnome-keyring x11-utils xdg-utils desktop-file-utils imagemagick curl xclip
   # the accessibility test (a11y.py, run by /usr/bin/python3): the AT-SPI bus and its Python bindings
   at-spi2-core gir1.2-atspi-2.0 python3-gi
-  # the system browser a link's return_to opens in (tests/e2e/browser.sh: headless, loopback only)
-  chromium
+  # the system browser a link's return_to opens in (tests/e2e/browser.sh: headless, loopback only),
+  # and its WebDriver, which drives the wallet page the app opens there
+  chromium chromium-driver
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
