@@ -40,7 +40,7 @@ export async function signInBrowser(dialog) {
   const { request } = state;
   const error = await continueInBrowser(dialog, method.browser);
   afterFailure(dialog, request, error);
-  if (error && dialog.showing(request)) el.browserSign.focus();
+  if (error && dialog.showing(request)) { el.browserSign.focus(); el.error.scrollIntoView({ block: 'nearest' }); }
 }
 
 /** "Paste a signature": opens (or closes) the field. */
@@ -66,7 +66,7 @@ export async function verifyPasted(dialog) {
   const { request } = state;
   const error = await dialog.verify({ signature: typed });
   afterFailure(dialog, request, error);
-  if (error && dialog.showing(request)) { el.signature.focus(); el.signature.select(); }
+  if (error && dialog.showing(request)) { el.signature.focus(); el.signature.select(); el.error.scrollIntoView({ block: 'nearest' }); }
 }
 
 function afterFailure(dialog, request, error) {

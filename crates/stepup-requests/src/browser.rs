@@ -82,7 +82,10 @@ pub fn read_wallet_answer(body: &[u8]) -> Result<WalletPageAnswer, AppError> {
     match (raw.signature, raw.error) {
         (Some(signature), None) => {
             if signature.len() > MAX_SIGNATURE_CHARS
-                || raw.address.as_ref().is_some_and(|a| a.len() > MAX_ADDRESS_CHARS)
+                || raw
+                    .address
+                    .as_ref()
+                    .is_some_and(|a| a.len() > MAX_ADDRESS_CHARS)
             {
                 return Err(bad());
             }
@@ -167,10 +170,12 @@ pub fn wallet_page_html(challenge: &WalletChallenge) -> String {
 
 fn hex_of(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// The wallet page: plain HTML, its style and script inline under the receiver's CSP nonce, no
@@ -272,19 +277,30 @@ mod tests {
     fn the_page_shows_the_message_as_text_and_carries_it_hex_encoded() {
         let c = challenge("a.example wants you\n<script>x</script> & \u{2028}é");
         let html = wallet_page_html(&c);
-        assert!(html.contains("a.example wants you\n&lt;script&gt;x&lt;/script&gt; &amp; \u{2028}é</pre>"));
-        assert!(!html.contains("<script>x"), "the message is text, never markup");
+        assert!(html
+            .contains("a.example wants you\n&lt;script&gt;x&lt;/script&gt; &amp; \u{2028}é</pre>"));
+        assert!(
+            !html.contains("<script>x"),
+            "the message is text, never markup"
+        );
         assert!(html.contains(&format!("\"0x{}\"", hex_of(c.message.as_bytes()))));
         assert!(html.contains("const ADDRESS = \"0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf\";"));
         assert!(!html.contains("{{"), "every placeholder filled");
-        assert_eq!(html.matches("nonce=\"%CSP_NONCE%\"").count(), 2, "the style and the script");
+        assert_eq!(
+            html.matches("nonce=\"%CSP_NONCE%\"").count(),
+            2,
+            "the style and the script"
+        );
         assert!(!html.contains("src="), "no external script or image");
         let options = wallet_page(&c);
         assert_eq!(
             html_escape("<script>x</script> & \""),
             "&lt;script&gt;x&lt;/script&gt; &amp; &quot;"
         );
-        assert_eq!(script_string("</script>\u{2028}&"), "\"\\u003c/script\\u003e\\u2028\\u0026\"");
+        assert_eq!(
+            script_string("</script>\u{2028}&"),
+            "\"\\u003c/script\\u003e\\u2028\\u0026\""
+        );
         assert_eq!(hex_of("hé".as_bytes()), "68c3a9");
         assert_eq!(options.accept, stepup_client::loopback::Accept::Post);
     }
@@ -293,8 +309,10 @@ mod tests {
     fn answers_are_read_bounded_and_strict() {
         let sig = format!("0x{}1b", "ab".repeat(64));
         let signed = read_wallet_answer(
-            format!(r#"{{"signature":"{sig}","address":"0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf"}}"#)
-                .as_bytes(),
+            format!(
+                r#"{{"signature":"{sig}","address":"0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf"}}"#
+            )
+            .as_bytes(),
         )
         .expect("read");
         assert_eq!(
@@ -303,10 +321,13 @@ mod tests {
                 signature: Secret::new(sig)
             }
         );
-        let rejected =
-            read_wallet_answer(br#"{"error":"User rejected the request.","code":4001}"#).expect("read");
-        assert!(matches!(rejected, WalletPageAnswer::Refused(AppError::WalletPage(ref m)) if m.contains("you refused")));
-        let other = read_wallet_answer(b"{\"error\":\"boom\\u0007 \\nbad\",\"code\":-32000}").expect("read");
+        let rejected = read_wallet_answer(br#"{"error":"User rejected the request.","code":4001}"#)
+            .expect("read");
+        assert!(
+            matches!(rejected, WalletPageAnswer::Refused(AppError::WalletPage(ref m)) if m.contains("you refused"))
+        );
+        let other = read_wallet_answer(b"{\"error\":\"boom\\u0007 \\nbad\",\"code\":-32000}")
+            .expect("read");
         match other {
             WalletPageAnswer::Refused(AppError::WalletPage(m)) => {
                 assert!(m.contains("“boom bad”"), "{m}");

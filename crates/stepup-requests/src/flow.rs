@@ -3,12 +3,12 @@
 //! server without the lock, and moves the request along its lifecycle afterwards. The
 //! commands of the app are one-line calls into these.
 
+use crate::browser::{read_wallet_answer, wallet_page, BrowserWait, WalletPageAnswer};
 use crate::desk::SharedDesk;
 use crate::error::AppError;
 use crate::method::Method;
 use crate::phone::phone_of;
 use crate::request::Outcome;
-use crate::browser::{read_wallet_answer, wallet_page, BrowserWait, WalletPageAnswer};
 use crate::views::{
     CheckView, CredentialView, ExportOffer, ExportedKeyView, HistoryEntry, SentView, VerifiedView,
     WalletMessageView,
@@ -64,8 +64,15 @@ pub enum Proof {
 /// Why an offered wallet credential cannot step up here, if it cannot: only the user's
 /// external wallets can (an embedded wallet is Dynamic's own: "embedded wallets cannot be
 /// used for step-up authentication").
-fn wallet_unavailable(client: &StepUpClient, credential: &StepUpCredential) -> Option<&'static str> {
-    if client.external_wallets().iter().any(|w| w.id == credential.id) {
+fn wallet_unavailable(
+    client: &StepUpClient,
+    credential: &StepUpCredential,
+) -> Option<&'static str> {
+    if client
+        .external_wallets()
+        .iter()
+        .any(|w| w.id == credential.id)
+    {
         return None;
     }
     let embedded = client.current_user().is_some_and(|u| {
@@ -318,7 +325,10 @@ pub async fn verify(
                 let device =
                     open.credential(credential_id.as_deref().unwrap_or(""), Method::Totp)?;
                 let device_id = Some(device.id.clone());
-                (Method::Totp, Run::Client(Verification::Totp { device_id, code }))
+                (
+                    Method::Totp,
+                    Run::Client(Verification::Totp { device_id, code }),
+                )
             }
             Proof::Code {
                 method: method @ (Method::EmailOtp | Method::SmsOtp),
@@ -444,7 +454,10 @@ fn wallet_account(
         .ok_or(StepUpError::WalletNotLinked)?;
     let mut account = WalletAccount::browser_extension(
         address,
-        verified.wallet_name.clone().unwrap_or_else(|| "wallet".into()),
+        verified
+            .wallet_name
+            .clone()
+            .unwrap_or_else(|| "wallet".into()),
     );
     if let Some(provider) = verified.wallet_provider.clone() {
         account.provider = provider;
@@ -467,7 +480,9 @@ pub async fn wallet_message(
         let desk = desk.lock();
         desk.require_shown(id)?;
         desk.require_matched(id)?;
-        desk.get(id)?.credential(credential_id, Method::Wallet)?.clone()
+        desk.get(id)?
+            .credential(credential_id, Method::Wallet)?
+            .clone()
     };
     let account = wallet_account(client, &credential)?;
     let challenge = client.wallet_challenge(&account).await?;
@@ -514,7 +529,11 @@ pub async fn sign_in_browser(
             tracing::warn!(request = id, "no system browser to open the wallet page in");
         }
     }
-    tracing::info!(request = id, origin = receiver.origin(), "wallet page served; waiting for its answer");
+    tracing::info!(
+        request = id,
+        origin = receiver.origin(),
+        "wallet page served; waiting for its answer"
+    );
     let answer = receiver.wait(DEFAULT_WAIT).await;
     if let Ok(open) = desk.lock().get_mut(id) {
         open.end_browser();

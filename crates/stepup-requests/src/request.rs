@@ -12,11 +12,11 @@
 //! was sent on that channel, and a request approved only once it was offered: each is a
 //! method that needs the stage, never a flag to remember to check.
 
+use crate::browser::BrowserWait;
 use crate::error::AppError;
 use crate::link::StepUpRequest;
 use crate::method::Method;
 use serde::Serialize;
-use crate::browser::BrowserWait;
 use stepup_client::{OtpChannel, OtpVerification, StepUpCredential, WalletChallenge};
 use tokio::sync::oneshot;
 

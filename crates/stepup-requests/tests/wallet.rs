@@ -8,8 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stepup_client::{
-    Config, LocalKeySigner, ManualClock, MemoryVault, Secret, StepUpClient, StepUpError,
-    TokenVault,
+    Config, LocalKeySigner, ManualClock, MemoryVault, Secret, StepUpClient, StepUpError, TokenVault,
 };
 use stepup_requests::desk::{ReturnOpener, MIN_SHOWN_MS};
 use stepup_requests::flow::{self, Proof};
@@ -92,9 +91,10 @@ impl World {
             let mut desk = self.desk.lock();
             desk.ui_ready();
             match desk.receive_link(LINK, &ReturnToAllowList::default(), 0) {
-                Delivery::Now(LinkEvent::Request { request }) => request.id,
-                other => panic!("{other:?}"),
+                Delivery::Now(LinkEvent::Request { request }) => Some(request.id),
+                _ => None,
             }
+            .expect("a request")
         };
         let view = flow::begin(&self.desk, &self.client, id, None, 0)
             .await
@@ -129,8 +129,14 @@ impl World {
 /// POSTs `body` to the wallet page's answer path as the page's own script does (same origin).
 async fn post_answer(page_url: &str, body: &str) -> u16 {
     let url = url::Url::parse(page_url).expect("url");
-    let host = format!("{}:{}", url.host_str().expect("host"), url.port().expect("port"));
-    let mut stream = tokio::net::TcpStream::connect(&host).await.expect("connect");
+    let host = format!(
+        "{}:{}",
+        url.host_str().expect("host"),
+        url.port().expect("port")
+    );
+    let mut stream = tokio::net::TcpStream::connect(&host)
+        .await
+        .expect("connect");
     let request = format!(
         "POST {}answer HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\nSec-Fetch-Site: same-origin\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -149,8 +155,14 @@ async fn post_answer(page_url: &str, body: &str) -> u16 {
 
 async fn get_page(page_url: &str) -> String {
     let url = url::Url::parse(page_url).expect("url");
-    let host = format!("{}:{}", url.host_str().expect("host"), url.port().expect("port"));
-    let mut stream = tokio::net::TcpStream::connect(&host).await.expect("connect");
+    let host = format!(
+        "{}:{}",
+        url.host_str().expect("host"),
+        url.port().expect("port")
+    );
+    let mut stream = tokio::net::TcpStream::connect(&host)
+        .await
+        .expect("connect");
     let request = format!("GET {} HTTP/1.1\r\nHost: {host}\r\n\r\n", url.path());
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut reply = String::new();
@@ -166,7 +178,12 @@ async fn opened_url(w: &World, count: usize) -> String {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("no page was opened");
+    w.opened
+        .lock()
+        .expect("opened")
+        .get(count - 1)
+        .cloned()
+        .expect("a page was opened")
 }
 
 #[tokio::test]
@@ -188,7 +205,9 @@ async fn a_pasted_signature_by_the_chosen_wallet_approves_and_another_address_is
         .await
         .expect("message");
     assert_eq!(shown.address, w.key().address());
-    assert!(shown.message.starts_with("app.stepup.example wants you to sign in with your Ethereum account:\n"));
+    assert!(shown
+        .message
+        .starts_with("app.stepup.example wants you to sign in with your Ethereum account:\n"));
     // Signed by another key: refused before it is sent, naming the signer; the message stays.
     let mut other = [7u8; 32];
     other[0] = 1;
@@ -211,27 +230,54 @@ async fn a_pasted_signature_by_the_chosen_wallet_approves_and_another_address_is
         "{refused}"
     );
     // Not 65 bytes of hex: refused before it is sent.
-    let short = flow::verify(&w.desk, &w.client, id, w.paste(&credential, "0x1234".into()), None, MIN_SHOWN_MS)
-        .await
-        .expect_err("short");
+    let short = flow::verify(
+        &w.desk,
+        &w.client,
+        id,
+        w.paste(&credential, "0x1234".into()),
+        None,
+        MIN_SHOWN_MS,
+    )
+    .await
+    .expect_err("short");
     assert_eq!(short.code(), "invalid_input");
     // Too soon after it appeared: refused, whatever the signature.
     w.desk.lock().show(id, 0).expect("shown");
     let signature = w.key().sign(&shown.message);
     assert_eq!(
-        flow::verify(&w.desk, &w.client, id, w.paste(&credential, signature.clone()), None, MIN_SHOWN_MS - 1)
-            .await
-            .err(),
+        flow::verify(
+            &w.desk,
+            &w.client,
+            id,
+            w.paste(&credential, signature.clone()),
+            None,
+            MIN_SHOWN_MS - 1
+        )
+        .await
+        .err(),
         Some(AppError::TooSoon)
     );
     // The right wallet's signature of the very message shown: approved, token stored.
-    let verified = flow::verify(&w.desk, &w.client, id, w.paste(&credential, signature), None, MIN_SHOWN_MS)
-        .await
-        .expect("approved");
-    assert!(verified.scopes.iter().any(|s| s.as_str() == "credential:link"));
+    let verified = flow::verify(
+        &w.desk,
+        &w.client,
+        id,
+        w.paste(&credential, signature),
+        None,
+        MIN_SHOWN_MS,
+    )
+    .await
+    .expect("approved");
+    assert!(verified
+        .scopes
+        .iter()
+        .any(|s| s.as_str() == "credential:link"));
     assert!(w.desk.lock().get(id).is_err(), "the request ended");
     let history = w.desk.lock().history();
-    assert_eq!(history.first().map(|h| (h.outcome, h.method)), Some((Outcome::Approved, Some(Method::Wallet))));
+    assert_eq!(
+        history.first().map(|h| (h.outcome, h.method)),
+        Some((Outcome::Approved, Some(Method::Wallet)))
+    );
 }
 
 #[tokio::test]
@@ -243,7 +289,10 @@ async fn the_browser_wallet_page_answers_once_and_its_signature_approves() {
         .expect("message");
     // Before the request could be read, no page is served.
     w.desk.lock().show(id, 0).expect("shown");
-    let too_soon = flow::sign_in_browser(&w.desk, &w.client, id, &credential, None, &|| MIN_SHOWN_MS - 1).await;
+    let too_soon = flow::sign_in_browser(&w.desk, &w.client, id, &credential, None, &|| {
+        MIN_SHOWN_MS - 1
+    })
+    .await;
     assert_eq!(too_soon.err(), Some(AppError::TooSoon));
     assert!(w.opened.lock().expect("opened").is_empty());
 
@@ -271,7 +320,10 @@ async fn the_browser_wallet_page_answers_once_and_its_signature_approves() {
     );
     assert_eq!(post_answer(&url, &body).await, 200);
     let verified = signing.await.expect("task").expect("approved");
-    assert!(verified.scopes.iter().any(|s| s.as_str() == "credential:link"));
+    assert!(verified
+        .scopes
+        .iter()
+        .any(|s| s.as_str() == "credential:link"));
     // The receiver is gone with its answer: a second answer finds no one.
     let url2 = url::Url::parse(&url).expect("url");
     let again = tokio::net::TcpStream::connect((
@@ -280,7 +332,10 @@ async fn the_browser_wallet_page_answers_once_and_its_signature_approves() {
     ))
     .await;
     assert!(again.is_err(), "the port closed");
-    assert_eq!(flow::open_browser_again(&w.desk, id).err(), Some(AppError::RequestNotFound));
+    assert_eq!(
+        flow::open_browser_again(&w.desk, id).err(),
+        Some(AppError::RequestNotFound)
+    );
 }
 
 #[tokio::test]
@@ -302,21 +357,44 @@ async fn cancel_ends_the_wait_and_the_wallet_s_refusal_is_said() {
     let cancelled = signing.await.expect("task").expect_err("cancelled");
     assert_eq!(cancelled, AppError::Client(StepUpError::Cancelled));
     let u = url::Url::parse(&url).expect("url");
-    assert!(tokio::net::TcpStream::connect((u.host_str().expect("h"), u.port().expect("p"))).await.is_err());
+    assert!(
+        tokio::net::TcpStream::connect((u.host_str().expect("h"), u.port().expect("p")))
+            .await
+            .is_err()
+    );
     assert!(w.desk.lock().get(id).is_ok());
-    assert_eq!(flow::open_browser_again(&w.desk, id).err(), Some(AppError::NoBrowserPage));
+    assert_eq!(
+        flow::open_browser_again(&w.desk, id).err(),
+        Some(AppError::NoBrowserPage)
+    );
     // The wallet refuses: said as such, the request stays open.
     let signing = start(w.clone(), credential.clone());
     let url = opened_url(&w, 2).await;
-    assert_eq!(post_answer(&url, r#"{"error":"User rejected the request.","code":4001}"#).await, 200);
+    assert_eq!(
+        post_answer(
+            &url,
+            r#"{"error":"User rejected the request.","code":4001}"#
+        )
+        .await,
+        200
+    );
     let refused = signing.await.expect("task").expect_err("refused");
     assert_eq!(refused.code(), "wallet_refused");
-    assert!(refused.to_string().contains("you refused the signature"), "{refused}");
+    assert!(
+        refused.to_string().contains("you refused the signature"),
+        "{refused}"
+    );
     // Closing the request (Cancel in the dialog) ends a page still waiting.
     let signing = start(w.clone(), credential.clone());
     opened_url(&w, 3).await;
-    w.desk.lock().close(id, Outcome::Cancelled, None, MIN_SHOWN_MS).expect("close");
-    assert_eq!(signing.await.expect("task").err(), Some(AppError::Client(StepUpError::Cancelled)));
+    w.desk
+        .lock()
+        .close(id, Outcome::Cancelled, None, MIN_SHOWN_MS)
+        .expect("close");
+    assert_eq!(
+        signing.await.expect("task").err(),
+        Some(AppError::Client(StepUpError::Cancelled))
+    );
 }
 
 #[tokio::test]
@@ -342,7 +420,11 @@ async fn an_embedded_wallet_is_listed_as_unavailable_with_the_reason() {
         }],
         default_credential_id: None,
     };
-    let view = flow::check_view(&check, &w.client, &stepup_client::TokenScope::CredentialLink);
+    let view = flow::check_view(
+        &check,
+        &w.client,
+        &stepup_client::TokenScope::CredentialLink,
+    );
     assert_eq!(view.credentials[0].method, Method::Unsupported);
     assert!(view.credentials[0]
         .unavailable
