@@ -1491,7 +1491,7 @@ const tests = {
     return { ratios, focusVisible: ring.focusVisible };
   },
 };
-Object.assign(tests, a11yTests({ ARTIFACTS, LINK_EXPORT, openLink, waitFor, waitForMain, waitForDialog, chooseMethod, text, By }));
+Object.assign(tests, a11yTests({ ARTIFACTS, LINK_EXPORT, LINK_LINK, openLink, waitFor, waitForMain, waitForDialog, chooseMethod, press, text, By }));
 
 const argsFor = {
   email_otp_through_the_outbox_succeeds: ['--sandbox', '--sandbox-user=reauth'],
@@ -1499,6 +1499,7 @@ const argsFor = {
   wallet_pasted_signature_is_checked_and_approved: ['--sandbox', '--sandbox-user=reauth'],
   wallet_signature_by_another_address_is_refused_with_the_signer_named: ['--sandbox', '--sandbox-user=reauth'],
   wallet_wait_stops_and_cancel_closes_the_page: ['--sandbox', '--sandbox-user=reauth'],
+  a11y_tree_names_the_wallet_step: ['--sandbox', '--sandbox-user=reauth'],
   sms_otp_through_the_outbox_succeeds: ['--sandbox', '--sandbox-user=reauth'],
   cold_start_from_a_deep_link_reaches_the_dialog: ['--sandbox', LINK_EXPORT],
   sign_in_with_an_emailed_code_then_sign_out: [],
