@@ -29,7 +29,8 @@ pub fn config_from_env() -> Result<Config, AppError> {
     Ok(config)
 }
 
-/// Opens `url` (an allow-listed `return_to` with a status and a request id, never a secret) in
+/// Opens `url` (an allow-listed `return_to` with a status and a request id, or the one-time
+/// loopback page of a browser step, whose path is a capability: only its origin is logged) in
 /// the system browser, without a shell: `xdg-open` on Linux (which honours `$BROWSER` where no
 /// desktop handler is set), `open` on macOS, the URL handler on Windows. The child is reaped
 /// on its own thread; a failure is logged, the request's ending stands.
@@ -55,7 +56,7 @@ pub fn open_in_system_browser(url: &str) {
         .unwrap_or_default();
     match command.spawn() {
         Ok(mut child) => {
-            tracing::info!(%origin, "return_to opened in the system browser");
+            tracing::info!(%origin, "opened in the system browser");
             std::thread::spawn(move || {
                 let _ = child.wait();
             });

@@ -10,7 +10,7 @@ use stepup_requests::flow::EmbeddedWallet;
 use stepup_requests::AppError;
 use stepup_sandbox::{RunningSandbox, Sandbox, SandboxConfig, UserSpec};
 
-/// The user without MFA (email + SMS re-authentication).
+/// The user without MFA (email, SMS and external-wallet re-authentication).
 const REAUTH_EMAIL: &str = "casey@stepup.example";
 /// The PIN the demo user's device passkey is sealed under (shown in the outbox panel: the demo
 /// must be completable alone; a real passkey's PIN is chosen by its user).
@@ -23,6 +23,9 @@ const OUTBOX_SHOWN: usize = 10;
 pub struct EmbeddedSandbox {
     running: RunningSandbox,
     mfa_email: String,
+    /// The re-auth user's external wallet key (0x-hex): the sandbox's demo wallet, so that a
+    /// newcomer (or a test) can sign as it with `cast wallet sign` or a test wallet.
+    reauth_wallet_key: Option<Secret>,
 }
 
 /// One delivered code, as the outbox panel shows it.
@@ -57,6 +60,27 @@ pub struct OutboxView {
     pub persona_emails: [String; 2],
     /// The demo device passkey's PIN.
     pub passkey_pin: &'static str,
+    /// The re-auth user's external wallet: its address and its private key (0x-hex; sandbox
+    /// only, a throwaway key), to sign its wallet message with.
+    pub demo_wallet: Option<DemoWalletView>,
+}
+
+/// The sandbox's demo external wallet.
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoWalletView {
+    /// Its address (EIP-55).
+    pub address: String,
+    /// Its private key (0x-hex).
+    pub private_key: String,
+}
+
+impl std::fmt::Debug for DemoWalletView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoWalletView")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EmbeddedSandbox {
@@ -80,14 +104,19 @@ impl EmbeddedSandbox {
         let spec = UserSpec {
             email: REAUTH_EMAIL.into(),
             phone: Some(("44".into(), "GB".into(), "7700900123".into())),
+            external_wallet: true,
             ..UserSpec::default()
         };
-        running.create_user(spec).map_err(|e| {
+        let reauth = running.create_user(spec).map_err(|e| {
             AppError::SandboxFailed(format!(
                 "the sandbox could not create its demo user ({e}): restart the app"
             ))
         })?;
-        Ok(Self { running, mfa_email })
+        Ok(Self {
+            running,
+            mfa_email,
+            reauth_wallet_key: reauth.external_wallet_private_key,
+        })
     }
 
     /// The demo user's device passkey as enrolled (authenticator state), if it has one.
@@ -119,6 +148,13 @@ impl EmbeddedSandbox {
             SandboxPersona::Mfa => &self.mfa_email,
             SandboxPersona::Reauth => REAUTH_EMAIL,
         }
+    }
+
+    /// The re-auth user's external wallet (address, key), when it has one.
+    fn reauth_wallet(&self) -> Option<(String, &Secret)> {
+        let key = self.reauth_wallet_key.as_ref()?;
+        let address = stepup_client::LocalKeySigner::from_hex(key).ok()?.address();
+        Some((address, key))
     }
 
     /// The code delivered for a verification, read from the outbox in-process.
@@ -186,6 +222,10 @@ impl EmbeddedSandbox {
             ],
             persona_emails: [self.mfa_email.clone(), REAUTH_EMAIL.into()],
             passkey_pin: DEMO_PASSKEY_PIN,
+            demo_wallet: self.reauth_wallet().map(|(address, key)| DemoWalletView {
+                address,
+                private_key: key.expose().to_owned(),
+            }),
         }
     }
 }

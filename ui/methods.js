@@ -29,6 +29,9 @@ const SEND_PROMPT = 'Press “Send code”: we send a 6-digit code to you.';
  * - `pin`: the method asks the device passkey's PIN (the user verification that unseals it).
  * - `prompt(request)`: the status line before the user acts, if any.
  * - `unlocksRecovery`: a user who has this method may fall back on a recovery code.
+ * - `wallet`: the method signs a message the dialog shows first (`message.command`); it is
+ *   signed in the browser (`browser`: a command that waits for a page in the system browser,
+ *   see browser-step.js) or pasted (`verify`, with `{signature}`).
  */
 export const METHODS = {
   totp: {
@@ -74,6 +77,25 @@ export const METHODS = {
     prompt: (request) => `Type this device’s passkey PIN, then press “Verify with passkey” to let ${request.requester} ${request.actionText}.`,
     unlocksRecovery: true,
   },
+  wallet: {
+    label: (alias) => `Sign with your wallet${alias ? ` ${alias}` : ''}`,
+    wallet: true,
+    message: { command: 'wallet_message', progress: 'Preparing the message to sign…' },
+    browser: {
+      command: 'sign_with_browser_wallet',
+      args: ['requestId', 'credentialId'],
+      progress: 'Waiting for your browser wallet…',
+      waiting: 'A page opened in your web browser: press “Sign with my wallet” there and confirm in your wallet. This dialog finishes by itself once the page answers.',
+    },
+    verify: {
+      command: 'verify_wallet_signature',
+      args: ['requestId', 'credentialId', 'signature'],
+      submit: 'Verify signature',
+      progress: 'Checking the signature…',
+      missing: 'Paste the signature: 0x followed by 130 hexadecimal digits.',
+    },
+    prompt: (request) => `To let ${request.requester} ${request.actionText}, sign the message below with your wallet: in your browser wallet, or paste a signature made elsewhere.`,
+  },
 };
 
 /** The method the dialog runs for a credential, or undefined when this app cannot run it. */
@@ -91,18 +113,21 @@ export function choicesFor(credentials) {
 }
 
 /** What formats this app cannot verify with yet are called. */
-const UNSUPPORTED_FORMATS = { passkey: 'Passkey', blockchain: 'Wallet signature', oauth: 'Social account', externalUser: 'Your organisation’s sign-in' };
+const UNSUPPORTED_FORMATS = { passkey: 'Passkey', blockchain: 'Wallet', oauth: 'Social account', externalUser: 'Your organisation’s sign-in' };
 
-/** What a credential is called in the "Verify with" list. */
+/** What a credential is called in the "Verify with" list; one the app cannot use says why
+ * (the backend's clause, e.g. an embedded wallet's), else that it is not available yet. */
 export function credentialLabel(credential) {
   const method = methodOf(credential);
   if (method) return method.label(credential.alias);
-  return `${UNSUPPORTED_FORMATS[credential.format] ?? credential.format}${aside(credential.alias)}: not available in this app yet`;
+  const name = `${UNSUPPORTED_FORMATS[credential.format] ?? credential.format}${aside(credential.alias)}`;
+  return `${name}: ${credential.unavailable ?? 'not available in this app yet'}`;
 }
 
-/** The arguments of `method`'s verify command, taken from what the dialog knows. */
-export function verifyArgs(method, known) {
-  return Object.fromEntries(method.verify.args.map((name) => [name, known[name]]));
+/** The arguments of a step's command (`method.verify`, `method.browser`), taken from what the
+ * dialog knows. */
+export function stepArgs(step, known) {
+  return Object.fromEntries(step.args.map((name) => [name, known[name]]));
 }
 
 /** The kinds of MFA device the server lists (`mfa_devices`), for people. */

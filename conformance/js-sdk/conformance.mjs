@@ -1,8 +1,9 @@
 // Conformance: Dynamic's official JS SDK (@dynamic-labs-sdk/client 1.27.1) talks to stepup-sandbox.
 // It proves that the sandbox speaks the wire protocol as Dynamic's own client expects it:
 // settings and nonces at start, email-OTP sign-in, stepUp/check, TOTP and recovery-code step-up
-// with requestedScopes, the SDK's own token parsing (scope/exp/singleUse), its error mapping,
-// and social re-authentication (signInWithSocialRedirect + completeSocialRedirect, in
+// with requestedScopes, wallet step-up (verifyWalletAccount with an EIP-1193 wallet of a real
+// key), the SDK's own token parsing (scope/exp/singleUse), its error mapping, and social
+// re-authentication (signInWithSocialRedirect + completeSocialRedirect, in
 // social-conformance.mjs).
 //
 // Nothing leaves the machine: the SDK's telemetry is off and `fetch` refuses every host but
@@ -21,6 +22,7 @@ const sdk = await import('@dynamic-labs-sdk/client');
 const core = await import('@dynamic-labs-sdk/client/core');
 const { sdkVectors } = await import('./siwe-vectors.mjs');
 const { socialConformance } = await import('./social-conformance.mjs');
+const { walletSteps } = await import('./wallet-conformance.mjs');
 
 const ENV = '0b7c2a4e-1d3f-4a5b-9c6d-7e8f9a0b1c2d';
 const PORT = 20000 + Math.floor(Math.random() * 20000);
@@ -124,6 +126,10 @@ try {
     assert.ok(sdk.getElevatedAccessToken({ scope: 'credential:unlink' }, client));
     assert.ok(sdk.getElevatedAccessToken({ scope: 'credential:unlink' }, client), 'time-bound: still there');
   });
+
+  // ── Wallet step-up (issue #11): wallet-conformance.mjs ─────────────────────────────────
+  await walletSteps({ step, sdk, core, sdkConfig, client, getJson, ENV });
+  // ── end of the wallet step-up ──────────────────────────────────────────────────────────
 
   await step('an unknown scope is refused by the server (fail closed)', async () => {
     const r = await sdk.checkStepUpAuth({ scope: 'wallet:teleport' }, client);

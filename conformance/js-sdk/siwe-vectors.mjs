@@ -47,3 +47,50 @@ export const sdkVectors = async ({ core, sdk, sdkConfig }) => {
   }
   return out;
 };
+
+// The whole message as the SDK's `getSignInMessage` makes it for a wallet account (reached
+// through the exported `proveWalletAccountOwnership`, which hands it to the wallet to sign):
+// the app's `universalLink` and name, the environment id, the wallet provider's chain id and
+// connect-proof nonce, the time now (`Date` fixed for the call). The Rust test
+// `verify::wallet::tests::sdk_sign_in_vectors` runs `StepUpClient::wallet_challenge` with the
+// same inputs (the nonce served by `GET nonces`, the clock at `issuedAtMs`) and must get the
+// same bytes. Regenerate with the same STEPUP_WRITE_SIWE_VECTORS=1.
+const SIGN_IN_CASES = [
+  { appUrl: 'https://app.stepup.example', environmentId: '4f8a5d0e-9c1b-4c3e-8f2a-5b6d7e8f9a0b', privateKey: `0x${'00'.repeat(31)}01`,
+    chainId: 1, nonce: '9f86d081884c7d659a2feaa0c55ad015', issuedAtMs: 1714564800123 },
+  { appUrl: 'http://127.0.0.1:1420/desk/?from=link', environmentId: 'e2e00000-0000-4000-8000-000000000001', privateKey: `0x${'00'.repeat(31)}02`,
+    chainId: 137, nonce: 'a1b2c3d4e5f60718293a4b5c6d7e8f90', issuedAtMs: 951868799999 },
+];
+
+export const sdkSignInVectors = async ({ core, sdk, sdkConfig }) => {
+  const { keyProvider, walletProviderOver } = await import('./eip1193.mjs');
+  const out = [];
+  for (const c of SIGN_IN_CASES) {
+    const client = sdk.createDynamicClient({
+      ...sdkConfig({ environmentId: c.environmentId, apiBaseUrl: 'http://127.0.0.1:1/api/v0', name: 'Stepup Desktop' }),
+      metadata: { name: 'Stepup Desktop', universalLink: c.appUrl },
+      autoInitialize: false,
+    });
+    const ethereum = keyProvider(c.privateKey, c.chainId);
+    const key = 'metamaskevm:browserExtension';
+    core.getWalletProviderRegistry(client).register({
+      priority: core.WalletProviderPriority.WALLET_SDK,
+      walletProvider: walletProviderOver(ethereum, { key, displayName: 'MetaMask', nonce: c.nonce }),
+    });
+    const walletAccount = { address: ethereum.address, chain: 'EVM', walletProviderKey: key, id: `${key}:${ethereum.address}` };
+    const RealDate = globalThis.Date;
+    globalThis.Date = class extends RealDate {
+      constructor(...args) { if (args.length) super(...args); else super(c.issuedAtMs); }
+      static now() { return c.issuedAtMs; }
+    };
+    let proved;
+    try {
+      proved = await sdk.proveWalletAccountOwnership({ walletAccount }, client);
+    } finally {
+      globalThis.Date = RealDate;
+    }
+    const { privateKey, ...inputs } = c;
+    out.push({ ...inputs, address: ethereum.address, appName: 'Stepup Desktop', message: proved.messageToSign, calls: ethereum.calls });
+  }
+  return out;
+};

@@ -6,7 +6,7 @@ use crate::state::AppState;
 use stepup_client::passkey::{entered_pin, PasskeyConfirmation};
 use stepup_client::Secret;
 use stepup_requests::flow::{self, Proof};
-use stepup_requests::views::{CheckView, SentView, VerifiedView};
+use stepup_requests::views::{CheckView, SentView, VerifiedView, WalletMessageView};
 use stepup_requests::{Method, Outcome};
 use tauri::State;
 
@@ -159,6 +159,81 @@ pub async fn verify_passkey(
     flow::verify(
         &state.desk,
         client,
+        request_id,
+        proof,
+        backend.wallet(),
+        now_ms(),
+    )
+    .await
+}
+
+/// The exact message an offered wallet credential is asked to sign, for the dialog to show
+/// before anything is signed (a fresh nonce; kept with the request for the signature check).
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn wallet_message(
+    state: State<'_, AppState>,
+    request_id: u64,
+    credential_id: String,
+) -> CommandResult<WalletMessageView> {
+    let backend = state.backend().await?;
+    flow::wallet_message(&state.desk, backend.client()?, request_id, &credential_id).await
+}
+
+/// "Sign in your browser wallet": serves the one-time wallet page on loopback, opens it in the
+/// system browser, waits (at most 5 minutes, or until cancelled) for its answer, and verifies
+/// the signature it brings.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn sign_with_browser_wallet(
+    state: State<'_, AppState>,
+    request_id: u64,
+    credential_id: String,
+) -> CommandResult<VerifiedView> {
+    let backend = state.backend().await?;
+    flow::sign_in_browser(
+        &state.desk,
+        backend.client()?,
+        request_id,
+        &credential_id,
+        backend.wallet(),
+        &now_ms,
+    )
+    .await
+}
+
+/// "Open the page again": the page still waiting in the browser, opened once more.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub fn open_browser_page_again(state: State<'_, AppState>, request_id: u64) -> CommandResult<()> {
+    flow::open_browser_again(&state.desk, request_id)
+}
+
+/// Cancel while a page waits in the browser: the wait ends, the request stays open.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub fn cancel_browser_page(state: State<'_, AppState>, request_id: u64) -> CommandResult<()> {
+    flow::cancel_browser(&state.desk, request_id)
+}
+
+/// A pasted signature of the wallet message shown (65 bytes of hex, checked before it is
+/// sent; made by the chosen wallet).
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn verify_wallet_signature(
+    state: State<'_, AppState>,
+    request_id: u64,
+    credential_id: String,
+    signature: String,
+) -> CommandResult<VerifiedView> {
+    let backend = state.backend().await?;
+    let proof = Proof::Wallet {
+        credential_id,
+        signature: Secret::new(signature),
+    };
+    flow::verify(
+        &state.desk,
+        backend.client()?,
         request_id,
         proof,
         backend.wallet(),

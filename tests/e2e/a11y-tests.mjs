@@ -9,7 +9,9 @@
 //   - no name, description or text in the dialog shows a raw method or scope code
 //     (`wallet:export`, `recovery_code`, …; the list comes from scope.rs and ui/methods.js).
 // Checked in the main window, in the method list after a wallet:export link, and in the
-// code step after choosing the authenticator app. Every state is dumped before any assertion.
+// code step after choosing the authenticator app; and (the re-auth user) in the wallet step
+// with its pasted-signature field, and while it waits for the browser. Every state is dumped
+// before any assertion.
 
 import { spawnSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
@@ -98,6 +100,30 @@ export function a11yTests(h) {
       // The main window is checked for names only; its raw codes (none in a fresh sandbox
       // window) are counted here, for the record.
       return { nodes: { main: main.nodes, methods: methods.nodes, code: code.nodes }, mainRawCodes: main.rawCodes.length };
+    },
+
+    async a11y_tree_names_the_wallet_step(driver) {
+      await h.waitForMain(driver);
+      await h.openLink(h.LINK_LINK);
+      await h.waitForDialog(driver);
+      const title = await h.text(driver, 'dlg-title');
+      await h.chooseMethod(driver, 'wallet');
+      await h.waitFor(driver, `return !document.getElementById('dlg-wallet-message').hidden`, 'the message to sign');
+      await h.press(driver, 'dlg-paste-open');
+      const found = [];
+      const step = dumpTree(h.ARTIFACTS, 'dialog: the wallet step with the signature field', {
+        dialog: title, waitFor: '^Sign in your browser wallet$',
+      });
+      found.push(...problems('wallet step', step, { dialogTitle: title }));
+      await h.press(driver, 'dlg-paste-open');
+      await h.press(driver, 'dlg-browser-sign');
+      const waiting = dumpTree(h.ARTIFACTS, 'dialog: the wallet step waiting for the browser', {
+        dialog: title, waitFor: '^Open the page again$',
+      });
+      found.push(...problems('wallet step waiting', waiting, { dialogTitle: title }));
+      await h.press(driver, 'dlg-browser-stop');
+      assert.deepEqual(found, [], `the accessibility tree breaks the rules (tree in ${step.dump}):\n  ${found.join('\n  ')}`);
+      return { nodes: { step: step.nodes, waiting: waiting.nodes } };
     },
   };
 }

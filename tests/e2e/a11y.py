@@ -59,9 +59,9 @@ def redact(text):
 def raw_codes():
     """The codes a user must never read: every scope's wire string (scope.rs) and every
     method's backend name (ui/methods.js), as whole-word, case-sensitive patterns. `passkey`
-    is also an English word ("This device (passkey)" is a name), so only its code-like uses
-    count: a node whose whole text is `passkey`, or `method: passkey`; lowercase `totp` is a
-    code ("TOTP" the acronym is a word)."""
+    and `wallet` are also English words ("This device (passkey)" is a name, "the private key
+    of your wallet" a sentence), so only their code-like uses count: a node whose whole text is
+    the word, or `method: passkey`; lowercase `totp` is a code ("TOTP" the acronym is a word)."""
     scope_rs = os.path.join(ROOT, "crates/stepup-protocol/src/scope.rs")
     methods_js = os.path.join(ROOT, "ui/methods.js")
     with open(scope_rs, encoding="utf-8") as f:
@@ -74,8 +74,8 @@ def raw_codes():
         raise SystemExit(f"a11y.py: could not read the codes ({len(scopes)} scopes, {len(methods)} methods)")
     patterns = {}
     for code in scopes + methods:
-        if code == "passkey":
-            patterns[code] = re.compile(r"^\s*passkey\s*$|\bmethod[:=]\s*passkey\b")
+        if code in ("passkey", "wallet"):
+            patterns[code] = re.compile(rf"^\s*{code}\s*$|\bmethod[:=]\s*{code}\b")
         else:
             patterns[code] = re.compile(r"(?<![\w:])" + re.escape(code) + r"(?![\w:])")
     return patterns

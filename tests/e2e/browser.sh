@@ -4,6 +4,10 @@
 # loopback is unresolvable for it, and its background services are off: nothing leaves the
 # machine.
 set -eu
+# The tests read what the app opened here (the wallet page's one-time URL, to drive it in a
+# chromedriver session): a file in the session's private runtime dir (mode 700), never the
+# artifacts.
+if [ -n "${E2E_OPENED_URLS:-}" ]; then printf '%s\n' "$1" >>"$E2E_OPENED_URLS"; fi
 profile="$(mktemp -d)"
 trap 'rm -rf "$profile"' EXIT
 timeout 60 chromium --headless=new --no-sandbox --disable-gpu --no-first-run --no-default-browser-check \

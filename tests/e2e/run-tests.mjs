@@ -4,14 +4,17 @@
 // tauri-driver. `node run-tests.mjs [name-filter]`.
 
 import { Builder, By, Capabilities, Key, until } from 'selenium-webdriver';
+import chrome from 'selenium-webdriver/chrome.js';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes, sign as signBytes } from 'node:crypto';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { a11yTests } from './a11y-tests.mjs';
 import { focusTests } from './focus-tests.mjs';
+import { providerSource, randomWallet, walletOf } from './eth-wallet.mjs';
 
 const APP = process.env.APP;
 
@@ -314,6 +317,128 @@ function contrast(a, b) {
   return (hi + 0.05) / (lo + 0.05);
 }
 
+// ------------------------------------------------------------------ the wallet step
+
+/** The sandbox's demo external wallet (the re-auth user's): address and key, from the outbox
+ * command (sandbox only). */
+async function demoWallet(driver) {
+  const outbox = await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+    window.__TAURI__.core.invoke('sandbox_outbox').then(done, (e) => done({ error: e }));`);
+  assert.ok(outbox.demoWallet?.privateKey, `the outbox shows the demo wallet: ${JSON.stringify(Object.keys(outbox))}`);
+  const wallet = walletOf(outbox.demoWallet.privateKey);
+  assert.equal(wallet.address, outbox.demoWallet.address, 'the key is the wallet’s');
+  return wallet;
+}
+
+/** The wallet method chosen in the dialog of a credential:link link: the message it shows. */
+async function chooseWallet(driver, address) {
+  await waitForMain(driver);
+  await openLink(LINK_LINK);
+  await waitForDialog(driver);
+  await chooseMethod(driver, 'wallet');
+  assert.match((await checkedMethod(driver)).label, /^Sign with your wallet 0x/);
+  const message = await waitFor(driver, `const m = document.getElementById('dlg-wallet-message');
+    return !m.hidden && m.textContent ? m.textContent : null`, 'the message to sign');
+  assert.ok(message.startsWith(`app.stepup.example wants you to sign in with your Ethereum account:\n${address}\n\nWelcome to Stepup Desktop.`), message);
+  assert.match(message, /\nURI: https:\/\/app\.stepup\.example\/\nVersion: 1\nChain ID: 1\nNonce: \w+\nIssued At: \d{4}-\d\d-\d\dT[\d:.]+Z\nRequest ID: [\w-]+$/);
+  assert.equal(await text(driver, 'dlg-wallet-address'), address);
+  return message;
+}
+
+/** The URLs the app opened in the system browser so far (browser.sh writes them). */
+const openedUrls = () => (process.env.E2E_OPENED_URLS ? readFileSync(process.env.E2E_OPENED_URLS, 'utf8').split('\n').filter(Boolean) : []);
+
+/** The loopback pages (not the return page) the app opened in the browser so far. */
+const openedPages = () => openedUrls().filter((u) => u.startsWith('http://127.0.0.1:') && !u.startsWith(RETURN_ORIGIN));
+
+/** Waits for the app to open a loopback page beyond the first `seen`: all of them. */
+async function openedPage(seen) {
+  for (let i = 0; i < 200; i += 1) {
+    const pages = openedPages();
+    if (pages.length > seen) return pages;
+    await sleep(100);
+  }
+  throw new Error(`the app opened no page in the browser: ${JSON.stringify(openedUrls())}`);
+}
+
+/** Debian's chromium, headless, through chromedriver (loopback only, as browser.sh). */
+async function startChromium() {
+  const profile = mkdtempSync(join(tmpdir(), 'stepup-e2e-chromium-'));
+  const options = new chrome.Options();
+  options.setChromeBinaryPath('/usr/bin/chromium');
+  options.addArguments('--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--no-default-browser-check',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-default-apps',
+    '--disable-domain-reliability', '--no-pings', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
+    `--user-data-dir=${profile}`);
+  const service = new chrome.ServiceBuilder('/usr/bin/chromedriver').setHostname('127.0.0.1');
+  const browser = await new Builder().forBrowser('chrome').setChromeOptions(options).setChromeService(service).build();
+  const quit = async () => { try { await browser.quit(); } finally { rmSync(profile, { recursive: true, force: true }); } };
+  return { browser, quit };
+}
+
+/** Opens the wallet page in chromium with a test EIP-1193 provider for `wallet` injected before
+ * the page's scripts, presses its button, signs what it asks with `wallet`'s key: the page's
+ * status then. */
+async function signOnThePage(url, wallet, expectedMessage) {
+  const { browser, quit } = await startChromium();
+  try {
+    await browser.sendDevToolsCommand('Page.addScriptToEvaluateOnNewDocument', { source: providerSource(wallet.address) });
+    await browser.get(url);
+    // The page shows the message the dialog shows, and asks nothing by itself.
+    assert.equal(await browser.findElement(By.id('message')).getText(), expectedMessage.trim());
+    assert.equal(await browser.executeScript('return document.getElementById("message").textContent'), expectedMessage);
+    assert.deepEqual(await browser.executeScript('return window.__e2eWallet.calls'), []);
+    await browser.findElement(By.id('sign')).click();
+    const params = await browser.wait(async () => browser.executeScript('return window.__e2eWallet.pending[0]?.params ?? null'), STEP_TIMEOUT);
+    assert.deepEqual(await browser.executeScript('return window.__e2eWallet.calls'), ['eth_requestAccounts', 'personal_sign']);
+    const [messageHex, account] = params;
+    assert.equal(account.toLowerCase(), wallet.address.toLowerCase());
+    const bytes = Buffer.from(messageHex.replace(/^0x/, ''), 'hex');
+    assert.equal(bytes.toString('utf8'), expectedMessage, 'personal_sign gets the message, hex-encoded');
+    await browser.executeScript('window.__e2eWallet.pending.shift().resolve(arguments[0])', wallet.personalSign(bytes));
+    return await browser.wait(async () => {
+      const state = await browser.executeScript('return document.getElementById("status").dataset.state ?? null');
+      return state && state !== 'waiting' ? { state, text: await browser.findElement(By.id('status')).getText() } : null;
+    }, STEP_TIMEOUT);
+  } finally {
+    await quit();
+  }
+}
+
+/** The page in a browser without any wallet: what it says. */
+async function pageWithoutWallet(url) {
+  const { browser, quit } = await startChromium();
+  try {
+    await browser.get(url);
+    return {
+      status: await browser.findElement(By.id('status')).getText(),
+      buttonShown: await browser.findElement(By.id('sign')).isDisplayed(),
+    };
+  } finally {
+    await quit();
+  }
+}
+
+/** Clicks the dialog's `id`, scrolled to the middle first (the dialog's sticky buttons cover
+ * the bottom of a long step). */
+async function press(driver, id) {
+  const element = await driver.findElement(By.id(id));
+  await driver.executeScript('arguments[0].scrollIntoView({ block: "center" })', element);
+  await element.click();
+}
+
+/** Approved: the credential:link token is listed and in the keychain. */
+async function assertLinkTokenStored(driver) {
+  await waitForApproved(driver);
+  await closeDialog(driver);
+  await waitFor(driver, `return [...document.querySelectorAll('#tokens-body tr')].some(r => r.dataset.scopes === 'credential:link')`, 'the credential:link token');
+  const service = await keychainService(driver);
+  const usernames = keychainUsernames(service);
+  assert.ok(usernames.some((u) => /^token:.*credential:link/.test(u)), `a token:credential:link entry in ${service}: ${JSON.stringify(usernames)}`);
+  const history = await text(driver, 'history-body');
+  assert.match(history, /Wallet signature/);
+}
+
 // ------------------------------------------------------------------ the tests
 
 const tests = {
@@ -398,6 +523,110 @@ const tests = {
     await screenshot(driver, 'email-approved');
     await closeDialog(driver);
     await waitFor(driver, `return [...document.querySelectorAll('#tokens-body tr')].some(r => r.dataset.scopes === 'credential:link')`, 'the credential:link token');
+    return {};
+  },
+
+  async wallet_signed_in_the_browser_wallet_is_approved_and_stored(driver) {
+    const wallet = await demoWallet(driver);
+    const message = await chooseWallet(driver, wallet.address);
+    await screenshot(driver, 'wallet-message');
+    const seen = openedPages().length;
+    await press(driver, 'dlg-browser-sign');
+    await waitFor(driver, `const d = document.getElementById('stepup-dialog');
+      return d.dataset.phase === 'browser' && !document.getElementById('dlg-browser-wait').hidden && !document.getElementById('dlg-progress').hidden`, 'the wait for the browser');
+    assert.equal(await text(driver, 'dlg-progress-text'), 'Waiting for your browser wallet…');
+    const [url] = (await openedPage(seen)).slice(seen);
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/[\w-]{43}\/$/);
+    // Open the page again: the same page.
+    await press(driver, 'dlg-browser-again');
+    assert.equal((await openedPage(seen + 1))[seen + 1], url);
+    await screenshot(driver, 'wallet-waiting');
+    // A browser without a wallet: the page says to paste instead, and has no button.
+    const bare = await pageWithoutWallet(url);
+    assert.equal(bare.buttonShown, false);
+    assert.match(bare.status, /No browser wallet was found in this browser.*“Paste a signature”/);
+    // With the test wallet: signed, sent, and the dialog approves.
+    const page = await signOnThePage(url, wallet, message);
+    assert.equal(page.state, 'sent', JSON.stringify(page));
+    await assertLinkTokenStored(driver);
+    return { page: page.state };
+  },
+
+  async wallet_pasted_signature_is_checked_and_approved(driver) {
+    const wallet = await demoWallet(driver);
+    const message = await chooseWallet(driver, wallet.address);
+    await press(driver, 'dlg-paste-open');
+    await waitFor(driver, `return !document.getElementById('dlg-paste-row').hidden && document.activeElement.id === 'dlg-signature'`, 'the signature field');
+    assert.equal(await text(driver, 'dlg-submit'), 'Verify signature');
+    // Not 65 bytes of hex: refused before anything is sent, the field marked.
+    const field = await driver.findElement(By.id('dlg-signature'));
+    await field.sendKeys('0x1234');
+    await press(driver, 'dlg-submit');
+    await waitFor(driver, `return document.getElementById('dlg-error').dataset.code === 'invalid_input'`, 'the format error');
+    assert.match(await text(driver, 'dlg-error'), /not 65 bytes of hex/);
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-signature').getAttribute('aria-invalid')`), 'true');
+    // The same message still shows (nothing was sent), and its signature approves.
+    assert.equal(await text(driver, 'dlg-wallet-message'), message);
+    await field.clear();
+    await field.sendKeys(wallet.personalSign(message));
+    await waitFor(driver, `return !document.getElementById('dlg-error').textContent`, 'the error to clear');
+    await press(driver, 'dlg-submit');
+    await assertLinkTokenStored(driver);
+    return {};
+  },
+
+  async wallet_signature_by_another_address_is_refused_with_the_signer_named(driver) {
+    const wallet = await demoWallet(driver);
+    const message = await chooseWallet(driver, wallet.address);
+    const stranger = randomWallet();
+    // In the browser: the page's wallet signs with another account.
+    const seen = openedPages().length;
+    await press(driver, 'dlg-browser-sign');
+    const url = (await openedPage(seen)).at(-1);
+    const page = await signOnThePage(url, stranger, message);
+    assert.equal(page.state, 'sent');
+    await waitFor(driver, `return document.getElementById('dlg-error').dataset.code === 'wallet_signature_mismatch'`, 'the refusal');
+    const said = await text(driver, 'dlg-error');
+    assert.ok(said.startsWith(`Signed by another address ${stranger.address}, not by the wallet ${wallet.address}`), said);
+    assert.equal(await driver.executeScript(`return document.getElementById('stepup-dialog').dataset.phase`), 'ready');
+    await screenshot(driver, 'wallet-other-address');
+    // Pasted: the same.
+    await press(driver, 'dlg-paste-open');
+    await driver.findElement(By.id('dlg-signature')).sendKeys(stranger.personalSign(message));
+    await press(driver, 'dlg-submit');
+    await waitFor(driver, `return document.getElementById('dlg-error').dataset.code === 'wallet_signature_mismatch' && document.getElementById('stepup-dialog').dataset.phase === 'ready'`, 'the refusal of the pasted one');
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-done').hidden`), true, 'nothing approved');
+    const service = await keychainService(driver);
+    assert.ok(!keychainUsernames(service).some((u) => /credential:link/.test(u)), 'no token stored');
+    // Then the right wallet's signature of the same message approves.
+    const field = await driver.findElement(By.id('dlg-signature'));
+    await field.clear();
+    await field.sendKeys(wallet.personalSign(message));
+    await press(driver, 'dlg-submit');
+    await assertLinkTokenStored(driver);
+    return { signer: stranger.address };
+  },
+
+  async wallet_wait_stops_and_cancel_closes_the_page(driver) {
+    const wallet = await demoWallet(driver);
+    await chooseWallet(driver, wallet.address);
+    const seen = openedPages().length;
+    await press(driver, 'dlg-browser-sign');
+    const url = (await openedPage(seen)).at(-1);
+    await waitFor(driver, `return document.getElementById('stepup-dialog').dataset.phase === 'browser'`, 'the wait');
+    // Stop waiting: back to the step, the page's port closed.
+    await press(driver, 'dlg-browser-stop');
+    await waitFor(driver, `return document.getElementById('stepup-dialog').dataset.phase === 'ready' && document.getElementById('dlg-browser-wait').hidden`, 'the step again');
+    assert.match(await text(driver, 'dlg-status'), /^Stopped waiting for the browser/);
+    assert.equal(await text(driver, 'dlg-error'), '');
+    await assert.rejects(fetch(url), 'the page is gone');
+    // Again, then the dialog's Cancel: the request ends, and the page with it.
+    await press(driver, 'dlg-browser-sign');
+    const second = (await openedPage(seen + 1)).at(-1);
+    assert.notEqual(second, url, 'a new page, a new token');
+    assert.equal((await fetch(second)).status, 200);
+    await closeDialog(driver);
+    await assert.rejects(fetch(second), 'the page is gone with the request');
     return {};
   },
 
@@ -1263,11 +1492,16 @@ const tests = {
     return { ratios, focusVisible: ring.focusVisible };
   },
 };
-Object.assign(tests, a11yTests({ ARTIFACTS, LINK_EXPORT, openLink, waitFor, waitForMain, waitForDialog, chooseMethod, text, By }));
+Object.assign(tests, a11yTests({ ARTIFACTS, LINK_EXPORT, LINK_LINK, openLink, waitFor, waitForMain, waitForDialog, chooseMethod, press, text, By }));
 Object.assign(tests, focusTests({ SCHEME, openLink, waitFor, waitForMain, waitForDialog, keychainService, keychainUsernames }));
 
 const argsFor = {
   email_otp_through_the_outbox_succeeds: ['--sandbox', '--sandbox-user=reauth'],
+  wallet_signed_in_the_browser_wallet_is_approved_and_stored: ['--sandbox', '--sandbox-user=reauth'],
+  wallet_pasted_signature_is_checked_and_approved: ['--sandbox', '--sandbox-user=reauth'],
+  wallet_signature_by_another_address_is_refused_with_the_signer_named: ['--sandbox', '--sandbox-user=reauth'],
+  wallet_wait_stops_and_cancel_closes_the_page: ['--sandbox', '--sandbox-user=reauth'],
+  a11y_tree_names_the_wallet_step: ['--sandbox', '--sandbox-user=reauth'],
   sms_otp_through_the_outbox_succeeds: ['--sandbox', '--sandbox-user=reauth'],
   cold_start_from_a_deep_link_reaches_the_dialog: ['--sandbox', LINK_EXPORT],
   sign_in_with_an_emailed_code_then_sign_out: [],

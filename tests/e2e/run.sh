@@ -21,7 +21,7 @@ if [ -z "${STEPUP_E2E_LOCKED:-}" ]; then
   exec flock -o "${TMPDIR:-/tmp}/stepup-e2e-suite.lock" bash "$0" "$@"
 fi
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-for tool in xvfb-run dbus-run-session gnome-keyring-daemon WebKitWebDriver curl node xclip /usr/libexec/at-spi-bus-launcher chromium openbox dunst xdotool; do
+for tool in xvfb-run dbus-run-session gnome-keyring-daemon WebKitWebDriver curl node xclip /usr/libexec/at-spi-bus-launcher chromium chromedriver openbox dunst xdotool; do
   command -v "$tool" >/dev/null || { echo "e2e: $tool is missing: running tests/e2e/setup.sh"; "$ROOT/tests/e2e/setup.sh"; break; }
 done
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"

@@ -39,6 +39,10 @@ MimeType=x-scheme-handler/http;x-scheme-handler/https;
 NoDisplay=true
 DESKTOP
 printf '[Default Applications]\nx-scheme-handler/http=stepup-e2e-browser.desktop\nx-scheme-handler/https=stepup-e2e-browser.desktop\n' >"$XDG_CONFIG_HOME/mimeapps.list"
+# Every URL the app opens in the system browser, one a line (browser.sh), for the tests that
+# drive the opened page themselves (the wallet page, in chromedriver).
+export E2E_OPENED_URLS="$XDG_RUNTIME_DIR/opened-urls"
+: >"$E2E_OPENED_URLS"
 # The page a return_to points at in the tests (run-tests.mjs serves it on loopback).
 export STEPUP_RETURN_TO_ORIGINS=http://127.0.0.1:18790
 

@@ -16,8 +16,9 @@ PACKAGES=(
   # the focus test: a window manager that keeps focus where the user is, a real notification
   # server, xdotool to type into another app (a GTK window: gir1.2-gtk-3.0)
   openbox dunst xdotool gir1.2-gtk-3.0
-  # the system browser a link's return_to opens in (tests/e2e/browser.sh: headless, loopback only)
-  chromium
+  # the system browser a link's return_to opens in (tests/e2e/browser.sh: headless, loopback only),
+  # and its WebDriver, which drives the wallet page the app opens there
+  chromium chromium-driver
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -2,19 +2,22 @@
 // request at a time; later ones wait in a queue. Nothing here approves by itself: every approval
 // needs a code the user typed (or the passkey click), checked by the server.
 //
-// Layout: phase.js (where a request is), view.js (draws a state), code-step.js and
-// passkey-step.js (the methods' steps; methods.js says which runs), export.js and reveal.js
+// Layout: phase.js (where a request is), view.js (draws a state), code-step.js,
+// passkey-step.js and wallet-step.js (the methods' steps; methods.js says which runs),
+// browser-step.js ("continue in your browser": progress, open again, stop), export.js and reveal.js
 // (after a wallet:export approval), errors.js (what a failure says), elements.js.
 
 import { call } from '../ipc.js';
 import { clockTime, remaining } from '../format.js';
-import { choicesFor, methodOf, verifyArgs } from '../methods.js';
+import { choicesFor, methodOf, stepArgs } from '../methods.js';
 import { el } from './elements.js';
 import { PHASES, isBusy, isDone } from './phase.js';
 import { isSignedOut } from './errors.js';
 import { render, chosen } from './view.js';
 import { sendCode, verifyCode, onCodeInput, onCodePaste } from './code-step.js';
 import { verifyPasskey } from './passkey-step.js';
+import { prepareWallet, signInBrowser, togglePaste, verifyPasted } from './wallet-step.js';
+import { openPageAgain, stopWaiting } from './browser-step.js';
 import { exportKey, verifyAgain, renderExport } from './export.js';
 import { KeyReveal } from './reveal.js';
 
@@ -59,6 +62,12 @@ const opened = (request) => ({
   expanded: false,
   /** Number matching: the page's number was picked (true at once when there is none). */
   matched: !request.matchChoices,
+  /** For a wallet: the message it signs, `{credentialId, address, message}`, once made. */
+  walletMessage: null,
+  /** For a wallet: the "Paste a signature" field is open. */
+  pasting: false,
+  /** A line for the status after a step stopped without an error ("Stopped waiting…"). */
+  note: '',
 });
 
 export class StepUpDialog {
@@ -92,6 +101,11 @@ export class StepUpDialog {
     el.keyShow.addEventListener('click', () => this.reveal.toggle());
     el.keyCopy.addEventListener('click', () => this.reveal.copy());
     el.exportAgain.addEventListener('click', () => verifyAgain(this));
+    el.browserSign.addEventListener('click', () => signInBrowser(this));
+    el.pasteOpen.addEventListener('click', () => togglePaste(this));
+    el.signature.addEventListener('input', () => { if (this.state?.error) this.update({ error: null }); });
+    el.browserAgain.addEventListener('click', () => openPageAgain(this));
+    el.browserStop.addEventListener('click', () => stopWaiting(this));
     setInterval(() => this.tickExpiry(), 1000);
     el.otherMethods.addEventListener('click', () => {
       if (!this.state) return;
@@ -180,6 +194,7 @@ export class StepUpDialog {
       // The methods may arrive late: the focus moves only if the user has not moved it.
       const untouched = [el.title, document.body, null].includes(document.activeElement);
       if (untouched) this.focusStep();
+      prepareWallet(this);
     } catch (error) {
       if (!this.showing(request)) return;
       this.update({ phase: PHASES.unavailable, error });
@@ -200,6 +215,7 @@ export class StepUpDialog {
       if (matched) {
         this.update({ matched: true });
         this.focusStep();
+        prepareWallet(this);
       } else {
         this.update({ phase: PHASES.unavailable, error: { code: 'number_mismatch', message: `That is not the number ${request.requester} shows: the request was refused and nothing was approved. If you did not ask for it, someone else may be trying to.` } });
         el.title.focus();
@@ -214,7 +230,8 @@ export class StepUpDialog {
   choose(index) {
     const state = this.state;
     if (!state || isBusy(state.phase) || isDone(state.phase) || !methodOf(state.choices[index] ?? {})) return;
-    this.update({ phase: PHASES.ready, choice: index, expanded: true, sentTo: '', resendAt: 0, codeInvalid: false, error: null });
+    this.update({ phase: PHASES.ready, choice: index, expanded: true, sentTo: '', resendAt: 0, codeInvalid: false, error: null, pasting: false, note: '' });
+    prepareWallet(this);
   }
 
   /** Focus to the first control of the chosen method's step, only when the dialog opens: a
@@ -223,7 +240,7 @@ export class StepUpDialog {
     const { method } = chosen(this.state);
     // With a number to match, nothing is preselected for the keyboard: the user picks.
     if (!method || !this.state.matched) el.title.focus();
-    else (method.send ? el.send : method.code ? el.code : method.pin ? el.pin : el.submit).focus();
+    else (method.send ? el.send : method.code ? el.code : method.pin ? el.pin : method.wallet ? el.browserSign : el.submit).focus();
   }
 
   /** Enter: close when done, send the code when one is needed and not sent yet, else verify. */
@@ -235,19 +252,22 @@ export class StepUpDialog {
     if (!method) return;
     if (method.send && state.phase === PHASES.ready) sendCode(this);
     else if (!state.armed) return; // too soon to approve: the submit button says so
+    else if (method.wallet) { if (state.pasting) verifyPasted(this); }
     else if (method.code) verifyCode(this);
     else verifyPasskey(this);
   }
 
-  /** Runs the chosen method's verify command with what the step adds (`{code}`); resolves to
-   * the error, after drawing it, or to null once approved. */
-  async verify(typed) {
+  /** Runs the chosen method's verify command (or `step`, another command that ends in an
+   * approval: the browser wallet's) with what the step adds (`{code}`); resolves to the error,
+   * after drawing it, or to null once approved. */
+  async verify(typed, step) {
     const { request, phase } = this.state;
     const { credential, method } = chosen(this.state);
-    this.update({ phase: PHASES.verifying, error: null });
+    const run = step ?? method.verify;
+    this.update({ phase: run === method.verify ? PHASES.verifying : PHASES.browser, error: null, note: '' });
     try {
-      const args = verifyArgs(method, { requestId: request.id, credentialId: credential.id, ...typed });
-      const verified = await call(method.verify.command, args);
+      const args = stepArgs(run, { requestId: request.id, credentialId: credential.id, ...typed });
+      const verified = await call(run.command, args);
       if (this.showing(request)) {
         this.update({ expiresAtMs: verified.expiresAtMs });
         this.finish(`Verified. ${request.requester} may now ${request.actionText}, until ${clockTime(verified.expiresAtMs)}.`,
@@ -304,6 +324,7 @@ export class StepUpDialog {
   close() {
     this.reveal.wipe();
     el.pin.value = '';
+    el.signature.value = '';
     renderExport({ offer: null });
     this.state = null;
     delete el.dialog.dataset.requestId;

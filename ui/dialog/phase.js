@@ -5,6 +5,8 @@
 //             ├─ ready ─ sending ─ code-sent ⇄ resending
 //             │                     └─ verifying ─ approved
 //             └─ approved                           (nothing to verify)
+//             ├─ ready ─ preparing ─ ready ─┬─ browser ─ approved   (a wallet: the message first,
+//             │                             └─ verifying ─ approved   then the browser, or pasted)
 //   approved ─ exporting ─ exported | export-refused (after a wallet:export approval)
 //
 // A failed step goes back to where it started (`verifying` → `ready` or `code-sent`; a code that
@@ -23,6 +25,10 @@ export const PHASES = Object.freeze({
   codeSent: 'code-sent',
   /** Another code is being sent; the one sent before may still be typed. */
   resending: 'resending',
+  /** The message a wallet signs is being made (a nonce from the server). */
+  preparing: 'preparing',
+  /** A page in the system browser waits for the user (the wallet page). */
+  browser: 'browser',
   /** The verify command is on its way. */
   verifying: 'verifying',
   /** Verified (or nothing to verify): the request is approved. */
@@ -35,7 +41,7 @@ export const PHASES = Object.freeze({
   exportRefused: 'export-refused',
 });
 
-const BUSY = new Set([PHASES.checking, PHASES.sending, PHASES.resending, PHASES.verifying, PHASES.exporting]);
+const BUSY = new Set([PHASES.checking, PHASES.sending, PHASES.resending, PHASES.preparing, PHASES.browser, PHASES.verifying, PHASES.exporting]);
 const DONE = new Set([PHASES.approved, PHASES.exporting, PHASES.exported, PHASES.exportRefused]);
 const SENT = new Set([PHASES.codeSent, PHASES.resending, PHASES.verifying]);
 

@@ -6,6 +6,7 @@ import { el } from './elements.js';
 import { PHASES, isBusy, isDone, isSent } from './phase.js';
 import { errorText, isFault, isSignedOut } from './errors.js';
 import { renderExport } from './export.js';
+import { renderBrowserWait } from './browser-step.js';
 import { methodOf, credentialLabel } from '../methods.js';
 import { setText } from '../dom.js';
 
@@ -29,6 +30,7 @@ export function render(state, previous = {}) {
   const sent = Boolean(method?.send) && isSent(phase);
 
   el.dialog.dataset.requestId = String(request.id);
+  el.dialog.dataset.phase = phase;
   if (done) el.dialog.dataset.result = 'approved'; else delete el.dialog.dataset.result;
   if (request !== previous.request) renderRequest(request);
   if (state.choices !== previous.choices) renderChoices(state);
@@ -61,7 +63,25 @@ export function render(state, previous = {}) {
   if (state.error?.code === 'wrong_pin') el.pin.setAttribute('aria-invalid', 'true'); else el.pin.removeAttribute('aria-invalid');
   if (state.codeInvalid) el.code.setAttribute('aria-invalid', 'true'); else el.code.removeAttribute('aria-invalid');
 
-  el.submit.hidden = done || locked || phase === PHASES.unavailable;
+  // A wallet: the message in full, then the browser or the pasted signature.
+  const wallet = Boolean(method?.wallet) && !done && !locked;
+  el.walletRow.hidden = !wallet;
+  const shown = wallet ? state.walletMessage : null;
+  el.walletMessage.hidden = !shown;
+  setText(el.walletMessage, shown?.message ?? '');
+  setText(el.walletAddress, shown?.address ?? '');
+  el.browserSign.disabled = isBusy(phase);
+  el.browserSign.setAttribute('aria-disabled', String(!state.armed || !shown));
+  el.pasteOpen.disabled = isBusy(phase);
+  el.pasteOpen.setAttribute('aria-expanded', String(Boolean(state.pasting)));
+  el.pasteRow.hidden = !wallet || !state.pasting;
+  el.signature.readOnly = phase === PHASES.verifying;
+  if (request !== previous.request || state.choice !== previous.choice) el.signature.value = '';
+  const badSignature = ['invalid_input', 'wallet_signature_mismatch'].includes(state.error?.code) && state.pasting;
+  if (badSignature) el.signature.setAttribute('aria-invalid', 'true'); else el.signature.removeAttribute('aria-invalid');
+  renderBrowserWait(state, method?.browser);
+
+  el.submit.hidden = done || locked || phase === PHASES.unavailable || (Boolean(method?.wallet) && !state.pasting);
   const approving = !(method?.send && !sent);
   el.submit.disabled = !method || isBusy(phase);
   // Focusable but inert until the request could be read (submit() ignores it until then).
@@ -164,6 +184,8 @@ function progressText(phase, method) {
     case PHASES.checking: return 'Checking what is needed…';
     case PHASES.sending:
     case PHASES.resending: return method.send.progress;
+    case PHASES.preparing: return method.message.progress;
+    case PHASES.browser: return method.browser.progress;
     case PHASES.verifying: return method.verify.progress ?? 'Verifying…';
     case PHASES.exporting: return 'Exporting the private key…';
     default: return '';
@@ -173,6 +195,7 @@ function progressText(phase, method) {
 /** The status line: what to do now with the chosen method. */
 function statusText(state, method, sent) {
   if (!method || isDone(state.phase)) return '';
+  if (state.note) return state.note;
   if (sent) return `Code sent${state.sentTo ? ` to ${state.sentTo}` : ''}. Type it below.`;
   return method.prompt?.(state.request) ?? '';
 }

@@ -145,7 +145,7 @@ pub enum StepUpError {
     #[error("this wallet is not linked to your account: choose one of your verified wallets, or another method")]
     WalletNotLinked,
     /// The signature was made by another wallet than the one chosen.
-    #[error("the signature was made by {signer}, not by the wallet {expected}: sign with the wallet you chose")]
+    #[error("signed by another address {signer}, not by the wallet {expected}: sign with the wallet you chose")]
     WalletSignatureMismatch {
         /// The address whose key made the signature.
         signer: String,

@@ -440,6 +440,18 @@ impl RequestDesk {
         self.return_opener = Some(opener);
     }
 
+    /// Opens `url` in the system browser with the app's opener (a page the dialog sends the
+    /// user to, as "Sign in your browser wallet" does); false when no opener is set.
+    pub fn open_in_browser(&self, url: &str) -> bool {
+        match &self.return_opener {
+            Some(opener) => {
+                opener.0(url);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn open_return(&self, return_to: Option<&str>, id: u64, outcome: Outcome) {
         let (Some(opener), Some(url)) = (&self.return_opener, return_url(return_to, id, outcome))
         else {

@@ -65,6 +65,15 @@ pub enum AppError {
     /// A number was picked for a request without one.
     #[error("this request has no number to match")]
     NoNumberToMatch,
+    /// A wallet signature came before the dialog showed the message to sign.
+    #[error("the message to sign is not shown yet: choose the wallet again to see it")]
+    NoWalletMessage,
+    /// No page is waiting in the browser for this request.
+    #[error("no page is waiting in your browser: press “Sign in your browser wallet” again")]
+    NoBrowserPage,
+    /// The wallet page answered with an error (the wallet refused, or has no account).
+    #[error("your browser wallet did not sign: {0}")]
+    WalletPage(String),
     /// The backend has not started yet.
     #[error("the app is still starting: wait a moment and try again")]
     Starting,
@@ -97,6 +106,9 @@ impl AppError {
             Self::NotConfigured(_) => "not_configured",
             Self::SandboxFailed(_) => "sandbox_failed",
             Self::Starting => "starting",
+            Self::NoWalletMessage => "no_wallet_message",
+            Self::NoBrowserPage => "no_browser_page",
+            Self::WalletPage(_) => "wallet_refused",
             Self::NumberNotMatched => "number_not_matched",
             Self::NoNumberToMatch => "no_number_to_match",
             Self::DialogUnavailable => "internal",

@@ -3,6 +3,7 @@
 //! server without the lock, and moves the request along its lifecycle afterwards. The
 //! commands of the app are one-line calls into these.
 
+use crate::browser::{read_wallet_answer, wallet_page, BrowserWait, WalletPageAnswer};
 use crate::desk::SharedDesk;
 use crate::error::AppError;
 use crate::method::Method;
@@ -10,11 +11,13 @@ use crate::phone::phone_of;
 use crate::request::Outcome;
 use crate::views::{
     CheckView, CredentialView, ExportOffer, ExportedKeyView, HistoryEntry, SentView, VerifiedView,
+    WalletMessageView,
 };
+use stepup_client::loopback::{Answer, LoopbackReceiver, ReceiveError, DEFAULT_WAIT};
 use stepup_client::passkey::PasskeyConfirmation;
 use stepup_client::{
     CheckSource, CredentialFormat, OtpChannel, Secret, StepUpCheck, StepUpClient, StepUpCredential,
-    StepUpError, TokenScope, TokenStatus, Verification,
+    StepUpError, TokenScope, TokenStatus, Verification, WalletAccount, WalletChallenge,
 };
 
 /// Seconds before "send code" may be pressed again.
@@ -48,6 +51,42 @@ pub enum Proof {
         /// The authenticator and the user's confirmation.
         confirmation: PasskeyConfirmation,
     },
+    /// An external wallet's signature of the message [`wallet_message`] showed for an offered
+    /// wallet credential (from the browser wallet's page, or pasted).
+    Wallet {
+        /// The offered wallet credential.
+        credential_id: String,
+        /// The signature (65 bytes of hex, checked before it is sent).
+        signature: Secret,
+    },
+}
+
+/// Why an offered wallet credential cannot step up here, if it cannot: only the user's
+/// external wallets can (an embedded wallet is Dynamic's own: "embedded wallets cannot be
+/// used for step-up authentication").
+fn wallet_unavailable(
+    client: &StepUpClient,
+    credential: &StepUpCredential,
+) -> Option<&'static str> {
+    if client
+        .external_wallets()
+        .iter()
+        .any(|w| w.id == credential.id)
+    {
+        return None;
+    }
+    let embedded = client.current_user().is_some_and(|u| {
+        u.verified_credentials.iter().any(|c| {
+            c.id == credential.id
+                && (c.embedded_wallet_id.is_some()
+                    || c.wallet_provider.as_deref() == Some("embeddedWallet"))
+        })
+    });
+    Some(if embedded {
+        "an embedded wallet cannot be used to verify, only a wallet of your own (a browser wallet)"
+    } else {
+        "this wallet is not one of your account's verified wallets"
+    })
 }
 
 /// The signed-in user's embedded wallet: from the session user's verified credentials (the
@@ -87,12 +126,22 @@ pub fn check_view(check: &StepUpCheck, client: &StepUpClient, scope: &TokenScope
         credentials: check
             .credentials
             .iter()
-            .map(|c| CredentialView {
-                id: c.id.clone(),
-                format: c.format.as_str().to_owned(),
-                kind: c.kind.clone(),
-                alias: c.alias.clone(),
-                method: Method::of(c),
+            .map(|c| {
+                let unavailable = (Method::of(c) == Method::Wallet)
+                    .then(|| wallet_unavailable(client, c))
+                    .flatten();
+                CredentialView {
+                    id: c.id.clone(),
+                    format: c.format.as_str().to_owned(),
+                    kind: c.kind.clone(),
+                    alias: c.alias.clone(),
+                    method: if unavailable.is_some() {
+                        Method::Unsupported
+                    } else {
+                        Method::of(c)
+                    },
+                    unavailable,
+                }
             })
             .collect(),
         default_credential_id: stepup_client::choose_method(check).map(|c| c.id.clone()),
@@ -263,11 +312,11 @@ pub async fn verify(
     wallet: Option<EmbeddedWallet>,
     now_ms: i64,
 ) -> Result<VerifiedView, AppError> {
-    let (scope, requester_key, method, verification) = {
+    let (scope, requester_key, method, run) = {
         let desk = desk.lock();
         desk.require_read(id, now_ms)?;
         let open = desk.get(id)?;
-        let (method, verification) = match proof {
+        let (method, run) = match proof {
             Proof::Code {
                 method: Method::Totp,
                 credential_id,
@@ -276,7 +325,10 @@ pub async fn verify(
                 let device =
                     open.credential(credential_id.as_deref().unwrap_or(""), Method::Totp)?;
                 let device_id = Some(device.id.clone());
-                (Method::Totp, Verification::Totp { device_id, code })
+                (
+                    Method::Totp,
+                    Run::Client(Verification::Totp { device_id, code }),
+                )
             }
             Proof::Code {
                 method: method @ (Method::EmailOtp | Method::SmsOtp),
@@ -289,19 +341,33 @@ pub async fn verify(
                 } else {
                     Verification::SmsOtp { verification, code }
                 };
-                (method, v)
+                (method, Run::Client(v))
             }
             Proof::Code {
                 method: Method::RecoveryCode,
                 code,
                 ..
-            } if open.offers_mfa() => (Method::RecoveryCode, Verification::RecoveryCode { code }),
+            } if open.offers_mfa() => (
+                Method::RecoveryCode,
+                Run::Client(Verification::RecoveryCode { code }),
+            ),
             Proof::Passkey {
                 credential_id,
                 confirmation,
             } => {
                 open.credential(&credential_id, Method::Passkey)?;
-                (Method::Passkey, Verification::Passkey(confirmation))
+                (
+                    Method::Passkey,
+                    Run::Client(Verification::Passkey(confirmation)),
+                )
+            }
+            Proof::Wallet {
+                credential_id,
+                signature,
+            } => {
+                open.credential(&credential_id, Method::Wallet)?;
+                let challenge = open.wallet_message(&credential_id)?.clone();
+                (Method::Wallet, Run::Wallet(challenge, signature))
             }
             Proof::Code { .. } => return Err(AppError::CredentialNotOffered),
         };
@@ -310,13 +376,31 @@ pub async fn verify(
             request.scope().clone(),
             request.requester_key(),
             method,
-            verification,
+            run,
         )
     };
-    let outcome = client
-        .verify(verification, std::slice::from_ref(&scope))
-        .await
-        .map_err(AppError::from);
+    let scopes = std::slice::from_ref(&scope);
+    let outcome = match run {
+        Run::Client(verification) => client.verify(verification, scopes).await,
+        Run::Wallet(challenge, signature) => {
+            let sent = client
+                .verify_wallet_signature(&challenge, signature.expose(), scopes)
+                .await;
+            // Refused here (not 65 bytes of hex, another address): nothing went out, the same
+            // message may be signed again. Anything else reached the server with its nonce.
+            let local = matches!(
+                sent,
+                Err(StepUpError::InvalidInput(_) | StepUpError::WalletSignatureMismatch { .. })
+            );
+            if sent.is_err() && !local {
+                if let Ok(open) = desk.lock().get_mut(id) {
+                    open.forget_wallet_message();
+                }
+            }
+            sent
+        }
+    }
+    .map_err(AppError::from);
     let mut desk = desk.lock();
     match outcome {
         Ok(outcome) => {
@@ -342,6 +426,161 @@ pub async fn verify(
             Err(error)
         }
     }
+}
+
+/// What a verification runs: a client verification, or a wallet's signature of the message
+/// the dialog showed.
+enum Run {
+    Client(Verification),
+    Wallet(WalletChallenge, Secret),
+}
+
+/// The wallet account of an offered wallet credential, from the session user's verified
+/// credential of the same id (its address, wallet name and provider type).
+fn wallet_account(
+    client: &StepUpClient,
+    credential: &StepUpCredential,
+) -> Result<WalletAccount, AppError> {
+    let user = client.current_user().ok_or(StepUpError::NotSignedIn)?;
+    let verified = user
+        .verified_credentials
+        .iter()
+        .find(|c| c.id == credential.id && c.format == CredentialFormat::Blockchain)
+        .ok_or(StepUpError::WalletNotLinked)?;
+    let address = verified
+        .address
+        .clone()
+        .or_else(|| verified.public_identifier.clone())
+        .ok_or(StepUpError::WalletNotLinked)?;
+    let mut account = WalletAccount::browser_extension(
+        address,
+        verified
+            .wallet_name
+            .clone()
+            .unwrap_or_else(|| "wallet".into()),
+    );
+    if let Some(provider) = verified.wallet_provider.clone() {
+        account.provider = provider;
+    }
+    Ok(account)
+}
+
+/// The exact message the offered wallet credential `credential_id` is asked to sign, for the
+/// dialog to show before anything is signed; kept with the request, so that the signature
+/// checked is of this very message. A new one replaces the one before (and ends a browser
+/// page still waiting for it). An embedded wallet, or one that is not the user's, is refused
+/// by the client before any request.
+pub async fn wallet_message(
+    desk: &SharedDesk,
+    client: &StepUpClient,
+    id: u64,
+    credential_id: &str,
+) -> Result<WalletMessageView, AppError> {
+    let credential = {
+        let desk = desk.lock();
+        desk.require_shown(id)?;
+        desk.require_matched(id)?;
+        desk.get(id)?
+            .credential(credential_id, Method::Wallet)?
+            .clone()
+    };
+    let account = wallet_account(client, &credential)?;
+    let challenge = client.wallet_challenge(&account).await?;
+    let view = WalletMessageView {
+        address: challenge.address.clone(),
+        message: challenge.message.clone(),
+    };
+    let mut desk = desk.lock();
+    let open = desk.get_mut(id)?;
+    open.end_browser();
+    open.set_wallet_message(credential_id, challenge);
+    Ok(view)
+}
+
+/// "Sign in your browser wallet": serves the wallet page for the message shown (a one-time
+/// loopback receiver), opens it in the system browser, waits for its one answer (at most 5
+/// minutes; [`cancel_browser`] or any ending of the request stops it), and verifies the
+/// signature it brings as [`verify`] does (the request shown, read, matched). `now_ms` is read
+/// when the answer came.
+pub async fn sign_in_browser(
+    desk: &SharedDesk,
+    client: &StepUpClient,
+    id: u64,
+    credential_id: &str,
+    wallet: Option<EmbeddedWallet>,
+    now_ms: &(dyn Fn() -> i64 + Send + Sync),
+) -> Result<VerifiedView, AppError> {
+    let receiver = {
+        let desk = desk.lock();
+        desk.require_read(id, now_ms())?;
+        let open = desk.get(id)?;
+        open.credential(credential_id, Method::Wallet)?;
+        wallet_page(open.wallet_message(credential_id)?)
+    };
+    let receiver = LoopbackReceiver::bind(receiver)
+        .await
+        .map_err(|e| AppError::WalletPage(e.to_string()))?;
+    let url = receiver.page_url();
+    {
+        let mut desk = desk.lock();
+        desk.get_mut(id)?
+            .set_browser(BrowserWait::new(url.clone(), receiver.canceller()));
+        if !desk.open_in_browser(&url) {
+            tracing::warn!(request = id, "no system browser to open the wallet page in");
+        }
+    }
+    tracing::info!(
+        request = id,
+        origin = receiver.origin(),
+        "wallet page served; waiting for its answer"
+    );
+    let answer = receiver.wait(DEFAULT_WAIT).await;
+    if let Ok(open) = desk.lock().get_mut(id) {
+        open.end_browser();
+    }
+    let body = match answer {
+        Ok(Answer::Posted(body)) => body,
+        Ok(Answer::Redirect(_)) => return Err(AppError::NoBrowserPage),
+        Err(ReceiveError::Cancelled) => {
+            tracing::info!(request = id, "wallet page cancelled");
+            return Err(StepUpError::Cancelled.into());
+        }
+        Err(error) => return Err(AppError::WalletPage(error.to_string())),
+    };
+    match read_wallet_answer(&body)? {
+        WalletPageAnswer::Signed { signature } => {
+            let proof = Proof::Wallet {
+                credential_id: credential_id.to_owned(),
+                signature,
+            };
+            verify(desk, client, id, proof, wallet, now_ms()).await
+        }
+        WalletPageAnswer::Refused(error) => {
+            tracing::info!(request = id, "the browser wallet did not sign");
+            Err(error)
+        }
+    }
+}
+
+/// "Open the page again": the page still waiting for request `id`, opened once more.
+pub fn open_browser_again(desk: &SharedDesk, id: u64) -> Result<(), AppError> {
+    let desk = desk.lock();
+    desk.require_shown(id)?;
+    let url = desk
+        .get(id)?
+        .browser()
+        .ok_or(AppError::NoBrowserPage)?
+        .url()
+        .to_owned();
+    desk.open_in_browser(&url);
+    Ok(())
+}
+
+/// Cancel while a page waits: the wait ends ([`sign_in_browser`] answers "cancelled") and the
+/// page's port closes; the request stays open for another way.
+pub fn cancel_browser(desk: &SharedDesk, id: u64) -> Result<(), AppError> {
+    desk.lock().get_mut(id)?.end_browser();
+    Ok(())
 }
 
 fn verified_view(token: Option<TokenStatus>) -> Result<VerifiedView, AppError> {

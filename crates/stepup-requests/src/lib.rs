@@ -14,12 +14,16 @@
 //!   exports, the history.
 //! - [`signed`]: signed links (ES256 JWS by a registered requester key): the only verified
 //!   requesters.
-//! - [`flow`]: the dialog's operations over the client: begin, send a code, verify, export.
+//! - [`flow`]: the dialog's operations over the client: begin, send a code, verify, export;
+//!   the wallet message, the browser wallet's page and the pasted signature.
+//! - [`browser`]: "continue in your browser": what a request keeps while a page in the system
+//!   browser waits for the user ([`browser::BrowserWait`]), the wallet page and its answer.
 //! - [`views`]: what the UI receives (no secrets; the exported key redacts itself).
 //! - [`wording`]: what a scope allows and how a request ended, in words.
 //! - [`phone`]: a phone credential back into a number to text.
 //! - [`error`]: [`AppError`], one closed enum; its `code()` is what the UI branches on.
 
+pub mod browser;
 pub mod desk;
 pub mod error;
 pub mod export;

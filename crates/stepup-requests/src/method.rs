@@ -18,7 +18,11 @@ pub enum Method {
     Passkey,
     /// One of the account's MFA recovery codes (offered with an authenticator app).
     RecoveryCode,
-    /// A credential this app cannot verify with yet (wallet, social): listed, not runnable.
+    /// An external wallet's signature of a SIWE message (signed in the browser wallet, or
+    /// pasted). Embedded wallets cannot step up: [`crate::flow::check_view`] lists them as
+    /// unavailable, with the sentence why.
+    Wallet,
+    /// A credential this app cannot verify with yet (social): listed, not runnable.
     Unsupported,
 }
 
@@ -31,6 +35,7 @@ impl Method {
             CredentialMethod::Email => Self::EmailOtp,
             CredentialMethod::Sms => Self::SmsOtp,
             CredentialMethod::Passkey => Self::Passkey,
+            CredentialMethod::Wallet => Self::Wallet,
             _ => Self::Unsupported,
         }
     }
@@ -43,6 +48,7 @@ impl Method {
             Self::SmsOtp => "sms_otp",
             Self::Passkey => "passkey",
             Self::RecoveryCode => "recovery_code",
+            Self::Wallet => "wallet",
             Self::Unsupported => "unsupported",
         }
     }
@@ -55,6 +61,7 @@ impl Method {
             Self::SmsOtp => "Text message code",
             Self::Passkey => "Passkey on this device",
             Self::RecoveryCode => "Recovery code",
+            Self::Wallet => "Wallet signature",
             Self::Unsupported => "Not available in this app",
         }
     }

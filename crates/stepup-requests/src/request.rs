@@ -12,11 +12,12 @@
 //! was sent on that channel, and a request approved only once it was offered: each is a
 //! method that needs the stage, never a flag to remember to check.
 
+use crate::browser::BrowserWait;
 use crate::error::AppError;
 use crate::link::StepUpRequest;
 use crate::method::Method;
 use serde::Serialize;
-use stepup_client::{OtpChannel, OtpVerification, StepUpCredential};
+use stepup_client::{OtpChannel, OtpVerification, StepUpCredential, WalletChallenge};
 use tokio::sync::oneshot;
 
 /// How a request (or an action after one) ended, for the history.
@@ -78,6 +79,12 @@ pub struct OpenRequest {
     match_choices: Option<[u8; 3]>,
     /// The right number was picked.
     matched: bool,
+    /// The message shown for an offered wallet credential (its id), kept so that the
+    /// signature checked is of the very message the dialog showed.
+    wallet_message: Option<(String, WalletChallenge)>,
+    /// A page in the system browser waiting for the user (the wallet page): ended with the
+    /// request, whichever way it ends.
+    browser: Option<BrowserWait>,
 }
 
 impl OpenRequest {
@@ -94,6 +101,8 @@ impl OpenRequest {
             waiter,
             match_choices: None,
             matched: false,
+            wallet_message: None,
+            browser: None,
         }
     }
 
@@ -207,8 +216,47 @@ impl OpenRequest {
         self.wrong_codes = self.wrong_codes.saturating_add(1);
     }
 
+    /// Keeps the wallet message shown for the offered credential `credential_id` (a new one
+    /// replaces the one before: its nonce is never sent).
+    pub fn set_wallet_message(&mut self, credential_id: &str, challenge: WalletChallenge) {
+        self.wallet_message = Some((credential_id.to_owned(), challenge));
+    }
+
+    /// The wallet message shown for `credential_id`, to check a signature against.
+    pub fn wallet_message(&self, credential_id: &str) -> Result<&WalletChallenge, AppError> {
+        match &self.wallet_message {
+            Some((id, challenge)) if id == credential_id => Ok(challenge),
+            _ => Err(AppError::NoWalletMessage),
+        }
+    }
+
+    /// Forgets the wallet message (its nonce went to the server: it cannot be signed again).
+    pub fn forget_wallet_message(&mut self) {
+        self.wallet_message = None;
+    }
+
+    /// A page now waits in the system browser; one before it (if any) is ended.
+    pub fn set_browser(&mut self, wait: BrowserWait) {
+        if let Some(before) = self.browser.replace(wait) {
+            before.end();
+        }
+    }
+
+    /// The page waiting in the system browser, if any.
+    pub fn browser(&self) -> Option<&BrowserWait> {
+        self.browser.as_ref()
+    }
+
+    /// Ends the browser page's wait (cancel, or its answer came): the receiver closes its port.
+    pub fn end_browser(&mut self) {
+        if let Some(wait) = self.browser.take() {
+            wait.end();
+        }
+    }
+
     /// Tells the waiter (if any) how it ended; at most once, since this consumes it.
     pub(crate) fn end(mut self, outcome: Outcome) -> (StepUpRequest, u32) {
+        self.end_browser();
         if let Some(waiter) = self.waiter.take() {
             // The waiting command may be gone (the app is closing): nothing to tell then.
             let _ = waiter.send(outcome);

@@ -134,6 +134,20 @@ pub struct CredentialView {
     pub alias: Option<String>,
     /// The method the dialog runs for it.
     pub method: Method,
+    /// Why it cannot be used here, when it cannot (an embedded wallet), as a clause the list
+    /// shows after its name.
+    pub unavailable: Option<&'static str>,
+}
+
+/// `wallet_message`: what the chosen wallet is asked to sign, shown in full before anything
+/// is signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WalletMessageView {
+    /// The wallet's address (EIP-55), as the message names it.
+    pub address: String,
+    /// The exact text the wallet signs (EIP-4361).
+    pub message: String,
 }
 
 /// `begin_step_up`.

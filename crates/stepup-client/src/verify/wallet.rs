@@ -27,6 +27,9 @@ use crate::http::ApiRequest;
 const VERIFY: &str = "wallets/verify";
 /// The only chain this client verifies (the SDK's `ChainEnum`).
 const CHAIN_EVM: &str = "EVM";
+/// `CHAINS_INFO_MAP.EVM.verifiedCredentialChainName`: an EVM wallet's `chain` in a verified
+/// credential.
+const VERIFIED_CREDENTIAL_EVM: &str = "eip155";
 /// `CHAINS_INFO_MAP.EVM.blockchainName`.
 const EVM_BLOCKCHAIN_NAME: &str = "Ethereum";
 /// The app name in the statement (the SDK's `metadata.name`).
@@ -277,6 +280,12 @@ impl WalletSigner for LocalKeySigner {
     }
 }
 
+/// A verified credential's chain is EVM: Dynamic names it `eip155` (the SDK's
+/// `CHAINS_INFO_MAP.EVM.verifiedCredentialChainName`); `EVM` (the `ChainEnum`) is taken too.
+fn is_evm_chain(chain: &str) -> bool {
+    chain == VERIFIED_CREDENTIAL_EVM || chain == CHAIN_EVM
+}
+
 /// True for a credential of an embedded (custodial, Dynamic-held) wallet.
 fn is_embedded(credential: &JwtVerifiedCredential) -> bool {
     credential.embedded_wallet_id.is_some()
@@ -327,7 +336,7 @@ impl StepUpClient {
         match credential {
             None => Err(StepUpError::WalletNotLinked),
             Some(c) if is_embedded(c) => Err(StepUpError::EmbeddedWallet),
-            Some(c) if c.chain.as_deref().is_some_and(|ch| ch != CHAIN_EVM) => Err(
+            Some(c) if c.chain.as_deref().is_some_and(|ch| !is_evm_chain(ch)) => Err(
                 StepUpError::InvalidInput("only Ethereum (EVM) wallets can verify here".into()),
             ),
             Some(_) => Ok(address),
@@ -511,6 +520,66 @@ mod tests {
         );
     }
 
+    /// The whole message as the SDK's `getSignInMessage` makes it for a wallet account
+    /// (conformance/js-sdk/siwe-sign-in-vectors.json, checked by the conformance run against
+    /// the SDK), made here by `wallet_challenge` from the same inputs: the app origin, the
+    /// environment id, the nonce the server hands out, the time, the wallet's chain id.
+    #[tokio::test]
+    async fn sdk_sign_in_vectors() {
+        use crate::test_server::{Reply, TestServer};
+        use crate::vault::{MemoryVault, SessionRecord, TokenVault};
+        use std::sync::Arc;
+        let vectors: Vec<serde_json::Value> = serde_json::from_str(include_str!(
+            "../../../../conformance/js-sdk/siwe-sign-in-vectors.json"
+        ))
+        .unwrap();
+        assert!(vectors.len() >= 2);
+        for v in &vectors {
+            let s = |k: &str| v[k].as_str().unwrap().to_owned();
+            assert_eq!(s("appName"), SIWE_APP_NAME);
+            let nonce = s("nonce");
+            let env = s("environmentId");
+            let server = TestServer::start(&env, move |r| match r.path.as_str() {
+                "nonces" => Reply::json(200, serde_json::json!({"nonces": vec![nonce.clone(); 5]})),
+                _ => Reply::raw(500, ""),
+            })
+            .await;
+            let user = serde_json::from_value(serde_json::json!({
+                "id": "user-1", "sessionId": "s1", "verifiedCredentials": [
+                    {"id": "c-ext", "format": "blockchain", "address": s("address").to_ascii_lowercase(), "chain": "eip155",
+                     "wallet_name": "metamask", "wallet_provider": "browserExtension"}
+                ]
+            }))
+            .unwrap();
+            let vault = Arc::new(MemoryVault::new());
+            vault
+                .put_session(&SessionRecord {
+                    token: "session-1".into(),
+                    legacy_token: None,
+                    expires_at: 4_000_000_000,
+                    user,
+                })
+                .unwrap();
+            let config = crate::Config::new(&env)
+                .unwrap()
+                .with_api_base_url(server.base_url.clone())
+                .with_app_origin(s("appUrl"));
+            let client = StepUpClient::builder(config)
+                .vault(vault)
+                .clock(Arc::new(stepup_protocol::ManualClock::at_millis(
+                    v["issuedAtMs"].as_i64().unwrap(),
+                )))
+                .build()
+                .await
+                .unwrap();
+            let mut wallet = WalletAccount::browser_extension(s("address"), "MetaMask");
+            wallet.chain_id = v["chainId"].as_u64().unwrap();
+            let challenge = client.wallet_challenge(&wallet).await.unwrap();
+            assert_eq!(challenge.message, s("message"), "{v}");
+            assert_eq!(challenge.wallet_name, "metamaskevm");
+        }
+    }
+
     #[test]
     fn urls_wallet_names_and_times_follow_the_sdk() {
         assert_eq!(
@@ -608,7 +677,7 @@ mod tests {
         use std::sync::Arc;
         let user = serde_json::from_value(serde_json::json!({
             "id": "user-1", "sessionId": "s1", "verifiedCredentials": [
-                {"id": "c-ext", "format": "blockchain", "address": external.to_ascii_lowercase(), "chain": "EVM",
+                {"id": "c-ext", "format": "blockchain", "address": external.to_ascii_lowercase(), "chain": "eip155",
                  "wallet_name": "metamask", "wallet_provider": "browserExtension"},
                 {"id": "c-emb", "format": "blockchain", "address": embedded, "chain": "EVM",
                  "wallet_name": "dynamicwaas", "wallet_provider": "embeddedWallet", "embedded_wallet_id": "w1"}

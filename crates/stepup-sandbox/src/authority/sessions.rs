@@ -164,7 +164,7 @@ impl Authority {
             let mut c = blank(&w.credential_id, CredentialFormat::Blockchain);
             c.sign_in_enabled = false;
             c.address = Some(w.address.clone());
-            c.chain = Some("EVM".into());
+            c.chain = Some("eip155".into());
             c.public_identifier = Some(w.address.clone());
             c.wallet_name = Some("dynamicwaas".into());
             c.wallet_provider = Some("embeddedWallet".into());
@@ -174,7 +174,7 @@ impl Authority {
         for w in &u.external_wallets {
             let mut c = blank(&w.credential_id, CredentialFormat::Blockchain);
             c.address = Some(w.address.clone());
-            c.chain = Some("EVM".into());
+            c.chain = Some("eip155".into());
             c.public_identifier = Some(w.address.clone());
             c.wallet_name = Some(w.wallet_name.clone());
             c.wallet_provider = Some("browserExtension".into());
