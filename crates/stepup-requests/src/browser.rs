@@ -117,7 +117,8 @@ pub fn read_wallet_answer(body: &[u8]) -> Result<WalletPageAnswer, AppError> {
     }
 }
 
-/// Text for HTML (element content and attribute values).
+/// Text for HTML (element content and attribute values). `%` too: the receiver puts its CSP
+/// nonce wherever `%CSP_NONCE%` is, and a message (its nonce is the server's) must not say it.
 fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -127,6 +128,7 @@ fn html_escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            '%' => out.push_str("&#37;"),
             c => out.push(c),
         }
     }
