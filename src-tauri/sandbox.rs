@@ -10,7 +10,7 @@ use stepup_requests::flow::EmbeddedWallet;
 use stepup_requests::AppError;
 use stepup_sandbox::{RunningSandbox, Sandbox, SandboxConfig, UserSpec};
 
-/// The user without MFA (email, SMS and external-wallet re-authentication).
+/// The user without MFA (email, SMS, external-wallet and social re-authentication).
 const REAUTH_EMAIL: &str = "casey@stepup.example";
 /// The PIN the demo user's device passkey is sealed under (shown in the outbox panel: the demo
 /// must be completable alone; a real passkey's PIN is chosen by its user).
@@ -105,6 +105,9 @@ impl EmbeddedSandbox {
             email: REAUTH_EMAIL.into(),
             phone: Some(("44".into(), "GB".into(), "7700900123".into())),
             external_wallet: true,
+            // Re-authentication in the system browser: a linked Google account (the sandbox's
+            // own provider page). The MFA user has one too, but MFA users are offered MFA only.
+            social: vec!["google".into()],
             ..UserSpec::default()
         };
         let reauth = running.create_user(spec).map_err(|e| {

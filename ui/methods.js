@@ -29,6 +29,7 @@ const SEND_PROMPT = 'Press “Send code”: we send a 6-digit code to you.';
  * - `pin`: the method asks the device passkey's PIN (the user verification that unseals it).
  * - `prompt(request)`: the status line before the user acts, if any.
  * - `unlocksRecovery`: a user who has this method may fall back on a recovery code.
+ * - `social`: the method runs only in the system browser (`browser`, see social-step.js).
  * - `wallet`: the method signs a message the dialog shows first (`message.command`); it is
  *   signed in the browser (`browser`: a command that waits for a page in the system browser,
  *   see browser-step.js) or pasted (`verify`, with `{signature}`).
@@ -95,6 +96,19 @@ export const METHODS = {
       missing: 'Paste the signature: 0x followed by 130 hexadecimal digits.',
     },
     prompt: (request) => `To let ${request.requester} ${request.actionText}, sign the message below with your wallet: in your browser wallet, or paste a signature made elsewhere.`,
+  },
+  social: {
+    label: (alias) => (alias ? `Sign in with ${alias}` : 'Sign in with your social account'),
+    social: true,
+    browser: {
+      command: 'sign_in_social',
+      args: ['requestId', 'credentialId'],
+      progress: 'Waiting for your browser…',
+      waiting: 'A sign-in page opened in your web browser: sign in there if it asks, then press “Allow”. This dialog finishes by itself once the browser comes back.',
+    },
+    // The button's words only: pressing it runs `browser`.
+    verify: { submit: 'Continue in your browser' },
+    prompt: (request) => `To let ${request.requester} ${request.actionText}, sign in again with your social account in your web browser: press “Continue in your browser”.`,
   },
 };
 

@@ -29,6 +29,7 @@ macro_rules! app_commands {
                 step_up::verify_passkey,
                 step_up::wallet_message,
                 step_up::sign_with_browser_wallet,
+                step_up::sign_in_social,
                 step_up::open_browser_page_again,
                 step_up::cancel_browser_page,
                 step_up::verify_wallet_signature,

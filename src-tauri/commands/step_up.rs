@@ -202,6 +202,27 @@ pub async fn sign_with_browser_wallet(
     .await
 }
 
+/// "Continue in your browser" with a linked social account: the provider's page in the system
+/// browser, the redirect back over loopback, then the verification.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn sign_in_social(
+    state: State<'_, AppState>,
+    request_id: u64,
+    credential_id: String,
+) -> CommandResult<VerifiedView> {
+    let backend = state.backend().await?;
+    flow::sign_in_social(
+        &state.desk,
+        backend.client()?,
+        request_id,
+        &credential_id,
+        backend.wallet(),
+        &now_ms,
+    )
+    .await
+}
+
 /// "Open the page again": the page still waiting in the browser, opened once more.
 #[tauri::command]
 #[tracing::instrument(skip_all)]

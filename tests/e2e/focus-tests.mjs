@@ -78,6 +78,10 @@ export function focusTests(h) {
         await until('openbox', () => /_NET_SUPPORTING_WM_CHECK\(WINDOW\)/.test(
           spawnSync('xprop', ['-root', '_NET_SUPPORTING_WM_CHECK'], { encoding: 'utf8' }).stdout ?? ''));
         await until('the notification server', () => spawnSync('dunstctl', ['is-paused'], { encoding: 'utf8' }).status === 0);
+        // The server may have been started before (D-Bus activation by an earlier test's
+        // notification): start from an empty screen.
+        x('dunstctl', ['close-all']);
+        await until('an empty notification screen', () => x('dunstctl', ['count', 'displayed']) === '0');
         const appWindow = Number(x('xdotool', ['search', '--onlyvisible', '--name', '^Stepup Desktop$']).split('\n')[0]);
         other = child(PYTHON, [join(HERE, 'other-app.py')], 'other app');
         const ready = await until('the other app', () => other.lines.find((l) => l.startsWith('ready ')));

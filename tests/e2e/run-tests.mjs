@@ -428,7 +428,7 @@ async function press(driver, id) {
 }
 
 /** Approved: the credential:link token is listed and in the keychain. */
-async function assertLinkTokenStored(driver) {
+async function assertLinkTokenStored(driver, methodLabel = /Wallet signature/) {
   await waitForApproved(driver);
   await closeDialog(driver);
   await waitFor(driver, `return [...document.querySelectorAll('#tokens-body tr')].some(r => r.dataset.scopes === 'credential:link')`, 'the credential:link token');
@@ -436,7 +436,49 @@ async function assertLinkTokenStored(driver) {
   const usernames = keychainUsernames(service);
   assert.ok(usernames.some((u) => /^token:.*credential:link/.test(u)), `a token:credential:link entry in ${service}: ${JSON.stringify(usernames)}`);
   const history = await text(driver, 'history-body');
-  assert.match(history, /Wallet signature/);
+  assert.match(history, methodLabel);
+}
+
+/** The dialog for a credential:link link, the linked Google account chosen. */
+async function chooseSocial(driver) {
+  await waitForMain(driver);
+  await openLink(LINK_LINK);
+  await waitForDialog(driver);
+  await chooseMethod(driver, 'social');
+  assert.equal((await checkedMethod(driver)).label.trim(), 'Sign in with Google: casey@stepup.example');
+  assert.equal(await text(driver, 'dlg-submit'), 'Continue in your browser');
+}
+
+/** "Continue in your browser": the provider page the app opened (and opened again, the same). */
+async function continueSocialInBrowser(driver) {
+  const seen = openedPages().length;
+  await press(driver, 'dlg-submit');
+  await waitFor(driver, `const d = document.getElementById('stepup-dialog');
+    return d.dataset.phase === 'browser' && !document.getElementById('dlg-browser-wait').hidden`, 'the wait for the browser');
+  assert.equal(await text(driver, 'dlg-progress-text'), 'Waiting for your browser…');
+  const [url] = (await openedPage(seen)).slice(seen);
+  await press(driver, 'dlg-browser-again');
+  assert.equal((await openedPage(seen + 1))[seen + 1], url, 'the same page opened again');
+  return url;
+}
+
+/** The sandbox provider's page in chromium: what it names, the decision pressed, where the
+ * browser lands (the app's loopback receiver) and what it says there. */
+async function decideOnProviderPage(url, decision) {
+  const { browser, quit } = await startChromium();
+  try {
+    await browser.get(url);
+    const page = await browser.findElement(By.css('body')).getText();
+    await browser.findElement(By.id(decision)).click();
+    await browser.wait(async () => /\/callback\?/.test(await browser.getCurrentUrl()), STEP_TIMEOUT);
+    const landed = await browser.wait(async () => {
+      const h1 = await browser.findElements(By.css('h1'));
+      return h1.length ? h1[0].getText() : null;
+    }, STEP_TIMEOUT);
+    return { page, landed, at: await browser.getCurrentUrl() };
+  } finally {
+    await quit();
+  }
 }
 
 // ------------------------------------------------------------------ the tests
@@ -550,6 +592,36 @@ const tests = {
     assert.equal(page.state, 'sent', JSON.stringify(page));
     await assertLinkTokenStored(driver);
     return { page: page.state };
+  },
+
+  async social_allow_in_the_system_browser_is_approved_and_stored(driver) {
+    await chooseSocial(driver);
+    await screenshot(driver, 'social-chosen');
+    const url = await continueSocialInBrowser(driver);
+    await screenshot(driver, 'social-waiting');
+    const provider = decideOnProviderPage(url, 'allow');
+    const page = await provider;
+    assert.match(page.page, /casey@stepup\.example/, `the provider page names the account: ${page.page}`);
+    assert.match(page.at, /^http:\/\/127\.0\.0\.1:\d+\/[\w-]{43}\/callback\?/, 'back on the app\'s loopback receiver');
+    assert.equal(page.landed, 'You can close this tab');
+    await assertLinkTokenStored(driver, /Social account in your browser/);
+    return { landed: page.landed };
+  },
+
+  async social_deny_in_the_system_browser_is_said_and_nothing_stored(driver) {
+    await chooseSocial(driver);
+    const url = await continueSocialInBrowser(driver);
+    const page = await decideOnProviderPage(url, 'deny');
+    assert.equal(page.landed, 'You can close this tab');
+    await waitFor(driver, `return document.getElementById('dlg-error').dataset.code === 'social_denied'
+      && document.getElementById('stepup-dialog').dataset.phase === 'ready'`, 'the refusal');
+    const said = await text(driver, 'dlg-error');
+    await screenshot(driver, 'social-denied');
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-done').hidden`), true, 'nothing approved');
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-browser-wait').hidden`), true, 'no longer waiting');
+    const service = await keychainService(driver);
+    assert.ok(!keychainUsernames(service).some((u) => /credential:link/.test(u)), 'no token stored');
+    return { said };
   },
 
   async wallet_pasted_signature_is_checked_and_approved(driver) {
@@ -1498,6 +1570,8 @@ Object.assign(tests, focusTests({ SCHEME, openLink, waitFor, waitForMain, waitFo
 const argsFor = {
   email_otp_through_the_outbox_succeeds: ['--sandbox', '--sandbox-user=reauth'],
   wallet_signed_in_the_browser_wallet_is_approved_and_stored: ['--sandbox', '--sandbox-user=reauth'],
+  social_allow_in_the_system_browser_is_approved_and_stored: ['--sandbox', '--sandbox-user=reauth'],
+  social_deny_in_the_system_browser_is_said_and_nothing_stored: ['--sandbox', '--sandbox-user=reauth'],
   wallet_pasted_signature_is_checked_and_approved: ['--sandbox', '--sandbox-user=reauth'],
   wallet_signature_by_another_address_is_refused_with_the_signer_named: ['--sandbox', '--sandbox-user=reauth'],
   wallet_wait_stops_and_cancel_closes_the_page: ['--sandbox', '--sandbox-user=reauth'],

@@ -3,7 +3,7 @@
 // needs a code the user typed (or the passkey click), checked by the server.
 //
 // Layout: phase.js (where a request is), view.js (draws a state), code-step.js,
-// passkey-step.js and wallet-step.js (the methods' steps; methods.js says which runs),
+// passkey-step.js, wallet-step.js and social-step.js (the methods' steps; methods.js says which runs),
 // browser-step.js ("continue in your browser": progress, open again, stop), export.js and reveal.js
 // (after a wallet:export approval), errors.js (what a failure says), elements.js.
 
@@ -18,6 +18,7 @@ import { sendCode, verifyCode, onCodeInput, onCodePaste } from './code-step.js';
 import { verifyPasskey } from './passkey-step.js';
 import { prepareWallet, signInBrowser, togglePaste, verifyPasted } from './wallet-step.js';
 import { openPageAgain, stopWaiting } from './browser-step.js';
+import { continueSocial } from './social-step.js';
 import { exportKey, verifyAgain, renderExport } from './export.js';
 import { KeyReveal } from './reveal.js';
 
@@ -253,6 +254,7 @@ export class StepUpDialog {
     if (method.send && state.phase === PHASES.ready) sendCode(this);
     else if (!state.armed) return; // too soon to approve: the submit button says so
     else if (method.wallet) { if (state.pasting) verifyPasted(this); }
+    else if (method.social) continueSocial(this);
     else if (method.code) verifyCode(this);
     else verifyPasskey(this);
   }

@@ -59,6 +59,12 @@ pub enum Proof {
         /// The signature (65 bytes of hex, checked before it is sent).
         signature: Secret,
     },
+    /// The linked social account of an offered `oauth` credential, re-authenticated in the
+    /// system browser (RFC 8252: loopback redirect, state, PKCE where the SDK uses it).
+    Social {
+        /// The offered social credential.
+        credential_id: String,
+    },
 }
 
 /// Why an offered wallet credential cannot step up here, if it cannot: only the user's
@@ -87,6 +93,42 @@ fn wallet_unavailable(
     } else {
         "this wallet is not one of your account's verified wallets"
     })
+}
+
+/// What an offered social credential is called: its provider and the account's name there
+/// ("Google: casey@stepup.example"), from the session user's linked accounts; `None` when the
+/// user has no such linked account.
+fn social_alias(client: &StepUpClient, credential: &StepUpCredential) -> Option<String> {
+    let account = client
+        .social_accounts()
+        .into_iter()
+        .find(|a| a.credential_id == credential.id)?;
+    Some(format!(
+        "{}: {}",
+        provider_name(&account.provider),
+        account.account_name
+    ))
+}
+
+/// A provider's name for people.
+pub fn provider_name(provider: &str) -> String {
+    match provider {
+        "google" => "Google".into(),
+        "github" => "GitHub".into(),
+        "apple" => "Apple".into(),
+        "twitter" => "X (Twitter)".into(),
+        "discord" => "Discord".into(),
+        "facebook" => "Facebook".into(),
+        "microsoft" => "Microsoft".into(),
+        "linkedin" => "LinkedIn".into(),
+        other => {
+            let mut chars = other.chars().filter(|c| c.is_ascii_alphanumeric()).take(32);
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + &chars.collect::<String>(),
+                None => "Social account".into(),
+            }
+        }
+    }
 }
 
 /// The signed-in user's embedded wallet: from the session user's verified credentials (the
@@ -127,14 +169,19 @@ pub fn check_view(check: &StepUpCheck, client: &StepUpClient, scope: &TokenScope
             .credentials
             .iter()
             .map(|c| {
-                let unavailable = (Method::of(c) == Method::Wallet)
-                    .then(|| wallet_unavailable(client, c))
-                    .flatten();
+                let social = (Method::of(c) == Method::Social).then(|| social_alias(client, c));
+                let unavailable = match (Method::of(c), &social) {
+                    (Method::Wallet, _) => wallet_unavailable(client, c),
+                    (Method::Social, Some(None)) => {
+                        Some("this social account is not linked to your account")
+                    }
+                    _ => None,
+                };
                 CredentialView {
                     id: c.id.clone(),
                     format: c.format.as_str().to_owned(),
                     kind: c.kind.clone(),
-                    alias: c.alias.clone(),
+                    alias: social.flatten().or_else(|| c.alias.clone()),
                     method: if unavailable.is_some() {
                         Method::Unsupported
                     } else {
@@ -312,9 +359,41 @@ pub async fn verify(
     wallet: Option<EmbeddedWallet>,
     now_ms: i64,
 ) -> Result<VerifiedView, AppError> {
+    verify_then(desk, client, id, proof, wallet, now_ms, &|| now_ms).await
+}
+
+/// "Continue in your browser" with the linked social account of the offered credential
+/// `credential_id`: the provider's page in the system browser, the redirect on a one-time
+/// loopback receiver, then the verification, as [`verify`] does (the request shown, read,
+/// matched). The request ends when the answer came (`now_ms` is read then): one that expired
+/// while the browser was open is not approved.
+pub async fn sign_in_social(
+    desk: &SharedDesk,
+    client: &StepUpClient,
+    id: u64,
+    credential_id: &str,
+    wallet: Option<EmbeddedWallet>,
+    now_ms: &(dyn Fn() -> i64 + Send + Sync),
+) -> Result<VerifiedView, AppError> {
+    let proof = Proof::Social {
+        credential_id: credential_id.to_owned(),
+    };
+    verify_then(desk, client, id, proof, wallet, now_ms(), now_ms).await
+}
+
+/// [`verify`], the request read at `started_ms` and ended at `now_ms()` after the proof ran.
+async fn verify_then(
+    desk: &SharedDesk,
+    client: &StepUpClient,
+    id: u64,
+    proof: Proof,
+    wallet: Option<EmbeddedWallet>,
+    started_ms: i64,
+    now_ms: &(dyn Fn() -> i64 + Send + Sync),
+) -> Result<VerifiedView, AppError> {
     let (scope, requester_key, method, run) = {
         let desk = desk.lock();
-        desk.require_read(id, now_ms)?;
+        desk.require_read(id, started_ms)?;
         let open = desk.get(id)?;
         let (method, run) = match proof {
             Proof::Code {
@@ -369,6 +448,18 @@ pub async fn verify(
                 let challenge = open.wallet_message(&credential_id)?.clone();
                 (Method::Wallet, Run::Wallet(challenge, signature))
             }
+            Proof::Social { credential_id } => {
+                open.credential(&credential_id, Method::Social)?;
+                let provider = client
+                    .social_accounts()
+                    .into_iter()
+                    .find(|a| a.credential_id == credential_id)
+                    .map(|a| a.provider)
+                    .ok_or_else(|| StepUpError::SocialAccountNotLinked {
+                        provider: "such social".into(),
+                    })?;
+                (Method::Social, Run::Social(provider))
+            }
             Proof::Code { .. } => return Err(AppError::CredentialNotOffered),
         };
         let request = open.request();
@@ -399,8 +490,10 @@ pub async fn verify(
             }
             sent
         }
+        Run::Social(provider) => social_in_browser(desk, client, id, &provider, scopes).await,
     }
     .map_err(AppError::from);
+    let now_ms = now_ms();
     let mut desk = desk.lock();
     match outcome {
         Ok(outcome) => {
@@ -433,6 +526,44 @@ pub async fn verify(
 enum Run {
     Client(Verification),
     Wallet(WalletChallenge, Secret),
+    /// The social account's provider (`google`, `github`).
+    Social(String),
+}
+
+/// The social re-authentication of request `id` in the system browser: the provider's page
+/// opened there, the one redirect awaited on the loopback receiver (at most 5 minutes;
+/// [`cancel_browser`] or any ending of the request stops it), then `providers/{p}/verify`.
+/// While it waits, "Open the page again" opens the provider's page once more.
+async fn social_in_browser(
+    desk: &SharedDesk,
+    client: &StepUpClient,
+    id: u64,
+    provider: &str,
+    scopes: &[TokenScope],
+) -> Result<stepup_client::VerifyOutcome, StepUpError> {
+    let pending = client.begin_social(provider, scopes).await?;
+    let url = pending.authorization_url().expose().to_owned();
+    {
+        let mut locked = desk.lock();
+        let open = locked.get_mut(id).map_err(|_| StepUpError::Cancelled)?;
+        open.set_browser(BrowserWait::new(url.clone(), pending.canceller()));
+        if !locked.open_in_browser(&url) {
+            tracing::warn!(
+                request = id,
+                "no system browser to open the sign-in page in"
+            );
+        }
+    }
+    tracing::info!(
+        request = id,
+        provider,
+        "social sign-in page opened; waiting for the redirect"
+    );
+    let outcome = client.complete_social(pending, DEFAULT_WAIT).await;
+    if let Ok(open) = desk.lock().get_mut(id) {
+        open.end_browser();
+    }
+    outcome
 }
 
 /// The wallet account of an offered wallet credential, from the session user's verified

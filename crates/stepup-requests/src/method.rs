@@ -22,6 +22,8 @@ pub enum Method {
     /// pasted). Embedded wallets cannot step up: [`crate::flow::check_view`] lists them as
     /// unavailable, with the sentence why.
     Wallet,
+    /// A linked social account, re-authenticated in the system browser.
+    Social,
     /// A credential this app cannot verify with yet (social): listed, not runnable.
     Unsupported,
 }
@@ -36,6 +38,7 @@ impl Method {
             CredentialMethod::Sms => Self::SmsOtp,
             CredentialMethod::Passkey => Self::Passkey,
             CredentialMethod::Wallet => Self::Wallet,
+            CredentialMethod::Social => Self::Social,
             _ => Self::Unsupported,
         }
     }
@@ -49,6 +52,7 @@ impl Method {
             Self::Passkey => "passkey",
             Self::RecoveryCode => "recovery_code",
             Self::Wallet => "wallet",
+            Self::Social => "social",
             Self::Unsupported => "unsupported",
         }
     }
@@ -62,6 +66,7 @@ impl Method {
             Self::Passkey => "Passkey on this device",
             Self::RecoveryCode => "Recovery code",
             Self::Wallet => "Wallet signature",
+            Self::Social => "Social account in your browser",
             Self::Unsupported => "Not available in this app",
         }
     }
