@@ -33,7 +33,9 @@ fi
 APP="$(realpath "${1:-$TARGET/debug/stepup-desktop}")"
 [ -x "$APP" ] || { echo "e2e: no executable at $APP: build it first (cargo build -p stepup-desktop)" >&2; exit 2; }
 TAURI_DRIVER="${TAURI_DRIVER:-$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")}"
-if [ ! -x "$TAURI_DRIVER" ] || [ ! -d "$ROOT/tests/e2e/node_modules/selenium-webdriver" ]; then
+# node_modules older than the lock file (a pull added a package): setup.sh installs it again.
+if [ ! -x "$TAURI_DRIVER" ] || [ ! -d "$ROOT/tests/e2e/node_modules/selenium-webdriver" ] \
+  || [ "$ROOT/tests/e2e/package-lock.json" -nt "$ROOT/tests/e2e/node_modules/.package-lock.json" ]; then
   "$ROOT/tests/e2e/setup.sh"
   TAURI_DRIVER="$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")"
 fi

@@ -35,6 +35,7 @@ if ! command -v tauri-driver >/dev/null && [ ! -x "$HOME/.cargo/bin/tauri-driver
   cargo install tauri-driver --version '^2' --locked
 fi
 command -v node >/dev/null || { echo "setup: node (>= 18) is needed for the WebDriver client" >&2; exit 1; }
-if [ ! -d "$ROOT/tests/e2e/node_modules/selenium-webdriver" ]; then
+if [ ! -d "$ROOT/tests/e2e/node_modules/selenium-webdriver" ] \
+  || [ "$ROOT/tests/e2e/package-lock.json" -nt "$ROOT/tests/e2e/node_modules/.package-lock.json" ]; then
   (cd "$ROOT/tests/e2e" && npm ci --no-audit --no-fund)
 fi
