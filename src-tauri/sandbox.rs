@@ -9,10 +9,10 @@
 
 use serde::Serialize;
 
-#[cfg(feature = "sandbox")]
-pub use embedded::{EmbeddedSandbox, APP_ORIGIN};
 #[cfg(not(feature = "sandbox"))]
 pub use absent::{EmbeddedSandbox, APP_ORIGIN};
+#[cfg(feature = "sandbox")]
+pub use embedded::{EmbeddedSandbox, APP_ORIGIN};
 
 /// The PIN the demo user's device passkey is sealed under (shown in the outbox panel: the demo
 /// must be completable alone; a real passkey's PIN is chosen by its user).
@@ -157,7 +157,9 @@ mod embedded {
         ) -> Result<SdkUser, AppError> {
             let sent = client.send_email_otp(self.email_of(persona)).await?;
             let code = self.code_for(&sent).ok_or_else(|| {
-                AppError::SandboxFailed("the sandbox delivered no sign-in code: restart the app".into())
+                AppError::SandboxFailed(
+                    "the sandbox delivered no sign-in code: restart the app".into(),
+                )
             })?;
             Ok(client.sign_in_with_email_otp(&sent, code).await?)
         }
@@ -198,9 +200,12 @@ mod embedded {
                 totp_code,
                 recovery_codes,
                 example_links: vec![
-                    "com.stepup.desktop://step-up?scope=wallet:export&requester=Acme%20Wallet".into(),
-                    "com.stepup.desktop://step-up?scope=credential:link&requester=Acme%20Wallet".into(),
-                    "com.stepup.desktop://step-up?scope=wallet:teleport&requester=Acme%20Wallet".into(),
+                    "com.stepup.desktop://step-up?scope=wallet:export&requester=Acme%20Wallet"
+                        .into(),
+                    "com.stepup.desktop://step-up?scope=credential:link&requester=Acme%20Wallet"
+                        .into(),
+                    "com.stepup.desktop://step-up?scope=wallet:teleport&requester=Acme%20Wallet"
+                        .into(),
                 ],
                 persona_emails: [self.mfa_email.clone(), REAUTH_EMAIL.into()],
                 passkey_pin: DEMO_PASSKEY_PIN,
@@ -228,7 +233,8 @@ mod absent {
         /// Always refused: this build has no sandbox.
         pub async fn start() -> Result<Self, AppError> {
             Err(AppError::SandboxFailed(
-                "this build has no sandbox (it is the installed app): start it without --sandbox".into(),
+                "this build has no sandbox (it is the installed app): start it without --sandbox"
+                    .into(),
             ))
         }
         pub fn demo_device_passkey_state(&self) -> Option<Secret> {

@@ -141,7 +141,11 @@ impl Settings {
             let url = Url::parse(base).map_err(|_| invalid("the API base URL is not a URL"))?;
             config = config.with_api_base_url(url);
         }
-        if let Some(origin) = overrides.app_origin.as_deref().or(self.app_origin.as_deref()) {
+        if let Some(origin) = overrides
+            .app_origin
+            .as_deref()
+            .or(self.app_origin.as_deref())
+        {
             config = config.with_app_origin(origin);
         }
         config.validate()?;
@@ -398,7 +402,12 @@ mod tests {
 
     #[test]
     fn the_form_refuses_what_the_client_would() {
-        assert_eq!(Settings::validated("nope", None, None).map(|_| ()).map_err(|e| e.code()), Err("invalid_input"));
+        assert_eq!(
+            Settings::validated("nope", None, None)
+                .map(|_| ())
+                .map_err(|e| e.code()),
+            Err("invalid_input")
+        );
         assert!(Settings::validated("  ", None, None).is_err());
         assert!(Settings::validated(&"a".repeat(5000), None, None).is_err());
         // Plain http only to this machine; an origin is an origin.
@@ -457,8 +466,11 @@ mod tests {
         assert!(matches!(read_file(&path), FileState::Invalid(r) if r.contains("UUID")));
         std::fs::write(&path, "environment_id = [").expect("write");
         assert!(matches!(read_file(&path), FileState::Invalid(r) if r.contains("not valid")));
-        std::fs::write(&path, format!("environment_id = \"{ID}\"\n# {}\n", "x".repeat(20_000)))
-            .expect("write");
+        std::fs::write(
+            &path,
+            format!("environment_id = \"{ID}\"\n# {}\n", "x".repeat(20_000)),
+        )
+        .expect("write");
         assert!(matches!(read_file(&path), FileState::Invalid(r) if r.contains("longer")));
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -466,8 +478,12 @@ mod tests {
     #[test]
     fn the_environment_overrides_the_file_field_by_field() {
         let file = FileState::Valid(
-            Settings::validated(ID, Some("http://127.0.0.1:1/api/v0"), Some("http://127.0.0.1:2"))
-                .expect("valid"),
+            Settings::validated(
+                ID,
+                Some("http://127.0.0.1:1/api/v0"),
+                Some("http://127.0.0.1:2"),
+            )
+            .expect("valid"),
         );
         let (source, config) = resolve(&Overrides::default(), &file);
         assert_eq!(source, Source::File);
@@ -489,7 +505,10 @@ mod tests {
 
         let (source, config) = resolve(&Overrides::default(), &FileState::Missing);
         assert_eq!(source, Source::None);
-        assert_eq!(config.map(|_| ()).map_err(|e| e.code()), Err("not_configured"));
+        assert_eq!(
+            config.map(|_| ()).map_err(|e| e.code()),
+            Err("not_configured")
+        );
         // A file that cannot be used does not stop the environment's own configuration.
         let overrides = Overrides {
             api_base_url: Some("http://127.0.0.1:3/api/v0".into()),
@@ -497,6 +516,9 @@ mod tests {
         };
         let (source, config) = resolve(&overrides, &FileState::Invalid("x".into()));
         assert_eq!(source, Source::Environment);
-        assert_eq!(config.expect("config").api_base_url.as_str(), "http://127.0.0.1:3/api/v0");
+        assert_eq!(
+            config.expect("config").api_base_url.as_str(),
+            "http://127.0.0.1:3/api/v0"
+        );
     }
 }

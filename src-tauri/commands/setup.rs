@@ -61,9 +61,7 @@ fn setup_view(sandbox: bool) -> SetupView {
             .as_ref()
             .and_then(|s| s.api_base_url.clone())
             .unwrap_or_default(),
-        app_origin: settings
-            .and_then(|s| s.app_origin)
-            .unwrap_or_default(),
+        app_origin: settings.and_then(|s| s.app_origin).unwrap_or_default(),
         overridden_by: overrides.names(),
         path: path.map(|p| p.display().to_string()).unwrap_or_default(),
         problem,

@@ -5,6 +5,10 @@
 //!   with a real gnome-keyring), the official JS SDK against the sandbox, and the app's
 //!   end-to-end tests in a real window under Xvfb, and a short smoke run (5 s each) of
 //!   every fuzz target.
+//!   Then the installed package: `package` below, installed with apt-get, opened through the
+//!   OS handler under Xvfb, removed (tests/e2e/package.sh; root only).
+//! - `package [--profile NAME]`: the .deb of the app without its sandbox, made by the Tauri
+//!   bundler (package.rs).
 //! - `demo`: builds and starts the desktop app with its embedded sandbox.
 //! - `bench`: the criterion benchmarks and the app's size/latency/memory measurements.
 //! - `conformance`: only the JS SDK run (needs a built sandbox).
@@ -17,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod fuzz;
+mod package;
 mod sys;
 
 use sys::{ensure_apt, run, Step};
@@ -40,8 +45,13 @@ fn main() -> ExitCode {
         Some("bench") => bench(&root),
         Some("conformance") => conformance(&root),
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
+        Some("package") => package::profile_of(&args[1..]).and_then(|profile| {
+            ensure_apt(KEYCHAIN_PACKAGES)?;
+            setup_app(&root)?;
+            package::package(&root, &profile).map(|_| ())
+        }),
         _ => {
-            eprintln!("usage: cargo xtask <test|demo|bench|conformance|fuzz>\n  test [--no-lint] [--no-e2e] [--no-fuzz]\n                               everything CI runs\n  demo                         the app with its embedded sandbox\n  bench                        benchmarks (numbers on stdout)\n  conformance                  the official JS SDK against the sandbox\n  fuzz [--seconds N] [TARGET...]\n                               the fuzz targets, N s each (default 60)");
+            eprintln!("usage: cargo xtask <test|demo|bench|conformance|fuzz|package>\n  test [--no-lint] [--no-e2e] [--no-fuzz] [--no-package]\n                               everything CI runs\n  package [--profile NAME]     the .deb (no sandbox in it), profile release by default\n  demo                         the app with its embedded sandbox\n  bench                        benchmarks (numbers on stdout)\n  conformance                  the official JS SDK against the sandbox\n  fuzz [--seconds N] [TARGET...]\n                               the fuzz targets, N s each (default 60)");
             return ExitCode::from(2);
         }
     };
@@ -73,6 +83,7 @@ fn test(root: &Path, flags: &[String]) -> Result<(), String> {
     let lint = !flags.iter().any(|f| f == "--no-lint");
     let e2e = !flags.iter().any(|f| f == "--no-e2e");
     let fuzz_smoke = !flags.iter().any(|f| f == "--no-fuzz");
+    let package_test = !flags.iter().any(|f| f == "--no-package");
     ensure_apt(KEYCHAIN_PACKAGES)?;
     // WebKitGTK build packages, Xvfb, WebKitWebDriver, tauri-driver, the WebDriver client:
     // needed before the first build, since the workspace root is the Tauri app.
@@ -171,6 +182,9 @@ fn test(root: &Path, flags: &[String]) -> Result<(), String> {
     if e2e {
         app_e2e(root)?;
     }
+    if package_test {
+        installed_package_test(root)?;
+    }
     eprintln!("xtask: all tests passed");
     Ok(())
 }
@@ -229,6 +243,27 @@ fn app_e2e(root: &Path) -> Result<(), String> {
         Command::new("bash")
             .arg(root.join("tests/e2e/run.sh"))
             .arg(app_binary(root))
+            .current_dir(root),
+    ))
+}
+
+/// The profile the installed-package test builds the .deb with (see Cargo.toml).
+const PACKAGE_TEST_PROFILE: &str = "release";
+
+/// The .deb installed into this machine with apt-get, its handler opened through the OS under
+/// Xvfb, then purged (tests/e2e/package.sh). It installs system-wide, so it needs root: a CI
+/// machine is a throw-away one; elsewhere the step says so and is skipped with `--no-package`.
+fn installed_package_test(root: &Path) -> Result<(), String> {
+    if !sys::is_root() {
+        return Err("the installed-package test installs the .deb system-wide: run it as root on a throw-away machine, or pass --no-package".into());
+    }
+    let made = package::package(root, PACKAGE_TEST_PROFILE)?;
+    run(Step::new(
+        "installed package (apt-get install, gio open/xdg-open under Xvfb, purge)",
+        Command::new("bash")
+            .arg(root.join("tests/e2e/package.sh"))
+            .arg(&made.deb)
+            .arg(target_dir(root).join("debug/stepup-sandbox"))
             .current_dir(root),
     ))
 }
