@@ -7,7 +7,7 @@
 //!   every fuzz target.
 //!   Then the installed package: `package` below, installed with apt-get, opened through the
 //!   OS handler under Xvfb, removed (tests/e2e/package.sh; root only).
-//! - `package [--profile NAME]`: the .deb of the app without its sandbox, made by the Tauri
+//! - `package`: the .deb of the app without its sandbox, made by the Tauri
 //!   bundler (package.rs).
 //! - `demo`: builds and starts the desktop app with its embedded sandbox.
 //! - `bench`: the criterion benchmarks and the app's size/latency/memory measurements.
@@ -45,13 +45,11 @@ fn main() -> ExitCode {
         Some("bench") => bench(&root),
         Some("conformance") => conformance(&root),
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
-        Some("package") => package::profile_of(&args[1..]).and_then(|profile| {
-            ensure_apt(KEYCHAIN_PACKAGES)?;
-            setup_app(&root)?;
-            package::package(&root, &profile).map(|_| ())
-        }),
+        Some("package") => ensure_apt(KEYCHAIN_PACKAGES)
+            .and_then(|()| setup_app(&root))
+            .and_then(|()| package::package(&root).map(|_| ())),
         _ => {
-            eprintln!("usage: cargo xtask <test|demo|bench|conformance|fuzz|package>\n  test [--no-lint] [--no-e2e] [--no-fuzz] [--no-package]\n                               everything CI runs\n  package [--profile NAME]     the .deb (no sandbox in it), profile release by default\n  demo                         the app with its embedded sandbox\n  bench                        benchmarks (numbers on stdout)\n  conformance                  the official JS SDK against the sandbox\n  fuzz [--seconds N] [TARGET...]\n                               the fuzz targets, N s each (default 60)");
+            eprintln!("usage: cargo xtask <test|demo|bench|conformance|fuzz|package>\n  test [--no-lint] [--no-e2e] [--no-fuzz] [--no-package]\n                               everything CI runs\n  package                      the .deb (the app without its sandbox)\n  demo                         the app with its embedded sandbox\n  bench                        benchmarks (numbers on stdout)\n  conformance                  the official JS SDK against the sandbox\n  fuzz [--seconds N] [TARGET...]\n                               the fuzz targets, N s each (default 60)");
             return ExitCode::from(2);
         }
     };
@@ -247,9 +245,6 @@ fn app_e2e(root: &Path) -> Result<(), String> {
     ))
 }
 
-/// The profile the installed-package test builds the .deb with (see Cargo.toml).
-const PACKAGE_TEST_PROFILE: &str = "release";
-
 /// The .deb installed into this machine with apt-get, its handler opened through the OS under
 /// Xvfb, then purged (tests/e2e/package.sh). It installs system-wide, so it needs root: a CI
 /// machine is a throw-away one; elsewhere the step says so and is skipped with `--no-package`.
@@ -257,7 +252,7 @@ fn installed_package_test(root: &Path) -> Result<(), String> {
     if !sys::is_root() {
         return Err("the installed-package test installs the .deb system-wide: run it as root on a throw-away machine, or pass --no-package".into());
     }
-    let made = package::package(root, PACKAGE_TEST_PROFILE)?;
+    let made = package::package(root)?;
     run(Step::new(
         "installed package (apt-get install, gio open/xdg-open under Xvfb, purge)",
         Command::new("bash")
