@@ -10,7 +10,8 @@
 //! - `package`: the .deb of the app without its sandbox, made by the Tauri
 //!   bundler (package.rs).
 //! - `demo`: builds and starts the desktop app with its embedded sandbox.
-//! - `bench`: the criterion benchmarks and the app's size/latency/memory measurements.
+//! - `bench`: the criterion benchmarks and the app's size/latency/memory measurements, then
+//!   the package's binary and .deb sizes.
 //! - `conformance`: only the JS SDK run (needs a built sandbox).
 //! - `fuzz [--seconds N] [TARGET...]`: the cargo-fuzz targets in `fuzz/` (nightly, its own
 //!   workspace), each for N seconds (default 60); prints executions and crashes per target and
@@ -301,5 +302,6 @@ fn bench(root: &Path) -> Result<(), String> {
             Command::new("bash").arg(script).current_dir(root),
         ))?;
     }
-    Ok(())
+    // The shipped sizes: the package's binary (no sandbox) and the .deb.
+    package::package(root).map(|_| ())
 }
