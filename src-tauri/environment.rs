@@ -1,32 +1,27 @@
 //! Where the app's environment comes from outside the sandbox: the environment variables a
-//! launcher (or a test) sets. Read at launch; validated before any client is built.
+//! launcher (or a test) sets, over the settings file of the first-run setup. Read at launch
+//! and after setup; validated before any client is built.
 
+use crate::settings::{read_file, resolve, settings_path, FileState, Overrides, Source};
 use std::path::PathBuf;
 use stepup_client::Config;
 use stepup_requests::signed::RequesterKeys;
 use stepup_requests::{AppError, ReturnToAllowList};
 use url::Url;
 
-/// `STEPUP_ENVIRONMENT_ID` (required) and `STEPUP_API_BASE_URL` (optional) outside the sandbox.
-pub fn config_from_env() -> Result<Config, AppError> {
-    let not_configured = || {
-        AppError::NotConfigured(
-            "no environment is configured: set STEPUP_ENVIRONMENT_ID (and STEPUP_API_BASE_URL), or start the app with --sandbox".into(),
-        )
+/// The configuration of a real (non-sandbox) app: the environment variables
+/// (`STEPUP_ENVIRONMENT_ID`, `STEPUP_API_BASE_URL`, `STEPUP_APP_ORIGIN`) over the settings file
+/// the first-run setup writes ([`crate::settings`]). Nothing configured is `not_configured`:
+/// the window then shows the setup.
+pub fn config_from_settings() -> (Source, Result<Config, AppError>) {
+    let file = match settings_path() {
+        Some(path) => read_file(&path),
+        None => FileState::Missing,
     };
-    let env_id = std::env::var("STEPUP_ENVIRONMENT_ID").map_err(|_| not_configured())?;
-    let mut config = Config::new(env_id)?;
-    if let Ok(base) = std::env::var("STEPUP_API_BASE_URL") {
-        let url = Url::parse(&base).map_err(|_| {
-            AppError::NotConfigured("STEPUP_API_BASE_URL is not a URL: fix it and restart".into())
-        })?;
-        config = config.with_api_base_url(url);
+    if let FileState::Invalid(reason) = &file {
+        tracing::warn!(%reason, "the settings file cannot be used");
     }
-    if let Ok(origin) = std::env::var("STEPUP_APP_ORIGIN") {
-        config = config.with_app_origin(origin);
-    }
-    config.validate()?;
-    Ok(config)
+    resolve(&Overrides::from_env(), &file)
 }
 
 /// Opens `url` (an allow-listed `return_to` with a status and a request id, or the one-time
@@ -113,13 +108,16 @@ pub fn requester_keys_from_settings() -> RequesterKeys {
     }
 }
 
-/// The origins a deep link's `return_to` may name: `STEPUP_APP_ORIGIN` (the environment's
-/// own web app) and `STEPUP_RETURN_TO_ORIGINS` (comma-separated). Known at launch, so that a
-/// link is validated the moment it arrives, before the backend has started.
+/// The origins a deep link's `return_to` may name: the environment's own web app
+/// (`STEPUP_APP_ORIGIN`, else the settings file's `app_origin`) and `STEPUP_RETURN_TO_ORIGINS`
+/// (comma-separated). Known at launch (and again after setup), so that a link is validated the
+/// moment it arrives, before the backend has started.
 pub fn allow_list_from_env() -> ReturnToAllowList {
     let mut origins: Vec<String> = Vec::new();
-    if let Ok(origin) = std::env::var("STEPUP_APP_ORIGIN") {
+    if let Ok(origin) = std::env::var(crate::settings::ENV_APP_ORIGIN) {
         origins.push(origin);
+    } else if let Some(FileState::Valid(settings)) = settings_path().map(|p| read_file(&p)) {
+        origins.extend(settings.app_origin);
     }
     if let Ok(extra) = std::env::var("STEPUP_RETURN_TO_ORIGINS") {
         origins.extend(extra.split(',').map(str::to_owned));

@@ -10,7 +10,8 @@
 //!
 //! # Layout
 //! - [`cli`]: the command line (`--sandbox`, link arguments).
-//! - [`environment`]: the environment variables that configure a real Dynamic environment.
+//! - [`environment`]: what configures a real Dynamic environment (environment variables over
+//!   [`settings`], the file the first-run setup writes).
 //! - [`state`]: the backend (client, keychain, sandbox) starting in the background, and the
 //!   request desk links land on.
 //! - [`notify`] (Linux): the desktop notification of a request that arrived while the user
@@ -32,6 +33,7 @@ pub mod environment;
 #[cfg(target_os = "linux")]
 pub mod notify;
 pub mod sandbox;
+pub mod settings;
 pub mod state;
 
 #[cfg(all(test, feature = "test"))]
@@ -53,7 +55,7 @@ pub fn receive_link<R: Runtime>(app: &AppHandle<R>, raw: &str) {
     let delivery = state
         .desk
         .lock()
-        .receive_link(raw, &state.allow_list, at_ms);
+        .receive_link(raw, &state.allow_list(), at_ms);
     let notification = match &delivery {
         Delivery::Now(event) => stepup_requests::wording::notification_text(event),
         Delivery::Queued => None,
@@ -140,7 +142,7 @@ pub fn run() {
         });
     let result = setup_builder(builder, AppState::new(launch.clone()))
         .setup(move |app| {
-            if launch.sandbox {
+            if launch.sandbox && cfg!(feature = "sandbox") {
                 // The sandbox commands are granted only in sandbox mode.
                 app.add_capability(commands::sandbox_capability())?;
             }
@@ -180,8 +182,17 @@ fn init_logging() {
 
 /// Makes the OS send `com.stepup.desktop://` links to this binary (Linux: a `.desktop` handler
 /// and `xdg-mime`; macOS: Apple events). A failure only costs deep links, so it is logged.
+///
+/// On Linux an app installed by its package (`/usr/bin/stepup-desktop`, with the package's
+/// desktop entry) registers nothing: the package's entry is the handler, and a per-user entry
+/// written here would outlive an uninstall.
 fn register_scheme(app: &tauri::App) {
     use tauri_plugin_deep_link::DeepLinkExt;
+    #[cfg(target_os = "linux")]
+    if installed_by_package() {
+        tracing::info!("installed by its package: the package's desktop entry handles links");
+        return;
+    }
     #[cfg(any(target_os = "linux", all(debug_assertions, windows)))]
     if let Err(error) = app.deep_link().register_all() {
         tracing::warn!(%error, "could not register the link scheme");
@@ -196,4 +207,18 @@ fn register_scheme(app: &tauri::App) {
         });
     }
     let _ = app;
+}
+
+/// Where the package installs the binary and its desktop entry (`cargo xtask package`).
+#[cfg(target_os = "linux")]
+const PACKAGED_BINARY: &str = "/usr/bin/stepup-desktop";
+#[cfg(target_os = "linux")]
+const PACKAGED_ENTRY: &str = "/usr/share/applications/stepup-desktop.desktop";
+
+/// True when this process is the binary the package installed, next to its desktop entry.
+#[cfg(target_os = "linux")]
+fn installed_by_package() -> bool {
+    let packaged = std::path::Path::new(PACKAGED_BINARY);
+    std::env::current_exe().is_ok_and(|exe| exe == packaged)
+        && std::path::Path::new(PACKAGED_ENTRY).is_file()
 }

@@ -6,7 +6,7 @@
 //! plaintext fallback.
 
 use crate::cli::{LaunchOptions, SandboxPersona};
-use crate::environment::{allow_list_from_env, config_from_env};
+use crate::environment::{allow_list_from_env, config_from_settings};
 use crate::sandbox::EmbeddedSandbox;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -78,11 +78,11 @@ impl Backend {
                         Ok(Config::new(sandbox.environment_id())?.with_api_base_url(url))
                     });
                 // Passkey ceremonies carry the relying party's web origin.
-                let config = config.map(|c| c.with_app_origin(stepup_sandbox::DEFAULT_APP_ORIGIN));
+                let config = config.map(|c| c.with_app_origin(crate::sandbox::APP_ORIGIN));
                 (config, Some(sandbox), None)
             }
             Some(Err(error)) => (Err(error.clone()), None, Some(error)),
-            None => (config_from_env(), None, None),
+            None => (config_from_settings().1, None, None),
         };
         let environment_id = config
             .as_ref()
@@ -260,8 +260,8 @@ async fn open_client(config: Config) -> Result<(StepUpClient, Arc<KeychainVault>
 pub struct AppState {
     /// What the process was started with.
     pub launch: LaunchOptions,
-    /// Where a deep link's `return_to` may point.
-    pub allow_list: ReturnToAllowList,
+    /// Where a deep link's `return_to` may point (read again after setup).
+    allow_list: std::sync::Mutex<ReturnToAllowList>,
     /// The started backend, `None` until it has started (commands wait for it).
     backend: watch::Receiver<Option<Arc<Backend>>>,
     /// Where [`AppState::set_backend`] installs it.
@@ -278,7 +278,7 @@ impl AppState {
         let (backend_tx, backend) = watch::channel(None);
         Self {
             launch,
-            allow_list: allow_list_from_env(),
+            allow_list: std::sync::Mutex::new(allow_list_from_env()),
             backend,
             backend_tx,
             desk: {
@@ -293,6 +293,22 @@ impl AppState {
             },
             sign_in: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Where a deep link's `return_to` may point.
+    pub fn allow_list(&self) -> ReturnToAllowList {
+        self.allow_list
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the allow-list again (the setup saved another app origin).
+    pub fn reload_allow_list(&self) {
+        *self
+            .allow_list
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = allow_list_from_env();
     }
 
     /// Installs the started backend; commands waiting for it resume.

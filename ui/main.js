@@ -9,17 +9,23 @@ import { call, on, inApp } from './ipc.js';
 import { byId } from './dom.js';
 import { StepUpDialog } from './dialog/dialog.js';
 import { show, announce } from './window/views.js';
-import { refreshStatus, showFatal } from './window/app-status.js';
+import { refreshStatus, showFatal, appStatus } from './window/app-status.js';
 import { refreshAccount, renderTokens } from './window/account.js';
 import { wireSignIn } from './window/sign-in.js';
 import { wireAddPasskey } from './window/add-passkey.js';
 import { refreshOutbox, wirePersonaSwitch } from './window/outbox.js';
 import { showInvalidLink, wireInvalidLink } from './window/invalid-link.js';
+import { needsSetup, wireSetup } from './window/setup.js';
 
 const mainView = byId('view-main');
 
-/** The status, then the view it calls for, with the account content when signed in. */
-const refresh = () => refreshStatus(refreshAccount);
+/** Requests that arrived before the app was set up: kept until the user is signed in. */
+const held = [];
+const heldNotice = byId('held-notice');
+
+/** The status, then the view it calls for, with the account content when signed in; the
+ * requests held during setup go to the dialog once someone is signed in. */
+const refresh = () => refreshStatus(refreshAccount).then(releaseHeld);
 /** The same, where a failure is left for the next event or poll. */
 const refreshQuietly = () => refresh().catch(() => {});
 
@@ -29,10 +35,27 @@ const dialog = new StepUpDialog({
   onCodeSent: () => refreshOutbox(),
 });
 
-/** A deep link, forwarded by the backend: a validated request, or the reason it was refused. */
+/** A deep link, forwarded by the backend: a validated request, or the reason it was refused.
+ * Before setup (and the sign-in after it) a request is held, and said. */
 function onDeepLink(event) {
-  if (event.kind === 'request') dialog.enqueue(event.request);
+  if (event.kind === 'request' && (needsSetup(appStatus()) || (held.length > 0 && !appStatus()?.user))) {
+    held.push(event.request);
+    renderHeld();
+  } else if (event.kind === 'request') dialog.enqueue(event.request);
   else showInvalidLink(event.reason);
+}
+
+function renderHeld() {
+  heldNotice.hidden = held.length === 0;
+  const who = [...new Set(held.map((r) => r.requester))].join(', ');
+  heldNotice.textContent = held.length === 0 ? ''
+    : `${held.length === 1 ? 'A request' : `${held.length} requests`} from ${who} ${held.length === 1 ? 'is waiting: it opens' : 'are waiting: they open'} once Stepup Desktop is set up and you are signed in.`;
+}
+
+function releaseHeld() {
+  if (held.length === 0 || !appStatus()?.user) return;
+  for (const request of held.splice(0)) dialog.enqueue(request);
+  renderHeld();
 }
 
 async function boot() {
@@ -44,6 +67,7 @@ async function boot() {
   wireAddPasskey(refreshAccount);
   wirePersonaSwitch(refreshQuietly);
   wireInvalidLink(refreshQuietly);
+  wireSetup({ onSaved: refresh, onCancel: refreshQuietly });
   byId('logout').addEventListener('click', async () => {
     try { await call('logout'); } catch (error) { announce(error.message); }
     await refresh();

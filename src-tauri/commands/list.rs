@@ -41,7 +41,10 @@ macro_rules! app_commands {
                 export::copy_exported_key,
                 passkeys::add_device_passkey,
                 passkeys::device_passkey_status,
-                passkeys::remove_device_passkey
+                passkeys::remove_device_passkey,
+                setup::setup_status,
+                setup::save_setup,
+                setup::open_setup_help
             ],
             sandbox: [
                 sandbox::sandbox_outbox,

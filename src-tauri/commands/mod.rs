@@ -13,6 +13,7 @@ pub mod app;
 pub mod export;
 pub mod passkeys;
 pub mod sandbox;
+pub mod setup;
 pub mod sign_in;
 pub mod step_up;
 

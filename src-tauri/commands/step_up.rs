@@ -17,6 +17,12 @@ pub async fn begin_step_up(
     state: State<'_, AppState>,
     request_id: u64,
 ) -> CommandResult<CheckView> {
+    // The dialog calls this as it shows a request (the installed-package test reads it).
+    tracing::info!(
+        request = request_id,
+        at_ms = now_ms(),
+        "the dialog shows a request"
+    );
     let backend = state.backend().await?;
     flow::begin(
         &state.desk,

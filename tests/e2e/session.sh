@@ -56,4 +56,8 @@ done
 curl -sf http://127.0.0.1:4444/status >/dev/null || { echo "e2e: tauri-driver did not start" >&2; cat "$ARTIFACTS/tauri-driver.log" >&2; exit 1; }
 
 cd "$HERE"
-timeout "${E2E_TESTS_TIMEOUT:-480}" node run-tests.mjs "$@"
+status=0
+timeout "${E2E_TESTS_TIMEOUT:-480}" node run-tests.mjs "$@" || status=$?
+# The first-run setup of a real environment (its own file; the same filter).
+timeout 300 node setup-tests.mjs "$@" || status=$?
+exit $status

@@ -1,9 +1,10 @@
 // The app's status (user, sandbox, keychain) in the header, the banner and the choice of view:
-// the keychain error, the sign-in, or the main view.
+// the keychain error, the first-run setup, the sign-in, or the main view.
 
 import { call, sentence } from '../ipc.js';
 import { byId } from '../dom.js';
 import { show, currentView } from './views.js';
+import { needsSetup, showSetup, showSettingsButton } from './setup.js';
 
 const el = {
   badge: byId('sandbox-badge'),
@@ -39,6 +40,13 @@ export async function refreshStatus(onSignedIn) {
   el.badge.hidden = !status.sandbox;
   el.headerUser.textContent = status.user ? status.user.label : '';
   const problem = status.keychainError ?? status.startupError;
+  showSettingsButton(status);
+  if (needsSetup(status)) {
+    // No environment yet: the setup asks for one (said there, not in a banner).
+    showBanner(null);
+    if (currentView() !== 'view-setup' && currentView() !== 'view-invalid-link') await showSetup();
+    return;
+  }
   showBanner(problem);
   const notices = status.keychainNotices ?? [];
   el.notice.hidden = notices.length === 0;

@@ -3,7 +3,7 @@
 
 import { byId } from '../dom.js';
 
-const VIEWS = new Map(['view-loading', 'view-fatal', 'view-signin', 'view-invalid-link', 'view-main'].map((id) => {
+const VIEWS = new Map(['view-loading', 'view-fatal', 'view-setup', 'view-signin', 'view-invalid-link', 'view-main'].map((id) => {
   const section = byId(id);
   return [id, { section, heading: section.querySelector('h2') }];
 }));

@@ -5,8 +5,13 @@
 //!   with a real gnome-keyring), the official JS SDK against the sandbox, and the app's
 //!   end-to-end tests in a real window under Xvfb, and a short smoke run (5 s each) of
 //!   every fuzz target.
+//!   Then the installed package: `package` below, installed with apt-get, opened through the
+//!   OS handler under Xvfb, removed (tests/e2e/package.sh; root only).
+//! - `package`: the .deb of the app without its sandbox, made by the Tauri
+//!   bundler (package.rs).
 //! - `demo`: builds and starts the desktop app with its embedded sandbox.
-//! - `bench`: the criterion benchmarks and the app's size/latency/memory measurements.
+//! - `bench`: the criterion benchmarks and the app's size/latency/memory measurements, then
+//!   the package's binary and .deb sizes.
 //! - `conformance`: only the JS SDK run (needs a built sandbox).
 //! - `fuzz [--seconds N] [TARGET...]`: the cargo-fuzz targets in `fuzz/` (nightly, its own
 //!   workspace), each for N seconds (default 60); prints executions and crashes per target and
@@ -17,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod fuzz;
+mod package;
 mod sys;
 
 use sys::{ensure_apt, run, Step};
@@ -40,8 +46,11 @@ fn main() -> ExitCode {
         Some("bench") => bench(&root),
         Some("conformance") => conformance(&root),
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
+        Some("package") => ensure_apt(KEYCHAIN_PACKAGES)
+            .and_then(|()| setup_app(&root))
+            .and_then(|()| package::package(&root).map(|_| ())),
         _ => {
-            eprintln!("usage: cargo xtask <test|demo|bench|conformance|fuzz>\n  test [--no-lint] [--no-e2e] [--no-fuzz]\n                               everything CI runs\n  demo                         the app with its embedded sandbox\n  bench                        benchmarks (numbers on stdout)\n  conformance                  the official JS SDK against the sandbox\n  fuzz [--seconds N] [TARGET...]\n                               the fuzz targets, N s each (default 60)");
+            eprintln!("usage: cargo xtask <test|demo|bench|conformance|fuzz|package>\n  test [--no-lint] [--no-e2e] [--no-fuzz] [--no-package]\n                               everything CI runs\n  package                      the .deb (the app without its sandbox)\n  demo                         the app with its embedded sandbox\n  bench                        benchmarks (numbers on stdout)\n  conformance                  the official JS SDK against the sandbox\n  fuzz [--seconds N] [TARGET...]\n                               the fuzz targets, N s each (default 60)");
             return ExitCode::from(2);
         }
     };
@@ -73,6 +82,7 @@ fn test(root: &Path, flags: &[String]) -> Result<(), String> {
     let lint = !flags.iter().any(|f| f == "--no-lint");
     let e2e = !flags.iter().any(|f| f == "--no-e2e");
     let fuzz_smoke = !flags.iter().any(|f| f == "--no-fuzz");
+    let package_test = !flags.iter().any(|f| f == "--no-package");
     ensure_apt(KEYCHAIN_PACKAGES)?;
     // WebKitGTK build packages, Xvfb, WebKitWebDriver, tauri-driver, the WebDriver client:
     // needed before the first build, since the workspace root is the Tauri app.
@@ -171,6 +181,9 @@ fn test(root: &Path, flags: &[String]) -> Result<(), String> {
     if e2e {
         app_e2e(root)?;
     }
+    if package_test {
+        installed_package_test(root)?;
+    }
     eprintln!("xtask: all tests passed");
     Ok(())
 }
@@ -233,6 +246,24 @@ fn app_e2e(root: &Path) -> Result<(), String> {
     ))
 }
 
+/// The .deb installed into this machine with apt-get, its handler opened through the OS under
+/// Xvfb, then purged (tests/e2e/package.sh). It installs system-wide, so it needs root: a CI
+/// machine is a throw-away one; elsewhere the step says so and is skipped with `--no-package`.
+fn installed_package_test(root: &Path) -> Result<(), String> {
+    if !sys::is_root() {
+        return Err("the installed-package test installs the .deb system-wide: run it as root on a throw-away machine, or pass --no-package".into());
+    }
+    let made = package::package(root)?;
+    run(Step::new(
+        "installed package (apt-get install, gio open/xdg-open under Xvfb, purge)",
+        Command::new("bash")
+            .arg(root.join("tests/e2e/package.sh"))
+            .arg(&made.deb)
+            .arg(target_dir(root).join("debug/stepup-sandbox"))
+            .current_dir(root),
+    ))
+}
+
 fn demo(root: &Path) -> Result<(), String> {
     ensure_apt(KEYCHAIN_PACKAGES)?;
     setup_app(root)?;
@@ -271,5 +302,6 @@ fn bench(root: &Path) -> Result<(), String> {
             Command::new("bash").arg(script).current_dir(root),
         ))?;
     }
-    Ok(())
+    // The shipped sizes: the package's binary (no sandbox) and the .deb.
+    package::package(root).map(|_| ())
 }
