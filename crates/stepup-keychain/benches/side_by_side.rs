@@ -88,6 +88,8 @@ struct Args {
     readme: Option<PathBuf>,
     node_dir: Option<PathBuf>,
     commit: Option<String>,
+    /// `--profile memory|keychain N`: only N of our full step-ups, for `perf record`.
+    profile: Option<(String, usize)>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -108,6 +110,14 @@ fn parse_args() -> Result<Args, String> {
             "--readme" => args.readme = Some(path("--readme")?),
             "--node-dir" => args.node_dir = Some(path("--node-dir")?),
             "--commit" => args.commit = Some(path("--commit")?.display().to_string()),
+            "--profile" => {
+                let which = path("--profile")?.display().to_string();
+                let n = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or("--profile needs memory|keychain and a count")?;
+                args.profile = Some((which, n));
+            }
             // `cargo bench` passes `--bench`.
             "--bench" => {}
             other => return Err(format!("unknown argument {other:?}")),
@@ -630,7 +640,11 @@ fn run(args: Args) -> Result<(), String> {
         .map_err(|e| format!("sandbox: {e}"))?;
     let env = sandbox.environment_id().to_owned();
     let api = sandbox.base_url();
-    let step_ups_needed = plan.rounds * plan.step_ups * 3 + 3 * 2 + plan.counted_step_ups * 2 + 4;
+    let step_ups_needed = plan.rounds * plan.step_ups * 3
+        + 3 * 2
+        + plan.counted_step_ups * 2
+        + 4
+        + args.profile.as_ref().map_or(0, |p| p.1);
     let mut users = Users {
         users: (0..step_ups_needed)
             .map(|i| {
@@ -666,6 +680,36 @@ fn run(args: Args) -> Result<(), String> {
     let fast_client = ours.client(Arc::new(MemoryVault::new()))?;
     let mem_client = ours.client(Arc::new(MemoryVault::new()))?;
     let kc_client = ours.client(kc_vault.clone())?;
+    if let Some((which, n)) = &args.profile {
+        // Our full step-ups only, one after another: what `perf record -p` samples.
+        let client = if which == "keychain" {
+            &kc_client
+        } else {
+            &mem_client
+        };
+        let mut ms = Vec::new();
+        let mut in_step_up = Duration::ZERO;
+        let t0 = Instant::now();
+        for _ in 0..*n {
+            let u = users.take()?;
+            ours.sign_in(client, &sandbox, &u.email)?;
+            let code = totp(&sandbox, &u)?;
+            let ns = ours.full_step_up(client, code)?;
+            in_step_up += Duration::from_nanos(ns as u64);
+            ms.push(ns / 1e6);
+            ours.logout(client)?;
+        }
+        let s = stats(&ms);
+        println!(
+            "{n} {which} step-ups: min {:.2} / median {:.2} / max {:.2} ms; {:.0}% of {:.1} s in step-ups",
+            s.min,
+            s.median,
+            s.max,
+            100.0 * in_step_up.as_secs_f64() / t0.elapsed().as_secs_f64(),
+            t0.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
     let mut sdk_fast = Node::start(&node_dir, &env, &api)?;
     let mut sdk_full = Node::start(&node_dir, &env, &api)?;
 
