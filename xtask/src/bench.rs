@@ -94,9 +94,15 @@ pub fn short(root: &Path) -> Result<(), String> {
     )
 }
 
-/// `cargo xtask bench [--no-app] [--criterion]`.
+/// `cargo xtask bench [--no-app | --app-json PATH] [--criterion]`: `--app-json` takes the
+/// app's figures from an earlier `tests/e2e/bench.sh` run instead of building and measuring.
 pub fn full(root: &Path, flags: &[String]) -> Result<(), String> {
-    let app = !flags.iter().any(|f| f == "--no-app");
+    let app_json = flags
+        .iter()
+        .position(|f| f == "--app-json")
+        .map(|i| flags.get(i + 1).cloned().ok_or("--app-json needs a path"))
+        .transpose()?;
+    let app = app_json.is_none() && !flags.iter().any(|f| f == "--no-app");
     let criterion = flags.iter().any(|f| f == "--criterion");
     npm_ci(root)?;
     let mut extra = vec![
@@ -138,6 +144,10 @@ pub fn full(root: &Path, flags: &[String]) -> Result<(), String> {
         ))?;
         extra.push("--app-json".into());
         extra.push(app_out.join("bench.json").display().to_string());
+    }
+    if let Some(path) = app_json {
+        extra.push("--app-json".into());
+        extra.push(path);
     }
     side_by_side(root, "bench, side by side with the JS SDK", &extra)?;
     if criterion {

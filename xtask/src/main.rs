@@ -49,7 +49,7 @@ fn main() -> ExitCode {
         Some("conformance") => conformance(&root),
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <test|demo|bench|conformance|fuzz>\n  test [--no-lint] [--no-e2e] [--no-fuzz] [--no-bench]\n                               everything CI runs\n  demo                         the app with its embedded sandbox\n  bench [--no-app] [--criterion]\n                               side by side with the JS SDK, and the app\n  conformance                  the official JS SDK against the sandbox\n  fuzz [--seconds N] [TARGET...]\n                               the fuzz targets, N s each (default 60)");
+            eprintln!("usage: cargo xtask <test|demo|bench|conformance|fuzz>\n  test [--no-lint] [--no-e2e] [--no-fuzz] [--no-bench]\n                               everything CI runs\n  demo                         the app with its embedded sandbox\n  bench [--no-app | --app-json F] [--criterion]\n                               side by side with the JS SDK, and the app\n  conformance                  the official JS SDK against the sandbox\n  fuzz [--seconds N] [TARGET...]\n                               the fuzz targets, N s each (default 60)");
             return ExitCode::from(2);
         }
     };

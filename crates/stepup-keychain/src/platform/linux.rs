@@ -181,6 +181,8 @@ const PROMPT_IFACE: &str = "org.freedesktop.Secret.Prompt";
 const ALGORITHM_DH: &str = "dh-ietf1024-sha256-aes128-cbc-pkcs7";
 const LABEL_PROP: &str = "org.freedesktop.Secret.Item.Label";
 const ATTRIBUTES_PROP: &str = "org.freedesktop.Secret.Item.Attributes";
+/// The most items a search for one entry may return before it is refused.
+const MAX_MATCHES: usize = 16;
 /// The content type keyring-core's store gives its items.
 const CONTENT_TYPE: &str = "application/octet-stream";
 
@@ -420,6 +422,14 @@ impl Writer {
             .map_err(|e| VaultError::Other(short(&e.to_string())))?;
         if !locked.is_empty() {
             return Err(VaultError::Locked);
+        }
+        // One (service, username) names one item; a service that answers with more is not
+        // walked item by item.
+        if unlocked.len() > MAX_MATCHES {
+            return Err(VaultError::Other(format!(
+                "the Secret Service found {} items for one entry",
+                unlocked.len()
+            )));
         }
         Ok(unlocked.iter().map(|p| p.as_str().to_owned()).collect())
     }
