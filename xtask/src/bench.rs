@@ -94,9 +94,14 @@ pub fn short(root: &Path) -> Result<(), String> {
     )
 }
 
-/// `cargo xtask bench [--no-app | --app-json PATH] [--criterion]`: `--app-json` takes the
+/// `cargo xtask bench [--short | --no-app | --app-json PATH] [--criterion]`: `--short` is the
+/// run `cargo xtask test` makes (floors checked, no README); `--app-json` takes the
 /// app's figures from an earlier `tests/e2e/bench.sh` run instead of building and measuring.
 pub fn full(root: &Path, flags: &[String]) -> Result<(), String> {
+    if flags.iter().any(|f| f == "--short") {
+        // What `cargo xtask test` runs, alone.
+        return short(root);
+    }
     let app_json = flags
         .iter()
         .position(|f| f == "--app-json")

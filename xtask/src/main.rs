@@ -7,7 +7,7 @@
 //!   every fuzz target, and the short side-by-side bench, which fails when a figure is past
 //!   its floor (`xtask/bench-floors.json`).
 //! - `demo`: builds and starts the desktop app with its embedded sandbox.
-//! - `bench [--no-app] [--criterion]`: our client and the official JS SDK side by side against
+//! - `bench [--short | --no-app | --app-json F] [--criterion]`: our client and the official JS SDK side by side against
 //!   one release sandbox (fast path, server check, full step-up in memory and in the real
 //!   keychain, Secret Service calls per step-up), and the app's size, idle memory and deep link
 //!   → dialog latency: one table on stdout, in `ci-artifacts/bench/bench.json` and the README
@@ -49,7 +49,7 @@ fn main() -> ExitCode {
         Some("conformance") => conformance(&root),
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <test|demo|bench|conformance|fuzz>\n  test [--no-lint] [--no-e2e] [--no-fuzz] [--no-bench]\n                               everything CI runs\n  demo                         the app with its embedded sandbox\n  bench [--no-app | --app-json F] [--criterion]\n                               side by side with the JS SDK, and the app\n  conformance                  the official JS SDK against the sandbox\n  fuzz [--seconds N] [TARGET...]\n                               the fuzz targets, N s each (default 60)");
+            eprintln!("usage: cargo xtask <test|demo|bench|conformance|fuzz>\n  test [--no-lint] [--no-e2e] [--no-fuzz] [--no-bench]\n                               everything CI runs\n  demo                         the app with its embedded sandbox\n  bench [--short | --no-app | --app-json F] [--criterion]\n                               side by side with the JS SDK, and the app\n  conformance                  the official JS SDK against the sandbox\n  fuzz [--seconds N] [TARGET...]\n                               the fuzz targets, N s each (default 60)");
             return ExitCode::from(2);
         }
     };
