@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures the app: deep link → dialog ready (to a running instance, and cold), binary size,
 # idle memory (RSS of the app and its WebKit processes). Numbers on stdout and in
-# ci-artifacts/bench/bench.json.
+# ci-artifacts/bench/bench.json, or in $BENCH_OUT/bench.json (`cargo xtask bench` merges them
+# into its side-by-side table).
 #
 #   tests/e2e/bench.sh [path/to/stepup-desktop] [runs]
 #
@@ -15,7 +16,7 @@ if [ -z "${1:-}" ]; then
   (cd "$ROOT" && cargo build --release --features custom-protocol -p stepup-desktop --locked)
 fi
 [ -x "$APP" ] || { echo "bench: no executable at $APP" >&2; exit 2; }
-OUT="$ROOT/ci-artifacts/bench"
+OUT="${BENCH_OUT:-$ROOT/ci-artifacts/bench}"
 ISO="$ROOT/target/bench-home"
 rm -rf "$ISO" "$OUT"
 mkdir -p "$ISO"/{data,config,cache,runtime} "$OUT"

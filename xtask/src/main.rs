@@ -3,15 +3,20 @@
 //!
 //! - `test`: formatting, clippy, every Rust test (keychain tests inside a private D-Bus session
 //!   with a real gnome-keyring), the official JS SDK against the sandbox, and the app's
-//!   end-to-end tests in a real window under Xvfb, and a short smoke run (5 s each) of
-//!   every fuzz target.
+//!   end-to-end tests in a real window under Xvfb, a short smoke run (5 s each) of
+//!   every fuzz target, and the short side-by-side bench, which fails when a figure is past
+//!   its floor (`xtask/bench-floors.json`).
 //!   Then the installed package: `package` below, installed with apt-get, opened through the
 //!   OS handler under Xvfb, removed (tests/e2e/package.sh; root only).
 //! - `package`: the .deb of the app without its sandbox, made by the Tauri
 //!   bundler (package.rs).
 //! - `demo`: builds and starts the desktop app with its embedded sandbox.
-//! - `bench`: the criterion benchmarks and the app's size/latency/memory measurements, then
-//!   the package's binary and .deb sizes.
+//! - `bench [--short | --no-app | --app-json F] [--criterion]`: our client and the official JS SDK side by side against
+//!   one release sandbox (fast path, server check, full step-up in memory and in the real
+//!   keychain, Secret Service calls per step-up), and the app's size, idle memory and deep link
+//!   → dialog latency: one table on stdout, in `ci-artifacts/bench/bench.json` and the README
+//!   (see `bench.rs`). `--criterion` adds the criterion micro-benchmarks. Without `--short`,
+//!   it ends with the package's binary and .deb sizes.
 //! - `conformance`: only the JS SDK run (needs a built sandbox).
 //! - `fuzz [--seconds N] [TARGET...]`: the cargo-fuzz targets in `fuzz/` (nightly, its own
 //!   workspace), each for N seconds (default 60); prints executions and crashes per target and
@@ -21,6 +26,7 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod bench;
 mod fuzz;
 mod package;
 mod sys;
@@ -43,14 +49,24 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&root, &args[1..]),
         Some("demo") => demo(&root),
-        Some("bench") => bench(&root),
+        Some("bench") => ensure_apt(KEYCHAIN_PACKAGES)
+            .and_then(|()| setup_app(&root))
+            .and_then(|()| bench::full(&root, &args[1..]))
+            .and_then(|()| {
+                // The shipped sizes: the package's binary (no sandbox) and the .deb.
+                if args[1..].iter().any(|a| a == "--short") {
+                    Ok(())
+                } else {
+                    package::package(&root).map(|_| ())
+                }
+            }),
         Some("conformance") => conformance(&root),
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
         Some("package") => ensure_apt(KEYCHAIN_PACKAGES)
             .and_then(|()| setup_app(&root))
             .and_then(|()| package::package(&root).map(|_| ())),
         _ => {
-            eprintln!("usage: cargo xtask <test|demo|bench|conformance|fuzz|package>\n  test [--no-lint] [--no-e2e] [--no-fuzz] [--no-package]\n                               everything CI runs\n  package                      the .deb (the app without its sandbox)\n  demo                         the app with its embedded sandbox\n  bench                        benchmarks (numbers on stdout)\n  conformance                  the official JS SDK against the sandbox\n  fuzz [--seconds N] [TARGET...]\n                               the fuzz targets, N s each (default 60)");
+            eprintln!("usage: cargo xtask <test|demo|bench|conformance|fuzz|package>\n  test [--no-lint] [--no-e2e] [--no-fuzz] [--no-bench] [--no-package]\n                               everything CI runs\n  package                      the .deb (the app without its sandbox)\n  demo                         the app with its embedded sandbox\n  bench [--short | --no-app | --app-json F] [--criterion]\n                               side by side with the JS SDK, and the app\n  conformance                  the official JS SDK against the sandbox\n  fuzz [--seconds N] [TARGET...]\n                               the fuzz targets, N s each (default 60)");
             return ExitCode::from(2);
         }
     };
@@ -83,6 +99,7 @@ fn test(root: &Path, flags: &[String]) -> Result<(), String> {
     let e2e = !flags.iter().any(|f| f == "--no-e2e");
     let fuzz_smoke = !flags.iter().any(|f| f == "--no-fuzz");
     let package_test = !flags.iter().any(|f| f == "--no-package");
+    let bench_short = !flags.iter().any(|f| f == "--no-bench");
     ensure_apt(KEYCHAIN_PACKAGES)?;
     // WebKitGTK build packages, Xvfb, WebKitWebDriver, tauri-driver, the WebDriver client:
     // needed before the first build, since the workspace root is the Tauri app.
@@ -178,6 +195,10 @@ fn test(root: &Path, flags: &[String]) -> Result<(), String> {
         );
     }
     conformance(root)?;
+    if bench_short {
+        // Our client against the official SDK in one short run: fails past a floor.
+        bench::short(root)?;
+    }
     if e2e {
         app_e2e(root)?;
     }
@@ -273,35 +294,4 @@ fn demo(root: &Path) -> Result<(), String> {
             .arg(root.join("tests/e2e/demo.sh"))
             .current_dir(root),
     ))
-}
-
-fn bench(root: &Path) -> Result<(), String> {
-    ensure_apt(KEYCHAIN_PACKAGES)?;
-    setup_app(root)?;
-    // Inside a private Secret Service, so that the keychain benchmarks measure a real one.
-    let mut benches = Command::new("dbus-run-session");
-    benches
-        .arg("--")
-        .arg(root.join("crates/stepup-keychain/with-keyring.sh"))
-        .arg(env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "bench",
-            "--locked",
-            "-p",
-            "stepup-client",
-            "-p",
-            "stepup-keychain",
-        ])
-        .env("STEPUP_KEYRING_HOME", target_dir(root).join("keyring-home"))
-        .current_dir(root);
-    run(Step::new("criterion benches", &mut benches))?;
-    let script = root.join("tests/e2e/bench.sh");
-    if script.exists() {
-        run(Step::new(
-            "app benches",
-            Command::new("bash").arg(script).current_dir(root),
-        ))?;
-    }
-    // The shipped sizes: the package's binary (no sandbox) and the .deb.
-    package::package(root).map(|_| ())
 }

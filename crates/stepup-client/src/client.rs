@@ -228,7 +228,7 @@ impl Inner {
 
     /// Whether a token for `scope` is stored (local only).
     pub(crate) fn has_token(&self, scope: &TokenScope) -> bool {
-        self.store.peek(scope, self.now_ms())
+        self.store.peek_on(scope, self.clock.as_ref())
     }
 }
 
@@ -302,6 +302,60 @@ mod tests {
         assert!(!client.is_signed_in() && client.current_user().is_none());
         assert_eq!(client.mfa_devices().await, Err(StepUpError::NotSignedIn));
         assert!(server.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_fast_path_on_the_system_clock_drops_a_token_at_its_expiry() {
+        // The app's clock (SystemClock, whose expiry test reads the coarse clock far from the
+        // deadline): a token 150 ms from expiry is found while the precise clock is before its
+        // expiry and never after it.
+        use crate::vault::{ElevatedToken, TokenVault};
+        let vault = Arc::new(MemoryVault::new());
+        let expires_at_ms = SystemClock.now_millis() + 150;
+        vault
+            .put_token(&ElevatedToken {
+                token: "t".into(),
+                scopes: vec![TokenScope::CredentialLink],
+                expires_at_ms,
+                single_use: false,
+            })
+            .unwrap();
+        let config = Config::new(ENV)
+            .unwrap()
+            .with_api_base_url(url::Url::parse("http://127.0.0.1:1/api/v0").unwrap());
+        let client = StepUpClient::builder(config)
+            .vault(vault)
+            .build()
+            .await
+            .unwrap();
+        let (mut found, mut gone) = (0u32, 0u32);
+        while SystemClock.now_millis() < expires_at_ms + 60 {
+            let pre = SystemClock.now_millis();
+            let has = client.has_elevated_access_token(&TokenScope::CredentialLink);
+            let post = SystemClock.now_millis();
+            if has {
+                assert!(
+                    pre < expires_at_ms,
+                    "served at {pre}, expiry {expires_at_ms}"
+                );
+                assert_eq!(gone, 0, "found again after it was gone");
+                found += 1;
+            } else {
+                assert!(
+                    post >= expires_at_ms,
+                    "gone at {post}, expiry {expires_at_ms}"
+                );
+                gone += 1;
+            }
+        }
+        assert!(found > 0 && gone > 0);
+        // Not signed in: past the token, the check fails closed without a request.
+        assert!(
+            client
+                .check_step_up(TokenScope::CredentialLink)
+                .await
+                .is_required
+        );
     }
 
     #[test]

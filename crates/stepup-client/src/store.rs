@@ -11,7 +11,7 @@ use crate::tokens::TokenStatus;
 use crate::vault::{ElevatedToken, SessionRecord, TokenVault, VaultError, VaultSnapshot};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use stepup_protocol::{Secret, TokenScope};
+use stepup_protocol::{Clock, Secret, TokenScope};
 
 /// The cache in front of a vault. Cheap to share behind an `Arc`.
 pub struct TokenStore {
@@ -87,6 +87,16 @@ impl TokenStore {
             .tokens
             .iter()
             .any(|t| t.is_valid_at(now_ms) && t.covers(scope))
+    }
+
+    /// [`TokenStore::peek`] on `clock`, read only for a token that covers `scope`, through
+    /// [`Clock::is_before`] (the system clock answers from its coarse reading when the expiry
+    /// is far): the check's fast path.
+    pub fn peek_on(&self, scope: &TokenScope, clock: &dyn Clock) -> bool {
+        self.cache()
+            .tokens
+            .iter()
+            .any(|t| t.covers(scope) && clock.is_before(t.expires_at_ms))
     }
 
     /// Takes the first unexpired token covering `scope`, to attach to one request.
@@ -238,6 +248,12 @@ mod tests {
         assert!(s.peek(&TokenScope::WalletExport, 999));
         assert!(!s.peek(&TokenScope::WalletExport, 1_000));
         assert!(!s.peek(&TokenScope::WalletSign, 0));
+        // The fast path's form: the same answers on a clock.
+        let clock = stepup_protocol::ManualClock::at_millis(999);
+        assert!(s.peek_on(&TokenScope::WalletExport, &clock));
+        assert!(!s.peek_on(&TokenScope::WalletSign, &clock));
+        clock.advance_millis(1);
+        assert!(!s.peek_on(&TokenScope::WalletExport, &clock));
     }
 
     #[tokio::test]

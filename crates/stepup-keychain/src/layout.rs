@@ -49,9 +49,12 @@ pub const DEVICE_KEY: &str = "device-key";
 /// The device passkey record (in the passkey store's own service).
 pub const DEVICE_PASSKEY: &str = "device-passkey";
 
+/// The prefix of a token record's name.
+pub const TOKEN_PREFIX: &str = "token:";
+
 /// The record holding the token stored under `scope_key`.
 pub fn token_record(scope_key: &str) -> String {
-    format!("token:{scope_key}")
+    format!("{TOKEN_PREFIX}{scope_key}")
 }
 
 /// The entry holding part `index` (1-based; part 0 is in the head) of generation `generation`.

@@ -46,8 +46,8 @@ use stepup_client::vault::{ElevatedToken, SessionRecord, TokenVault, VaultError,
 use stepup_protocol::Secret;
 
 pub use layout::MAX_ENTRY_BYTES;
-use layout::{Index, DEVICE_KEY, DEVICE_PASSKEY, INDEX, SESSION};
-use platform::{LockState, Platform};
+use layout::{Header, Index, DEVICE_KEY, DEVICE_PASSKEY, INDEX, SESSION};
+use platform::{LockState, Platform, WriteError, Writer};
 
 /// The longest service name accepted (well under every platform's limit).
 const MAX_SERVICE_LEN: usize = 200;
@@ -69,6 +69,16 @@ pub struct KeychainVault {
     platform: Option<Platform>,
     /// Serialises this process's read-modify-write of the index.
     writes: Mutex<()>,
+    /// What this process last read or wrote of each record: its head's header, or `None` when
+    /// it is absent. A write needs the previous header (to drop its parts) and reads it only
+    /// when it is not here. The app is a single instance: nothing else writes its entries.
+    heads: Mutex<HashMap<String, Option<Header>>>,
+    /// The index as last read or written; `None` until read. Token records it does not list
+    /// are absent as far as this process knows (a crash can leave an orphan entry: `clear`
+    /// sweeps it).
+    index: Mutex<Option<Index>>,
+    /// Item paths of the entries this process wrote (Linux), for one-call deletes.
+    paths: Mutex<HashMap<String, String>>,
     /// Names of the damaged entries removed since the app last asked ([`Self::take_damage_reports`]);
     /// at most [`MAX_DAMAGE_REPORTS`].
     damaged: Mutex<Vec<String>>,
@@ -131,6 +141,9 @@ impl KeychainVault {
             store,
             platform,
             writes: Mutex::new(()),
+            heads: Mutex::new(HashMap::new()),
+            index: Mutex::new(None),
+            paths: Mutex::new(HashMap::new()),
             damaged: Mutex::new(Vec::new()),
         }
     }
@@ -173,30 +186,87 @@ impl KeychainVault {
     }
 
     /// Stores bytes, not a "password": Windows stores passwords as UTF-16, doubling their size.
+    /// On Linux one `CreateItem` (see `platform::Writer`); elsewhere, or without a default
+    /// collection yet, through the store.
     fn set_raw(&self, user: &str, value: &str) -> Result<(), VaultError> {
         debug_assert!(value.len() <= MAX_ENTRY_BYTES);
+        if let Some(writer) = self.writer() {
+            match writer.write(&self.service, user, value.as_bytes()) {
+                Ok(path) => {
+                    lock(&self.paths).insert(user.to_owned(), path);
+                    return Ok(());
+                }
+                Err(WriteError::Vault(e)) => return Err(e),
+                Err(WriteError::NoCollection) => {}
+            }
+        }
         self.entry(user)?
             .set_secret(value.as_bytes())
             .map_err(|e| self.store_error(&e))
     }
 
-    /// Deletes one entry; absent is fine.
+    /// Deletes one entry; absent is fine. On Linux one `Delete` when this process wrote the
+    /// entry (its path is known), else a search and a `Delete` per match.
     fn delete_raw(&self, user: &str) -> Result<(), VaultError> {
+        if let Some(writer) = self.writer() {
+            let known = lock(&self.paths).remove(user);
+            if let Some(path) = known {
+                if writer.delete(&path)? {
+                    return Ok(());
+                }
+            }
+            for path in writer.search(&self.service, user)? {
+                writer.delete(&path)?;
+            }
+            return Ok(());
+        }
         match self.entry(user)?.delete_credential() {
             Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
             Err(e) => Err(self.store_error(&e)),
         }
     }
 
+    fn writer(&self) -> Option<&Writer> {
+        self.platform.as_ref().and_then(Platform::writer)
+    }
+
+    /// The previous head of `record` as far as this process knows: `Some(None)` when absent,
+    /// `None` when it must be read.
+    fn known_head(&self, record: &str) -> Option<Option<Header>> {
+        if let Some(known) = lock(&self.heads).get(record) {
+            return Some(*known);
+        }
+        let key = record.strip_prefix(layout::TOKEN_PREFIX)?;
+        lock(&self.index)
+            .as_ref()
+            .filter(|index| !index.tokens.iter().any(|k| k == key))
+            .map(|_| None)
+    }
+
     // ----- records -------------------------------------------------------------------------
 
     /// A whole record, reassembled from its parts; `None` when its head is absent.
     fn read_record(&self, record: &str) -> Result<Option<String>, VaultError> {
+        let read = self.read_record_uncached(record);
+        match &read {
+            Ok(None) => {
+                lock(&self.heads).insert(record.to_owned(), None);
+            }
+            Ok(Some(_)) => {}
+            Err(_) => {
+                lock(&self.heads).remove(record);
+            }
+        }
+        read
+    }
+
+    fn read_record_uncached(&self, record: &str) -> Result<Option<String>, VaultError> {
         let Some(head) = self.get_raw(record)? else {
             return Ok(None);
         };
         // `parts` is bounded by `decode_head` (at most MAX_PARTS), so is this allocation.
         let (header, first) = layout::decode_head(record, &head)?;
+        lock(&self.heads).insert(record.to_owned(), Some(header));
         let mut value = String::with_capacity(header.parts * MAX_ENTRY_BYTES);
         value.push_str(first);
         for i in 1..header.parts {
@@ -220,16 +290,37 @@ impl KeychainVault {
     }
 
     /// Writes a record: new parts first, then the head (the commit), then drops the old parts.
+    /// The previous head is read only when this process does not know it: a record of one
+    /// part is then one write.
     fn write_record(&self, record: &str, value: &str) -> Result<(), VaultError> {
-        let previous = self
-            .get_raw(record)?
-            .and_then(|head| layout::decode_head(record, &head).ok().map(|(h, _)| h));
+        let written = self.write_record_uncached(record, value);
+        if written.is_err() {
+            // Whatever is there now is unknown: read it next time.
+            lock(&self.heads).remove(record);
+        }
+        written
+    }
+
+    fn write_record_uncached(&self, record: &str, value: &str) -> Result<(), VaultError> {
+        let previous = match self.known_head(record) {
+            Some(known) => known,
+            None => self
+                .get_raw(record)?
+                .and_then(|head| layout::decode_head(record, &head).ok().map(|(h, _)| h)),
+        };
         let generation = layout::next_generation(previous.map(|h| h.generation));
         let encoded = layout::encode(value, generation)?;
         for (i, part) in encoded.tail.iter().enumerate() {
             self.set_raw(&layout::part_entry(record, generation, i + 1), part)?;
         }
         self.set_raw(record, &encoded.head)?;
+        lock(&self.heads).insert(
+            record.to_owned(),
+            Some(Header {
+                generation,
+                parts: encoded.tail.len() + 1,
+            }),
+        );
         if let Some(previous) = previous {
             for i in 1..previous.parts {
                 // Committed already: a leftover part is an orphan that `clear` sweeps.
@@ -242,18 +333,29 @@ impl KeychainVault {
         Ok(())
     }
 
-    /// Deletes a record: the head first, so a crash leaves only orphan parts.
+    /// Deletes a record: the head first, so a crash leaves only orphan parts. Without a read
+    /// when this process knows the head.
     fn delete_record(&self, record: &str) -> Result<(), VaultError> {
-        let Some(head) = self.get_raw(record)? else {
-            return Ok(());
+        let header = match self.known_head(record) {
+            Some(None) => return Ok(()),
+            Some(Some(header)) => Some(header),
+            None => {
+                let Some(head) = self.get_raw(record)? else {
+                    lock(&self.heads).insert(record.to_owned(), None);
+                    return Ok(());
+                };
+                layout::decode_head(record, &head).ok().map(|(h, _)| h)
+            }
         };
-        let header = layout::decode_head(record, &head).ok().map(|(h, _)| h);
+        // Unknown until the deletes are through.
+        lock(&self.heads).remove(record);
         self.delete_raw(record)?;
         if let Some(header) = header {
             for i in 1..header.parts {
                 self.delete_raw(&layout::part_entry(record, header.generation, i))?;
             }
         }
+        lock(&self.heads).insert(record.to_owned(), None);
         Ok(())
     }
 
@@ -314,8 +416,45 @@ impl KeychainVault {
         }
     }
 
+    /// Reads the index, and keeps it (absent: empty; unreadable: not kept).
     fn read_index(&self) -> Result<Option<Index>, VaultError> {
-        self.read_json::<Index>(INDEX)
+        let read = self.read_json::<Index>(INDEX);
+        *lock(&self.index) = match &read {
+            Ok(index) => Some(index.clone().unwrap_or_else(Index::empty)),
+            Err(_) => None,
+        };
+        read
+    }
+
+    /// The index as kept, else as read.
+    fn current_index(&self) -> Result<Index, VaultError> {
+        if let Some(index) = lock(&self.index).clone() {
+            return Ok(index);
+        }
+        Ok(self.read_index()?.unwrap_or_else(Index::empty))
+    }
+
+    fn write_index(&self, index: &Index) -> Result<(), VaultError> {
+        let written = self.write_json(INDEX, index);
+        *lock(&self.index) = written.is_ok().then(|| index.clone());
+        written
+    }
+
+    /// Forgets what this process knew of the entries (after a failed `clear`).
+    fn forget_known(&self) {
+        lock(&self.heads).clear();
+        *lock(&self.index) = None;
+        lock(&self.paths).clear();
+    }
+
+    /// Before a write: on Linux the write itself answers `Locked` without a prompt (see
+    /// `platform::Writer`), so the lock is not asked first; elsewhere as before.
+    fn ensure_writable(&self) -> Result<(), VaultError> {
+        if self.writer().is_some() {
+            Ok(())
+        } else {
+            self.ensure_unlocked()
+        }
     }
 
     // ----- lock state and errors -------------------------------------------------------------
@@ -370,7 +509,7 @@ impl KeychainVault {
             }
         }
         if changed {
-            self.write_json(INDEX, &index)?;
+            self.write_index(&index)?;
         }
         Ok(())
     }
@@ -416,6 +555,7 @@ impl TokenVault for KeychainVault {
                 let bounded = index.tokens.len() <= MAX_INDEXED_TOKENS;
                 if !bounded {
                     self.discard(INDEX, "it lists more tokens than the vault keeps");
+                    *lock(&self.index) = Some(Index::empty());
                 }
                 bounded
             });
@@ -454,39 +594,37 @@ impl TokenVault for KeychainVault {
     }
 
     fn put_session(&self, session: &SessionRecord) -> Result<(), VaultError> {
-        self.ensure_unlocked()?;
+        self.ensure_writable()?;
         let _guard = self.write_guard();
         self.write_json(SESSION, session)
     }
 
     /// The token entry first, then the index: a crash in between leaves an orphan entry, never
-    /// an index key without a token.
+    /// an index key without a token. The index is written only when it gains the key (kept
+    /// in memory since the load: no re-read).
     fn put_token(&self, token: &ElevatedToken) -> Result<(), VaultError> {
-        self.ensure_unlocked()?;
+        self.ensure_writable()?;
         let _guard = self.write_guard();
         let key = token.scope_key();
         self.write_json(&layout::token_record(&key), token)?;
-        let mut index = self.read_index()?.unwrap_or_else(Index::empty);
+        let mut index = self.current_index()?;
         if index.insert(&key) {
-            self.write_json(INDEX, &index)?;
+            self.write_index(&index)?;
         }
         Ok(())
     }
 
-    /// The index key first, then the token entry (the reverse of `put_token`).
+    /// The token entry only: the index keeps the key. The index lists a superset of the
+    /// tokens (a key whose entry is gone is dropped by the next `load`), so a used single-use
+    /// token costs one delete, and using the scope again needs no index write.
     fn remove_token(&self, scope_key: &str) -> Result<(), VaultError> {
-        self.ensure_unlocked()?;
+        self.ensure_writable()?;
         let _guard = self.write_guard();
-        if let Some(mut index) = self.read_index()? {
-            if index.remove(scope_key) {
-                self.write_json(INDEX, &index)?;
-            }
-        }
         self.delete_record(&layout::token_record(scope_key))
     }
 
     fn put_device_key(&self, key: &Secret) -> Result<(), VaultError> {
-        self.ensure_unlocked()?;
+        self.ensure_writable()?;
         let _guard = self.write_guard();
         self.write_record(DEVICE_KEY, key.expose())
     }
@@ -497,19 +635,30 @@ impl TokenVault for KeychainVault {
         self.ensure_unlocked()?;
         let _guard = self.write_guard();
         // A damaged index must not stop a logout: the sweep finds its tokens anyway.
-        let keys = self
-            .read_index()
-            .ok()
-            .flatten()
+        let known = lock(&self.index).clone();
+        let keys = known
+            .or_else(|| self.read_index().ok().flatten())
             .map(|i| i.tokens)
             .unwrap_or_default();
         self.delete_record(INDEX)?;
         for key in &keys {
             self.delete_record(&layout::token_record(key))?;
         }
-        self.delete_record(SESSION)?;
-        self.delete_record(DEVICE_KEY)?;
-        self.sweep()
+        let cleared = self
+            .delete_record(SESSION)
+            .and_then(|()| self.delete_record(DEVICE_KEY))
+            .and_then(|()| self.sweep());
+        self.forget_known();
+        if cleared.is_ok() {
+            // Everything of this service is gone.
+            let mut heads = lock(&self.heads);
+            for record in [INDEX, SESSION, DEVICE_KEY] {
+                heads.insert(record.to_owned(), None);
+            }
+            drop(heads);
+            *lock(&self.index) = Some(Index::empty());
+        }
+        cleared
     }
 }
 
@@ -572,7 +721,7 @@ impl PasskeyStateStore for KeychainPasskeyStore {
     /// state has a lower counter, which the server refuses: a crash costs a re-registration,
     /// never a silently reused counter.
     fn save(&self, state: &Secret) -> Result<(), VaultError> {
-        self.vault.ensure_unlocked()?;
+        self.vault.ensure_writable()?;
         let _guard = self.vault.write_guard();
         self.vault.write_record(DEVICE_PASSKEY, state.expose())
     }
@@ -580,6 +729,11 @@ impl PasskeyStateStore for KeychainPasskeyStore {
     fn remove(&self) -> Result<(), VaultError> {
         self.delete()
     }
+}
+
+/// A lock on plain data that a panic elsewhere cannot leave inconsistent.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Rejects an empty name or one with characters `allowed` refuses.

@@ -154,6 +154,59 @@ fn what_one_process_stores_another_reads_back() {
 
 #[test]
 #[ignore = "needs a Secret Service: run inside with-keyring.sh"]
+fn a_write_replaces_the_item_an_earlier_version_stored_and_never_duplicates_it() {
+    // The one-call write (CreateItem with replace) must land on the item keyring-core's store
+    // made (same attributes), or the next read would find two and fail as ambiguous.
+    support::require_private_keyring();
+    let env = env_id("replace");
+    let svc = service(&env);
+    let mut store = Command::new("secret-tool")
+        .args([
+            "store",
+            &format!("--label=keyring:device-key@{svc}"),
+            "service",
+            &svc,
+            "username",
+            "device-key",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    store
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("stepup1 00000001 1\n{}", "ab".repeat(32)).as_bytes())
+        .unwrap();
+    assert!(store.wait().unwrap().success());
+    let vault = open(&env);
+    assert_eq!(
+        vault
+            .load()
+            .unwrap()
+            .device_key
+            .map(|k| k.expose().to_owned()),
+        Some("ab".repeat(32))
+    );
+    for round in 0..3 {
+        let key = Secret::new(format!("{round}").repeat(64));
+        vault.put_device_key(&key).unwrap();
+        let (_, attributes) = secret_tool_search(&svc);
+        assert_eq!(
+            attribute_values(&attributes, "username"),
+            ["device-key"],
+            "one item after write {round}"
+        );
+        // Another process's view (a fresh vault reads through keyring-core's store).
+        assert_eq!(open(&env).load().unwrap().device_key, Some(key));
+    }
+    vault.clear().unwrap();
+    assert_eq!(secret_tool_search(&svc).1, "");
+}
+
+#[test]
+#[ignore = "needs a Secret Service: run inside with-keyring.sh"]
 fn entries_carry_service_and_username_and_no_secret_in_attributes_or_label() {
     support::require_private_keyring();
     let env = env_id("attributes");

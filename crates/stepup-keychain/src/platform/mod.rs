@@ -26,9 +26,9 @@ pub(crate) enum LockState {
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub(crate) use linux::{classify, Platform};
+pub(crate) use linux::{classify, Platform, WriteError, Writer};
 
 #[cfg(not(target_os = "linux"))]
 mod other;
 #[cfg(not(target_os = "linux"))]
-pub(crate) use other::{classify, Platform};
+pub(crate) use other::{classify, Platform, WriteError, Writer};

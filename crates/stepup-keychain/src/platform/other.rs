@@ -27,6 +27,11 @@ impl Platform {
         Ok((Self, store))
     }
 
+    /// No one-call writer here: the vault writes through the store.
+    pub(crate) fn writer(&self) -> Option<&Writer> {
+        None
+    }
+
     /// These platforms cannot tell.
     pub(crate) fn lock_state(&self) -> Result<LockState, VaultError> {
         Ok(LockState::Unknown)
@@ -36,4 +41,28 @@ impl Platform {
 /// No platform-specific classification beyond the generic one.
 pub(crate) fn classify(_err: &keyring_core::Error) -> Option<VaultError> {
     None
+}
+
+/// The Linux one-call writer's interface; never built on these platforms.
+pub(crate) enum Writer {}
+
+/// What a write tells the vault.
+#[allow(dead_code)]
+pub(crate) enum WriteError {
+    /// No default collection.
+    NoCollection,
+    /// Anything else.
+    Vault(VaultError),
+}
+
+impl Writer {
+    pub(crate) fn write(&self, _: &str, _: &str, _: &[u8]) -> Result<String, WriteError> {
+        match *self {}
+    }
+    pub(crate) fn delete(&self, _: &str) -> Result<bool, VaultError> {
+        match *self {}
+    }
+    pub(crate) fn search(&self, _: &str, _: &str) -> Result<Vec<String>, VaultError> {
+        match *self {}
+    }
 }
