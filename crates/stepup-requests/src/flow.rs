@@ -13,7 +13,9 @@ use crate::views::{
     CheckView, CredentialView, ExportOffer, ExportedKeyView, HistoryEntry, SentView, VerifiedView,
     WalletMessageView,
 };
-use stepup_client::loopback::{Answer, LoopbackReceiver, ReceiveError, DEFAULT_WAIT};
+use stepup_client::loopback::{
+    Answer, LoopbackReceiver, ReceiveError, ReceiverCancel, DEFAULT_WAIT,
+};
 use stepup_client::passkey::PasskeyConfirmation;
 use stepup_client::{
     CheckSource, CredentialFormat, OtpChannel, Secret, StepUpCheck, StepUpClient, StepUpCredential,
@@ -111,7 +113,7 @@ fn social_alias(client: &StepUpClient, credential: &StepUpCredential) -> Option<
 }
 
 /// A provider's name for people.
-pub fn provider_name(provider: &str) -> String {
+fn provider_name(provider: &str) -> String {
     match provider {
         "google" => "Google".into(),
         "github" => "GitHub".into(),
@@ -543,27 +545,39 @@ async fn social_in_browser(
 ) -> Result<stepup_client::VerifyOutcome, StepUpError> {
     let pending = client.begin_social(provider, scopes).await?;
     let url = pending.authorization_url().expose().to_owned();
-    {
-        let mut locked = desk.lock();
-        let open = locked.get_mut(id).map_err(|_| StepUpError::Cancelled)?;
-        open.set_browser(BrowserWait::new(url.clone(), pending.canceller()));
-        if !locked.open_in_browser(&url) {
-            tracing::warn!(
-                request = id,
-                "no system browser to open the sign-in page in"
-            );
-        }
-    }
+    start_browser_wait(desk, id, &url, pending.canceller()).map_err(|_| StepUpError::Cancelled)?;
     tracing::info!(
         request = id,
         provider,
         "social sign-in page opened; waiting for the redirect"
     );
     let outcome = client.complete_social(pending, DEFAULT_WAIT).await;
+    end_browser_wait(desk, id);
+    outcome
+}
+
+/// Keeps request `id`'s wait on a page in the browser (for "Open the page again" and Cancel)
+/// and opens `url` there.
+fn start_browser_wait(
+    desk: &SharedDesk,
+    id: u64,
+    url: &str,
+    cancel: ReceiverCancel,
+) -> Result<(), AppError> {
+    let mut desk = desk.lock();
+    desk.get_mut(id)?
+        .set_browser(BrowserWait::new(url.to_owned(), cancel));
+    if !desk.open_in_browser(url) {
+        tracing::warn!(request = id, "no system browser to open the page in");
+    }
+    Ok(())
+}
+
+/// Ends request `id`'s wait on a page in the browser, if the request is still open.
+fn end_browser_wait(desk: &SharedDesk, id: u64) {
     if let Ok(open) = desk.lock().get_mut(id) {
         open.end_browser();
     }
-    outcome
 }
 
 /// The wallet account of an offered wallet credential, from the session user's verified
@@ -652,23 +666,14 @@ pub async fn sign_in_browser(
         .await
         .map_err(|e| AppError::WalletPage(e.to_string()))?;
     let url = receiver.page_url();
-    {
-        let mut desk = desk.lock();
-        desk.get_mut(id)?
-            .set_browser(BrowserWait::new(url.clone(), receiver.canceller()));
-        if !desk.open_in_browser(&url) {
-            tracing::warn!(request = id, "no system browser to open the wallet page in");
-        }
-    }
+    start_browser_wait(desk, id, &url, receiver.canceller())?;
     tracing::info!(
         request = id,
         origin = receiver.origin(),
         "wallet page served; waiting for its answer"
     );
     let answer = receiver.wait(DEFAULT_WAIT).await;
-    if let Ok(open) = desk.lock().get_mut(id) {
-        open.end_browser();
-    }
+    end_browser_wait(desk, id);
     let body = match answer {
         Ok(Answer::Posted(body)) => body,
         Ok(Answer::Redirect(_)) => return Err(AppError::NoBrowserPage),
