@@ -91,22 +91,29 @@ impl Platform {
 
     /// The path of the collection the `default` alias names; `None` when there is none yet.
     fn default_collection(&self) -> Result<Option<OwnedObjectPath>, VaultError> {
-        let reply = self
-            .bus
-            .call_method(
-                Some(SECRETS_NAME),
-                SECRETS_PATH,
-                Some(SERVICE_IFACE),
-                "ReadAlias",
-                &("default",),
-            )
-            .map_err(|e| classify_bus(&e))?;
-        let path: OwnedObjectPath = reply
-            .body()
-            .deserialize()
-            .map_err(|e| VaultError::Other(short(&e.to_string())))?;
-        Ok((path.as_str() != "/").then_some(path))
+        read_default_collection(&self.bus)
     }
+}
+
+/// The collection the Secret Service's `default` alias names (`ReadAlias`); `None` when there
+/// is none yet.
+fn read_default_collection(
+    bus: &zbus::blocking::Connection,
+) -> Result<Option<OwnedObjectPath>, VaultError> {
+    let reply = bus
+        .call_method(
+            Some(SECRETS_NAME),
+            SECRETS_PATH,
+            Some(SERVICE_IFACE),
+            "ReadAlias",
+            &("default",),
+        )
+        .map_err(|e| classify_bus(&e))?;
+    let path: OwnedObjectPath = reply
+        .body()
+        .deserialize()
+        .map_err(|e| VaultError::Other(short(&e.to_string())))?;
+    Ok((path.as_str() != "/").then_some(path))
 }
 
 /// Names the Secret Service error inside a keyring error, when there is one.
@@ -292,21 +299,7 @@ impl Writer {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if refresh || cached.is_none() {
-            let reply = self
-                .bus
-                .call_method(
-                    Some(SECRETS_NAME),
-                    SECRETS_PATH,
-                    Some(SERVICE_IFACE),
-                    "ReadAlias",
-                    &("default",),
-                )
-                .map_err(|e| classify_bus(&e))?;
-            let path: OwnedObjectPath = reply
-                .body()
-                .deserialize()
-                .map_err(|e| VaultError::Other(short(&e.to_string())))?;
-            *cached = (path.as_str() != "/").then_some(path);
+            *cached = read_default_collection(&self.bus)?;
         }
         Ok(cached.clone())
     }
