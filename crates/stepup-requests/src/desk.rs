@@ -224,6 +224,51 @@ impl RequestDesk {
         std::mem::take(&mut self.waiting)
     }
 
+    /// The window closed (the app stays resident without it, its webview destroyed): every
+    /// request it was handed ends as [`Outcome::Cancelled`], as its Cancel would end it (a
+    /// browser wait stops, a `return_to` hears "cancelled", the app's own waiter hears it),
+    /// nothing is shown any more, and later links wait for the next window's
+    /// [`RequestDesk::ui_ready`]. Requests whose links still wait (the window closed before
+    /// its page was ready) stay open for the next window. Returns how many were cancelled.
+    ///
+    /// Approvals and unspent exports stay: a new link within the token's life finds them.
+    pub fn ui_closed(&mut self, now_ms: i64) -> usize {
+        self.ui_ready = false;
+        let waiting: Vec<u64> = self
+            .waiting
+            .iter()
+            .filter_map(|event| match event {
+                LinkEvent::Request { request } => Some(request.id),
+                LinkEvent::Invalid { .. } => None,
+            })
+            .collect();
+        let handed: Vec<u64> = self
+            .open
+            .keys()
+            .copied()
+            .filter(|id| !waiting.contains(id))
+            .collect();
+        let mut cancelled = 0;
+        for id in handed {
+            if self.close(id, Outcome::Cancelled, None, now_ms).is_ok() {
+                cancelled += 1;
+            }
+        }
+        self.shown = None;
+        self.exported = None;
+        cancelled
+    }
+
+    /// Whether link events wait for a window (one must be opened for them).
+    pub fn has_waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
+    /// The newest link event waiting for the UI (what a notification names).
+    pub fn newest_waiting(&self) -> Option<&LinkEvent> {
+        self.waiting.last()
+    }
+
     /// The dialog shows request `id` now (`begin_step_up` says so). Refused while another
     /// request it showed is still open: the dialog shows one request at a time, and a queued
     /// one comes on screen only once the one before it has ended.

@@ -447,3 +447,77 @@ fn return_to_is_opened_after_every_ending_with_the_status_and_id_only() {
     desk.close(plain, Outcome::Denied, None, 6).expect("deny");
     assert!(taken(&opened).is_empty());
 }
+
+#[test]
+fn closing_the_window_cancels_what_it_showed_and_later_links_wait_for_the_next() {
+    use std::sync::{Arc, Mutex};
+    let opened = Arc::new(Mutex::new(Vec::<String>::new()));
+    let log = opened.clone();
+    let mut desk = ready_desk();
+    desk.set_return_opener(stepup_requests::desk::ReturnOpener(Arc::new(
+        move |url: &str| {
+            log.lock().expect("log").push(url.to_owned());
+        },
+    )));
+    let allow = ReturnToAllowList::new(["https://app.example.com"]);
+    let with_return = "com.stepup.desktop://step-up?scope=credential:link&requester=Acme&return_to=https%3A%2F%2Fapp.example.com%2Fdone";
+    let shown = match desk.receive_link(with_return, &allow, 0) {
+        Delivery::Now(LinkEvent::Request { request }) => request.id,
+        other => panic!("expected a request, got {other:?}"),
+    };
+    desk.get_mut(shown).expect("open").offer(Vec::new());
+    desk.show(shown, 0).expect("shown");
+    let (LinkEvent::Request { request: own }, mut own_rx) = desk
+        .open_own_request(TokenScope::CredentialLink, "Stepup Desktop (you)", "x", 0)
+        .expect("opened")
+    else {
+        panic!("expected a request");
+    };
+    // An approved export not taken yet survives the window (a new link can still export).
+    let export = offered(&mut desk, LINK, 0);
+    desk.close(export, Outcome::Approved, Some(Method::Totp), 10)
+        .expect("approved");
+
+    assert_eq!(desk.ui_closed(5_000), 2, "the two open requests");
+    assert_eq!(desk.open_count(), 0);
+    assert!(desk.get(shown).is_err() && desk.get(own.id).is_err());
+    assert_eq!(
+        own_rx.try_recv(),
+        Ok(Outcome::Cancelled),
+        "the app's waiter hears it"
+    );
+    assert_eq!(
+        *opened.lock().expect("log"),
+        vec![format!(
+            "https://app.example.com/done?status=cancelled&request_id={shown}"
+        )],
+        "the requester hears 'cancelled'"
+    );
+    assert_eq!(desk.history()[0].outcome, Outcome::Cancelled);
+    assert_eq!(desk.require_shown(shown), Err(AppError::NotShown));
+    assert_eq!(desk.export_ready(export), Ok(()));
+
+    // Links that come while no window listens wait for the next one, and are not cancelled
+    // by a second close that happens before that window was ready.
+    assert!(!desk.has_waiting());
+    assert_eq!(
+        desk.receive_link(LINK_LINK, &allow, 6_000),
+        Delivery::Queued
+    );
+    assert!(desk.has_waiting());
+    assert!(matches!(
+        desk.newest_waiting(),
+        Some(LinkEvent::Request { request }) if request.scope == TokenScope::CredentialLink
+    ));
+    assert_eq!(desk.ui_closed(6_500), 0, "a waiting link is not cancelled");
+    let replay = desk.ui_ready();
+    assert_eq!(replay.len(), 1);
+    let LinkEvent::Request { request } = &replay[0] else {
+        panic!("expected a request");
+    };
+    assert!(
+        desk.get(request.id).is_ok(),
+        "still open for the new window"
+    );
+    assert!(!desk.has_waiting());
+}
