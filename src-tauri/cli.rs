@@ -1,4 +1,4 @@
-//! The command line: `stepup-desktop [--sandbox] [--sandbox-user=mfa|reauth] [LINK]`.
+//! The command line: `stepup-desktop [--background] [--sandbox] [--sandbox-user=mfa|reauth] [LINK]`.
 //!
 //! Deep links arrive as arguments on Linux and Windows (the launcher runs the app with the
 //! URL; a second instance forwards its argv to the first). Every argument that is not a flag
@@ -23,6 +23,9 @@ pub struct LaunchOptions {
     pub sandbox: bool,
     /// `--sandbox-user=`: who the sandbox signs in.
     pub sandbox_persona: SandboxPersona,
+    /// `--background`: start resident without a window (as after the window was closed); a
+    /// link, the tray's Open or a launch from the app menu opens it. Ignored with a link.
+    pub background: bool,
     /// Arguments that are not flags: deep-link candidates, in order.
     pub links: Vec<String>,
     /// Flags this build does not know (reported, never fatal).
@@ -40,6 +43,7 @@ impl LaunchOptions {
         for arg in args.into_iter().map(Into::into) {
             match arg.as_str() {
                 "--sandbox" => options.sandbox = true,
+                "--background" => options.background = true,
                 "--sandbox-user=mfa" => options.sandbox_persona = SandboxPersona::Mfa,
                 "--sandbox-user=reauth" => options.sandbox_persona = SandboxPersona::Reauth,
                 flag if flag.starts_with("--") => options.unknown_flags.push(arg),
@@ -66,8 +70,10 @@ mod tests {
             "com.stepup.desktop://step-up?scope=wallet:export&requester=A",
             "--sandbox-user=reauth",
             "--what",
+            "--background",
         ]);
         assert!(o.sandbox);
+        assert!(o.background);
         assert_eq!(o.sandbox_persona, SandboxPersona::Reauth);
         assert_eq!(
             o.links,

@@ -16,6 +16,8 @@
 //!   request desk links land on.
 //! - [`notify`] (Linux): the desktop notification of a request that arrived while the user
 //!   was in another app; a click on it is what brings the window forward.
+//! - [`resident`]: the app outlives its window (webview destroyed, links make it again, Quit
+//!   ends it); [`tray`] (Linux): its StatusNotifierItem with Open and Quit.
 //! - [`sandbox`]: `--sandbox`: the embedded local authority and its outbox.
 //! - [`commands`]: the Tauri commands, one line each into `stepup-requests`, by area
 //!   (`app`, `sign_in`, `step_up`, `export`, `passkeys`, `sandbox`); `commands/list.rs` is
@@ -32,15 +34,19 @@ pub mod commands;
 pub mod environment;
 #[cfg(target_os = "linux")]
 pub mod notify;
+pub mod resident;
 pub mod sandbox;
 pub mod settings;
 pub mod state;
+#[cfg(target_os = "linux")]
+pub mod tray;
 
 #[cfg(all(test, feature = "test"))]
 mod ipc_tests;
 
 use state::{AppState, Backend};
 use stepup_requests::views::LinkEvent;
+use stepup_requests::wording::notification_text;
 use stepup_requests::Delivery;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
@@ -48,17 +54,19 @@ use tauri::{AppHandle, Emitter, Manager, Runtime};
 pub const MAIN_WINDOW: &str = "main";
 
 /// Files a raw deep link on the desk (validated at once) and hands it to the UI when it is
-/// ready; brings the window forward. Nothing else: a link never approves.
+/// ready; the window is made for it if the app was resident without one, and the user's
+/// attention drawn to it (never the focus). Nothing else: a link never approves.
 pub fn receive_link<R: Runtime>(app: &AppHandle<R>, raw: &str) {
     let state = app.state::<AppState>();
     let at_ms = commands::now_ms();
-    let delivery = state
-        .desk
-        .lock()
-        .receive_link(raw, &state.allow_list(), at_ms);
-    let notification = match &delivery {
-        Delivery::Now(event) => stepup_requests::wording::notification_text(event),
-        Delivery::Queued => None,
+    let (delivery, notification) = {
+        let mut desk = state.desk.lock();
+        let delivery = desk.receive_link(raw, &state.allow_list(), at_ms);
+        let notification = match &delivery {
+            Delivery::Now(event) => notification_text(event),
+            Delivery::Queued => desk.newest_waiting().and_then(notification_text),
+        };
+        (delivery, notification)
     };
     match delivery {
         Delivery::Now(event) => {
@@ -73,34 +81,7 @@ pub fn receive_link<R: Runtime>(app: &AppHandle<R>, raw: &str) {
         }
         Delivery::Queued => tracing::info!(at_ms, "deep link queued until the UI is ready"),
     }
-    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
-        let focused = present_without_stealing_focus(&window);
-        #[cfg(target_os = "linux")]
-        if let (false, Some((title, body))) = (focused, notification) {
-            notify::show(app, title, body);
-        }
-        #[cfg(not(target_os = "linux"))]
-        let _ = (focused, notification);
-    }
-}
-
-/// A request arrived while the user may be typing elsewhere: the window is shown if it was
-/// hidden, but never given the focus (a keystroke meant for another app must not land in the
-/// dialog); the desktop is asked to draw the user's attention to it instead (a taskbar
-/// highlight or an urgency hint). The dialog waits until the user comes to it.
-/// Returns whether the window had the focus already (then nothing is done).
-fn present_without_stealing_focus<R: Runtime>(window: &tauri::WebviewWindow<R>) -> bool {
-    if window.is_focused().unwrap_or(false) {
-        return true;
-    }
-    if !window.is_visible().unwrap_or(true) {
-        let _ = window.show();
-    }
-    let attention = window
-        .request_user_attention(Some(tauri::UserAttentionType::Informational))
-        .is_ok();
-    tracing::info!(attention, "request shown without taking the focus");
-    false
+    resident::present_request(app, notification);
 }
 
 /// Registers the state and the commands; shared by [`run`] and the mock-runtime tests.
@@ -122,24 +103,13 @@ pub fn run() {
             for link in &forwarded.links {
                 receive_link(app, link);
             }
+            // A launch without a link (the app menu): the user wants the window.
             if forwarded.links.is_empty() {
-                if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
-                    let _ = window.unminimize();
-                    let _ = window.set_focus();
-                }
+                resident::bring_forward(app);
             }
         }))
         .plugin(tauri_plugin_deep_link::init())
-        .plugin(tauri_plugin_clipboard_manager::init())
-        .on_window_event(|_window, event| {
-            // The user came to the window: the notification that called them is done.
-            #[cfg(target_os = "linux")]
-            if let tauri::WindowEvent::Focused(true) = event {
-                notify::withdraw();
-            }
-            #[cfg(not(target_os = "linux"))]
-            let _ = event;
-        });
+        .plugin(tauri_plugin_clipboard_manager::init());
     let result = setup_builder(builder, AppState::new(launch.clone()))
         .setup(move |app| {
             if launch.sandbox && cfg!(feature = "sandbox") {
@@ -147,10 +117,18 @@ pub fn run() {
                 app.add_capability(commands::sandbox_capability())?;
             }
             register_scheme(app);
+            // The window (tauri.conf.json's `main`, `create: false`): at once, focused, for a
+            // plain start; for a cold start by a link, made for the link without the focus;
+            // none with `--background`.
+            if launch.links.is_empty() && !launch.background {
+                resident::main_window(app.handle(), true);
+            }
             // Links this process was started with (a cold start) wait on the desk for the UI.
             for link in &launch.links {
                 receive_link(app.handle(), link);
             }
+            #[cfg(target_os = "linux")]
+            tray::start(app.handle());
             let handle = app.handle().clone();
             let launch = launch.clone();
             tauri::async_runtime::spawn(async move {
@@ -159,7 +137,8 @@ pub fn run() {
             });
             Ok(())
         })
-        .run(tauri::generate_context!());
+        .build(tauri::generate_context!())
+        .map(|app| app.run(resident::on_run_event));
     if let Err(error) = result {
         tracing::error!(%error, "the app could not run");
         std::process::exit(1);

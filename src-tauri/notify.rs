@@ -14,7 +14,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use tauri::{AppHandle, Manager, Runtime};
+use tauri::{AppHandle, Runtime};
 
 /// The notification server's name, path and interface.
 const DESTINATION: &str = "org.freedesktop.Notifications";
@@ -30,7 +30,8 @@ static CONNECTION: OnceLock<Option<zbus::blocking::Connection>> = OnceLock::new(
 /// Whether the thread that listens for clicks runs.
 static LISTENING: Mutex<bool> = Mutex::new(false);
 
-fn connection() -> Option<&'static zbus::blocking::Connection> {
+/// The app's session-bus connection (the notifications and the tray icon share it).
+pub(crate) fn connection() -> Option<&'static zbus::blocking::Connection> {
     CONNECTION
         .get_or_init(|| match zbus::blocking::Connection::session() {
             Ok(connection) => Some(connection),
@@ -143,11 +144,8 @@ fn start_listening<R: Runtime>(
                 }
                 tracing::info!(id, "the notification was clicked: the window comes forward");
                 SHOWN.store(0, Ordering::SeqCst);
-                if let Some(window) = app.get_webview_window(crate::MAIN_WINDOW) {
-                    let _ = window.unminimize();
-                    let _ = window.show();
-                    let _ = window.set_focus();
-                }
+                // The window is made if it was closed meanwhile.
+                crate::resident::bring_forward(&app);
             }
         });
     match spawned {

@@ -72,6 +72,8 @@ async function boot() {
     try { await call('logout'); } catch (error) { announce(error.message); }
     await refresh();
   });
+  byId('quit-app').title = byId('quit-note').textContent;
+  byId('quit-app').addEventListener('click', () => call('quit_app').catch((error) => announce(error.message)));
   byId('fatal-retry').addEventListener('click', () => start());
   // Listen first, then tell the backend we are ready: it answers with the links that arrived
   // before (a cold start), and sends later ones as events.

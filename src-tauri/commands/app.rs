@@ -95,6 +95,13 @@ pub async fn logout<R: Runtime>(
     Ok(())
 }
 
+/// Quit: the app ends (closing the window only makes it resident in the background).
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub fn quit_app<R: Runtime>(app: AppHandle<R>) {
+    crate::resident::quit(&app);
+}
+
 /// The signed-in user of the backend, for the sign-in commands' answers.
 pub(super) fn signed_in_user(client: &stepup_client::StepUpClient) -> CommandResult<UserView> {
     UserView::of(client).ok_or_else(|| stepup_client::StepUpError::NotSignedIn.into())

@@ -16,6 +16,7 @@ macro_rules! app_commands {
                 app::step_up_history,
                 app::mfa_devices,
                 app::logout,
+                app::quit_app,
                 app::revoke_elevated_access,
                 sign_in::sign_in_send_email_otp,
                 sign_in::sign_in_verify_email_otp,

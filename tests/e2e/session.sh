@@ -60,4 +60,12 @@ status=0
 timeout "${E2E_TESTS_TIMEOUT:-480}" node run-tests.mjs "$@" || status=$?
 # The first-run setup of a real environment (its own file; the same filter).
 timeout 300 node setup-tests.mjs "$@" || status=$?
+# The resident app (window closed, tray, a link to the windowless app): its own script, which
+# starts the app itself and plays the tray host; the same filter by its name.
+RESIDENT=resident_app_closes_to_the_tray_and_opens_for_links
+filter="${1:-}"
+if { [ "${filter#!}" != "$filter" ] && [[ "$RESIDENT" != *"${filter#!}"* ]]; } \
+  || { [ "${filter#!}" = "$filter" ] && [[ "$RESIDENT" == *"$filter"* ]]; }; then
+  timeout 180 /usr/bin/python3 "$HERE/resident.py" || status=$?
+fi
 exit $status
