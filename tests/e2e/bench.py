@@ -60,6 +60,28 @@ def name_free():
         time.sleep(0.05)
 
 
+def x(*args):
+    out = subprocess.run(list(args), capture_output=True, text=True, timeout=10)
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def close_window():
+    """The user closes the app's window: focus it, Alt+F4 (openbox's Close)."""
+    win = x("xdotool", "search", "--onlyvisible", "--name", "^Stepup Desktop$").split()
+    if not win:
+        raise RuntimeError("no app window to close")
+    x("xdotool", "windowactivate", "--sync", win[0])
+    x("xdotool", "key", "alt+F4")
+
+
+def count(path, pattern):
+    with open(path, errors="replace") as f:
+        return len(pattern.findall(f.read()))
+
+
+GONE = re.compile(r"the window is gone")
+
+
 def start(args, log):
     return subprocess.Popen([APP, *args], stdout=subprocess.DEVNULL, stderr=open(log, "w"))
 
@@ -80,6 +102,10 @@ with tempfile.TemporaryDirectory() as tmp:
     results["binary_stripped_bytes"] = os.path.getsize(stripped)
 
 warm, cold, rss, second_exit_codes = [], [], [], []
+windowless, windowless_pss, background_pss = [], [], []
+# A window manager for the resident runs: closing the window is the user's Alt+F4.
+wm = subprocess.Popen(["openbox", "--sm-disable"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+time.sleep(1)
 for i in range(RUNS):
     log = os.path.join(OUT, f"warm-{i}.log")
     name_free()
@@ -95,8 +121,36 @@ for i in range(RUNS):
         # recorded (tauri-plugin-single-instance exits with process::exit inside setup).
         second_exit_codes.append(subprocess.run([APP, LINK], timeout=15, stderr=subprocess.DEVNULL).returncode)
         warm.append(int(wait_line(log, DIALOG).group(1)) - t0)
+        # Resident: the window closed (its request cancelled), idle, then a link.
+        close_window()
+        deadline = time.time() + 15
+        while count(log, GONE) < 1 and time.time() < deadline:
+            time.sleep(0.01)
+        time.sleep(3)
+        windowless_pss.append(sum(pss_kib(p) for p, _, _ in descendants(app.pid)))
+        dialogs = count(log, DIALOG)
+        t0 = now_ms()
+        subprocess.run([APP, LINK], timeout=15, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while count(log, DIALOG) <= dialogs and time.time() < deadline:
+            time.sleep(0.005)
+        with open(log, errors="replace") as f:
+            windowless.append(int(DIALOG.findall(f.read())[-1]) - t0)
     finally:
         stop(app)
+
+# Resident from the start (`--background`: never a window), idle.
+for i in range(RUNS):
+    log = os.path.join(OUT, f"background-{i}.log")
+    name_free()
+    app = start(["--sandbox", "--background"], log)
+    try:
+        wait_line(log, re.compile(r"backend ready"))
+        time.sleep(3)
+        background_pss.append(sum(pss_kib(p) for p, _, _ in descendants(app.pid)))
+    finally:
+        stop(app)
+wm.terminate()
 
 for i in range(RUNS):
     log = os.path.join(OUT, f"cold-{i}.log")
@@ -114,6 +168,9 @@ results["deep_link_cold_start_ms"] = summary(cold)
 results["second_instance_exit_codes"] = second_exit_codes
 results["idle_rss_kib"] = summary([r["total_kib"] for r in rss])
 results["idle_pss_kib"] = summary([r["pss_kib"] for r in rss])
+results["deep_link_to_windowless_instance_ms"] = summary(windowless)
+results["idle_pss_windowless_kib"] = summary(windowless_pss)
+results["idle_pss_background_start_kib"] = summary(background_pss)
 results["idle_rss_processes_last_run"] = rss[-1]["processes"]
 with open(os.path.join(OUT, "bench.json"), "w") as f:
     json.dump(results, f, indent=2)

@@ -1076,6 +1076,26 @@ fn app_figures(path: &Path) -> Result<Vec<Figure>, String> {
     );
     pss.ours = runs("idle_pss_kib").iter().map(|k| k / 1024.0).collect();
     out.push(pss);
+    let mut windowless_pss = Figure::new(
+        "app_idle_pss_windowless",
+        "app idle PSS resident, its window closed (app + WebKit processes)",
+        "MiB",
+    );
+    windowless_pss.ours = runs("idle_pss_windowless_kib")
+        .iter()
+        .map(|k| k / 1024.0)
+        .collect();
+    out.push(windowless_pss);
+    let mut background_pss = Figure::new(
+        "app_idle_pss_background",
+        "app idle PSS resident from the start (`--background`, never a window)",
+        "MiB",
+    );
+    background_pss.ours = runs("idle_pss_background_start_kib")
+        .iter()
+        .map(|k| k / 1024.0)
+        .collect();
+    out.push(background_pss);
     let mut warm = Figure::new(
         "app_link_to_dialog_running",
         "deep link → dialog ready, app running",
@@ -1083,6 +1103,13 @@ fn app_figures(path: &Path) -> Result<Vec<Figure>, String> {
     );
     warm.ours = runs("deep_link_to_running_instance_ms");
     out.push(warm);
+    let mut windowless = Figure::new(
+        "app_link_to_dialog_windowless",
+        "deep link → dialog ready, resident without a window",
+        "ms",
+    );
+    windowless.ours = runs("deep_link_to_windowless_instance_ms");
+    out.push(windowless);
     let mut cold = Figure::new(
         "app_link_to_dialog_cold",
         "deep link → dialog ready, cold start",
