@@ -103,13 +103,15 @@ pub fn run() {
             for link in &forwarded.links {
                 receive_link(app, link);
             }
-            // A launch without a link (the app menu): the user wants the window.
-            if forwarded.links.is_empty() {
+            // A launch without a link (the app menu): the user wants the window. A second
+            // `--background` start (a session's autostart) changes nothing.
+            if forwarded.links.is_empty() && !forwarded.background {
                 resident::bring_forward(app);
             }
         }))
-        .plugin(tauri_plugin_deep_link::init())
-        .plugin(tauri_plugin_clipboard_manager::init());
+        .plugin(tauri_plugin_deep_link::init());
+    #[cfg(not(target_os = "linux"))]
+    let builder = builder.plugin(tauri_plugin_clipboard_manager::init());
     let result = setup_builder(builder, AppState::new(launch.clone()))
         .setup(move |app| {
             if launch.sandbox && cfg!(feature = "sandbox") {

@@ -1134,6 +1134,10 @@ const tests = {
     assert.match(await text(driver, 'dlg-key-note'), /cleared in 30 s/);
     const copiedAt = Date.now();
     assert.equal(await readClipboard(), key, 'the clipboard holds the key');
+    // Marked as a secret for clipboard managers (kept out of their history).
+    const targets = execFileSync('xclip', ['-o', '-selection', 'clipboard', '-t', 'TARGETS'], { encoding: 'utf8', timeout: 5_000 });
+    assert.match(targets, /^x-kde-passwordManagerHint$/m, targets);
+    assert.equal(execFileSync('xclip', ['-o', '-selection', 'clipboard', '-t', 'x-kde-passwordManagerHint'], { encoding: 'utf8', timeout: 5_000 }), 'secret');
     // Hide: gone from the page again.
     await driver.findElement(By.id('dlg-key-show')).click();
     assert.equal(await pageHasKey(driver), false, 'Hide removes the key');
@@ -1466,6 +1470,25 @@ const tests = {
     await sleep(300);
     assert.equal(await revealed(driver), 'true', 'Enter released after the reveal does not hide it');
     return { shortMax, midway, afterRepeat, revealMs };
+  },
+
+  async a_key_the_user_copied_over_is_not_cleared(driver) {
+    await exportWithPasskey(driver);
+    await holdToReveal(driver);
+    await driver.findElement(By.id('dlg-key-copy')).click();
+    await waitFor(driver, `return document.body.dataset.clipboard === 'copied'`, 'the copy');
+    // The user copies something else in another app (xclip keeps serving it until killed).
+    const other = spawn('xclip', ['-i', '-selection', 'clipboard'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    other.stdin.end('a note of the user');
+    try {
+      for (let i = 0; i < 50 && (await readClipboard()) !== 'a note of the user'; i += 1) await sleep(100);
+      assert.equal(await readClipboard(), 'a note of the user', 'the other copy');
+      await waitFor(driver, `return document.body.dataset.clipboard === 'kept'`, 'the check 30 s after the copy', 45_000);
+      assert.equal(await readClipboard(), 'a note of the user', "the user's own copy is left alone");
+    } finally {
+      other.kill();
+    }
+    return { kept: true };
   },
 
   async reveal_hides_on_blur_and_after_a_minute(driver) {
