@@ -50,7 +50,28 @@ def pss_kib(pid):
     return 0
 
 
+def webkit_left():
+    """Processes of an earlier run that still map WebKit: they would share its pages with the
+    next app and lower its PSS, so every run starts without them."""
+    left = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/maps") as f:
+                if "libwebkit2gtk" in f.read():
+                    left.append(int(p))
+        except OSError:
+            pass
+    return left
+
+
 def name_free():
+    deadline = time.time() + 15
+    while webkit_left() and time.time() < deadline:
+        time.sleep(0.05)
+    if webkit_left():
+        raise RuntimeError(f"processes of an earlier run still map WebKit: {webkit_left()}")
     deadline = time.time() + 15
     while time.time() < deadline:
         r = subprocess.run(["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
@@ -103,6 +124,20 @@ with tempfile.TemporaryDirectory() as tmp:
 
 warm, cold, rss, second_exit_codes = [], [], [], []
 windowless, windowless_pss, background_pss = [], [], []
+# Resident from the start (`--background`: never a window), idle.
+for i in range(RUNS):
+    log = os.path.join(OUT, f"background-{i}.log")
+    name_free()
+    app = start(["--sandbox", "--background"], log)
+    try:
+        wait_line(log, re.compile(r"backend ready"))
+        time.sleep(3)
+        background_pss.append(sum(pss_kib(p) for p, _, _ in descendants(app.pid)))
+        with open(f"/proc/{app.pid}/smaps_rollup") as f:
+            results["background_smaps_last_run"] = {l.split()[0].rstrip(":"): int(l.split()[1]) for l in f if l.split()[0] in ("Rss:", "Pss:", "Pss_Anon:", "Pss_File:")}
+        results["background_webkit_mappers_last_run"] = webkit_left()
+    finally:
+        stop(app)
 # A window manager for the resident runs: closing the window is the user's Alt+F4.
 wm = subprocess.Popen(["openbox", "--sm-disable"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 time.sleep(1)
@@ -139,17 +174,6 @@ for i in range(RUNS):
     finally:
         stop(app)
 
-# Resident from the start (`--background`: never a window), idle.
-for i in range(RUNS):
-    log = os.path.join(OUT, f"background-{i}.log")
-    name_free()
-    app = start(["--sandbox", "--background"], log)
-    try:
-        wait_line(log, re.compile(r"backend ready"))
-        time.sleep(3)
-        background_pss.append(sum(pss_kib(p) for p, _, _ in descendants(app.pid)))
-    finally:
-        stop(app)
 wm.terminate()
 
 for i in range(RUNS):
