@@ -226,16 +226,6 @@ pub(super) async fn register_mfa_passkey_finish(
         .map(Json)
 }
 
-pub(super) async fn register_account_passkey_finish(
-    State(s): State<AppState>,
-    _env: Env,
-    Authed(ctx): Authed,
-    ApiJson(req): ApiJson<PasskeyRegisterRequest>,
-) -> Reply<VerifyResponse> {
-    s.with(|a| a.passkey_account_register_finish(&ctx, &req))
-        .map(Json)
-}
-
 pub(super) async fn register_totp_verify(
     State(s): State<AppState>,
     _env: Env,
@@ -294,15 +284,26 @@ pub(super) async fn register_mfa_passkey(
         .map(Json)
 }
 
-/// `GET users/passkeys/register` (`credential:link`): account passkeys, the SDK's
-/// `registerPasskey`.
+/// `GET users/passkeys/register`: the options of an account passkey (the SDK's
+/// `registerPasskey` sends no token here).
 pub(super) async fn register_account_passkey(
     State(s): State<AppState>,
     _env: Env,
     Authed(ctx): Authed,
-    token: PresentedToken<CredentialLink>,
 ) -> Reply<PasskeyRegistrationOptions> {
-    s.with(|a| a.passkey_account_register_start(&ctx, &token))
+    s.with(|a| a.passkey_account_register_start(&ctx)).map(Json)
+}
+
+/// `POST users/passkeys/register` (`credential:link`, where the SDK's `serverRegisterPasskey`
+/// attaches it): answers the GET's challenge.
+pub(super) async fn register_account_passkey_finish(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    token: PresentedToken<CredentialLink>,
+    ApiJson(req): ApiJson<PasskeyRegisterRequest>,
+) -> Reply<VerifyResponse> {
+    s.with(|a| a.passkey_account_register_finish(&ctx, &req, &token))
         .map(Json)
 }
 

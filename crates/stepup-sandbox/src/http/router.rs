@@ -45,7 +45,8 @@ pub(crate) fn router(shared: AppState) -> Router {
             "/users/mfa/register/passkey",
             get(register_mfa_passkey).post(register_mfa_passkey_finish),
         )
-        // GET: credential:link. POST: answers the GET's challenge.
+        // GET: the options, no token (as the SDK sends it). POST: credential:link, and
+        // answers the GET's challenge.
         .route(
             "/users/passkeys/register",
             get(register_account_passkey).post(register_account_passkey_finish),
