@@ -20,7 +20,7 @@ mod registration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use std::time::Duration;
-use stepup_protocol::{codes, CredentialFormat, MfaDevice, StepUpCredential};
+use stepup_protocol::{codes, CredentialFormat, MfaDevice, StepUpCredential, UserPasskey};
 use webauthn_rs::prelude::{
     PasskeyAuthentication, PasskeyRegistration, Url, Uuid, Webauthn, WebauthnBuilder,
 };
@@ -207,6 +207,20 @@ pub(crate) fn passkey_device_view(p: &PasskeyRecord) -> MfaDevice {
         verified_at: Some(rfc3339(p.created_at_ms)),
         default: Some(p.default),
         alias: p.alias.clone(),
+    }
+}
+
+/// The `UserPasskey` view of a passkey (`users/mfa/methods`, `users/passkeys`).
+pub(crate) fn user_passkey_view(p: &PasskeyRecord) -> UserPasskey {
+    UserPasskey {
+        id: p.id.clone(),
+        alias: p.alias.clone(),
+        user_agent: None,
+        origin: None,
+        credential_id: p.credential_id.clone(),
+        created_at: rfc3339(p.created_at_ms),
+        updated_at: None,
+        storage: None,
     }
 }
 

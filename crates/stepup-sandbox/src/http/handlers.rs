@@ -11,12 +11,13 @@ use serde::Deserialize;
 use stepup_protocol::{
     EmailVerificationCreateRequest, EmailVerificationCreateResponse, ExportPrivateKeyRequest,
     ExportPrivateKeyResponse, ExternalAuthAssertionResponse, ExternalAuthVerifyRequest, MfaDevice,
-    MfaDevicesResponse, MfaPasskeyRegisterRequest, MfaPasskeyRegistration, NonceResponse,
-    NoncesResponse, OauthInitAuthRequest, OauthVerifyRequest, OtpSignInRequest, OtpVerifyRequest,
-    PasskeyAuthRequest, PasskeyAuthenticationOptions, PasskeyRegisterRequest,
-    PasskeyRegistrationOptions, RecoveryAuthRequest, SdkUser, SmsVerificationCreateRequest,
-    SmsVerificationCreateResponse, StepUpCheck, StepUpCheckRequest, TotpAuthRequest,
-    TotpRegisterVerifyRequest, TotpRegistration, VerifyResponse, WalletVerifyRequest,
+    MfaDevicesResponse, MfaMethodsResponse, MfaPasskeyRegisterRequest, MfaPasskeyRegistration,
+    NonceResponse, NoncesResponse, OauthInitAuthRequest, OauthVerifyRequest, OtpSignInRequest,
+    OtpVerifyRequest, PasskeyAuthRequest, PasskeyAuthenticationOptions, PasskeyRegisterRequest,
+    PasskeyRegistrationOptions, RecoveryAuthRequest, RecoveryCodesResponse, SdkUser,
+    SmsVerificationCreateRequest, SmsVerificationCreateResponse, StepUpCheck, StepUpCheckRequest,
+    TotpAuthRequest, TotpRegisterVerifyRequest, TotpRegistration, VerifyResponse,
+    WalletVerifyRequest,
 };
 
 use super::extractors::{
@@ -243,6 +244,34 @@ pub(super) async fn list_mfa(
     s.with(|a| a.list_mfa(&ctx)).map(Json)
 }
 
+/// `GET users/mfa/methods[?verifiedOnly=true|false]` (the SDK's `getMfaMethods`).
+pub(super) async fn mfa_methods(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    QueryPairs(query): QueryPairs,
+) -> Reply<MfaMethodsResponse> {
+    let verified_only = match query
+        .iter()
+        .find(|(k, _)| k == "verifiedOnly")
+        .map(|(_, v)| v.as_str())
+    {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::invalid_request("verifiedOnly is true or false")),
+    };
+    s.with(|a| a.mfa_methods(&ctx, verified_only)).map(Json)
+}
+
+/// `GET users/mfa/recovery` (the SDK's `getMfaRecoveryCodes`): the count of unused codes.
+pub(super) async fn recovery_codes(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+) -> Reply<RecoveryCodesResponse> {
+    s.with(|a| a.recovery_codes_status(&ctx)).map(Json)
+}
+
 /// `PUT users/mfa/{id}` body; the SDK's `setDefaultMfaDevice` sends none, meaning "default".
 #[derive(Deserialize)]
 struct SetDefaultBody {
@@ -315,6 +344,18 @@ pub(super) async fn register_totp(
     token: PresentedToken<CredentialLink>,
 ) -> Reply<TotpRegistration> {
     s.with(|a| a.register_totp_start(&ctx, &token)).map(Json)
+}
+
+/// `POST users/mfa/recovery` (`credential:link`; the SDK's `createNewMfaRecoveryCodes`, which
+/// sends no body): a new set of codes, the old ones dead.
+pub(super) async fn regenerate_recovery_codes(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    token: PresentedToken<CredentialLink>,
+) -> Reply<RecoveryCodesResponse> {
+    s.with(|a| a.regenerate_recovery_codes(&ctx, &token))
+        .map(Json)
 }
 
 /// `DELETE users/mfa/{id}` (`credential:unlink`).

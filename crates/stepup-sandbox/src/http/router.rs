@@ -58,6 +58,14 @@ pub(crate) fn router(shared: AppState) -> Router {
             get(register_totp).post(register_totp_verify),
         )
         .route("/users/mfa", get(list_mfa))
+        // Before `users/mfa/{device_id}` in meaning: a static segment wins over the capture,
+        // so these two never reach the device route (which would answer 405).
+        .route("/users/mfa/methods", get(mfa_methods))
+        // GET: the count. POST: credential:link, a new set of codes.
+        .route(
+            "/users/mfa/recovery",
+            get(recovery_codes).post(regenerate_recovery_codes),
+        )
         // DELETE: credential:unlink.
         .route(
             "/users/mfa/{device_id}",
