@@ -10,9 +10,9 @@ use crate::verify::{validate_id, validate_otp_code};
 use std::future::Future;
 use stepup_protocol::headers::X_MFA_AUTH_TOKEN;
 use stepup_protocol::{
-    ExportPrivateKeyRequest, ExportPrivateKeyResponse, MfaDevice, MfaDevicesResponse,
-    MfaMethodsResponse, RecoveryCodesResponse, Secret, TokenScope, TotpRegisterVerifyRequest,
-    TotpRegistration,
+    DeletePasskeyRequest, ExportPrivateKeyRequest, ExportPrivateKeyResponse, MfaDevice,
+    MfaDevicesResponse, MfaMethodsResponse, RecoveryCodesResponse, Secret, TokenScope,
+    TotpRegisterVerifyRequest, TotpRegistration, UserPasskey, UserPasskeysResponse,
 };
 
 /// The most recovery codes one answer may carry (Dynamic and the sandbox give 10).
@@ -94,6 +94,30 @@ impl StepUpClient {
         let req = ApiRequest::post("users/mfa/recovery").scoped(TokenScope::CredentialLink);
         let resp = self.inner.send_json(req).await?;
         checked_recovery_codes(resp)
+    }
+
+    /// The user's passkeys (the SDK's `getPasskeys`: `GET users/passkeys`).
+    pub async fn passkeys(&self) -> Result<Vec<UserPasskey>, StepUpError> {
+        self.inner.require_session()?;
+        let resp: UserPasskeysResponse = self
+            .inner
+            .send_json(ApiRequest::get("users/passkeys"))
+            .await?;
+        Ok(resp.passkeys)
+    }
+
+    /// Deletes one of the user's passkeys (the SDK's `deletePasskey`: `DELETE users/passkeys`
+    /// with the body `{passkeyId}`, scope `credential:unlink`). A passkey that is not the
+    /// user's is the server's `passkey_not_found`.
+    pub async fn delete_passkey(&self, passkey_id: &str) -> Result<(), StepUpError> {
+        self.inner.require_session()?;
+        let body = DeletePasskeyRequest {
+            passkey_id: validate_id(passkey_id, "passkey id")?,
+        };
+        let req = ApiRequest::delete("users/passkeys")
+            .json(&body)?
+            .scoped(TokenScope::CredentialUnlink);
+        self.inner.send(req).await.map(drop)
     }
 
     /// Deletes an MFA device (`DELETE users/mfa/{id}`, scope `credential:unlink`; sends
@@ -281,6 +305,27 @@ mod tests {
             Some(token.expose())
         );
         assert_eq!(reqs[2].body, "", "no body, as the SDK sends none");
+    }
+
+    #[tokio::test]
+    async fn delete_passkey_sends_the_sdks_body_and_the_credential_unlink_token() {
+        let server = TestServer::start(ENV, |_| Reply::raw(204, "")).await;
+        let (client, _) = client(&server, true).await;
+        let token = make("credential:unlink", EXP, None);
+        client
+            .inner
+            .store_elevated_token(&token, &[TokenScope::CredentialUnlink])
+            .await
+            .unwrap();
+        client.delete_passkey("pk-1").await.unwrap();
+        let reqs = server.requests();
+        assert_eq!(server.paths(), ["DELETE users/passkeys"]);
+        assert_eq!(reqs[0].json(), json!({"passkeyId": "pk-1"}));
+        assert_eq!(
+            reqs[0].header("x-dyn-elevated-access-token"),
+            Some(token.expose())
+        );
+        assert_eq!(reqs[0].header("content-type"), Some("application/json"));
     }
 
     #[tokio::test]

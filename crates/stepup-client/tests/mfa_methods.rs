@@ -1,7 +1,11 @@
 //! The MFA methods and recovery-code regeneration, client against sandbox over HTTP:
 //! `GET users/mfa/methods?verifiedOnly=true` (the SDK's `getMfaMethods`), `GET
 //! users/mfa/recovery`, and `POST users/mfa/recovery` behind `credential:link`, with its
-//! refusals (no token, another scope's, a spent single-use one, a user without MFA).
+//! refusals (no token, another scope's, a spent single-use one, a user without MFA), and
+//! the passkey list and `DELETE users/passkeys` (the SDK's `deletePasskey`) behind
+//! `credential:unlink` (no token, another scope's, another user's passkey, a spent token).
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod common;
 
@@ -176,4 +180,169 @@ async fn a_user_without_mfa_gets_no_recovery_codes() {
         matches!(&err, StepUpError::Api { code, .. } if code == "mfa_invalid_request"),
         "{err:?}"
     );
+}
+
+// ---------------------------------------------------------------- deletePasskey
+
+fn device_passkey() -> PasskeyConfirmation {
+    let store: Arc<dyn stepup_client::passkey::PasskeyStateStore> =
+        Arc::new(MemoryPasskeyStore::new());
+    PasskeyConfirmation::new(
+        Arc::new(DevicePasskey::new(store)),
+        entered_pin(Secret::new("correct horse".to_owned())),
+    )
+}
+
+/// An MFA user with one account passkey; returns the world and the passkey's id.
+async fn with_account_passkey(email: &str) -> (World, String) {
+    let w = world(mfa_user(email)).await;
+    totp_step_up(&w, LINK).await;
+    w.client
+        .register_account_passkey(device_passkey())
+        .await
+        .expect("account passkey");
+    let passkeys = w.client.passkeys().await.unwrap();
+    assert_eq!(passkeys.len(), 1);
+    let id = passkeys[0].id.clone();
+    (w, id)
+}
+
+const UNLINK: TokenScope = TokenScope::CredentialUnlink;
+
+#[tokio::test]
+async fn a_passkey_is_deleted_with_a_credential_unlink_token_and_is_gone() {
+    let (w, id) = with_account_passkey("delpk@example.com").await;
+    let unlink_required = StepUpError::StepUpRequired { scope: UNLINK };
+    assert_eq!(
+        w.client.delete_passkey(&id).await.unwrap_err(),
+        unlink_required,
+        "no token"
+    );
+    // The credential:link token of the registration is another scope's.
+    assert!(w.client.has_elevated_access_token(&LINK));
+    assert_eq!(
+        w.client.delete_passkey(&id).await.unwrap_err(),
+        unlink_required,
+        "a credential:link token"
+    );
+    assert_eq!(w.client.passkeys().await.unwrap().len(), 1);
+
+    totp_step_up(&w, UNLINK).await;
+    w.client.delete_passkey(&id).await.expect("deleted");
+    assert!(w.client.passkeys().await.unwrap().is_empty());
+    let options = w.client.passkey_authentication_options().await.unwrap();
+    assert_eq!(options.allow_credentials.map(|c| c.len()), Some(0));
+    assert!(w.client.mfa_methods().await.unwrap().passkeys.is_empty());
+    // Gone: a second delete names no passkey.
+    let err = w.client.delete_passkey(&id).await.unwrap_err();
+    assert!(
+        matches!(&err, StepUpError::Api { code, .. } if code == "passkey_not_found"),
+        "{err:?}"
+    );
+    assert!(matches!(
+        w.client.delete_passkey("../users").await,
+        Err(StepUpError::InvalidInput(_))
+    ));
+}
+
+/// A client signed in as a new MFA user of `w`'s sandbox, with a single-use
+/// `credential:unlink` token (the policy of `w`'s sandbox decides); returns it and its vault.
+async fn intruder(w: &World) -> (stepup_client::StepUpClient, Arc<stepup_client::MemoryVault>) {
+    let other = w
+        .sandbox
+        .create_user(mfa_user("intruder@example.com"))
+        .unwrap();
+    let vault = Arc::new(stepup_client::MemoryVault::new());
+    let client = client_for(&w.sandbox, &w.clock, vault.clone()).await;
+    let sent = client.send_email_otp(&other.email).await.unwrap();
+    client
+        .sign_in_with_email_otp(&sent, delivered_code(&w.sandbox, &sent))
+        .await
+        .unwrap();
+    let code = w
+        .sandbox
+        .totp_code(other.totp_secret_base32.as_ref().unwrap().expose())
+        .unwrap();
+    let v = Verification::Totp {
+        device_id: other.totp_device_id.clone(),
+        code: Secret::new(code),
+    };
+    client.verify(v, &[UNLINK]).await.unwrap();
+    (client, vault)
+}
+
+#[tokio::test]
+async fn another_users_passkey_is_not_found_and_spends_nothing_and_a_spent_token_deletes_nothing() {
+    let mut config = SandboxConfig::default();
+    config.token_policies.insert(
+        UNLINK.as_str().to_owned(),
+        TokenPolicy {
+            single_use: true,
+            ttl_secs: 600,
+            required: true,
+        },
+    );
+    let w = world_with(config, mfa_user("owner@example.com")).await;
+    totp_step_up(&w, LINK).await;
+    for _ in 0..2 {
+        w.client
+            .register_account_passkey(device_passkey())
+            .await
+            .unwrap();
+    }
+    let owners: Vec<String> = w
+        .client
+        .passkeys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(owners.len(), 2);
+
+    // Another user, with a single-use credential:unlink token, names the owner's passkey.
+    let (intruder, vault) = intruder(&w).await;
+    let held = vault.load().unwrap().tokens;
+    let err = intruder.delete_passkey(&owners[0]).await.unwrap_err();
+    assert!(
+        matches!(&err, StepUpError::Api { code, .. } if code == "passkey_not_found"),
+        "{err:?}"
+    );
+    assert_eq!(
+        w.client.passkeys().await.unwrap().len(),
+        2,
+        "nothing deleted"
+    );
+    // Its token was taken by its client, but not spent by the sandbox: put back, it still
+    // removes the intruder's own TOTP device.
+    for token in held {
+        vault.put_token(&token).unwrap();
+    }
+    let again = client_for(&w.sandbox, &w.clock, vault).await;
+    let own = again.mfa_devices().await.unwrap()[0].id.clone().unwrap();
+    again
+        .delete_mfa_device(&own)
+        .await
+        .expect("the refused call spent nothing");
+
+    // The owner's single-use token deletes one passkey; the same token again deletes nothing.
+    totp_step_up(&w, UNLINK).await;
+    let owner_tokens = w.vault.load().unwrap().tokens;
+    w.client.delete_passkey(&owners[0]).await.expect("deleted");
+    assert_eq!(
+        w.client.delete_passkey(&owners[1]).await.unwrap_err(),
+        StepUpError::StepUpRequired { scope: UNLINK },
+        "taken locally"
+    );
+    for token in owner_tokens {
+        w.vault.put_token(&token).unwrap();
+    }
+    let replay = client_for(&w.sandbox, &w.clock, w.vault.clone()).await;
+    assert!(replay.has_elevated_access_token(&UNLINK));
+    assert_eq!(
+        replay.delete_passkey(&owners[1]).await.unwrap_err(),
+        StepUpError::StepUpRequired { scope: UNLINK },
+        "spent on the server"
+    );
+    assert_eq!(w.client.passkeys().await.unwrap().len(), 1);
 }

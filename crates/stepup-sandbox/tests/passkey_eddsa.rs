@@ -717,6 +717,70 @@ async fn an_account_passkey_needs_credential_link_on_its_post() {
     assert_eq!(passkey_count(&h, &token).await, 1);
 }
 
+/// `DELETE users/passkeys {passkeyId}` needs a `credential:unlink` token: none, or another
+/// scope's, is 403; another user's passkey is 422 `passkey_not_found`; then 204 and gone.
+#[tokio::test]
+async fn a_passkey_is_deleted_only_by_its_owner_with_credential_unlink() {
+    let h = start().await;
+    let (user, token, link) = linked(&h, "del-ed@example.com").await;
+    let a = EdAuthenticator::new(31);
+    let r = register_account(&h, &token, Some(&link), &a, UP | UV | AT).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = h.get("users/passkeys", Some(&token)).await;
+    assert_eq!(r.body["count"], 1, "{:?}", r.body);
+    let id = r.body["passkeys"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["passkeys"][0]["credentialId"], a.cred_id());
+    let delete = |session: String, elevated: Option<String>, passkey: String| {
+        let h = &h;
+        async move {
+            let hdr: Vec<(&str, &str)> = elevated
+                .as_deref()
+                .map(|e| ("x-dyn-elevated-access-token", e))
+                .into_iter()
+                .collect();
+            h.send(
+                reqwest::Method::DELETE,
+                "users/passkeys",
+                Some(&session),
+                &hdr,
+                Some(json!({ "passkeyId": passkey })),
+            )
+            .await
+        }
+    };
+    let r = delete(token.clone(), None, id.clone()).await;
+    assert_eq!((r.status.as_u16(), r.code()), (403, "step_up_required"));
+    assert_eq!(r.body["payload"]["scope"], "credential:unlink");
+    let r = delete(token.clone(), Some(link.clone()), id.clone()).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (403, "step_up_required"),
+        "credential:link"
+    );
+
+    let (other, other_session) = h.user(mfa_user("del-other@example.com")).await;
+    let step = h
+        .totp_step_up(&other_session, &h.totp(&other, 0), &["credential:unlink"])
+        .await;
+    let (other_session, other_unlink) = (token_of(&step.body), elevated_of(&step.body));
+    let r = delete(other_session, Some(other_unlink), id.clone()).await;
+    refused(&r, "passkey_not_found", "another user's passkey");
+    // An unknown id, and a hostile one, are as unknown.
+    let r = delete(token.clone(), None, "x".repeat(500)).await;
+    assert_eq!(r.status.as_u16(), 422, "{:?}", r.body);
+
+    let step = h
+        .totp_step_up(&token, &h.totp(&user, 30), &["credential:unlink"])
+        .await;
+    let (token, unlink) = (token_of(&step.body), elevated_of(&step.body));
+    let r = delete(token.clone(), Some(unlink.clone()), id.clone()).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert_eq!(passkey_count(&h, &token).await, 0);
+    assert_eq!(h.get("users/passkeys", Some(&token)).await.body["count"], 0);
+    let r = delete(token, Some(unlink), id).await;
+    refused(&r, "passkey_not_found", "already deleted");
+}
+
 fn temp_state_path(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "stepup-sandbox-eddsa-{name}-{}",

@@ -1,6 +1,6 @@
 //! Passkeys, verified with `webauthn-rs` (EdDSA ones by [`eddsa`]): MFA and account
-//! registration (both behind a `credential:link` token), authentication options, and the
-//! passkey step-up. Ceremony state stays here, in memory: single use, 60 s.
+//! registration (both behind a `credential:link` token), authentication options, the
+//! passkey step-up, and the list and removal (behind `credential:unlink`). Ceremony state stays here, in memory: single use, 60 s.
 //!
 //! User verification is required (webauthn-rs's passkey ceremonies demand it), and the
 //! signature counter of each credential is saved after every accepted assertion, so a replayed
@@ -11,8 +11,10 @@
 //! - `registration`: `users/mfa/register/passkey`, `users/passkeys/register`, and the demo
 //!   user's soft-token passkey.
 //! - `assertion`: `users/passkeys/authenticate` and `users/mfa/auth/passkey`.
+//! - `account`: `users/passkeys`: the list, and removal behind `credential:unlink`.
 //! - `eddsa`: WebAuthn §7.1/§7.2 for Ed25519 credentials, which webauthn-rs cannot verify.
 
+mod account;
 mod assertion;
 mod eddsa;
 mod registration;

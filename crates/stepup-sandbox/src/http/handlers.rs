@@ -9,15 +9,16 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use stepup_protocol::{
-    EmailVerificationCreateRequest, EmailVerificationCreateResponse, ExportPrivateKeyRequest,
-    ExportPrivateKeyResponse, ExternalAuthAssertionResponse, ExternalAuthVerifyRequest, MfaDevice,
-    MfaDevicesResponse, MfaMethodsResponse, MfaPasskeyRegisterRequest, MfaPasskeyRegistration,
-    NonceResponse, NoncesResponse, OauthInitAuthRequest, OauthVerifyRequest, OtpSignInRequest,
-    OtpVerifyRequest, PasskeyAuthRequest, PasskeyAuthenticationOptions, PasskeyRegisterRequest,
+    DeletePasskeyRequest, EmailVerificationCreateRequest, EmailVerificationCreateResponse,
+    ExportPrivateKeyRequest, ExportPrivateKeyResponse, ExternalAuthAssertionResponse,
+    ExternalAuthVerifyRequest, MfaDevice, MfaDevicesResponse, MfaMethodsResponse,
+    MfaPasskeyRegisterRequest, MfaPasskeyRegistration, NonceResponse, NoncesResponse,
+    OauthInitAuthRequest, OauthVerifyRequest, OtpSignInRequest, OtpVerifyRequest,
+    PasskeyAuthRequest, PasskeyAuthenticationOptions, PasskeyRegisterRequest,
     PasskeyRegistrationOptions, RecoveryAuthRequest, RecoveryCodesResponse, SdkUser,
     SmsVerificationCreateRequest, SmsVerificationCreateResponse, StepUpCheck, StepUpCheckRequest,
-    TotpAuthRequest, TotpRegisterVerifyRequest, TotpRegistration, VerifyResponse,
-    WalletVerifyRequest,
+    TotpAuthRequest, TotpRegisterVerifyRequest, TotpRegistration, UserPasskeysResponse,
+    VerifyResponse, WalletVerifyRequest,
 };
 
 use super::extractors::{
@@ -367,6 +368,27 @@ pub(super) async fn delete_mfa(
 ) -> Result<StatusCode, ApiError> {
     let id = env.param("device_id")?.to_owned();
     s.with(|a| a.delete_mfa(&ctx, &id, &token))
+        .map(|()| StatusCode::NO_CONTENT)
+}
+
+/// `GET users/passkeys` (the SDK's `getPasskeys`).
+pub(super) async fn list_passkeys(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+) -> Reply<UserPasskeysResponse> {
+    s.with(|a| a.list_passkeys(&ctx)).map(Json)
+}
+
+/// `DELETE users/passkeys {passkeyId}` (`credential:unlink`; the SDK's `deletePasskey`).
+pub(super) async fn delete_passkey(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    token: PresentedToken<CredentialUnlink>,
+    ApiJson(req): ApiJson<DeletePasskeyRequest>,
+) -> Result<StatusCode, ApiError> {
+    s.with(|a| a.delete_passkey(&ctx, &req.passkey_id, &token))
         .map(|()| StatusCode::NO_CONTENT)
 }
 

@@ -51,6 +51,8 @@ pub(crate) fn router(shared: AppState) -> Router {
             "/users/passkeys/register",
             get(register_account_passkey).post(register_account_passkey_finish),
         )
+        // GET: the list. DELETE {passkeyId}: credential:unlink.
+        .route("/users/passkeys", get(list_passkeys).delete(delete_passkey))
         .route("/externalAuth/verify", post(external_auth_verify))
         // GET: credential:link. POST: the pending device's first code.
         .route(
