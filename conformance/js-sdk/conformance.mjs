@@ -4,7 +4,8 @@
 // with requestedScopes, wallet step-up (verifyWalletAccount with an EIP-1193 wallet of a real
 // key), the SDK's own token parsing (scope/exp/singleUse), its error mapping, and social
 // re-authentication (signInWithSocialRedirect + completeSocialRedirect, in
-// social-conformance.mjs).
+// social-conformance.mjs), and MFA management (getMfaMethods, registerPasskey with a stored
+// credential:link token, recovery-code regeneration, deletePasskey, in mfa-conformance.mjs).
 //
 // Nothing leaves the machine: the SDK's telemetry is off and `fetch` refuses every host but
 // loopback (node-env.mjs); the run fails if the guard refused anything.
@@ -23,6 +24,7 @@ const core = await import('@dynamic-labs-sdk/client/core');
 const { sdkVectors } = await import('./siwe-vectors.mjs');
 const { socialConformance } = await import('./social-conformance.mjs');
 const { walletSteps } = await import('./wallet-conformance.mjs');
+const { mfaConformance } = await import('./mfa-conformance.mjs');
 
 const ENV = '0b7c2a4e-1d3f-4a5b-9c6d-7e8f9a0b1c2d';
 const PORT = 20000 + Math.floor(Math.random() * 20000);
@@ -143,6 +145,9 @@ try {
 
   // ---- Social re-authentication (issue 12): its own client and storage, in social-conformance.mjs.
   await socialConformance({ sdk, sdkConfig, ROOT, ENV, step, getJson });
+
+  // ---- MFA management (issue 14): its own client and storage, in mfa-conformance.mjs.
+  await mfaConformance({ sdk, sdkConfig, ROOT, ENV, step, getJson });
 } catch {
   failed = true;
 } finally {

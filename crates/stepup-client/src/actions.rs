@@ -10,9 +10,15 @@ use crate::verify::{validate_id, validate_otp_code};
 use std::future::Future;
 use stepup_protocol::headers::X_MFA_AUTH_TOKEN;
 use stepup_protocol::{
-    ExportPrivateKeyRequest, ExportPrivateKeyResponse, MfaDevice, MfaDevicesResponse, Secret,
-    TokenScope, TotpRegisterVerifyRequest, TotpRegistration,
+    DeletePasskeyRequest, ExportPrivateKeyRequest, ExportPrivateKeyResponse, MfaDevice,
+    MfaDevicesResponse, MfaMethodsResponse, RecoveryCodesResponse, Secret, TokenScope,
+    TotpRegisterVerifyRequest, TotpRegistration, UserPasskey, UserPasskeysResponse,
 };
+
+/// The most recovery codes one answer may carry (Dynamic and the sandbox give 10).
+const MAX_RECOVERY_CODES: usize = 64;
+/// The longest recovery code accepted from a server.
+const MAX_RECOVERY_CODE_LEN: usize = 64;
 
 /// A random id in the 8-4-4-4-12 shape of a UUID (an export's `exportId`).
 fn random_export_id() -> String {
@@ -56,6 +62,62 @@ impl StepUpClient {
         self.inner.require_session()?;
         let resp: MfaDevicesResponse = self.inner.send_json(ApiRequest::get("users/mfa")).await?;
         Ok(resp.devices)
+    }
+
+    /// The user's verified MFA methods (the SDK's `getMfaMethods`:
+    /// `GET users/mfa/methods?verifiedOnly=true`): TOTP devices, passkeys, and whether any
+    /// method is verified.
+    pub async fn mfa_methods(&self) -> Result<MfaMethodsResponse, StepUpError> {
+        self.inner.require_session()?;
+        let req = ApiRequest::get("users/mfa/methods").query("verifiedOnly", "true");
+        self.inner.send_json(req).await
+    }
+
+    /// How many unused recovery codes the user has (the SDK's `getMfaRecoveryCodes`:
+    /// `GET users/mfa/recovery`). Whatever codes the answer carries are checked like
+    /// [`StepUpClient::regenerate_recovery_codes`]'s.
+    pub async fn recovery_codes(&self) -> Result<RecoveryCodesResponse, StepUpError> {
+        self.inner.require_session()?;
+        let resp = self
+            .inner
+            .send_json(ApiRequest::get("users/mfa/recovery"))
+            .await?;
+        checked_recovery_codes(resp)
+    }
+
+    /// Replaces the user's recovery codes with a new set (the SDK's
+    /// `createNewMfaRecoveryCodes`: `POST users/mfa/recovery`, no body), with the stored
+    /// `credential:link` token attached: the old codes stop working. The new codes are in the
+    /// answer only, as [`Secret`]s: show them once, when the user asks.
+    pub async fn regenerate_recovery_codes(&self) -> Result<RecoveryCodesResponse, StepUpError> {
+        self.inner.require_session()?;
+        let req = ApiRequest::post("users/mfa/recovery").scoped(TokenScope::CredentialLink);
+        let resp = self.inner.send_json(req).await?;
+        checked_recovery_codes(resp)
+    }
+
+    /// The user's passkeys (the SDK's `getPasskeys`: `GET users/passkeys`).
+    pub async fn passkeys(&self) -> Result<Vec<UserPasskey>, StepUpError> {
+        self.inner.require_session()?;
+        let resp: UserPasskeysResponse = self
+            .inner
+            .send_json(ApiRequest::get("users/passkeys"))
+            .await?;
+        Ok(resp.passkeys)
+    }
+
+    /// Deletes one of the user's passkeys (the SDK's `deletePasskey`: `DELETE users/passkeys`
+    /// with the body `{passkeyId}`, scope `credential:unlink`). A passkey that is not the
+    /// user's is the server's `passkey_not_found`.
+    pub async fn delete_passkey(&self, passkey_id: &str) -> Result<(), StepUpError> {
+        self.inner.require_session()?;
+        let body = DeletePasskeyRequest {
+            passkey_id: validate_id(passkey_id, "passkey id")?,
+        };
+        let req = ApiRequest::delete("users/passkeys")
+            .json(&body)?
+            .scoped(TokenScope::CredentialUnlink);
+        self.inner.send(req).await.map(drop)
     }
 
     /// Deletes an MFA device (`DELETE users/mfa/{id}`, scope `credential:unlink`; sends
@@ -110,6 +172,25 @@ impl StepUpClient {
             other => other,
         }
     }
+}
+
+/// A server's recovery codes, bounded: at most [`MAX_RECOVERY_CODES`], each non-empty and at
+/// most [`MAX_RECOVERY_CODE_LEN`] printable ASCII characters.
+fn checked_recovery_codes(
+    resp: RecoveryCodesResponse,
+) -> Result<RecoveryCodesResponse, StepUpError> {
+    let bad = |what: &str| StepUpError::InvalidResponse(format!("recovery codes: {what}"));
+    if resp.recovery_codes.len() > MAX_RECOVERY_CODES {
+        return Err(bad("too many"));
+    }
+    let printable = |c: &Secret| {
+        let c = c.expose();
+        !c.is_empty() && c.len() <= MAX_RECOVERY_CODE_LEN && c.bytes().all(|b| b.is_ascii_graphic())
+    };
+    if !resp.recovery_codes.iter().all(printable) {
+        return Err(bad("a code is empty, too long or not printable"));
+    }
+    Ok(resp)
 }
 
 #[cfg(test)]
@@ -170,6 +251,81 @@ mod tests {
             Err(StepUpError::InvalidInput(_))
         ));
         assert_eq!(server.requests().len(), 2, "invalid input sends nothing");
+    }
+
+    #[tokio::test]
+    async fn recovery_codes_are_asked_for_as_the_sdk_does_and_bounded() {
+        let server = TestServer::start(ENV, |r| match (r.method.as_str(), r.path.as_str()) {
+            ("GET", "users/mfa/methods") => Reply::json(
+                200,
+                json!({"devices": [], "passkeys": [], "userHasVerifiedMfaMethods": false}),
+            ),
+            ("GET", _) => Reply::json(
+                200,
+                json!({"count": 100, "recoveryCodes": vec!["AAAAA-BBBBB"; 100]}),
+            ),
+            _ => Reply::json(200, json!({"count": 1, "recoveryCodes": ["AAAAA\nBBBBB"]})),
+        })
+        .await;
+        let (client, _) = client(&server, true).await;
+        let token = make("credential:link", EXP, None);
+        client
+            .inner
+            .store_elevated_token(&token, &[TokenScope::CredentialLink])
+            .await
+            .unwrap();
+        assert!(
+            !client
+                .mfa_methods()
+                .await
+                .unwrap()
+                .user_has_verified_mfa_methods
+        );
+        assert!(matches!(
+            client.recovery_codes().await,
+            Err(StepUpError::InvalidResponse(_))
+        ));
+        assert!(matches!(
+            client.regenerate_recovery_codes().await,
+            Err(StepUpError::InvalidResponse(_))
+        ));
+        let reqs = server.requests();
+        assert_eq!(
+            server.paths(),
+            [
+                "GET users/mfa/methods",
+                "GET users/mfa/recovery",
+                "POST users/mfa/recovery"
+            ]
+        );
+        assert_eq!(reqs[0].query, "verifiedOnly=true");
+        assert_eq!(reqs[1].header("x-dyn-elevated-access-token"), None);
+        assert_eq!(
+            reqs[2].header("x-dyn-elevated-access-token"),
+            Some(token.expose())
+        );
+        assert_eq!(reqs[2].body, "", "no body, as the SDK sends none");
+    }
+
+    #[tokio::test]
+    async fn delete_passkey_sends_the_sdks_body_and_the_credential_unlink_token() {
+        let server = TestServer::start(ENV, |_| Reply::raw(204, "")).await;
+        let (client, _) = client(&server, true).await;
+        let token = make("credential:unlink", EXP, None);
+        client
+            .inner
+            .store_elevated_token(&token, &[TokenScope::CredentialUnlink])
+            .await
+            .unwrap();
+        client.delete_passkey("pk-1").await.unwrap();
+        let reqs = server.requests();
+        assert_eq!(server.paths(), ["DELETE users/passkeys"]);
+        assert_eq!(reqs[0].json(), json!({"passkeyId": "pk-1"}));
+        assert_eq!(
+            reqs[0].header("x-dyn-elevated-access-token"),
+            Some(token.expose())
+        );
+        assert_eq!(reqs[0].header("content-type"), Some("application/json"));
     }
 
     #[tokio::test]

@@ -84,8 +84,9 @@ pub use config::{is_loopback, Config, DEFAULT_API_BASE_URL, LOOPBACK_ONLY_ENV};
 pub use error::{StepUpError, TimeoutPhase};
 pub use stepup_protocol as protocol;
 pub use stepup_protocol::{
-    Clock, CredentialFormat, ExportPrivateKeyResponse, ManualClock, MfaDevice, SdkUser, Secret,
-    StepUpCheck, StepUpCredential, SystemClock, TokenScope, TotpRegistration,
+    Clock, CredentialFormat, ExportPrivateKeyResponse, ManualClock, MfaDevice, MfaMethodsResponse,
+    RecoveryCodesResponse, SdkUser, Secret, StepUpCheck, StepUpCredential, SystemClock, TokenScope,
+    TotpRegistration, UserPasskey,
 };
 pub use store::TokenStore;
 pub use tokens::TokenStatus;

@@ -16,7 +16,7 @@ use stepup_client::passkey::{
 };
 use stepup_client::{
     choose_method, CredentialFormat, CredentialMethod, Secret, StepUpCredentialExt, StepUpError,
-    TokenScope, Verification,
+    TokenScope, TokenVault as _, Verification,
 };
 use stepup_sandbox::SandboxConfig;
 use webauthn_authenticator_rs::softtoken::SoftToken;
@@ -261,6 +261,119 @@ async fn passkey_registration_needs_a_credential_link_token() {
         }
     );
     assert_eq!(store.load().unwrap(), None, "no authenticator was created");
+}
+
+/// A sandbox whose `credential:link` tokens are single-use, and an MFA user signed in to it.
+async fn single_use_link_world(email: &str) -> World {
+    let mut config = SandboxConfig::default();
+    config.token_policies.insert(
+        TokenScope::CredentialLink.as_str().to_owned(),
+        stepup_sandbox::TokenPolicy {
+            single_use: true,
+            ttl_secs: 600,
+            required: true,
+        },
+    );
+    world_with(config, mfa_user(email)).await
+}
+
+fn untouchable() -> (Arc<Untouchable>, PasskeyConfirmation) {
+    let untouchable = Arc::new(Untouchable(AtomicUsize::new(0)));
+    let confirmation = PasskeyConfirmation::new(untouchable.clone(), confirmed());
+    (untouchable, confirmation)
+}
+
+#[tokio::test]
+async fn an_account_passkey_without_a_credential_link_token_asks_for_a_step_up_before_any_ceremony()
+{
+    let w = world(mfa_user("acct-none@example.com")).await;
+    let (touched, confirmation) = untouchable();
+    let err = w
+        .client
+        .register_account_passkey(confirmation.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        StepUpError::StepUpRequired {
+            scope: TokenScope::CredentialLink
+        }
+    );
+    // Another scope's token is no credential:link token.
+    totp_step_up(&w, TokenScope::CredentialUnlink).await;
+    let err = w
+        .client
+        .register_account_passkey(confirmation)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        StepUpError::StepUpRequired {
+            scope: TokenScope::CredentialLink
+        }
+    );
+    assert_eq!(touched.0.load(Ordering::SeqCst), 0, "no ceremony ran");
+    assert!(w
+        .client
+        .has_elevated_access_token(&TokenScope::CredentialUnlink));
+}
+
+#[tokio::test]
+async fn an_account_passkey_spends_a_single_use_credential_link_token_on_its_post() {
+    let w = single_use_link_world("acct-once@example.com").await;
+    totp_step_up(&w, TokenScope::CredentialLink).await;
+    let held = w.vault.load().unwrap().tokens;
+    assert!(held
+        .iter()
+        .any(|t| t.single_use && t.covers(&TokenScope::CredentialLink)));
+    let store = Arc::new(MemoryPasskeyStore::new());
+    w.client
+        .register_account_passkey(device(&store))
+        .await
+        .expect("account passkey registered with the token");
+    assert!(
+        !w.client
+            .has_elevated_access_token(&TokenScope::CredentialLink),
+        "taken by the POST"
+    );
+    let options = w.client.passkey_authentication_options().await.unwrap();
+    assert_eq!(options.allow_credentials.map(|c| c.len()), Some(1));
+
+    // Used up here too: the next registration asks for a step-up before any ceremony.
+    let (touched, confirmation) = untouchable();
+    let err = w
+        .client
+        .register_account_passkey(confirmation)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        StepUpError::StepUpRequired {
+            scope: TokenScope::CredentialLink
+        }
+    );
+    assert_eq!(touched.0.load(Ordering::SeqCst), 0);
+
+    // The spent token put back (a copy kept elsewhere): the sandbox refuses it on the POST,
+    // and nothing is added.
+    for token in held {
+        w.vault.put_token(&token).unwrap();
+    }
+    let replay = client_for(&w.sandbox, &w.clock, w.vault.clone()).await;
+    assert!(replay.has_elevated_access_token(&TokenScope::CredentialLink));
+    let other = Arc::new(MemoryPasskeyStore::new());
+    let err = replay
+        .register_account_passkey(device(&other))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        StepUpError::StepUpRequired {
+            scope: TokenScope::CredentialLink
+        }
+    );
+    let options = replay.passkey_authentication_options().await.unwrap();
+    assert_eq!(options.allow_credentials.map(|c| c.len()), Some(1));
 }
 
 #[tokio::test]

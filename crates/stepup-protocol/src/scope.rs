@@ -68,9 +68,9 @@ token_scopes! {
     UserDelete => "user:delete",
     WalletExport => "wallet:export",
     WalletDelete => "wallet:delete",
-    WalletDelegate => "wallet:delegate",
     WalletRefresh => "wallet:refresh",
     WalletReshare => "wallet:reshare",
+    WalletDelegate => "wallet:delegate",
     WalletSign => "wallet:sign",
     WalletRestore => "wallet:restore",
 }
@@ -148,8 +148,48 @@ mod tests {
             assert_eq!(&back, scope);
             assert!(back.is_known());
         }
-        // Every scope of @dynamic-labs/sdk-api-core 0.40.0 (src/models/TokenScope.js).
-        assert_eq!(TokenScope::KNOWN.len(), 34);
+        // Every scope of @dynamic-labs/sdk-api-core 0.40.0 (src/models/TokenScope.js), in its
+        // order.
+        let wire: Vec<&str> = TokenScope::KNOWN.iter().map(TokenScope::as_str).collect();
+        assert_eq!(
+            wire,
+            [
+                "business_account:governance:update",
+                "business_account:link_wallet",
+                "business_account:member:add",
+                "business_account:member:remove",
+                "business_account:member:role:update",
+                "business_account:proposal:approve",
+                "business_account:proposal:veto",
+                "business_account:role:define",
+                "business_account:role:delete",
+                "business_account:signer:add",
+                "business_account:signer:remove",
+                "business_account:transfer_ownership",
+                "business_account:wallet:create",
+                "business_account:wallet:remove",
+                "console:admin_action:review",
+                "console:approval_workflow:update",
+                "console:member:invite",
+                "console:mfa:reset",
+                "console:project:delete",
+                "console:settings:update",
+                "console:sso:update",
+                "console:user:delete",
+                "credential:link",
+                "credential:update",
+                "credential:unlink",
+                "user:update",
+                "user:delete",
+                "wallet:export",
+                "wallet:delete",
+                "wallet:refresh",
+                "wallet:reshare",
+                "wallet:delegate",
+                "wallet:sign",
+                "wallet:restore",
+            ]
+        );
     }
 
     #[test]

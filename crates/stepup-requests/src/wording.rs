@@ -3,6 +3,7 @@
 
 use crate::request::Outcome;
 use crate::views::LinkEvent;
+use std::borrow::Cow;
 use stepup_protocol::TokenScope;
 
 /// What a scope allows, as the end of "<requester> asks to …". Exhaustive, so a new scope in
@@ -48,6 +49,43 @@ pub fn action_text(scope: &TokenScope) -> &'static str {
         S::ConsoleUserDelete => "delete a user",
         S::Unknown(_) => "use a permission this app does not know",
     }
+}
+
+/// The longest unknown scope [`scope_words`] quotes (a server chose it: it is cut, not trusted).
+pub const UNKNOWN_SCOPE_CHARS: usize = 64;
+
+/// What a scope allows, as a list shows it (the main window's tokens): the words of
+/// [`action_text`] for a scope this build knows, and for any other "an action this app does
+/// not know: <scope>", quoting the scope with control and invisible characters replaced and
+/// cut to [`UNKNOWN_SCOPE_CHARS`]. (A deep link naming an unknown scope never reaches the
+/// dialog: the parser refuses it.)
+pub fn scope_words(scope: &TokenScope) -> Cow<'static, str> {
+    match scope {
+        TokenScope::Unknown(raw) => {
+            let mut quoted: String = raw
+                .chars()
+                .take(UNKNOWN_SCOPE_CHARS)
+                .map(|c| {
+                    if c.is_control() || is_invisible(c) {
+                        '\u{FFFD}'
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            if raw.chars().count() > UNKNOWN_SCOPE_CHARS {
+                quoted.push('…');
+            }
+            Cow::Owned(format!("an action this app does not know: {quoted}"))
+        }
+        known => Cow::Borrowed(action_text(known)),
+    }
+}
+
+/// Characters that change how text around them reads without showing themselves: zero-width
+/// ones and bidirectional controls.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// How a request ended, in words, with the number of wrong codes typed before.
@@ -145,6 +183,50 @@ mod tests {
             assert!(!action_text(scope).contains("does not know"), "{scope}");
         }
         assert!(action_text(&TokenScope::parse("x:y")).contains("does not know"));
+    }
+
+    #[test]
+    fn every_scope_of_sdk_api_core_0_40_0_has_its_own_words() {
+        let mut seen = std::collections::BTreeSet::new();
+        for scope in TokenScope::KNOWN {
+            let words = scope_words(scope);
+            assert_eq!(words, action_text(scope), "{scope}");
+            assert!(seen.insert(words.into_owned()), "{scope}: words shared");
+        }
+        assert_eq!(seen.len(), 34);
+        for (scope, words) in [
+            ("wallet:delete", "delete your wallet"),
+            (
+                "business_account:proposal:approve",
+                "approve a business-account proposal",
+            ),
+            (
+                "business_account:proposal:veto",
+                "veto a business-account proposal",
+            ),
+            (
+                "wallet:reshare",
+                "reshare your wallet's key among its signers",
+            ),
+        ] {
+            assert_eq!(scope_words(&TokenScope::parse(scope)), words);
+        }
+    }
+
+    #[test]
+    fn an_unknown_scope_is_named_as_unknown_and_quoted_safely() {
+        assert_eq!(
+            scope_words(&TokenScope::parse("wallet:teleport")),
+            "an action this app does not know: wallet:teleport"
+        );
+        let hostile = format!("a\u{202E}b\n{}", "x".repeat(200));
+        let words = scope_words(&TokenScope::parse(&hostile));
+        assert!(words.starts_with("an action this app does not know: a\u{FFFD}b\u{FFFD}x"));
+        assert!(words.ends_with('…'));
+        assert_eq!(
+            words.chars().count(),
+            "an action this app does not know: ".len() + UNKNOWN_SCOPE_CHARS + 1
+        );
     }
 
     #[test]

@@ -99,6 +99,15 @@ fn return_to_off_the_allow_list_is_refused() {
 }
 
 #[test]
+fn every_known_scope_is_accepted() {
+    for scope in TokenScope::KNOWN {
+        let link = format!("com.stepup.desktop://step-up?scope={scope}&requester=A");
+        let request = parse(&link).unwrap_or_else(|e| panic!("{scope}: {e}"));
+        assert_eq!(request.scope(), scope);
+    }
+}
+
+#[test]
 fn unknown_scope_is_refused() {
     assert!(matches!(
         parse("com.stepup.desktop://step-up?scope=wallet:teleport&requester=A"),

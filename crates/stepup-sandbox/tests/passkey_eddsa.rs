@@ -230,6 +230,52 @@ async fn register_mfa(
     .await
 }
 
+/// Registers `a` as an account passkey as the SDK's `registerPasskey` does: the options'
+/// `GET` without a token, the `POST` with `elevated` (if any); returns the POST's reply.
+async fn register_account(
+    h: &Harness,
+    token: &str,
+    elevated: Option<&str>,
+    a: &EdAuthenticator,
+    flags: u8,
+) -> Reply {
+    let r = h.get("users/passkeys/register", Some(token)).await;
+    assert_eq!(r.status, 200, "the options need no token: {:?}", r.body);
+    let (client_data, object) = a.attest(r.body["challenge"].as_str().unwrap(), flags, false);
+    let hdr: Vec<(&str, &str)> = elevated
+        .map(|e| ("x-dyn-elevated-access-token", e))
+        .into_iter()
+        .collect();
+    h.send(
+        reqwest::Method::POST,
+        "users/passkeys/register",
+        Some(token),
+        &hdr,
+        Some(json!({
+            "id": a.cred_id(), "rawId": a.cred_id(), "type": "public-key",
+            "response": { "clientDataJson": client_data, "attestationObject": object },
+            "clientExtensionResults": {},
+        })),
+    )
+    .await
+}
+
+/// How many passkeys the caller can authenticate with.
+async fn passkey_count(h: &Harness, token: &str) -> usize {
+    let r = h.get("users/passkeys/authenticate", Some(token)).await;
+    r.body["allowCredentials"].as_array().map_or(0, Vec::len)
+}
+
+fn step_up_required(r: &Reply, what: &str) {
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (403, "step_up_required"),
+        "{what}: {:?}",
+        r.body
+    );
+    assert_eq!(r.body["payload"]["scope"], "credential:link", "{what}");
+}
+
 /// A fresh authentication challenge for the caller.
 async fn challenge(h: &Harness, token: &str) -> String {
     let r = h.get("users/passkeys/authenticate", Some(token)).await;
@@ -277,7 +323,12 @@ async fn creation_options_offer_es256_eddsa_and_rs256_for_windows_hello() {
     let h = start().await;
     let (_user, token, elevated) = linked(&h, "algs@example.com").await;
     for rel in ["users/mfa/register/passkey", "users/passkeys/register"] {
-        let r = get_elevated(&h, rel, &token, &elevated).await;
+        // The account passkey's options take no token (the SDK sends none there).
+        let r = if rel.contains("mfa") {
+            get_elevated(&h, rel, &token, &elevated).await
+        } else {
+            h.get(rel, Some(&token)).await
+        };
         assert_eq!(r.status, 200, "{rel}: {:?}", r.body);
         let options = if rel.contains("mfa") {
             &r.body["registration"]
@@ -607,24 +658,127 @@ async fn eddsa_registrations_are_checked_like_any_other() {
 
     // The account-passkey endpoint takes EdDSA too.
     let b = EdAuthenticator::new(15);
-    let r = get_elevated(&h, "users/passkeys/register", &token, &elevated).await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    let (client_data, object) =
-        b.attest(r.body["challenge"].as_str().unwrap(), UP | UV | AT, false);
-    let r = h
-        .post(
-            "users/passkeys/register",
-            Some(&token),
-            json!({
-                "id": b.cred_id(), "rawId": b.cred_id(), "type": "public-key",
-                "response": { "clientDataJson": client_data, "attestationObject": object },
-                "clientExtensionResults": {},
-            }),
-        )
-        .await;
+    let r = register_account(&h, &token, Some(&elevated), &b, UP | UV | AT).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let r = h.get("users/passkeys/authenticate", Some(&token)).await;
     assert_eq!(r.body["allowCredentials"].as_array().unwrap().len(), 2);
+}
+
+/// The account passkey's `credential:link` token is on the `POST`, where the SDK's
+/// `serverRegisterPasskey` sends it: without it, with another scope's, with another user's,
+/// or with a spent single-use one, nothing is stored; a refused attestation spends nothing.
+#[tokio::test]
+async fn an_account_passkey_needs_credential_link_on_its_post() {
+    let h = start_with(|c| {
+        c.token_policies.insert(
+            "credential:link".into(),
+            stepup_sandbox::TokenPolicy {
+                single_use: true,
+                ttl_secs: 600,
+                required: true,
+            },
+        );
+    })
+    .await;
+    let (user, token, elevated) = linked(&h, "acct-link@example.com").await;
+    assert_eq!(claims(&elevated).single_use, Some(true));
+    let a = EdAuthenticator::new(21);
+
+    let r = register_account(&h, &token, None, &a, UP | UV | AT).await;
+    step_up_required(&r, "no token");
+    assert!(r.headers.get("www-authenticate").is_some());
+
+    let r = h
+        .totp_step_up(&token, &h.totp(&user, 30), &["credential:unlink"])
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let (token, unlink) = (token_of(&r.body), elevated_of(&r.body));
+    let r = register_account(&h, &token, Some(&unlink), &a, UP | UV | AT).await;
+    step_up_required(&r, "a credential:unlink token");
+
+    let (_other, _other_session, foreign) = linked(&h, "acct-other@example.com").await;
+    let r = register_account(&h, &token, Some(&foreign), &a, UP | UV | AT).await;
+    step_up_required(&r, "another user's token");
+    assert_eq!(passkey_count(&h, &token).await, 0, "nothing was stored");
+
+    // A refused attestation (no user verification) is refused before the token is looked at.
+    let r = register_account(&h, &token, Some(&elevated), &a, UP | AT).await;
+    assert_eq!((r.status.as_u16(), r.code()), (422, "mfa_invalid_request"));
+    let r = register_account(&h, &token, Some(&elevated), &a, UP | UV | AT).await;
+    assert_eq!(r.status, 200, "the token was not spent: {:?}", r.body);
+    assert!(r.body.get("elevatedAccessToken").is_none());
+    assert_eq!(passkey_count(&h, &token).await, 1);
+
+    // Single use: the same token does not register a second passkey.
+    let b = EdAuthenticator::new(22);
+    let r = register_account(&h, &token, Some(&elevated), &b, UP | UV | AT).await;
+    step_up_required(&r, "a spent single-use token");
+    assert!(r.body["error"].as_str().unwrap().contains("already used"));
+    assert_eq!(passkey_count(&h, &token).await, 1);
+}
+
+/// `DELETE users/passkeys {passkeyId}` needs a `credential:unlink` token: none, or another
+/// scope's, is 403; another user's passkey is 422 `passkey_not_found`; then 204 and gone.
+#[tokio::test]
+async fn a_passkey_is_deleted_only_by_its_owner_with_credential_unlink() {
+    let h = start().await;
+    let (user, token, link) = linked(&h, "del-ed@example.com").await;
+    let a = EdAuthenticator::new(31);
+    let r = register_account(&h, &token, Some(&link), &a, UP | UV | AT).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = h.get("users/passkeys", Some(&token)).await;
+    assert_eq!(r.body["count"], 1, "{:?}", r.body);
+    let id = r.body["passkeys"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["passkeys"][0]["credentialId"], a.cred_id());
+    let delete = |session: String, elevated: Option<String>, passkey: String| {
+        let h = &h;
+        async move {
+            let hdr: Vec<(&str, &str)> = elevated
+                .as_deref()
+                .map(|e| ("x-dyn-elevated-access-token", e))
+                .into_iter()
+                .collect();
+            h.send(
+                reqwest::Method::DELETE,
+                "users/passkeys",
+                Some(&session),
+                &hdr,
+                Some(json!({ "passkeyId": passkey })),
+            )
+            .await
+        }
+    };
+    let r = delete(token.clone(), None, id.clone()).await;
+    assert_eq!((r.status.as_u16(), r.code()), (403, "step_up_required"));
+    assert_eq!(r.body["payload"]["scope"], "credential:unlink");
+    let r = delete(token.clone(), Some(link.clone()), id.clone()).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (403, "step_up_required"),
+        "credential:link"
+    );
+
+    let (other, other_session) = h.user(mfa_user("del-other@example.com")).await;
+    let step = h
+        .totp_step_up(&other_session, &h.totp(&other, 0), &["credential:unlink"])
+        .await;
+    let (other_session, other_unlink) = (token_of(&step.body), elevated_of(&step.body));
+    let r = delete(other_session, Some(other_unlink), id.clone()).await;
+    refused(&r, "passkey_not_found", "another user's passkey");
+    // An unknown id, and a hostile one, are as unknown.
+    let r = delete(token.clone(), None, "x".repeat(500)).await;
+    assert_eq!(r.status.as_u16(), 422, "{:?}", r.body);
+
+    let step = h
+        .totp_step_up(&token, &h.totp(&user, 30), &["credential:unlink"])
+        .await;
+    let (token, unlink) = (token_of(&step.body), elevated_of(&step.body));
+    let r = delete(token.clone(), Some(unlink.clone()), id.clone()).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert_eq!(passkey_count(&h, &token).await, 0);
+    assert_eq!(h.get("users/passkeys", Some(&token)).await.body["count"], 0);
+    let r = delete(token, Some(unlink), id).await;
+    refused(&r, "passkey_not_found", "already deleted");
 }
 
 fn temp_state_path(name: &str) -> std::path::PathBuf {

@@ -1,5 +1,6 @@
 //! MFA devices: TOTP and recovery-code authentication, device lists, and TOTP registration.
 
+use super::passkey::UserPasskey;
 use crate::scope::TokenScope;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
@@ -103,6 +104,19 @@ pub struct TotpRegisterVerifyRequest {
     pub code: Secret,
 }
 
+/// `GET users/mfa/methods[?verifiedOnly=true]` response (`MFAMethodsResponse`, the SDK's
+/// `getMfaMethods`, which asks with `verifiedOnly=true`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaMethodsResponse {
+    /// The MFA devices that are not passkeys (TOTP).
+    pub devices: Vec<MfaDevice>,
+    /// The passkeys usable for MFA.
+    pub passkeys: Vec<UserPasskey>,
+    /// Whether the user has any verified MFA method.
+    pub user_has_verified_mfa_methods: bool,
+}
+
 /// `GET|POST users/mfa/recovery` response.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -113,10 +127,36 @@ pub struct RecoveryCodesResponse {
     pub recovery_codes: Vec<Secret>,
 }
 
+/// `PasskeyStorage`: where a passkey is kept (a password manager's name and icon).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyStorage {
+    /// The store's name.
+    pub name: String,
+    /// Its icon's URL.
+    pub icon: String,
+    /// RFC 3339 time of the last update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn mfa_methods_have_the_api_keys() {
+        let body = json!({
+            "devices": [{"type": "totp", "id": "d1", "verified": true, "default": true}],
+            "passkeys": [{"id": "p1", "credentialId": "Y3JlZA", "createdAt": "2026-12-02T17:00:00Z", "alias": "Passkey"}],
+            "userHasVerifiedMfaMethods": true
+        });
+        let methods: MfaMethodsResponse = serde_json::from_value(body.clone()).unwrap();
+        assert_eq!(methods.devices[0].default, Some(true));
+        assert_eq!(methods.passkeys[0].credential_id, "Y3JlZA");
+        assert_eq!(serde_json::to_value(&methods).unwrap(), body);
+    }
 
     #[test]
     fn totp_auth_request_sends_only_the_fields_it_has() {

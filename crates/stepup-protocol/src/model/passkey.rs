@@ -272,6 +272,42 @@ pub struct PasskeyRegisterRequest {
     pub kind: String,
 }
 
+/// `UserPasskey`: one of the user's passkeys (`GET users/passkeys`, `users/mfa/methods`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPasskey {
+    /// The passkey's id (what `DELETE users/passkeys` names as `passkeyId`).
+    pub id: String,
+    /// The user's label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// The user agent that registered it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// The origin it was registered on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// The WebAuthn credential id (base64url).
+    pub credential_id: String,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// RFC 3339 time of the last change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    /// Where it is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<crate::model::PasskeyStorage>,
+}
+
+/// `GET users/passkeys` response (`GetUserPasskeysResponse`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserPasskeysResponse {
+    /// The passkeys.
+    pub passkeys: Vec<UserPasskey>,
+    /// How many there are.
+    pub count: u32,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

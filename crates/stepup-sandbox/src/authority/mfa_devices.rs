@@ -1,9 +1,9 @@
-//! MFA devices (TOTP devices and passkeys alike): the list, the default, and removal, which
-//! needs a `credential:unlink` token that is consumed only if the device exists.
+//! MFA devices (TOTP devices and passkeys alike): the list, the methods, the default, and
+//! removal, which needs a `credential:unlink` token that is consumed only if the device exists.
 
-use stepup_protocol::{codes, MfaDevice, MfaDevicesResponse};
+use stepup_protocol::{codes, MfaDevice, MfaDevicesResponse, MfaMethodsResponse};
 
-use super::passkeys::passkey_device_view;
+use super::passkeys::{passkey_device_view, user_passkey_view};
 use super::tokens::{CredentialUnlink, PresentedToken};
 use super::{Authority, SessionCtx};
 use crate::error::ApiError;
@@ -43,6 +43,30 @@ impl Authority {
         Ok(MfaDevicesResponse {
             count: u32::try_from(devices.len()).unwrap_or(u32::MAX),
             devices,
+        })
+    }
+
+    /// `GET users/mfa/methods[?verifiedOnly=true]` (the SDK's `getMfaMethods` asks for verified
+    /// ones only): the TOTP devices (without a pending, unconfirmed one when `verified_only`),
+    /// every passkey (each is accepted by the passkey step-up, whichever endpoint registered
+    /// it), and whether any of them is verified, which is what makes the user an MFA user.
+    pub(crate) fn mfa_methods(
+        &self,
+        ctx: &SessionCtx,
+        verified_only: bool,
+    ) -> Result<MfaMethodsResponse, ApiError> {
+        let user = self.user(&ctx.user_id)?;
+        let devices: Vec<MfaDevice> = user
+            .mfa_devices
+            .iter()
+            .filter(|d| d.verified || !verified_only)
+            .map(mfa_device_view)
+            .collect();
+        let passkeys: Vec<_> = user.passkeys.iter().map(user_passkey_view).collect();
+        Ok(MfaMethodsResponse {
+            user_has_verified_mfa_methods: self.has_mfa(&ctx.user_id),
+            devices,
+            passkeys,
         })
     }
 

@@ -10,9 +10,9 @@
 //! - `otp`: email/SMS codes: delivery, the outbox, sign-in and step-up with a code.
 //! - `step_up_check`: `stepUp/check`, which credentials a user is offered.
 //! - `mfa_attempts`: the limit on wrong MFA codes.
-//! - `mfa_devices`: listing, removing and choosing the default MFA device.
+//! - `mfa_devices`: listing MFA devices and methods, removing and choosing the default.
 //! - `totp`: TOTP step-up and registration.
-//! - `recovery_codes`: recovery-code step-up and the codes a new user gets.
+//! - `recovery_codes`: recovery-code step-up, the codes a new user gets, and a new set.
 //! - `external_auth`: customer-signed assertions.
 //! - `passkeys` (with `passkeys/`): WebAuthn registration and step-up.
 //! - `wallets`: the embedded wallet and its key export; step-up with an external wallet.

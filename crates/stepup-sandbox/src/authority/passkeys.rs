@@ -1,6 +1,6 @@
 //! Passkeys, verified with `webauthn-rs` (EdDSA ones by [`eddsa`]): MFA and account
-//! registration (both behind a `credential:link` token), authentication options, and the
-//! passkey step-up. Ceremony state stays here, in memory: single use, 60 s.
+//! registration (both behind a `credential:link` token), authentication options, the
+//! passkey step-up, and the list and removal (behind `credential:unlink`). Ceremony state stays here, in memory: single use, 60 s.
 //!
 //! User verification is required (webauthn-rs's passkey ceremonies demand it), and the
 //! signature counter of each credential is saved after every accepted assertion, so a replayed
@@ -11,8 +11,10 @@
 //! - `registration`: `users/mfa/register/passkey`, `users/passkeys/register`, and the demo
 //!   user's soft-token passkey.
 //! - `assertion`: `users/passkeys/authenticate` and `users/mfa/auth/passkey`.
+//! - `account`: `users/passkeys`: the list, and removal behind `credential:unlink`.
 //! - `eddsa`: WebAuthn §7.1/§7.2 for Ed25519 credentials, which webauthn-rs cannot verify.
 
+mod account;
 mod assertion;
 mod eddsa;
 mod registration;
@@ -20,7 +22,7 @@ mod registration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use std::time::Duration;
-use stepup_protocol::{codes, CredentialFormat, MfaDevice, StepUpCredential};
+use stepup_protocol::{codes, CredentialFormat, MfaDevice, StepUpCredential, UserPasskey};
 use webauthn_rs::prelude::{
     PasskeyAuthentication, PasskeyRegistration, Url, Uuid, Webauthn, WebauthnBuilder,
 };
@@ -207,6 +209,20 @@ pub(crate) fn passkey_device_view(p: &PasskeyRecord) -> MfaDevice {
         verified_at: Some(rfc3339(p.created_at_ms)),
         default: Some(p.default),
         alias: p.alias.clone(),
+    }
+}
+
+/// The `UserPasskey` view of a passkey (`users/mfa/methods`, `users/passkeys`).
+pub(crate) fn user_passkey_view(p: &PasskeyRecord) -> UserPasskey {
+    UserPasskey {
+        id: p.id.clone(),
+        alias: p.alias.clone(),
+        user_agent: None,
+        origin: None,
+        credential_id: p.credential_id.clone(),
+        created_at: rfc3339(p.created_at_ms),
+        updated_at: None,
+        storage: None,
     }
 }
 

@@ -9,14 +9,16 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use stepup_protocol::{
-    EmailVerificationCreateRequest, EmailVerificationCreateResponse, ExportPrivateKeyRequest,
-    ExportPrivateKeyResponse, ExternalAuthAssertionResponse, ExternalAuthVerifyRequest, MfaDevice,
-    MfaDevicesResponse, MfaPasskeyRegisterRequest, MfaPasskeyRegistration, NonceResponse,
-    NoncesResponse, OauthInitAuthRequest, OauthVerifyRequest, OtpSignInRequest, OtpVerifyRequest,
+    DeletePasskeyRequest, EmailVerificationCreateRequest, EmailVerificationCreateResponse,
+    ExportPrivateKeyRequest, ExportPrivateKeyResponse, ExternalAuthAssertionResponse,
+    ExternalAuthVerifyRequest, MfaDevice, MfaDevicesResponse, MfaMethodsResponse,
+    MfaPasskeyRegisterRequest, MfaPasskeyRegistration, NonceResponse, NoncesResponse,
+    OauthInitAuthRequest, OauthVerifyRequest, OtpSignInRequest, OtpVerifyRequest,
     PasskeyAuthRequest, PasskeyAuthenticationOptions, PasskeyRegisterRequest,
-    PasskeyRegistrationOptions, RecoveryAuthRequest, SdkUser, SmsVerificationCreateRequest,
-    SmsVerificationCreateResponse, StepUpCheck, StepUpCheckRequest, TotpAuthRequest,
-    TotpRegisterVerifyRequest, TotpRegistration, VerifyResponse, WalletVerifyRequest,
+    PasskeyRegistrationOptions, RecoveryAuthRequest, RecoveryCodesResponse, SdkUser,
+    SmsVerificationCreateRequest, SmsVerificationCreateResponse, StepUpCheck, StepUpCheckRequest,
+    TotpAuthRequest, TotpRegisterVerifyRequest, TotpRegistration, UserPasskeysResponse,
+    VerifyResponse, WalletVerifyRequest,
 };
 
 use super::extractors::{
@@ -226,16 +228,6 @@ pub(super) async fn register_mfa_passkey_finish(
         .map(Json)
 }
 
-pub(super) async fn register_account_passkey_finish(
-    State(s): State<AppState>,
-    _env: Env,
-    Authed(ctx): Authed,
-    ApiJson(req): ApiJson<PasskeyRegisterRequest>,
-) -> Reply<VerifyResponse> {
-    s.with(|a| a.passkey_account_register_finish(&ctx, &req))
-        .map(Json)
-}
-
 pub(super) async fn register_totp_verify(
     State(s): State<AppState>,
     _env: Env,
@@ -251,6 +243,34 @@ pub(super) async fn list_mfa(
     Authed(ctx): Authed,
 ) -> Reply<MfaDevicesResponse> {
     s.with(|a| a.list_mfa(&ctx)).map(Json)
+}
+
+/// `GET users/mfa/methods[?verifiedOnly=true|false]` (the SDK's `getMfaMethods`).
+pub(super) async fn mfa_methods(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    QueryPairs(query): QueryPairs,
+) -> Reply<MfaMethodsResponse> {
+    let verified_only = match query
+        .iter()
+        .find(|(k, _)| k == "verifiedOnly")
+        .map(|(_, v)| v.as_str())
+    {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::invalid_request("verifiedOnly is true or false")),
+    };
+    s.with(|a| a.mfa_methods(&ctx, verified_only)).map(Json)
+}
+
+/// `GET users/mfa/recovery` (the SDK's `getMfaRecoveryCodes`): the count of unused codes.
+pub(super) async fn recovery_codes(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+) -> Reply<RecoveryCodesResponse> {
+    s.with(|a| a.recovery_codes_status(&ctx)).map(Json)
 }
 
 /// `PUT users/mfa/{id}` body; the SDK's `setDefaultMfaDevice` sends none, meaning "default".
@@ -294,15 +314,26 @@ pub(super) async fn register_mfa_passkey(
         .map(Json)
 }
 
-/// `GET users/passkeys/register` (`credential:link`): account passkeys, the SDK's
-/// `registerPasskey`.
+/// `GET users/passkeys/register`: the options of an account passkey (the SDK's
+/// `registerPasskey` sends no token here).
 pub(super) async fn register_account_passkey(
     State(s): State<AppState>,
     _env: Env,
     Authed(ctx): Authed,
-    token: PresentedToken<CredentialLink>,
 ) -> Reply<PasskeyRegistrationOptions> {
-    s.with(|a| a.passkey_account_register_start(&ctx, &token))
+    s.with(|a| a.passkey_account_register_start(&ctx)).map(Json)
+}
+
+/// `POST users/passkeys/register` (`credential:link`, where the SDK's `serverRegisterPasskey`
+/// attaches it): answers the GET's challenge.
+pub(super) async fn register_account_passkey_finish(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    token: PresentedToken<CredentialLink>,
+    ApiJson(req): ApiJson<PasskeyRegisterRequest>,
+) -> Reply<VerifyResponse> {
+    s.with(|a| a.passkey_account_register_finish(&ctx, &req, &token))
         .map(Json)
 }
 
@@ -316,6 +347,18 @@ pub(super) async fn register_totp(
     s.with(|a| a.register_totp_start(&ctx, &token)).map(Json)
 }
 
+/// `POST users/mfa/recovery` (`credential:link`; the SDK's `createNewMfaRecoveryCodes`, which
+/// sends no body): a new set of codes, the old ones dead.
+pub(super) async fn regenerate_recovery_codes(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    token: PresentedToken<CredentialLink>,
+) -> Reply<RecoveryCodesResponse> {
+    s.with(|a| a.regenerate_recovery_codes(&ctx, &token))
+        .map(Json)
+}
+
 /// `DELETE users/mfa/{id}` (`credential:unlink`).
 pub(super) async fn delete_mfa(
     State(s): State<AppState>,
@@ -325,6 +368,27 @@ pub(super) async fn delete_mfa(
 ) -> Result<StatusCode, ApiError> {
     let id = env.param("device_id")?.to_owned();
     s.with(|a| a.delete_mfa(&ctx, &id, &token))
+        .map(|()| StatusCode::NO_CONTENT)
+}
+
+/// `GET users/passkeys` (the SDK's `getPasskeys`).
+pub(super) async fn list_passkeys(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+) -> Reply<UserPasskeysResponse> {
+    s.with(|a| a.list_passkeys(&ctx)).map(Json)
+}
+
+/// `DELETE users/passkeys {passkeyId}` (`credential:unlink`; the SDK's `deletePasskey`).
+pub(super) async fn delete_passkey(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    token: PresentedToken<CredentialUnlink>,
+    ApiJson(req): ApiJson<DeletePasskeyRequest>,
+) -> Result<StatusCode, ApiError> {
+    s.with(|a| a.delete_passkey(&ctx, &req.passkey_id, &token))
         .map(|()| StatusCode::NO_CONTENT)
 }
 

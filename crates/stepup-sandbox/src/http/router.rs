@@ -45,11 +45,14 @@ pub(crate) fn router(shared: AppState) -> Router {
             "/users/mfa/register/passkey",
             get(register_mfa_passkey).post(register_mfa_passkey_finish),
         )
-        // GET: credential:link. POST: answers the GET's challenge.
+        // GET: the options, no token (as the SDK sends it). POST: credential:link, and
+        // answers the GET's challenge.
         .route(
             "/users/passkeys/register",
             get(register_account_passkey).post(register_account_passkey_finish),
         )
+        // GET: the list. DELETE {passkeyId}: credential:unlink.
+        .route("/users/passkeys", get(list_passkeys).delete(delete_passkey))
         .route("/externalAuth/verify", post(external_auth_verify))
         // GET: credential:link. POST: the pending device's first code.
         .route(
@@ -57,6 +60,14 @@ pub(crate) fn router(shared: AppState) -> Router {
             get(register_totp).post(register_totp_verify),
         )
         .route("/users/mfa", get(list_mfa))
+        // Before `users/mfa/{device_id}` in meaning: a static segment wins over the capture,
+        // so these two never reach the device route (which would answer 405).
+        .route("/users/mfa/methods", get(mfa_methods))
+        // GET: the count. POST: credential:link, a new set of codes.
+        .route(
+            "/users/mfa/recovery",
+            get(recovery_codes).post(regenerate_recovery_codes),
+        )
         // DELETE: credential:unlink.
         .route(
             "/users/mfa/{device_id}",

@@ -1,8 +1,11 @@
-//! Passkey registration: `GET` (behind a `credential:link` token) starts a ceremony whose
-//! challenge the `POST` must answer, for an MFA device (`users/mfa/register/passkey`) or an
-//! account passkey (`users/passkeys/register`). EdDSA attestations are verified by [`eddsa`],
-//! every other by webauthn-rs. The demo user's soft-token passkey goes through the same
-//! ceremony.
+//! Passkey registration: a `GET` starts a ceremony whose challenge the `POST` must answer, for
+//! an MFA device (`users/mfa/register/passkey`) or an account passkey (`users/passkeys/register`).
+//! The `credential:link` token is where the SDK sends it: for an account passkey on the `POST`
+//! (C:`serverRegisterPasskey` builds its client with `elevatedAccessTokenScope`, the options'
+//! `getPasskeyRegistrationOptions` without one), checked after the attestation and spent just
+//! before the passkey is stored; for an MFA passkey (API only, no SDK wrapper) on the `GET`, as
+//! for `users/mfa/register/totp`. EdDSA attestations are verified by [`eddsa`], every other by
+//! webauthn-rs. The demo user's soft-token passkey goes through the same ceremony.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
@@ -52,6 +55,20 @@ impl NewCredential<'_> {
     }
 }
 
+/// The ceremony a registration `POST` finishes, and what it adds.
+struct Registration<'a> {
+    /// The id the new device or passkey gets.
+    device_id: String,
+    /// The ceremony's challenge (base64url), already taken from the pending ones.
+    challenge: &'a str,
+    /// webauthn-rs's state of the ceremony.
+    state: &'a PasskeyRegistration,
+    /// An MFA device (`users/mfa/register/passkey`) rather than an account passkey.
+    mfa: bool,
+    /// The `credential:link` token of an endpoint that takes it on its `POST`.
+    token: Option<&'a PresentedToken<CredentialLink>>,
+}
+
 fn no_pending_registration() -> ApiError {
     ApiError::unprocessable(
         codes::MFA_INVALID_REQUEST,
@@ -99,14 +116,12 @@ impl Authority {
         Ok((options, state))
     }
 
-    /// With a `credential:link` token, starts a registration ceremony that finishes `kind`.
+    /// Starts a registration ceremony that finishes `kind`.
     fn begin_registration(
         &mut self,
         ctx: &SessionCtx,
-        token: &PresentedToken<CredentialLink>,
         kind: impl FnOnce(PasskeyRegistration) -> CeremonyKind,
     ) -> Result<PasskeyRegistrationOptions, ApiError> {
-        self.require_elevated(ctx, token)?;
         let (options, state) = self.start_registration(&ctx.user_id)?;
         self.remember(&ctx.user_id, &options.challenge, kind(state));
         Ok(options)
@@ -118,8 +133,9 @@ impl Authority {
         ctx: &SessionCtx,
         token: &PresentedToken<CredentialLink>,
     ) -> Result<MfaPasskeyRegistration, ApiError> {
+        self.require_elevated(ctx, token)?;
         let device_id = crypto::new_id();
-        let registration = self.begin_registration(ctx, token, |state| {
+        let registration = self.begin_registration(ctx, |state| {
             let device_id = device_id.clone();
             CeremonyKind::MfaRegistration { device_id, state }
         })?;
@@ -130,15 +146,13 @@ impl Authority {
         })
     }
 
-    /// `GET users/passkeys/register`: a ceremony for a new account passkey.
+    /// `GET users/passkeys/register`: a ceremony for a new account passkey. No token: the
+    /// SDK sends none here; the `POST` that would add the passkey needs it.
     pub(crate) fn passkey_account_register_start(
         &mut self,
         ctx: &SessionCtx,
-        token: &PresentedToken<CredentialLink>,
     ) -> Result<PasskeyRegistrationOptions, ApiError> {
-        self.begin_registration(ctx, token, |state| CeremonyKind::AccountRegistration {
-            state,
-        })
+        self.begin_registration(ctx, |state| CeremonyKind::AccountRegistration { state })
     }
 
     /// `POST users/mfa/register/passkey`: verifies the attestation, adds the MFA device.
@@ -167,14 +181,23 @@ impl Authority {
                 }
                 _ => return Err(no_pending_registration()),
             };
-        self.finish_registration(ctx, device_id, &credential, (&challenge, &state), true)
+        let registration = Registration {
+            device_id,
+            challenge: &challenge,
+            state: &state,
+            mfa: true,
+            token: None,
+        };
+        self.finish_registration(ctx, &credential, registration)
     }
 
-    /// `POST users/passkeys/register`: verifies the attestation, adds the passkey.
+    /// `POST users/passkeys/register` (`credential:link`): verifies the attestation, then
+    /// the token (so a refused attestation never spends it), then adds the passkey.
     pub(crate) fn passkey_account_register_finish(
         &mut self,
         ctx: &SessionCtx,
         req: &PasskeyRegisterRequest,
+        token: &PresentedToken<CredentialLink>,
     ) -> Result<VerifyResponse, ApiError> {
         let credential = NewCredential {
             id: &req.id,
@@ -189,21 +212,33 @@ impl Authority {
             Some((challenge, CeremonyKind::AccountRegistration { state })) => (challenge, state),
             _ => return Err(no_pending_registration()),
         };
-        let device_id = crypto::new_id();
-        self.finish_registration(ctx, device_id, &credential, (&challenge, &state), false)
+        let registration = Registration {
+            device_id: crypto::new_id(),
+            challenge: &challenge,
+            state: &state,
+            mfa: false,
+            token: Some(token),
+        };
+        self.finish_registration(ctx, &credential, registration)
     }
 
-    /// Verifies a registration answering `challenge`: an EdDSA credential here, any other
-    /// with webauthn-rs and its `state`; then stores it. The session is not rotated: a
-    /// registration proves no user verification.
+    /// Verifies a registration answering its ceremony: an EdDSA credential here, any other
+    /// with webauthn-rs and the ceremony's state; then the `credential:link` token the
+    /// endpoint takes on its `POST` (if it does); then stores the passkey. The session is not
+    /// rotated: a registration proves no user verification.
     fn finish_registration(
         &mut self,
         ctx: &SessionCtx,
-        device_id: String,
         credential: &NewCredential<'_>,
-        (challenge, state): (&str, &PasskeyRegistration),
-        mfa: bool,
+        registration: Registration<'_>,
     ) -> Result<VerifyResponse, ApiError> {
+        let Registration {
+            device_id,
+            challenge,
+            state,
+            mfa,
+            token,
+        } = registration;
         let refused = |e: &dyn std::fmt::Display| {
             ApiError::unprocessable(
                 codes::MFA_INVALID_REQUEST,
@@ -251,6 +286,9 @@ impl Authority {
                 codes::MFA_INVALID_REQUEST,
                 "this passkey is already registered",
             ));
+        }
+        if let Some(token) = token {
+            self.require_elevated(ctx, token)?;
         }
         let now = self.now_ms();
         let user = self.user_mut(&ctx.user_id)?;
