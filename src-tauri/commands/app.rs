@@ -4,7 +4,7 @@ use super::{now_ms, CommandResult};
 use crate::state::AppState;
 use stepup_client::TokenScope;
 use stepup_requests::views::{AppStatus, DeviceView, HistoryEntry, LinkEvent, TokenView, UserView};
-use stepup_requests::wording::action_text;
+use stepup_requests::wording::scope_words;
 use tauri::{AppHandle, Emitter, Runtime, State};
 
 /// The app's status: environment, user, sandbox, keychain.
@@ -33,7 +33,7 @@ pub async fn token_status(state: State<'_, AppState>) -> CommandResult<Vec<Token
         .elevated_tokens()
         .into_iter()
         .map(|t| TokenView {
-            actions: t.scopes.iter().map(action_text).collect(),
+            actions: t.scopes.iter().map(scope_words).collect(),
             scopes: t.scopes,
             expires_at_ms: t.expires_at_ms,
             single_use: t.single_use,

@@ -228,7 +228,7 @@ pub struct TokenView {
     /// Scopes.
     pub scopes: Vec<TokenScope>,
     /// What they allow, in words.
-    pub actions: Vec<&'static str>,
+    pub actions: Vec<std::borrow::Cow<'static, str>>,
     /// Expiry, unix ms.
     pub expires_at_ms: i64,
     /// Consumed by its first use.
