@@ -1064,7 +1064,11 @@ fn app_figures(path: &Path) -> Result<Vec<Figure>, String> {
             .unwrap_or_default()
     };
     let mut out = Vec::new();
-    let mut size = Figure::new("app_binary", "app binary (release, stripped)", "MB");
+    let mut size = Figure::new(
+        "app_binary",
+        "app binary as benched (release, with the embedded sandbox, stripped)",
+        "MB",
+    );
     if let Some(b) = app.get("binary_stripped_bytes").and_then(Value::as_f64) {
         size.ours.push(b / 1e6);
     }
