@@ -87,9 +87,13 @@ async function boot() {
 
 async function start() {
   show('view-loading');
+  // The status decides where a link goes (setup, sign-in, the dialog): it comes first. The
+  // account's lists (tokens, history, devices) and the outbox load while the links that
+  // waited are handed over, so that a link to a windowless app is not kept waiting on them.
+  let account = Promise.resolve();
   try {
-    await refresh();
-    await refreshOutbox();
+    await refreshStatus(() => { account = refreshAccount(); });
+    releaseHeld();
   } catch (error) {
     showFatal(error.message);
   }
@@ -98,6 +102,12 @@ async function start() {
     for (const event of pending) onDeepLink(event);
   } catch (error) {
     announce(error.message);
+  }
+  try {
+    await account;
+    await refreshOutbox();
+  } catch (error) {
+    showFatal(error.message);
   }
   document.body.dataset.ready = 'true';
 }
