@@ -578,7 +578,7 @@ const APP_SCHEME: &str = "com.stepup.desktop://oauth-callback";
 /// The query of an app-scheme redirect link (what the OS hands the app).
 fn scheme_query(link: &str) -> String {
     link.strip_prefix(&format!("{APP_SCHEME}?"))
-        .unwrap_or_else(|| panic!("Dynamic redirects to the app's scheme: {link}"))
+        .expect("Dynamic redirects to the app's scheme")
         .to_owned()
 }
 
