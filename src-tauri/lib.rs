@@ -70,7 +70,7 @@ pub fn receive_link<R: Runtime>(app: &AppHandle<R>, raw: &str) {
             Err(error) => {
                 tracing::warn!(at_ms, code = error.code(), "social sign-in answer refused");
                 let event = LinkEvent::Invalid {
-                    reason: error.to_string(),
+                    reason: stepup_requests::wording::sentence(&error.to_string()),
                 };
                 if let Err(error) = app.emit_to(MAIN_WINDOW, "deep-link", &event) {
                     tracing::error!(%error, "could not hand a link to the window");
