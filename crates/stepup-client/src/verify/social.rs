@@ -14,11 +14,15 @@
 //!     pub fn authorization_url(&self) -> &Secret;   // open it (again: "Open the page again")
 //!     pub fn canceller(&self) -> ReceiverCancel;    // the dialog's Cancel
 //!     pub fn uses_pkce(&self) -> bool;
+//!     pub fn app_scheme_callback(&self) -> Option<SchemeCallback>; // the fallback's hand-in
 //! }
+//! pub struct SocialRedirect { .. }  // loopback_only, loopback_else_app_scheme, app_scheme_only, from_env
 //! impl StepUpClient {
 //!     pub fn social_accounts(&self) -> Vec<SocialAccount>;            // local, for the list
 //!     pub async fn begin_social(&self, provider: &str, requested_scopes: &[TokenScope])
-//!         -> Result<SocialPending, StepUpError>;
+//!         -> Result<SocialPending, StepUpError>;             // loopback only
+//!     pub async fn begin_social_with(&self, provider: &str, requested_scopes: &[TokenScope],
+//!         redirect: &SocialRedirect) -> Result<SocialPending, StepUpError>;
 //!     pub async fn complete_social(&self, pending: SocialPending, timeout: Duration)
 //!         -> Result<VerifyOutcome, StepUpError>;
 //!     pub async fn verify_social(&self, provider: &str, requested_scopes: &[TokenScope],
@@ -39,6 +43,12 @@
 //! 2. The one-time loopback receiver ([`loopback::LoopbackReceiver`], [`Accept::Redirect`])
 //!    is bound: its [`redirect_url`](loopback::LoopbackReceiver::redirect_url)
 //!    (`http://127.0.0.1:{port}/{token}/callback`, RFC 8252 §7.3) is the app's redirect URL.
+//!    Where no loopback port can be opened (or [`LOOPBACK_REDIRECT_ENV`] is `off`) and the
+//!    [`SocialRedirect`] allows it, the app's own scheme is (RFC 8252 §7.1,
+//!    `com.stepup.desktop://oauth-callback`, on the environment's mobile deep link allow-list):
+//!    a [`loopback::SchemeReceiver`] bound to the state waits, and the app hands it the link
+//!    the OS gives it ([`SocialPending::app_scheme_callback`]). A link of the scheme can come
+//!    from anyone, so one with another state is refused there and the wait goes on.
 //! 3. `state`: 32 random alphanumerics; PKCE only for `github` and `twitter` (the SDK's
 //!    `providersRequiringPkce`): a verifier of 43 random alphanumerics, its S256 challenge.
 //! 4. `GET settings`; the provider URL built from `settings.providers` exactly as the SDK's
@@ -47,8 +57,9 @@
 //!    than the SDK: the URL must be `https`, or `http` on loopback.
 //! 5. `POST providers/{p}/initAuth {state, redirectUrl}` (with the session, as the SDK).
 //! 6. The browser goes to the provider; the user allows; Dynamic redirects to the receiver
-//!    with `dynamicOauthCode` and `dynamicOauthState`. The receiver takes **one** redirect
-//!    and closes; the wait ends on it, on Cancel, or after the timeout.
+//!    with `dynamicOauthCode` and `dynamicOauthState`. The receiver (either) takes **one**
+//!    redirect and closes; the wait ends on it, on Cancel, or after the timeout. From here on
+//!    both paths are one.
 //! 7. `dynamicOauthState` must equal the state (else [`StepUpError::SocialStateMismatch`],
 //!    the SDK's `InvalidRedirectStorageStateError`); no code is
 //!    [`StepUpError::SocialDenied`] after a Deny (`dynamicOauthError=access_denied`), else
