@@ -56,9 +56,29 @@ pub const MAIN_WINDOW: &str = "main";
 /// Files a raw deep link on the desk (validated at once) and hands it to the UI when it is
 /// ready; the window is made for it if the app was resident without one, and the user's
 /// attention drawn to it (never the focus). Nothing else: a link never approves.
+///
+/// A social sign-in's redirect on the app's scheme (`com.stepup.desktop://oauth-callback?…`,
+/// where no loopback port could be opened) is no request: it goes only to the sign-in of the
+/// request shown that waits for it; with none waiting it is refused, and the window says why.
 pub fn receive_link<R: Runtime>(app: &AppHandle<R>, raw: &str) {
     let state = app.state::<AppState>();
     let at_ms = commands::now_ms();
+    if stepup_requests::link::SocialCallbackLink::is_callback(raw) {
+        match stepup_requests::flow::receive_social_callback(&state.desk, raw) {
+            // The user comes back from the browser to the dialog that shows the outcome.
+            Ok(()) => resident::bring_forward(app),
+            Err(error) => {
+                tracing::warn!(at_ms, code = error.code(), "social sign-in answer refused");
+                let event = LinkEvent::Invalid {
+                    reason: stepup_requests::wording::sentence(&error.to_string()),
+                };
+                if let Err(error) = app.emit_to(MAIN_WINDOW, "deep-link", &event) {
+                    tracing::error!(%error, "could not hand a link to the window");
+                }
+            }
+        }
+        return;
+    }
     let (delivery, notification) = {
         let mut desk = state.desk.lock();
         let delivery = desk.receive_link(raw, &state.allow_list(), at_ms);

@@ -4,8 +4,10 @@
 use super::{now_ms, CommandResult};
 use crate::state::AppState;
 use stepup_client::passkey::{entered_pin, PasskeyConfirmation};
+use stepup_client::verify::SocialRedirect;
 use stepup_client::Secret;
 use stepup_requests::flow::{self, Proof};
+use stepup_requests::link::SOCIAL_CALLBACK_URL;
 use stepup_requests::views::{CheckView, SentView, VerifiedView, WalletMessageView};
 use stepup_requests::{Method, Outcome};
 use tauri::State;
@@ -209,7 +211,9 @@ pub async fn sign_with_browser_wallet(
 }
 
 /// "Continue in your browser" with a linked social account: the provider's page in the system
-/// browser, the redirect back over loopback, then the verification.
+/// browser, the redirect back over loopback (else, where no loopback port can be opened or
+/// `STEPUP_LOOPBACK_REDIRECT=off`, on the app's scheme: `com.stepup.desktop://oauth-callback`,
+/// which `receive_link` hands to this sign-in), then the verification.
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn sign_in_social(
@@ -218,11 +222,13 @@ pub async fn sign_in_social(
     credential_id: String,
 ) -> CommandResult<VerifiedView> {
     let backend = state.backend().await?;
+    let redirect = SocialRedirect::from_env(SOCIAL_CALLBACK_URL)?;
     flow::sign_in_social(
         &state.desk,
         backend.client()?,
         request_id,
         &credential_id,
+        &redirect,
         backend.wallet(),
         &now_ms,
     )

@@ -3,7 +3,7 @@
 // Run through run.sh, which provides Xvfb, a private D-Bus session, gnome-keyring and
 // tauri-driver. `node run-tests.mjs [name-filter]`.
 
-import { Builder, By, Capabilities, Key, until } from 'selenium-webdriver';
+import { Builder, By, Capabilities, Key, logging, until } from 'selenium-webdriver';
 import chrome from 'selenium-webdriver/chrome.js';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -362,9 +362,15 @@ async function openedPage(seen) {
 }
 
 /** Debian's chromium, headless, through chromedriver (loopback only, as browser.sh). */
-async function startChromium() {
+async function startChromium({ networkLog = false } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'stepup-e2e-chromium-'));
   const options = new chrome.Options();
+  if (networkLog) {
+    // The DevTools network events, to read where a redirect to another scheme went.
+    const prefs = new logging.Preferences();
+    prefs.setLevel(logging.Type.PERFORMANCE, logging.Level.ALL);
+    options.setLoggingPrefs(prefs);
+  }
   options.setChromeBinaryPath('/usr/bin/chromium');
   options.addArguments('--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--no-default-browser-check',
     '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-default-apps',
@@ -476,6 +482,37 @@ async function decideOnProviderPage(url, decision) {
       return h1.length ? h1[0].getText() : null;
     }, STEP_TIMEOUT);
     return { page, landed, at: await browser.getCurrentUrl() };
+  } finally {
+    await quit();
+  }
+}
+
+/** The sandbox provider's page in chromium, `decision` pressed, when Dynamic sends the browser
+ * back to the app's scheme (no loopback receiver): the `com.stepup.desktop://oauth-callback?…`
+ * link chromium was sent to, read from its network events. Headless chromium hands no link of
+ * another scheme to the OS: the test does what the OS would, with the link. */
+async function decideOnProviderPageToAppScheme(url, decision) {
+  const { browser, quit } = await startChromium({ networkLog: true });
+  try {
+    await browser.get(url);
+    const page = await browser.findElement(By.css('body')).getText();
+    await browser.findElement(By.id(decision)).click();
+    const found = (value) => {
+      if (typeof value === 'string') return value.startsWith(`${SCHEME}://oauth-callback?`) ? value : null;
+      if (value && typeof value === 'object') {
+        for (const v of Object.values(value)) { const hit = found(v); if (hit) return hit; }
+      }
+      return null;
+    };
+    let link = null;
+    for (let i = 0; i < 100 && !link; i += 1) {
+      for (const entry of await browser.manage().logs().get(logging.Type.PERFORMANCE)) {
+        link = link ?? found(JSON.parse(entry.message));
+      }
+      if (!link) await sleep(100);
+    }
+    assert.ok(link, 'chromium was sent to the app\'s scheme');
+    return { page, link };
   } finally {
     await quit();
   }
@@ -606,6 +643,30 @@ const tests = {
     assert.equal(page.landed, 'You can close this tab');
     await assertLinkTokenStored(driver, /Social account in your browser/);
     return { landed: page.landed };
+  },
+
+  // Run with STEPUP_LOOPBACK_REDIRECT=off in the suite's environment (the app is started by
+  // tauri-driver, which passes no per-test environment): skipped without it.
+  async social_allow_on_the_app_scheme_without_loopback_is_approved_once(driver) {
+    if (process.env.STEPUP_LOOPBACK_REDIRECT !== 'off') return { skipped: 'needs STEPUP_LOOPBACK_REDIRECT=off' };
+    await chooseSocial(driver);
+    const url = await continueSocialInBrowser(driver);
+    const { page, link } = await decideOnProviderPageToAppScheme(url, 'allow');
+    assert.match(page, /casey@stepup\.example/, `the provider page names the account: ${page}`);
+    assert.match(link, /^com\.stepup\.desktop:\/\/oauth-callback\?dynamicOauthCode=[\w-]+&dynamicOauthState=[A-Za-z0-9]{32}$/);
+    // The OS hands the link to the app: a second process forwards it to the running one.
+    await openLink(link);
+    await assertLinkTokenStored(driver, /Social account in your browser/);
+    const tokens = await driver.executeScript(`return document.querySelectorAll('#tokens-body tr').length`);
+    // The same link again: no sign-in waits for it; refused, said, nothing more approved.
+    await openLink(link);
+    await waitFor(driver, `return !document.getElementById('view-invalid-link').hidden`, 'the refusal');
+    const said = await text(driver, 'invalid-link-reason');
+    assert.match(said, /^A sign-in answer came from the browser, but no sign-in is waiting for it in this app: it was refused and approves nothing\.$/);
+    assert.equal(await driver.executeScript(`return document.getElementById('stepup-dialog').open`), false, 'no dialog for it');
+    assert.equal(await driver.executeScript(`return document.querySelectorAll('#tokens-body tr').length`), tokens);
+    await screenshot(driver, 'social-app-scheme-replay-refused');
+    return { said };
   },
 
   async social_deny_in_the_system_browser_is_said_and_nothing_stored(driver) {
@@ -1595,6 +1656,7 @@ const argsFor = {
   wallet_signed_in_the_browser_wallet_is_approved_and_stored: ['--sandbox', '--sandbox-user=reauth'],
   social_allow_in_the_system_browser_is_approved_and_stored: ['--sandbox', '--sandbox-user=reauth'],
   social_deny_in_the_system_browser_is_said_and_nothing_stored: ['--sandbox', '--sandbox-user=reauth'],
+  social_allow_on_the_app_scheme_without_loopback_is_approved_once: ['--sandbox', '--sandbox-user=reauth'],
   wallet_pasted_signature_is_checked_and_approved: ['--sandbox', '--sandbox-user=reauth'],
   wallet_signature_by_another_address_is_refused_with_the_signer_named: ['--sandbox', '--sandbox-user=reauth'],
   wallet_wait_stops_and_cancel_closes_the_page: ['--sandbox', '--sandbox-user=reauth'],

@@ -23,6 +23,10 @@
 //!   script and style only with the nonce of this receiver), `no-store`, `no-referrer`, no frames.
 //!
 //! The answer is not logged: it carries a signature or an OAuth code.
+//!
+//! Where no loopback port can be opened, [`SchemeReceiver`] is the OAuth redirect's fallback
+//! (RFC 8252 §7.1, the app's own scheme): the same one answer, Cancel and timeout, the answer
+//! handed in by the app when the OS gives it the link.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -279,6 +283,175 @@ impl LoopbackReceiver {
         let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
         tasks.abort_all();
         result
+    }
+}
+
+/// The longest redirect query a [`SchemeCallback`] takes.
+pub const MAX_SCHEME_QUERY_BYTES: usize = 2048;
+
+/// Why a redirect handed to a [`SchemeCallback`] was refused. None of them ends the wait:
+/// the one redirect it waits for may still come.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackRefused {
+    /// Longer than [`MAX_SCHEME_QUERY_BYTES`].
+    #[error(
+        "the sign-in answer is too long ({0} bytes; at most {MAX_SCHEME_QUERY_BYTES} are accepted)"
+    )]
+    TooLong(usize),
+    /// Its bound parameter (`dynamicOauthState`) is missing, repeated, or another value.
+    #[error(
+        "the sign-in answer is not for the sign-in waiting (its state is another): it was refused"
+    )]
+    NotThisWait,
+    /// The one answer was already taken.
+    #[error("the sign-in already received its answer: a second one was refused")]
+    AlreadyAnswered,
+    /// The wait is over (cancelled, timed out, or its sign-in ended).
+    #[error("no sign-in is waiting for this answer any more: it was refused")]
+    NotWaiting,
+}
+
+/// The fallback where no loopback port can be opened (RFC 8252 §7.1): the redirect comes back
+/// as a link of the app's own scheme (`com.stepup.desktop://oauth-callback?…`), which the OS
+/// hands to the app, and the app hands its query to the [`SchemeCallback`] of this receiver.
+///
+/// A link of the app's scheme can be opened by anyone (any page, any local program), so,
+/// unlike the loopback path whose URL is a capability, the receiver is bound to one parameter
+/// of the redirect (its OAuth `state`): a query without it, or with another value, is refused
+/// and the wait goes on; the first one that has it is the answer, and every later one is
+/// refused. The wait ends as the loopback receiver's does: on the answer, on
+/// [`ReceiverCancel::cancel`], or after its timeout; a callback after that is refused.
+pub struct SchemeReceiver {
+    answer: tokio::sync::oneshot::Receiver<String>,
+    slot: Arc<SchemeSlot>,
+    cancel: ReceiverCancel,
+}
+
+struct SchemeSlot {
+    /// Taken by the one accepted answer; `None` after it.
+    sender: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<String>>>,
+    /// The parameter the answer must carry, and its value (compared in constant time).
+    bound_param: &'static str,
+    bound_value: stepup_protocol::Secret,
+}
+
+/// Hands a redirect that came in as a link of the app's scheme to its [`SchemeReceiver`].
+/// Clones share the one receiver. `Debug` shows nothing of the bound value.
+#[derive(Clone)]
+pub struct SchemeCallback {
+    slot: Arc<SchemeSlot>,
+}
+
+impl std::fmt::Debug for SchemeReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchemeReceiver").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SchemeCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchemeCallback").finish_non_exhaustive()
+    }
+}
+
+impl SchemeReceiver {
+    /// A receiver whose answer must carry `bound_param` equal to `bound_value` (once).
+    pub fn new(bound_param: &'static str, bound_value: stepup_protocol::Secret) -> Self {
+        let (sender, answer) = tokio::sync::oneshot::channel();
+        Self {
+            answer,
+            slot: Arc::new(SchemeSlot {
+                sender: std::sync::Mutex::new(Some(sender)),
+                bound_param,
+                bound_value,
+            }),
+            cancel: ReceiverCancel::default(),
+        }
+    }
+
+    /// The handle the app delivers the link's query to.
+    pub fn callback(&self) -> SchemeCallback {
+        SchemeCallback {
+            slot: self.slot.clone(),
+        }
+    }
+
+    /// A handle that ends the wait.
+    pub fn canceller(&self) -> ReceiverCancel {
+        self.cancel.clone()
+    }
+
+    /// Waits until the first accepted answer ([`Answer::Redirect`]), a cancel, or `timeout`;
+    /// a callback after it returns is refused ([`CallbackRefused::NotWaiting`]).
+    pub async fn wait(self, timeout: Duration) -> Result<Answer, ReceiveError> {
+        // The slot (and so the sender) stays alive while this waits: the answer channel
+        // closes only by an answer.
+        let Self {
+            mut answer,
+            cancel,
+            slot: _slot,
+        } = self;
+        if cancel.is_cancelled() {
+            return Err(ReceiveError::Cancelled);
+        }
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                received = &mut answer => {
+                    // The sender lives in the slot this receiver shares: it goes only by sending.
+                    return received.map(Answer::Redirect).map_err(|_| ReceiveError::Cancelled);
+                }
+                () = &mut deadline => return Err(ReceiveError::TimedOut(timeout)),
+                () = cancel.notify.notified() => {
+                    if cancel.is_cancelled() {
+                        return Err(ReceiveError::Cancelled);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl SchemeCallback {
+    /// Hands `query` (the link's query string without `?`, still percent-encoded) to the
+    /// waiting receiver. Bounded first; then it must carry the bound parameter with its value;
+    /// then it must be the first such answer while the receiver still waits.
+    pub fn deliver(&self, query: &str) -> Result<(), CallbackRefused> {
+        if query.len() > MAX_SCHEME_QUERY_BYTES {
+            return Err(CallbackRefused::TooLong(query.len()));
+        }
+        let mut sender = self
+            .slot
+            .sender
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(waiting) = sender.as_ref() else {
+            return Err(CallbackRefused::AlreadyAnswered);
+        };
+        if waiting.is_closed() {
+            return Err(CallbackRefused::NotWaiting);
+        }
+        let bound = query_param(query, self.slot.bound_param).is_some_and(|value| {
+            constant_time_eq(value.as_bytes(), self.slot.bound_value.expose().as_bytes())
+        });
+        if !bound {
+            return Err(CallbackRefused::NotThisWait);
+        }
+        let waiting = sender.take().ok_or(CallbackRefused::AlreadyAnswered)?;
+        waiting
+            .send(query.to_owned())
+            .map_err(|_| CallbackRefused::NotWaiting)
+    }
+
+    /// Whether the receiver still waits for its answer.
+    pub fn is_waiting(&self) -> bool {
+        self.slot
+            .sender
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|s| !s.is_closed())
     }
 }
 
@@ -916,6 +1089,78 @@ mod tests {
             receiver.wait(Duration::from_secs(30)).await,
             Err(ReceiveError::Cancelled)
         );
+    }
+
+    fn scheme_receiver() -> SchemeReceiver {
+        SchemeReceiver::new(
+            "dynamicOauthState",
+            stepup_protocol::Secret::new("s".repeat(32)),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_scheme_receiver_takes_one_answer_with_its_state() {
+        let receiver = scheme_receiver();
+        let callback = receiver.callback();
+        let good = format!(
+            "dynamicOauthCode=c%2B1&dynamicOauthState={}",
+            "s".repeat(32)
+        );
+        let waiting = tokio::spawn(receiver.wait(Duration::from_secs(30)));
+        let refused = [
+            format!("dynamicOauthCode=c&dynamicOauthState={}", "t".repeat(32)),
+            format!("dynamicOauthCode=c&dynamicOauthState={}", "s".repeat(31)),
+            "dynamicOauthCode=c".to_owned(),
+            // A repeated state is no state.
+            format!("{good}&dynamicOauthState={}", "s".repeat(32)),
+        ];
+        for query in &refused {
+            assert_eq!(
+                callback.deliver(query),
+                Err(CallbackRefused::NotThisWait),
+                "{query}"
+            );
+        }
+        let long = format!("{good}&x={}", "a".repeat(MAX_SCHEME_QUERY_BYTES));
+        assert_eq!(
+            callback.deliver(&long),
+            Err(CallbackRefused::TooLong(long.len()))
+        );
+        assert!(callback.is_waiting(), "refusals leave the wait as it was");
+        callback.deliver(&good).expect("taken");
+        assert_eq!(
+            callback.clone().deliver(&good),
+            Err(CallbackRefused::AlreadyAnswered)
+        );
+        assert!(!callback.is_waiting());
+        let answer = waiting.await.expect("join").expect("an answer");
+        assert_eq!(answer, Answer::Redirect(good));
+        assert!(
+            !format!("{callback:?}{answer:?}").contains("sss"),
+            "Debug redacts"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_scheme_receiver_ends_on_cancel_and_timeout_and_refuses_after() {
+        let good = format!("dynamicOauthCode=c&dynamicOauthState={}", "s".repeat(32));
+        let receiver = scheme_receiver();
+        let callback = receiver.callback();
+        let cancel = receiver.canceller();
+        let waiting = tokio::spawn(receiver.wait(Duration::from_secs(30)));
+        tokio::task::yield_now().await;
+        cancel.cancel();
+        assert_eq!(waiting.await.expect("join"), Err(ReceiveError::Cancelled));
+        assert_eq!(callback.deliver(&good), Err(CallbackRefused::NotWaiting));
+
+        let receiver = scheme_receiver();
+        let callback = receiver.callback();
+        assert_eq!(
+            receiver.wait(Duration::from_millis(100)).await,
+            Err(ReceiveError::TimedOut(Duration::from_millis(100)))
+        );
+        assert_eq!(callback.deliver(&good), Err(CallbackRefused::NotWaiting));
+        assert!(!callback.is_waiting());
     }
 
     #[test]

@@ -572,3 +572,79 @@ async fn the_page_is_answered_only_from_itself() {
     );
     drop(pending);
 }
+
+const APP_SCHEME: &str = "com.stepup.desktop://oauth-callback";
+
+/// The query of an app-scheme redirect link (what the OS hands the app).
+fn scheme_query(link: &str) -> String {
+    link.strip_prefix(&format!("{APP_SCHEME}?"))
+        .expect("Dynamic redirects to the app's scheme")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn with_the_loopback_off_the_app_scheme_brings_the_redirect_back_once() {
+    use stepup_client::loopback::CallbackRefused;
+    use stepup_client::verify::SocialRedirect;
+    let w = world(social_user("fay@example.com", &["github"])).await;
+    let redirect = SocialRedirect::app_scheme_only(APP_SCHEME).expect("the app's scheme");
+    let pending = w
+        .client
+        .begin_social_with("github", &EXPORT, &redirect)
+        .await
+        .expect("the sandbox takes the app's scheme as redirectUrl");
+    assert!(pending.uses_pkce());
+    let callback = pending.app_scheme_callback().expect("on the app's scheme");
+    let trip = authorize(pending.authorization_url().expose(), "allow", None).await;
+    let genuine = scheme_query(&trip.app);
+    let state = query(&trip.app, "dynamicOauthState");
+    // A link forged with another state (any page can open the scheme) changes nothing.
+    assert_eq!(
+        callback.deliver(&genuine.replace(&state, &"x".repeat(32))),
+        Err(CallbackRefused::NotThisWait)
+    );
+    callback.deliver(&genuine).expect("the genuine redirect");
+    assert_eq!(
+        callback.deliver(&genuine),
+        Err(CallbackRefused::AlreadyAnswered)
+    );
+    let outcome = w
+        .client
+        .complete_social(pending, std::time::Duration::from_secs(30))
+        .await
+        .expect("social step-up over the app's scheme");
+    assert_eq!(scopes_of(&outcome), EXPORT.to_vec());
+}
+
+#[tokio::test]
+async fn a_deny_on_the_app_scheme_is_said_and_another_scheme_is_refused() {
+    use stepup_client::verify::SocialRedirect;
+    let w = world(social_user("gus@example.com", &["google"])).await;
+    let redirect = SocialRedirect::app_scheme_only(APP_SCHEME).expect("the app's scheme");
+    let pending = w
+        .client
+        .begin_social_with("google", &EXPORT, &redirect)
+        .await
+        .expect("begin");
+    let callback = pending.app_scheme_callback().expect("on the app's scheme");
+    let trip = authorize(pending.authorization_url().expose(), "deny", None).await;
+    callback.deliver(&scheme_query(&trip.app)).expect("taken");
+    assert_eq!(
+        w.client
+            .complete_social(pending, std::time::Duration::from_secs(30))
+            .await,
+        Err(StepUpError::SocialDenied)
+    );
+    // A private-use scheme that is not on the environment's deep link allow-list.
+    let other = SocialRedirect::app_scheme_only("com.evil.app://oauth-callback").expect("valid");
+    let refused = w
+        .client
+        .begin_social_with("google", &EXPORT, &other)
+        .await
+        .expect_err("not on the allow-list");
+    assert!(
+        matches!(&refused, StepUpError::Api { status: 422, code, .. } if code == "unauthorized_mobile_deeplink_url"),
+        "{refused:?}"
+    );
+    assert!(w.client.elevated_tokens().is_empty());
+}

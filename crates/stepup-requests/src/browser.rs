@@ -9,13 +9,15 @@
 //! never logged.
 
 use crate::error::AppError;
-use stepup_client::loopback::{Page, ReceiverCancel, ReceiverOptions};
+use stepup_client::loopback::{Page, ReceiverCancel, ReceiverOptions, SchemeCallback};
 use stepup_client::{Secret, WalletChallenge};
 
 /// A page in the system browser that a request waits on.
 pub struct BrowserWait {
     url: Secret,
     cancel: ReceiverCancel,
+    /// Where a social redirect that comes back on the app's scheme goes (none on loopback).
+    app_scheme: Option<SchemeCallback>,
 }
 
 impl std::fmt::Debug for BrowserWait {
@@ -30,7 +32,19 @@ impl BrowserWait {
         Self {
             url: Secret::new(url),
             cancel,
+            app_scheme: None,
         }
+    }
+
+    /// The same wait, whose answer comes back as a link of the app's scheme to `callback`.
+    pub fn with_app_scheme(mut self, callback: Option<SchemeCallback>) -> Self {
+        self.app_scheme = callback;
+        self
+    }
+
+    /// Where an app-scheme redirect for this wait goes, if it waits for one.
+    pub fn app_scheme_callback(&self) -> Option<&SchemeCallback> {
+        self.app_scheme.as_ref()
     }
 
     /// The page's URL (to open it again).

@@ -74,6 +74,14 @@ pub enum AppError {
     /// The wallet page answered with an error (the wallet refused, or has no account).
     #[error("your browser wallet did not sign: {0}")]
     WalletPage(String),
+    /// A social sign-in's answer came back on the app's scheme, and no sign-in of the request
+    /// shown waits for it (none started, or it ended: approved, cancelled, timed out).
+    #[error("a sign-in answer came from the browser, but no sign-in is waiting for it in this app: it was refused and approves nothing")]
+    NoSocialSignInWaiting,
+    /// A social sign-in's answer on the app's scheme that the waiting sign-in refused (another
+    /// state, a second answer, malformed, too long).
+    #[error("{0}")]
+    SocialCallbackRefused(String),
     /// The backend has not started yet.
     #[error("the app is still starting: wait a moment and try again")]
     Starting,
@@ -109,6 +117,8 @@ impl AppError {
             Self::NoWalletMessage => "no_wallet_message",
             Self::NoBrowserPage => "no_browser_page",
             Self::WalletPage(_) => "wallet_refused",
+            Self::NoSocialSignInWaiting => "no_social_sign_in_waiting",
+            Self::SocialCallbackRefused(_) => "social_callback_refused",
             Self::NumberNotMatched => "number_not_matched",
             Self::NoNumberToMatch => "no_number_to_match",
             Self::DialogUnavailable => "internal",

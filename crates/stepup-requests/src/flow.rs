@@ -6,6 +6,7 @@
 use crate::browser::{read_wallet_answer, wallet_page, BrowserWait, WalletPageAnswer};
 use crate::desk::SharedDesk;
 use crate::error::AppError;
+use crate::link::SocialCallbackLink;
 use crate::method::Method;
 use crate::phone::phone_of;
 use crate::request::Outcome;
@@ -14,9 +15,10 @@ use crate::views::{
     WalletMessageView,
 };
 use stepup_client::loopback::{
-    Answer, LoopbackReceiver, ReceiveError, ReceiverCancel, DEFAULT_WAIT,
+    Answer, CallbackRefused, LoopbackReceiver, ReceiveError, DEFAULT_WAIT,
 };
 use stepup_client::passkey::PasskeyConfirmation;
+use stepup_client::verify::SocialRedirect;
 use stepup_client::{
     CheckSource, CredentialFormat, OtpChannel, Secret, StepUpCheck, StepUpClient, StepUpCredential,
     StepUpError, TokenScope, TokenStatus, Verification, WalletAccount, WalletChallenge,
@@ -66,6 +68,8 @@ pub enum Proof {
     Social {
         /// The offered social credential.
         credential_id: String,
+        /// Where the redirect comes back: loopback, else the app's scheme.
+        redirect: SocialRedirect,
     },
 }
 
@@ -366,19 +370,22 @@ pub async fn verify(
 
 /// "Continue in your browser" with the linked social account of the offered credential
 /// `credential_id`: the provider's page in the system browser, the redirect on a one-time
-/// loopback receiver, then the verification, as [`verify`] does (the request shown, read,
-/// matched). The request ends when the answer came (`now_ms` is read then): one that expired
-/// while the browser was open is not approved.
+/// loopback receiver (else on the app's scheme, as `redirect` allows: see
+/// [`receive_social_callback`]), then the verification, as [`verify`] does (the request shown,
+/// read, matched). The request ends when the answer came (`now_ms` is read then): one that
+/// expired while the browser was open is not approved.
 pub async fn sign_in_social(
     desk: &SharedDesk,
     client: &StepUpClient,
     id: u64,
     credential_id: &str,
+    redirect: &SocialRedirect,
     wallet: Option<EmbeddedWallet>,
     now_ms: &(dyn Fn() -> i64 + Send + Sync),
 ) -> Result<VerifiedView, AppError> {
     let proof = Proof::Social {
         credential_id: credential_id.to_owned(),
+        redirect: redirect.clone(),
     };
     verify_then(desk, client, id, proof, wallet, now_ms(), now_ms).await
 }
@@ -450,7 +457,10 @@ async fn verify_then(
                 let challenge = open.wallet_message(&credential_id)?.clone();
                 (Method::Wallet, Run::Wallet(challenge, signature))
             }
-            Proof::Social { credential_id } => {
+            Proof::Social {
+                credential_id,
+                redirect,
+            } => {
                 open.credential(&credential_id, Method::Social)?;
                 let provider = client
                     .social_accounts()
@@ -460,7 +470,7 @@ async fn verify_then(
                     .ok_or_else(|| StepUpError::SocialAccountNotLinked {
                         provider: "such social".into(),
                     })?;
-                (Method::Social, Run::Social(provider))
+                (Method::Social, Run::Social(provider, redirect))
             }
             Proof::Code { .. } => return Err(AppError::CredentialNotOffered),
         };
@@ -492,7 +502,9 @@ async fn verify_then(
             }
             sent
         }
-        Run::Social(provider) => social_in_browser(desk, client, id, &provider, scopes).await,
+        Run::Social(provider, redirect) => {
+            social_in_browser(desk, client, id, &provider, &redirect, scopes).await
+        }
     }
     .map_err(AppError::from);
     let now_ms = now_ms();
@@ -528,8 +540,8 @@ async fn verify_then(
 enum Run {
     Client(Verification),
     Wallet(WalletChallenge, Secret),
-    /// The social account's provider (`google`, `github`).
-    Social(String),
+    /// The social account's provider (`google`, `github`) and where its redirect comes back.
+    Social(String, SocialRedirect),
 }
 
 /// The social re-authentication of request `id` in the system browser: the provider's page
@@ -541,33 +553,126 @@ async fn social_in_browser(
     client: &StepUpClient,
     id: u64,
     provider: &str,
+    redirect: &SocialRedirect,
     scopes: &[TokenScope],
 ) -> Result<stepup_client::VerifyOutcome, StepUpError> {
-    let pending = client.begin_social(provider, scopes).await?;
+    let pending = client.begin_social_with(provider, scopes, redirect).await?;
     let url = pending.authorization_url().expose().to_owned();
-    start_browser_wait(desk, id, &url, pending.canceller()).map_err(|_| StepUpError::Cancelled)?;
+    let app_scheme = pending.app_scheme_callback();
+    let on_app_scheme = app_scheme.is_some();
+    let wait = BrowserWait::new(url, pending.canceller()).with_app_scheme(app_scheme);
+    start_browser_wait(desk, id, wait).map_err(|_| StepUpError::Cancelled)?;
+    if on_app_scheme {
+        app_scheme_waits::register(desk, id);
+    }
     tracing::info!(
         request = id,
         provider,
+        app_scheme = on_app_scheme,
         "social sign-in page opened; waiting for the redirect"
     );
     let outcome = client.complete_social(pending, DEFAULT_WAIT).await;
+    if on_app_scheme {
+        app_scheme_waits::unregister(desk, id);
+    }
     end_browser_wait(desk, id);
     outcome
 }
 
+/// A social sign-in's redirect that came back as a link of the app's scheme
+/// ([`SocialCallbackLink`], the fallback where no loopback port could be opened), handed to
+/// the sign-in of the request shown that waits for it, and to nothing else: it never opens a
+/// request. Refused, approving nothing: a malformed or too long link, no sign-in waiting on
+/// the app's scheme (none started, or it ended by its answer, Cancel, the 5 minutes, or the
+/// request's end), a request not shown, a state other than the sign-in's, a second answer.
+/// What is accepted ends the sign-in's wait; it then checks the answer on the one path the
+/// loopback redirect takes too (the state again, the code, `providers/{p}/verify`).
+pub fn receive_social_callback(desk: &SharedDesk, raw: &str) -> Result<(), AppError> {
+    let link = SocialCallbackLink::parse(raw).map_err(|e| {
+        AppError::SocialCallbackRefused(format!("the sign-in answer is refused: {e}"))
+    })?;
+    let id = app_scheme_waits::waiting(desk).ok_or(AppError::NoSocialSignInWaiting)?;
+    let callback = {
+        let desk = desk.lock();
+        desk.require_shown(id)
+            .map_err(|_| AppError::NoSocialSignInWaiting)?;
+        desk.get(id)
+            .ok()
+            .and_then(|open| open.browser())
+            .and_then(|wait| wait.app_scheme_callback())
+            .cloned()
+            .ok_or(AppError::NoSocialSignInWaiting)?
+    };
+    match callback.deliver(link.query()) {
+        Ok(()) => {
+            tracing::info!(
+                request = id,
+                "social sign-in answer received on the app's scheme"
+            );
+            Ok(())
+        }
+        Err(CallbackRefused::NotWaiting) => Err(AppError::NoSocialSignInWaiting),
+        Err(refused) => {
+            tracing::warn!(request = id, %refused, "a social sign-in answer on the app's scheme was refused");
+            Err(AppError::SocialCallbackRefused(refused.to_string()))
+        }
+    }
+}
+
+/// Which request's social sign-in waits on the app's scheme, per desk. The OS hands every
+/// link of the scheme to the one app, and the dialog shows one request at a time, so there is
+/// at most one per desk; the desk does not say which request it shows, so it is kept here,
+/// keyed by the desk's address (a process has one desk; tests have several).
+mod app_scheme_waits {
+    use crate::desk::SharedDesk;
+    use std::sync::Mutex;
+
+    /// (the desk's address, the request id); bounded by the desks alive at once.
+    static WAITS: Mutex<Vec<(usize, u64)>> = Mutex::new(Vec::new());
+    /// More desks than a process has (tests run a few at once).
+    const MAX_DESKS: usize = 64;
+
+    fn key(desk: &SharedDesk) -> usize {
+        std::ptr::from_ref(desk) as usize
+    }
+
+    fn waits() -> std::sync::MutexGuard<'static, Vec<(usize, u64)>> {
+        WAITS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Request `id` of `desk` waits on the app's scheme now (replacing the one before).
+    pub(super) fn register(desk: &SharedDesk, id: u64) {
+        let mut waits = waits();
+        let key = key(desk);
+        waits.retain(|(k, _)| *k != key);
+        if waits.len() == MAX_DESKS {
+            waits.remove(0);
+        }
+        waits.push((key, id));
+    }
+
+    /// Request `id`'s wait is over.
+    pub(super) fn unregister(desk: &SharedDesk, id: u64) {
+        let key = key(desk);
+        waits().retain(|entry| *entry != (key, id));
+    }
+
+    /// The request of `desk` that waits, if any.
+    pub(super) fn waiting(desk: &SharedDesk) -> Option<u64> {
+        let key = key(desk);
+        waits().iter().find(|(k, _)| *k == key).map(|(_, id)| *id)
+    }
+}
+
 /// Keeps request `id`'s wait on a page in the browser (for "Open the page again" and Cancel)
-/// and opens `url` there.
-fn start_browser_wait(
-    desk: &SharedDesk,
-    id: u64,
-    url: &str,
-    cancel: ReceiverCancel,
-) -> Result<(), AppError> {
+/// and opens its page there.
+fn start_browser_wait(desk: &SharedDesk, id: u64, wait: BrowserWait) -> Result<(), AppError> {
+    let url = wait.url().to_owned();
     let mut desk = desk.lock();
-    desk.get_mut(id)?
-        .set_browser(BrowserWait::new(url.to_owned(), cancel));
-    if !desk.open_in_browser(url) {
+    desk.get_mut(id)?.set_browser(wait);
+    if !desk.open_in_browser(&url) {
         tracing::warn!(request = id, "no system browser to open the page in");
     }
     Ok(())
@@ -666,7 +771,7 @@ pub async fn sign_in_browser(
         .await
         .map_err(|e| AppError::WalletPage(e.to_string()))?;
     let url = receiver.page_url();
-    start_browser_wait(desk, id, &url, receiver.canceller())?;
+    start_browser_wait(desk, id, BrowserWait::new(url, receiver.canceller()))?;
     tracing::info!(
         request = id,
         origin = receiver.origin(),

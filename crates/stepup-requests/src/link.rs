@@ -25,6 +25,14 @@ use stepup_protocol::TokenScope;
 pub const SCHEME: &str = "com.stepup.desktop";
 /// The only action a deep link may ask for.
 pub const ACTION_STEP_UP: &str = "step-up";
+/// The host of the social sign-in's redirect on the app's scheme: not an action a link asks
+/// for, the answer to a sign-in this app started ([`SocialCallbackLink`]).
+pub const ACTION_OAUTH_CALLBACK: &str = "oauth-callback";
+/// The redirect URL the social sign-in gives Dynamic where no loopback port can be opened
+/// (RFC 8252 §7.1); Dynamic must have it on the environment's mobile deep link allow-list.
+pub const SOCIAL_CALLBACK_URL: &str = "com.stepup.desktop://oauth-callback";
+/// The most query parameters a social callback link may have.
+pub const MAX_CALLBACK_PARAMS: usize = 16;
 /// The longest deep link accepted, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
 /// The longest requester name accepted, in characters.
@@ -107,6 +115,98 @@ pub enum DeepLinkError {
     /// The link is signed, and the signature does not hold; the text says why.
     #[error("the link's signature is refused: {0}")]
     SignatureRefused(&'static str),
+    /// A social callback link with more than [`MAX_CALLBACK_PARAMS`] parameters.
+    #[error("the sign-in answer has too many parameters (at most {MAX_CALLBACK_PARAMS})")]
+    TooManyParameters,
+}
+
+/// The social sign-in's redirect, back on the app's scheme, checked for its shape only:
+///
+/// ```text
+/// com.stepup.desktop://oauth-callback[/]?dynamicOauthState=…&(dynamicOauthCode=…|dynamicOauthError=…)
+/// ```
+///
+/// At most [`MAX_URL_BYTES`], printable ASCII, no fragment, at most [`MAX_CALLBACK_PARAMS`]
+/// parameters, none of Dynamic's three twice, a `dynamicOauthState`. What it says (the state
+/// against the stored one, the code) is the client's to check, on the same path as a loopback
+/// redirect. Holding one approves nothing: it only goes to the sign-in waiting for it, if any.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SocialCallbackLink {
+    /// The query without `?`, still percent-encoded, as Dynamic wrote it.
+    query: String,
+}
+
+impl fmt::Debug for SocialCallbackLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // It carries an OAuth code and the state.
+        write!(
+            f,
+            "SocialCallbackLink(<{} bytes redacted>)",
+            self.query.len()
+        )
+    }
+}
+
+impl SocialCallbackLink {
+    /// Whether `raw` is meant as a social callback (the app's scheme, host `oauth-callback`),
+    /// whatever else is wrong with it: such a link is never a step-up request.
+    pub fn is_callback(raw: &str) -> bool {
+        let raw = raw.get(..raw.len().min(MAX_URL_BYTES + 1)).unwrap_or(raw);
+        strip_prefix_ignore_ascii_case(raw, SCHEME)
+            .and_then(|r| r.strip_prefix("://"))
+            .and_then(|r| strip_prefix_ignore_ascii_case(r, ACTION_OAUTH_CALLBACK))
+            .is_some_and(|r| r.is_empty() || r.starts_with(['/', '?', '#']))
+    }
+
+    /// Checks the callback's shape (see the type's documentation).
+    pub fn parse(raw: &str) -> Result<Self, DeepLinkError> {
+        if raw.len() > MAX_URL_BYTES {
+            return Err(DeepLinkError::TooLong(raw.len()));
+        }
+        if let Some(at) = raw.bytes().position(|b| !(0x21..=0x7e).contains(&b)) {
+            return Err(DeepLinkError::BadCharacter(at));
+        }
+        let rest = strip_prefix_ignore_ascii_case(raw, SCHEME)
+            .and_then(|r| r.strip_prefix("://"))
+            .ok_or(DeepLinkError::WrongScheme)?;
+        if rest.contains('#') {
+            return Err(DeepLinkError::UnexpectedParts);
+        }
+        let (host_and_path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let path = strip_prefix_ignore_ascii_case(host_and_path, ACTION_OAUTH_CALLBACK)
+            .ok_or(DeepLinkError::UnknownAction)?;
+        if !matches!(path, "" | "/") {
+            return Err(DeepLinkError::UnexpectedParts);
+        }
+        let mut seen = [false; 3];
+        for (count, pair) in query.split('&').filter(|p| !p.is_empty()).enumerate() {
+            if count == MAX_CALLBACK_PARAMS {
+                return Err(DeepLinkError::TooManyParameters);
+            }
+            let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+            let (slot, name) = match key {
+                "dynamicOauthState" => (0, "dynamicOauthState"),
+                "dynamicOauthCode" => (1, "dynamicOauthCode"),
+                "dynamicOauthError" => (2, "dynamicOauthError"),
+                // Dynamic may add parameters of its own: the client reads only its three.
+                _ => continue,
+            };
+            if std::mem::replace(&mut seen[slot], true) {
+                return Err(DeepLinkError::DuplicateParameter(name));
+            }
+        }
+        if !seen[0] {
+            return Err(DeepLinkError::MissingParameter("dynamicOauthState"));
+        }
+        Ok(Self {
+            query: query.to_owned(),
+        })
+    }
+
+    /// The query without `?`, still percent-encoded.
+    pub fn query(&self) -> &str {
+        &self.query
+    }
 }
 
 /// Origins (`scheme://host[:port]`) a `return_to` may point at.

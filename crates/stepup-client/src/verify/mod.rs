@@ -20,7 +20,7 @@ pub use otp::{OtpChannel, OtpVerification};
 pub use sms_otp::PhoneNumber;
 pub use social::{
     build_oauth_url, pkce_challenge, uses_pkce, ProviderSettings, SocialAccount, SocialPending,
-    SystemBrowser, CODE_VERIFIER_LEN, STATE_LEN,
+    SocialRedirect, SystemBrowser, CODE_VERIFIER_LEN, LOOPBACK_REDIRECT_ENV, STATE_LEN,
 };
 pub use wallet::{
     domain_and_uri, eip55, iso_8601_ms, normalize_signature, personal_message_hash,

@@ -14,11 +14,15 @@
 //!     pub fn authorization_url(&self) -> &Secret;   // open it (again: "Open the page again")
 //!     pub fn canceller(&self) -> ReceiverCancel;    // the dialog's Cancel
 //!     pub fn uses_pkce(&self) -> bool;
+//!     pub fn app_scheme_callback(&self) -> Option<SchemeCallback>; // the fallback's hand-in
 //! }
+//! pub struct SocialRedirect { .. }  // loopback_only, loopback_else_app_scheme, app_scheme_only, from_env
 //! impl StepUpClient {
 //!     pub fn social_accounts(&self) -> Vec<SocialAccount>;            // local, for the list
 //!     pub async fn begin_social(&self, provider: &str, requested_scopes: &[TokenScope])
-//!         -> Result<SocialPending, StepUpError>;
+//!         -> Result<SocialPending, StepUpError>;             // loopback only
+//!     pub async fn begin_social_with(&self, provider: &str, requested_scopes: &[TokenScope],
+//!         redirect: &SocialRedirect) -> Result<SocialPending, StepUpError>;
 //!     pub async fn complete_social(&self, pending: SocialPending, timeout: Duration)
 //!         -> Result<VerifyOutcome, StepUpError>;
 //!     pub async fn verify_social(&self, provider: &str, requested_scopes: &[TokenScope],
@@ -39,6 +43,12 @@
 //! 2. The one-time loopback receiver ([`loopback::LoopbackReceiver`], [`Accept::Redirect`])
 //!    is bound: its [`redirect_url`](loopback::LoopbackReceiver::redirect_url)
 //!    (`http://127.0.0.1:{port}/{token}/callback`, RFC 8252 §7.3) is the app's redirect URL.
+//!    Where no loopback port can be opened (or [`LOOPBACK_REDIRECT_ENV`] is `off`) and the
+//!    [`SocialRedirect`] allows it, the app's own scheme is (RFC 8252 §7.1,
+//!    `com.stepup.desktop://oauth-callback`, on the environment's mobile deep link allow-list):
+//!    a [`loopback::SchemeReceiver`] bound to the state waits, and the app hands it the link
+//!    the OS gives it ([`SocialPending::app_scheme_callback`]). A link of the scheme can come
+//!    from anyone, so one with another state is refused there and the wait goes on.
 //! 3. `state`: 32 random alphanumerics; PKCE only for `github` and `twitter` (the SDK's
 //!    `providersRequiringPkce`): a verifier of 43 random alphanumerics, its S256 challenge.
 //! 4. `GET settings`; the provider URL built from `settings.providers` exactly as the SDK's
@@ -47,8 +57,9 @@
 //!    than the SDK: the URL must be `https`, or `http` on loopback.
 //! 5. `POST providers/{p}/initAuth {state, redirectUrl}` (with the session, as the SDK).
 //! 6. The browser goes to the provider; the user allows; Dynamic redirects to the receiver
-//!    with `dynamicOauthCode` and `dynamicOauthState`. The receiver takes **one** redirect
-//!    and closes; the wait ends on it, on Cancel, or after the timeout.
+//!    with `dynamicOauthCode` and `dynamicOauthState`. The receiver (either) takes **one**
+//!    redirect and closes; the wait ends on it, on Cancel, or after the timeout. From here on
+//!    both paths are one.
 //! 7. `dynamicOauthState` must equal the state (else [`StepUpError::SocialStateMismatch`],
 //!    the SDK's `InvalidRedirectStorageStateError`); no code is
 //!    [`StepUpError::SocialDenied`] after a Deny (`dynamicOauthError=access_denied`), else
@@ -78,7 +89,7 @@ use crate::error::StepUpError;
 use crate::http::{random_alphanumeric, ApiRequest};
 use crate::loopback::{
     self, query_param, Accept, Answer, LoopbackReceiver, Page, ReceiveError, ReceiverCancel,
-    ReceiverOptions,
+    ReceiverOptions, SchemeCallback, SchemeReceiver,
 };
 
 /// The SDK's `providersRequiringPkce`.
@@ -93,6 +104,108 @@ const MAX_PROVIDERS: usize = 64;
 const MAX_SETTING_LEN: usize = 2048;
 /// The longest `dynamicOauthCode` accepted.
 const MAX_CODE_LEN: usize = 512;
+/// The longest app-scheme redirect URL accepted.
+const MAX_APP_REDIRECT_LEN: usize = 256;
+/// The environment variable that turns the loopback redirect off (`off`): the app's scheme is
+/// then used at once, as where no loopback port can be opened (for tests of the fallback).
+pub const LOOPBACK_REDIRECT_ENV: &str = "STEPUP_LOOPBACK_REDIRECT";
+
+/// Where Dynamic sends the browser back to after the provider: the one-time loopback receiver
+/// (RFC 8252 §7.3), and, where no loopback port can be opened, the app's own scheme (RFC 8252
+/// §7.1) if one is given. Made only by its constructors: an app-scheme URL is validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocialRedirect {
+    /// Whether the loopback receiver is tried (false: turned off, the app's scheme at once).
+    loopback: bool,
+    /// The app-scheme URL to fall back to (a private-use scheme, reverse DNS, no query nor
+    /// fragment); `None`: no fallback, a loopback failure ends the sign-in.
+    app_scheme: Option<String>,
+}
+
+impl SocialRedirect {
+    /// The loopback receiver only.
+    pub fn loopback_only() -> Self {
+        Self {
+            loopback: true,
+            app_scheme: None,
+        }
+    }
+
+    /// The loopback receiver, else `app_url` (`com.stepup.desktop://oauth-callback`). Refused:
+    /// a scheme that is not private-use reverse DNS (`http`, `javascript`, `myapp`), userinfo,
+    /// a query or a fragment, more than 256 bytes.
+    pub fn loopback_else_app_scheme(app_url: &str) -> Result<Self, StepUpError> {
+        Ok(Self {
+            loopback: true,
+            app_scheme: Some(validate_app_redirect(app_url)?),
+        })
+    }
+
+    /// `app_url` at once, no loopback receiver tried (what `STEPUP_LOOPBACK_REDIRECT=off`
+    /// makes of [`SocialRedirect::from_env`]); validated as by
+    /// [`SocialRedirect::loopback_else_app_scheme`].
+    pub fn app_scheme_only(app_url: &str) -> Result<Self, StepUpError> {
+        Ok(Self {
+            loopback: false,
+            app_scheme: Some(validate_app_redirect(app_url)?),
+        })
+    }
+
+    /// [`SocialRedirect::loopback_else_app_scheme`], or [`SocialRedirect::app_scheme_only`]
+    /// when [`LOOPBACK_REDIRECT_ENV`] is `off`.
+    pub fn from_env(app_url: &str) -> Result<Self, StepUpError> {
+        if std::env::var(LOOPBACK_REDIRECT_ENV).is_ok_and(|v| v == "off") {
+            Self::app_scheme_only(app_url)
+        } else {
+            Self::loopback_else_app_scheme(app_url)
+        }
+    }
+
+    /// Whether the redirect may come back on the app's scheme.
+    pub fn has_app_scheme(&self) -> bool {
+        self.app_scheme.is_some()
+    }
+}
+
+/// An app-scheme redirect URL (RFC 8252 §7.1: a private-use scheme in reverse DNS).
+fn validate_app_redirect(app_url: &str) -> Result<String, StepUpError> {
+    let bad = || {
+        StepUpError::InvalidInput("the app's redirect URL is not a private-use scheme URL".into())
+    };
+    if app_url.len() > MAX_APP_REDIRECT_LEN {
+        return Err(bad());
+    }
+    let url = url::Url::parse(app_url).map_err(|_| bad())?;
+    let private_use = url.scheme().contains('.')
+        && !matches!(
+            url.scheme(),
+            "http" | "https" | "file" | "javascript" | "data"
+        );
+    if !private_use
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(bad());
+    }
+    Ok(app_url.to_owned())
+}
+
+/// What waits for the redirect: the loopback receiver, or the app's scheme.
+enum RedirectReceiver {
+    Loopback(LoopbackReceiver),
+    AppScheme(SchemeReceiver),
+}
+
+impl RedirectReceiver {
+    async fn wait(self, timeout: Duration) -> Result<Answer, ReceiveError> {
+        match self {
+            Self::Loopback(receiver) => receiver.wait(timeout).await,
+            Self::AppScheme(receiver) => receiver.wait(timeout).await,
+        }
+    }
+}
 
 /// The page the browser shows once it has handed the redirect back.
 const DONE_PAGE: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -129,8 +242,10 @@ pub struct SocialPending {
     state: Secret,
     code_verifier: Option<Secret>,
     authorization_url: Secret,
-    receiver: LoopbackReceiver,
+    receiver: RedirectReceiver,
     cancel: ReceiverCancel,
+    /// Set when the redirect comes back on the app's scheme: where the app hands it.
+    app_scheme: Option<SchemeCallback>,
 }
 
 impl std::fmt::Debug for SocialPending {
@@ -139,6 +254,7 @@ impl std::fmt::Debug for SocialPending {
             .field("provider", &self.provider)
             .field("scopes", &self.scopes)
             .field("pkce", &self.code_verifier.is_some())
+            .field("app_scheme", &self.app_scheme.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -164,6 +280,12 @@ impl SocialPending {
     /// Whether this sign-in sends a PKCE verifier (GitHub, Twitter).
     pub fn uses_pkce(&self) -> bool {
         self.code_verifier.is_some()
+    }
+
+    /// Where the app hands the redirect when it comes back as a link of the app's scheme
+    /// (no loopback port could be opened); `None` on the loopback path.
+    pub fn app_scheme_callback(&self) -> Option<SchemeCallback> {
+        self.app_scheme.clone()
     }
 }
 
@@ -398,6 +520,36 @@ fn read_redirect(query: &str, state: &Secret) -> Result<Secret, StepUpError> {
     }
 }
 
+/// The receiver `redirect` asks for: the loopback one if it binds (and is not turned off),
+/// else the app's scheme, bound to `state`, if `redirect` has one.
+async fn bind_redirect_receiver(
+    redirect: &SocialRedirect,
+    state: &Secret,
+) -> Result<RedirectReceiver, StepUpError> {
+    let unavailable = if redirect.loopback {
+        let bound = LoopbackReceiver::bind(ReceiverOptions {
+            accept: Accept::Redirect,
+            page: None,
+            done_page: Page::new(DONE_PAGE),
+        })
+        .await;
+        match bound {
+            Ok(receiver) => return Ok(RedirectReceiver::Loopback(receiver)),
+            Err(e) => e.to_string(),
+        }
+    } else {
+        format!("the loopback redirect is turned off ({LOOPBACK_REDIRECT_ENV}=off)")
+    };
+    if redirect.app_scheme.is_none() {
+        return Err(StepUpError::LoopbackUnavailable(unavailable));
+    }
+    tracing::warn!(reason = %unavailable, "no loopback redirect: the app's scheme receives it");
+    Ok(RedirectReceiver::AppScheme(SchemeReceiver::new(
+        "dynamicOauthState",
+        state.clone(),
+    )))
+}
+
 /// The social verify's refusals, as the SDK's callers see them.
 fn social_error(e: StepUpError, provider: &str) -> StepUpError {
     match e {
@@ -440,13 +592,27 @@ impl StepUpClient {
             .collect()
     }
 
-    /// Starts a social step-up: local checks, the loopback receiver, `GET settings`, the
-    /// provider URL, `POST providers/{p}/initAuth`. The caller opens
-    /// [`SocialPending::authorization_url`] and then calls [`StepUpClient::complete_social`].
+    /// Starts a social step-up with the loopback redirect only: see
+    /// [`StepUpClient::begin_social_with`].
     pub async fn begin_social(
         &self,
         provider: &str,
         requested_scopes: &[TokenScope],
+    ) -> Result<SocialPending, StepUpError> {
+        self.begin_social_with(provider, requested_scopes, &SocialRedirect::loopback_only())
+            .await
+    }
+
+    /// Starts a social step-up: local checks, the redirect's receiver (the loopback one, else
+    /// the app's scheme as `redirect` allows), `GET settings`, the provider URL, `POST
+    /// providers/{p}/initAuth`. The caller opens [`SocialPending::authorization_url`] and then
+    /// calls [`StepUpClient::complete_social`]; on the app's scheme it hands the redirect link
+    /// to [`SocialPending::app_scheme_callback`].
+    pub async fn begin_social_with(
+        &self,
+        provider: &str,
+        requested_scopes: &[TokenScope],
+        redirect: &SocialRedirect,
     ) -> Result<SocialPending, StepUpError> {
         self.inner.require_session()?;
         validate_provider(provider)?;
@@ -464,13 +630,15 @@ impl StepUpClient {
                 provider: provider.to_owned(),
             });
         }
-        let receiver = LoopbackReceiver::bind(ReceiverOptions {
-            accept: Accept::Redirect,
-            page: None,
-            done_page: Page::new(DONE_PAGE),
-        })
-        .await
-        .map_err(|e| StepUpError::LoopbackUnavailable(e.to_string()))?;
+        let state = Secret::new(random_alphanumeric(STATE_LEN));
+        let receiver = bind_redirect_receiver(redirect, &state).await?;
+        let (redirect_url, app_scheme) = match &receiver {
+            RedirectReceiver::Loopback(loopback) => (loopback.redirect_url(), None),
+            RedirectReceiver::AppScheme(scheme) => (
+                redirect.app_scheme.clone().unwrap_or_default(),
+                Some(scheme.callback()),
+            ),
+        };
         let settings: Settings = self.inner.send_json(ApiRequest::get("settings")).await?;
         let providers = settings.providers.unwrap_or_default();
         if providers.len() > MAX_PROVIDERS {
@@ -489,7 +657,6 @@ impl StepUpClient {
             .and_then(|s| s.waas)
             .and_then(|w| w.backup_options)
             .is_some_and(|o| o.iter().any(|b| b == "googleDrive"));
-        let state = Secret::new(random_alphanumeric(STATE_LEN));
         let code_verifier =
             uses_pkce(provider).then(|| Secret::new(random_alphanumeric(CODE_VERIFIER_LEN)));
         let url = build_oauth_url(
@@ -504,7 +671,6 @@ impl StepUpClient {
                 "the provider's page is not https: it is not opened".into(),
             ));
         }
-        let redirect_url = receiver.redirect_url();
         let body = OauthInitAuthRequest {
             state: state.clone(),
             redirect_url,
@@ -517,9 +683,13 @@ impl StepUpClient {
         tracing::info!(
             provider,
             pkce = code_verifier.is_some(),
+            app_scheme = app_scheme.is_some(),
             "social sign-in started"
         );
-        let cancel = receiver.canceller();
+        let cancel = match &receiver {
+            RedirectReceiver::Loopback(loopback) => loopback.canceller(),
+            RedirectReceiver::AppScheme(scheme) => scheme.canceller(),
+        };
         Ok(SocialPending {
             provider: provider.to_owned(),
             scopes: requested_scopes.to_vec(),
@@ -528,6 +698,7 @@ impl StepUpClient {
             authorization_url: Secret::new(url.to_string()),
             receiver,
             cancel,
+            app_scheme,
         })
     }
 
@@ -671,6 +842,132 @@ mod tests {
             ..google()
         };
         assert!(build_oauth_url(&no_client, false, "S", None).is_err());
+    }
+
+    #[test]
+    fn only_private_use_scheme_urls_are_app_redirects() {
+        let ok = SocialRedirect::loopback_else_app_scheme("com.stepup.desktop://oauth-callback")
+            .expect("the app's scheme");
+        assert!(ok.has_app_scheme() && ok.loopback);
+        let forced = SocialRedirect::app_scheme_only("com.stepup.desktop://oauth-callback")
+            .expect("the app's scheme");
+        assert!(!forced.loopback);
+        assert!(!SocialRedirect::loopback_only().has_app_scheme());
+        for bad in [
+            "https://app.example/cb",
+            "http://127.0.0.1:1/cb",
+            "myapp://cb",
+            "javascript:alert(1)",
+            "com.stepup.desktop://oauth-callback?dynamicOauthCode=x",
+            "com.stepup.desktop://oauth-callback#x",
+            "com.stepup.desktop://user@oauth-callback",
+            "not a url",
+        ] {
+            assert!(
+                matches!(
+                    SocialRedirect::app_scheme_only(bad),
+                    Err(StepUpError::InvalidInput(_))
+                ),
+                "{bad}"
+            );
+        }
+        let long = format!("com.stepup.desktop://{}", "a".repeat(MAX_APP_REDIRECT_LEN));
+        assert!(SocialRedirect::app_scheme_only(&long).is_err());
+    }
+
+    #[tokio::test]
+    async fn with_the_loopback_off_the_app_scheme_takes_the_redirect() {
+        let server = TestServer::start(ENV, |r| match r.path.as_str() {
+            "settings" => Reply::json(
+                200,
+                json!({"providers": [{"provider": "google", "clientId": "cid",
+                    "redirectUrl": "http://127.0.0.1:9/r", "baseAuthUrl": "http://127.0.0.1:9/auth"}]}),
+            ),
+            "providers/google/initAuth" => Reply::raw(204, ""),
+            _ => Reply::json(
+                200,
+                verify_response(
+                    Some("session-2"),
+                    Some(crate::tokens::test_tokens::make(
+                        "wallet:export",
+                        crate::test_server::EXP,
+                        Some(true),
+                    )),
+                ),
+            ),
+        })
+        .await;
+        let client = google_client(&server).await;
+        // With no fallback, a loopback that is off is said as such.
+        let off = SocialRedirect {
+            loopback: false,
+            app_scheme: None,
+        };
+        assert!(matches!(
+            client
+                .begin_social_with("google", &[TokenScope::WalletExport], &off)
+                .await,
+            Err(StepUpError::LoopbackUnavailable(_))
+        ));
+        let redirect =
+            SocialRedirect::app_scheme_only("com.stepup.desktop://oauth-callback").unwrap();
+        let pending = client
+            .begin_social_with("google", &[TokenScope::WalletExport], &redirect)
+            .await
+            .unwrap();
+        let callback = pending.app_scheme_callback().expect("on the app's scheme");
+        let reqs = server.requests();
+        let init = reqs
+            .iter()
+            .find(|r| r.path == "providers/google/initAuth")
+            .unwrap();
+        assert_eq!(
+            init.json()["redirectUrl"],
+            json!("com.stepup.desktop://oauth-callback")
+        );
+        let state = init.json()["state"].as_str().unwrap().to_owned();
+        // Another state is refused and the wait goes on; the right one is taken once.
+        assert_eq!(
+            callback.deliver(&format!(
+                "dynamicOauthCode=evil&dynamicOauthState={}",
+                "t".repeat(32)
+            )),
+            Err(loopback::CallbackRefused::NotThisWait)
+        );
+        assert_eq!(
+            callback.deliver("dynamicOauthCode=evil"),
+            Err(loopback::CallbackRefused::NotThisWait)
+        );
+        assert!(callback.is_waiting());
+        callback
+            .deliver(&format!(
+                "dynamicOauthCode=code-1&dynamicOauthState={state}"
+            ))
+            .expect("taken");
+        assert_eq!(
+            callback.deliver(&format!(
+                "dynamicOauthCode=code-2&dynamicOauthState={state}"
+            )),
+            Err(loopback::CallbackRefused::AlreadyAnswered)
+        );
+        let outcome = client
+            .complete_social(pending, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome.token.map(|t| t.scopes),
+            Some(vec![TokenScope::WalletExport])
+        );
+        let reqs = server.requests();
+        let verify = reqs
+            .iter()
+            .find(|r| r.path == "providers/google/verify")
+            .unwrap();
+        assert_eq!(
+            verify.json()["code"],
+            json!("code-1"),
+            "the accepted answer's code"
+        );
     }
 
     #[test]

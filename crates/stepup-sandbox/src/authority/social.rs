@@ -293,12 +293,48 @@ fn valid_challenge(challenge: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The app's redirect URL: `http(s)` on loopback (RFC 8252 §7.3), or on the app's origin.
-/// Anything else would make the sandbox an open redirector.
+/// The environment's mobile deep link allow-list (Dynamic's `deeplinkUrls`, on with
+/// `mobile.deeplinkUrlsEnabled`): the app's own scheme, where a redirect comes back when no
+/// loopback port can be opened (RFC 8252 §7.1).
+const DEEPLINK_URLS: &[&str] = &["com.stepup.desktop://oauth-callback"];
+
+/// A redirect URL on a scheme other than http(s): allowed only when it is on
+/// [`DEEPLINK_URLS`] (scheme, host and path exactly; no userinfo, port, query nor fragment),
+/// else Dynamic's 422 `unauthorized_mobile_deeplink_url`.
+fn deeplink_redirect_url(url: &url::Url) -> Result<(), ApiError> {
+    let listed = DEEPLINK_URLS.iter().any(|listed| {
+        url::Url::parse(listed).is_ok_and(|listed| {
+            listed.scheme() == url.scheme()
+                && listed.host_str() == url.host_str()
+                && listed.path() == url.path()
+        })
+    });
+    let plain = url.username().is_empty()
+        && url.password().is_none()
+        && url.port().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none();
+    if listed && plain {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(
+            "unauthorized_mobile_deeplink_url",
+            "redirectUrl is not on the environment's mobile deep link allow-list",
+        ))
+    }
+}
+
+/// The app's redirect URL: `http(s)` on loopback (RFC 8252 §7.3), on the app's origin, or a
+/// deep link on the environment's allow-list ([`DEEPLINK_URLS`], RFC 8252 §7.1). Anything
+/// else would make the sandbox an open redirector.
 fn app_redirect_url(raw: &str, app_origin: &url::Url) -> Result<url::Url, ApiError> {
     bounded("redirectUrl", raw, MAX_REDIRECT_URL_LEN)?;
     let url = url::Url::parse(raw)
         .map_err(|_| ApiError::invalid_request("redirectUrl is not an absolute URL"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        deeplink_redirect_url(&url)?;
+        return Ok(url);
+    }
     let loopback = matches!(url.scheme(), "http" | "https")
         && match url.host() {
             Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -804,6 +840,25 @@ mod tests {
             "",
         ] {
             assert!(app_redirect_url(bad, &app).is_err(), "{bad}");
+        }
+        // The app's scheme, as on the mobile deep link allow-list, and nothing near it.
+        assert!(app_redirect_url("com.stepup.desktop://oauth-callback", &app).is_ok());
+        for bad in [
+            "com.stepup.desktop://oauth-callback/x",
+            "com.stepup.desktop://step-up",
+            "com.stepup.desktop://oauth-callback?dynamicOauthCode=forged",
+            "com.stepup.desktop://oauth-callback#f",
+            "com.stepup.desktop://u@oauth-callback",
+            "com.stepup.desktop://oauth-callback:1",
+            "com.evil.desktop://oauth-callback",
+            "file:///etc/passwd",
+        ] {
+            let refused = app_redirect_url(bad, &app).expect_err(bad);
+            assert_eq!(
+                refused.body.code.as_deref(),
+                Some("unauthorized_mobile_deeplink_url"),
+                "{bad}"
+            );
         }
         assert!(app_redirect_url(&format!("http://127.0.0.1/{}", "a".repeat(3000)), &app).is_err());
     }
