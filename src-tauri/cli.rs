@@ -1,4 +1,5 @@
-//! The command line: `stepup-desktop [--background] [--sandbox] [--sandbox-user=mfa|reauth] [LINK]`.
+//! The command line: `stepup-desktop [--background] [--sandbox] [--sandbox-user=mfa|reauth]
+//! [--no-loopback-redirect] [LINK]`.
 //!
 //! Deep links arrive as arguments on Linux and Windows (the launcher runs the app with the
 //! URL; a second instance forwards its argv to the first). Every argument that is not a flag
@@ -26,6 +27,10 @@ pub struct LaunchOptions {
     /// `--background`: start resident without a window (as after the window was closed); a
     /// link, the tray's Open or a launch from the app menu opens it. Ignored with a link.
     pub background: bool,
+    /// `--no-loopback-redirect`: a social sign-in comes back on the app's scheme, as where no
+    /// loopback port can be opened (as `STEPUP_LOOPBACK_REDIRECT=off`; for tests and for
+    /// machines whose policy forbids listening sockets).
+    pub no_loopback_redirect: bool,
     /// Arguments that are not flags: deep-link candidates, in order.
     pub links: Vec<String>,
     /// Flags this build does not know (reported, never fatal).
@@ -44,6 +49,7 @@ impl LaunchOptions {
             match arg.as_str() {
                 "--sandbox" => options.sandbox = true,
                 "--background" => options.background = true,
+                "--no-loopback-redirect" => options.no_loopback_redirect = true,
                 "--sandbox-user=mfa" => options.sandbox_persona = SandboxPersona::Mfa,
                 "--sandbox-user=reauth" => options.sandbox_persona = SandboxPersona::Reauth,
                 flag if flag.starts_with("--") => options.unknown_flags.push(arg),
@@ -71,9 +77,11 @@ mod tests {
             "--sandbox-user=reauth",
             "--what",
             "--background",
+            "--no-loopback-redirect",
         ]);
         assert!(o.sandbox);
         assert!(o.background);
+        assert!(o.no_loopback_redirect);
         assert_eq!(o.sandbox_persona, SandboxPersona::Reauth);
         assert_eq!(
             o.links,

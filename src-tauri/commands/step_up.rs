@@ -212,7 +212,7 @@ pub async fn sign_with_browser_wallet(
 
 /// "Continue in your browser" with a linked social account: the provider's page in the system
 /// browser, the redirect back over loopback (else, where no loopback port can be opened or
-/// `STEPUP_LOOPBACK_REDIRECT=off`, on the app's scheme: `com.stepup.desktop://oauth-callback`,
+/// `--no-loopback-redirect` or `STEPUP_LOOPBACK_REDIRECT=off`, on the app's scheme: `com.stepup.desktop://oauth-callback`,
 /// which `receive_link` hands to this sign-in), then the verification.
 #[tauri::command]
 #[tracing::instrument(skip_all)]
@@ -222,7 +222,11 @@ pub async fn sign_in_social(
     credential_id: String,
 ) -> CommandResult<VerifiedView> {
     let backend = state.backend().await?;
-    let redirect = SocialRedirect::from_env(SOCIAL_CALLBACK_URL)?;
+    let redirect = if state.launch.no_loopback_redirect {
+        SocialRedirect::app_scheme_only(SOCIAL_CALLBACK_URL)?
+    } else {
+        SocialRedirect::from_env(SOCIAL_CALLBACK_URL)?
+    };
     flow::sign_in_social(
         &state.desk,
         backend.client()?,

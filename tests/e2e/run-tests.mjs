@@ -645,10 +645,8 @@ const tests = {
     return { landed: page.landed };
   },
 
-  // Run with STEPUP_LOOPBACK_REDIRECT=off in the suite's environment (the app is started by
-  // tauri-driver, which passes no per-test environment): skipped without it.
+  // The app started with --no-loopback-redirect: the redirect comes back on the app's scheme.
   async social_allow_on_the_app_scheme_without_loopback_is_approved_once(driver) {
-    if (process.env.STEPUP_LOOPBACK_REDIRECT !== 'off') return { skipped: 'needs STEPUP_LOOPBACK_REDIRECT=off' };
     await chooseSocial(driver);
     const url = await continueSocialInBrowser(driver);
     const { page, link } = await decideOnProviderPageToAppScheme(url, 'allow');
@@ -1656,7 +1654,7 @@ const argsFor = {
   wallet_signed_in_the_browser_wallet_is_approved_and_stored: ['--sandbox', '--sandbox-user=reauth'],
   social_allow_in_the_system_browser_is_approved_and_stored: ['--sandbox', '--sandbox-user=reauth'],
   social_deny_in_the_system_browser_is_said_and_nothing_stored: ['--sandbox', '--sandbox-user=reauth'],
-  social_allow_on_the_app_scheme_without_loopback_is_approved_once: ['--sandbox', '--sandbox-user=reauth'],
+  social_allow_on_the_app_scheme_without_loopback_is_approved_once: ['--sandbox', '--sandbox-user=reauth', '--no-loopback-redirect'],
   wallet_pasted_signature_is_checked_and_approved: ['--sandbox', '--sandbox-user=reauth'],
   wallet_signature_by_another_address_is_refused_with_the_signer_named: ['--sandbox', '--sandbox-user=reauth'],
   wallet_wait_stops_and_cancel_closes_the_page: ['--sandbox', '--sandbox-user=reauth'],

@@ -284,6 +284,12 @@ impl RequestDesk {
         }
     }
 
+    /// The request the dialog shows (kept after it ended, until another is shown), if any:
+    /// where an answer that arrives as a link (a social sign-in on the app's scheme) goes.
+    pub fn shown_id(&self) -> Option<u64> {
+        self.shown.map(|(id, _)| id)
+    }
+
     /// Refuses a command for a request the dialog is not showing.
     pub fn require_shown(&self, id: u64) -> Result<(), AppError> {
         match self.shown {

@@ -562,9 +562,6 @@ async fn social_in_browser(
     let on_app_scheme = app_scheme.is_some();
     let wait = BrowserWait::new(url, pending.canceller()).with_app_scheme(app_scheme);
     start_browser_wait(desk, id, wait).map_err(|_| StepUpError::Cancelled)?;
-    if on_app_scheme {
-        app_scheme_waits::register(desk, id);
-    }
     tracing::info!(
         request = id,
         provider,
@@ -572,9 +569,6 @@ async fn social_in_browser(
         "social sign-in page opened; waiting for the redirect"
     );
     let outcome = client.complete_social(pending, DEFAULT_WAIT).await;
-    if on_app_scheme {
-        app_scheme_waits::unregister(desk, id);
-    }
     end_browser_wait(desk, id);
     outcome
 }
@@ -591,17 +585,17 @@ pub fn receive_social_callback(desk: &SharedDesk, raw: &str) -> Result<(), AppEr
     let link = SocialCallbackLink::parse(raw).map_err(|e| {
         AppError::SocialCallbackRefused(format!("the sign-in answer is refused: {e}"))
     })?;
-    let id = app_scheme_waits::waiting(desk).ok_or(AppError::NoSocialSignInWaiting)?;
-    let callback = {
+    let (id, callback) = {
         let desk = desk.lock();
-        desk.require_shown(id)
-            .map_err(|_| AppError::NoSocialSignInWaiting)?;
-        desk.get(id)
+        let id = desk.shown_id().ok_or(AppError::NoSocialSignInWaiting)?;
+        let callback = desk
+            .get(id)
             .ok()
             .and_then(|open| open.browser())
             .and_then(|wait| wait.app_scheme_callback())
             .cloned()
-            .ok_or(AppError::NoSocialSignInWaiting)?
+            .ok_or(AppError::NoSocialSignInWaiting)?;
+        (id, callback)
     };
     match callback.deliver(link.query()) {
         Ok(()) => {
@@ -616,53 +610,6 @@ pub fn receive_social_callback(desk: &SharedDesk, raw: &str) -> Result<(), AppEr
             tracing::warn!(request = id, %refused, "a social sign-in answer on the app's scheme was refused");
             Err(AppError::SocialCallbackRefused(refused.to_string()))
         }
-    }
-}
-
-/// Which request's social sign-in waits on the app's scheme, per desk. The OS hands every
-/// link of the scheme to the one app, and the dialog shows one request at a time, so there is
-/// at most one per desk; the desk does not say which request it shows, so it is kept here,
-/// keyed by the desk's address (a process has one desk; tests have several).
-mod app_scheme_waits {
-    use crate::desk::SharedDesk;
-    use std::sync::Mutex;
-
-    /// (the desk's address, the request id); bounded by the desks alive at once.
-    static WAITS: Mutex<Vec<(usize, u64)>> = Mutex::new(Vec::new());
-    /// More desks than a process has (tests run a few at once).
-    const MAX_DESKS: usize = 64;
-
-    fn key(desk: &SharedDesk) -> usize {
-        std::ptr::from_ref(desk) as usize
-    }
-
-    fn waits() -> std::sync::MutexGuard<'static, Vec<(usize, u64)>> {
-        WAITS
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Request `id` of `desk` waits on the app's scheme now (replacing the one before).
-    pub(super) fn register(desk: &SharedDesk, id: u64) {
-        let mut waits = waits();
-        let key = key(desk);
-        waits.retain(|(k, _)| *k != key);
-        if waits.len() == MAX_DESKS {
-            waits.remove(0);
-        }
-        waits.push((key, id));
-    }
-
-    /// Request `id`'s wait is over.
-    pub(super) fn unregister(desk: &SharedDesk, id: u64) {
-        let key = key(desk);
-        waits().retain(|entry| *entry != (key, id));
-    }
-
-    /// The request of `desk` that waits, if any.
-    pub(super) fn waiting(desk: &SharedDesk) -> Option<u64> {
-        let key = key(desk);
-        waits().iter().find(|(k, _)| *k == key).map(|(_, id)| *id)
     }
 }
 
