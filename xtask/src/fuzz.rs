@@ -10,6 +10,7 @@ use crate::sys::{run, Step};
 /// Every target in fuzz/Cargo.toml, in the order they run.
 pub const TARGETS: &[&str] = &[
     "deep_link",
+    "social_callback",
     "jwt",
     "responses",
     "keychain_entry",
@@ -23,6 +24,7 @@ pub const TARGETS: &[&str] = &[
 fn max_len(target: &str) -> u32 {
     match target {
         "deep_link" => 4096,       // MAX_URL_BYTES is 2048
+        "social_callback" => 4096, // MAX_URL_BYTES too
         "jwt" => 20_000,           // MAX_JWT_LEN is 16 KiB
         "keychain_entry" => 4096,  // MAX_ENTRY_BYTES is 2048; records repeat the input
         "sandbox_state" => 65_536, // a demo state is about 7 KB
