@@ -45,6 +45,8 @@ impl Inner {
             legacy_token,
             expires_at: resp.expires_at,
             user: resp.user,
+            // The key this client sent: the session is bound to it from its sign-in on.
+            session_key: Some(self.session_key.secret()),
         };
         let saved = self.store.save_session(session).await;
         let stored = match &resp.elevated_access_token {
@@ -112,7 +114,7 @@ impl StepUpClient {
 
     /// Signs out: revokes the session on the server (best effort), then forgets the session,
     /// every elevated token and the device key, locally and in the vault, even when the
-    /// network fails. Only a vault failure is returned.
+    /// network fails, and takes a new session key. Only a vault failure is returned.
     pub async fn logout(&self) -> Result<(), StepUpError> {
         if self.inner.store.session().is_some() {
             if let Err(e) = self.inner.send(ApiRequest::post("revoke")).await {
@@ -122,9 +124,7 @@ impl StepUpClient {
                 );
             }
         }
-        self.inner.device.reset().await;
-        self.inner.store.clear().await?;
-        Ok(())
+        self.inner.sign_out_locally().await
     }
 }
 
@@ -132,7 +132,7 @@ impl StepUpClient {
 mod tests {
     use crate::error::StepUpError;
     use crate::test_server::{
-        assert_device_signed, client, nonces, verify_response, Reply, TestServer, ENV, EXP,
+        assert_device_signed, client, nonces, otp, verify_response, Reply, TestServer, ENV, EXP,
     };
     use crate::tokens::test_tokens::make;
     use crate::vault::TokenVault;
@@ -199,6 +199,49 @@ mod tests {
             Some("session-2".into())
         );
         assert!(stored.device_key.is_some());
+    }
+
+    #[tokio::test]
+    async fn every_call_sends_the_session_public_key_and_a_sign_out_takes_a_new_one() {
+        let server = TestServer::start(ENV, |r| match r.path.as_str() {
+            "revoke" => Reply::raw(204, ""),
+            "nonces" => nonces(),
+            "emailVerifications/signin" => {
+                Reply::json(200, verify_response(Some("session-2"), None))
+            }
+            _ => Reply::json(200, json!({"count": 0, "devices": []})),
+        })
+        .await;
+        let (client, vault) = client(&server, true).await;
+        client.mfa_devices().await.unwrap();
+        client.logout().await.unwrap();
+        client
+            .sign_in_with_email_otp(&otp(true), "123456".into())
+            .await
+            .unwrap();
+        let reqs = server.requests();
+        assert_eq!(
+            server.paths(),
+            [
+                "GET users/mfa",
+                "POST revoke",
+                "GET nonces",
+                "POST emailVerifications/signin"
+            ]
+        );
+        let key = |i: usize| reqs[i].header("x-dyn-session-public-key").unwrap();
+        assert_eq!(key(0).len(), 66);
+        assert_eq!(key(1), key(0), "the session's key until it ends");
+        assert_ne!(key(2), key(0), "a new key after sign-out");
+        assert_eq!(key(3), key(2), "the nonces and the sign-in share it");
+        let stored = vault.load().unwrap().session.unwrap().session_key.unwrap();
+        let stored =
+            p256::ecdsa::SigningKey::from_slice(&hex::decode(stored.expose()).unwrap()).unwrap();
+        assert_eq!(
+            hex::encode(stored.verifying_key().to_sec1_point(true).as_bytes()),
+            key(3),
+            "the new session is stored with the key it was signed in with"
+        );
     }
 
     #[tokio::test]

@@ -14,6 +14,9 @@ pub const X_DYN_REQUEST_ID: &str = "x-dyn-request-id";
 pub const X_DYN_SESSION_ID: &str = "x-dyn-session-id";
 /// `x-dyn-elevated-access-token`: the elevated token on the call of its scope.
 pub const X_DYN_ELEVATED_ACCESS_TOKEN: &str = "x-dyn-elevated-access-token";
+/// `x-dyn-session-public-key`: the client's session key, a compressed P-256 point as hex (66
+/// characters), on every call once the key exists (C:`createBaseApiClient`, `getSessionKeys`).
+pub const X_DYN_SESSION_PUBLIC_KEY: &str = "x-dyn-session-public-key";
 /// `x-mfa-auth-token`: the legacy MFA token.
 pub const X_MFA_AUTH_TOKEN: &str = "x-mfa-auth-token";
 /// `x-dynamic-device-nonce`.

@@ -49,7 +49,7 @@ mod users;
 mod wallets;
 
 pub(crate) use device_signatures::DeviceSignature;
-pub(crate) use sessions::SessionCtx;
+pub(crate) use sessions::{SentSessionKey, SessionCtx};
 pub(crate) use tokens::{
     CredentialLink, CredentialUnlink, PresentedToken, ProtectedScope, WalletExport,
 };

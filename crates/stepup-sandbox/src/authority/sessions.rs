@@ -24,9 +24,27 @@ pub(crate) struct SessionCtx {
     pub sid: String,
 }
 
+/// What a call sent as `x-dyn-session-public-key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SentSessionKey<'a> {
+    /// No header.
+    Absent,
+    /// A header that is not a compressed P-256 point (it matches no session's key).
+    Malformed,
+    /// A valid key, in its normal form (lower-case hex).
+    Key(&'a str),
+}
+
 impl Authority {
-    /// Checks a session JWT.
-    pub(crate) fn authenticate(&self, bearer: Option<&str>) -> Result<SessionCtx, ApiError> {
+    /// Checks a session JWT, and that the call sends the session key the session was signed
+    /// in with, if it was signed in with one: the session is bound to that client's key
+    /// (A:`MinifiedDynamicJwt.sessionPublicKey`), so its bearer token alone, sent by a client
+    /// holding another key or none, is refused like an ended session (401).
+    pub(crate) fn authenticate(
+        &self,
+        bearer: Option<&str>,
+        sent_key: SentSessionKey<'_>,
+    ) -> Result<SessionCtx, ApiError> {
         let token = bearer.ok_or_else(|| {
             ApiError::unauthorized("sign in first: no Authorization: Bearer session token")
         })?;
@@ -42,24 +60,34 @@ impl Authority {
                 "the session has expired: sign in again",
             ));
         }
-        match self.state.sessions.get(&claims.sid) {
-            Some(s) if s.user_id == claims.sub && s.expires_at > self.now_secs() => {
-                Ok(SessionCtx {
-                    user_id: claims.sub,
-                    sid: claims.sid,
-                })
+        let session =
+            match self.state.sessions.get(&claims.sid) {
+                Some(s) if s.user_id == claims.sub && s.expires_at > self.now_secs() => s,
+                _ => return Err(ApiError::unauthorized(
+                    "this session has ended (rotated, revoked or expired): use the latest token",
+                )),
+            };
+        if let Some(bound) = &session.session_public_key {
+            if sent_key != SentSessionKey::Key(bound) {
+                return Err(ApiError::unauthorized(
+                    "this session is bound to another session key: send the \
+                     x-dyn-session-public-key it was signed in with",
+                ));
             }
-            _ => Err(ApiError::unauthorized(
-                "this session has ended (rotated, revoked or expired): use the latest token",
-            )),
         }
+        Ok(SessionCtx {
+            user_id: claims.sub,
+            sid: claims.sid,
+        })
     }
 
-    /// Opens a new session, ending `replacing` if given. Returns the new `sid`.
+    /// Opens a new session bound to `session_public_key` (if given), ending `replacing` if
+    /// given. Returns the new `sid`.
     pub(super) fn open_session(
         &mut self,
         user_id: &str,
         signin_credential_id: Option<String>,
+        session_public_key: Option<String>,
         replacing: Option<&str>,
     ) -> String {
         if let Some(old) = replacing {
@@ -73,6 +101,7 @@ impl Authority {
                 user_id: user_id.to_owned(),
                 signin_credential_id,
                 expires_at,
+                session_public_key,
             },
         );
         sid
@@ -86,10 +115,12 @@ impl Authority {
             .and_then(|s| s.signin_credential_id.clone())
     }
 
-    /// Rotates the caller's session, keeping its sign-in credential.
+    /// Rotates the caller's session, keeping its sign-in credential and its session key.
     pub(super) fn rotate(&mut self, ctx: &SessionCtx) -> String {
-        let signin = self.signin_credential(ctx);
-        self.open_session(&ctx.user_id, signin, Some(&ctx.sid))
+        let old = self.state.sessions.get(&ctx.sid);
+        let signin = old.and_then(|s| s.signin_credential_id.clone());
+        let key = old.and_then(|s| s.session_public_key.clone());
+        self.open_session(&ctx.user_id, signin, key, Some(&ctx.sid))
     }
 
     /// The VerifyResponse of session `sid`.
@@ -111,6 +142,7 @@ impl Authority {
             exp: session.expires_at,
             iat: self.now_secs(),
             scope: Some(SESSION_SCOPE.into()),
+            session_public_key: session.session_public_key.clone(),
         };
         let token = jwt::sign_es256(&self.signing_key, Some(KEY_ID), &claims)
             .map_err(|_| ApiError::internal("the sandbox could not sign a session"))?;

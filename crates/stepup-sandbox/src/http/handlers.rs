@@ -22,7 +22,7 @@ use stepup_protocol::{
 };
 
 use super::extractors::{
-    form_pairs, ApiJson, Authed, ClientAddr, DeviceSigned, Env, MaybeAuthed, QueryPairs,
+    form_pairs, ApiJson, Authed, ClientAddr, DeviceSigned, Env, MaybeAuthed, QueryPairs, SessionKey,
 };
 use super::{pages, views, AppState};
 use crate::authority::{CredentialLink, CredentialUnlink, PresentedToken, WalletExport};
@@ -90,19 +90,22 @@ pub(super) async fn sms_create(
 pub(super) async fn email_signin(
     State(s): State<AppState>,
     _env: Env,
+    SessionKey(key): SessionKey,
     _sig: DeviceSigned,
     ApiJson(req): ApiJson<OtpSignInRequest>,
 ) -> Reply<VerifyResponse> {
-    s.with(|a| a.otp_sign_in(Channel::Email, &req)).map(Json)
+    s.with(|a| a.otp_sign_in(Channel::Email, &req, key))
+        .map(Json)
 }
 
 pub(super) async fn sms_signin(
     State(s): State<AppState>,
     _env: Env,
+    SessionKey(key): SessionKey,
     _sig: DeviceSigned,
     ApiJson(req): ApiJson<OtpSignInRequest>,
 ) -> Reply<VerifyResponse> {
-    s.with(|a| a.otp_sign_in(Channel::Sms, &req)).map(Json)
+    s.with(|a| a.otp_sign_in(Channel::Sms, &req, key)).map(Json)
 }
 
 // ---------------------------------------------------------------- signed-in endpoints
