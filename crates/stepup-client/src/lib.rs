@@ -86,6 +86,7 @@ pub use client::{StepUpClient, StepUpClientBuilder};
 pub use config::{is_loopback, Config, DEFAULT_API_BASE_URL, LOOPBACK_ONLY_ENV};
 pub use error::{StepUpError, TimeoutPhase};
 pub use stepup_protocol as protocol;
+pub use stepup_protocol::headers::LogoutReason;
 pub use stepup_protocol::{
     Clock, CredentialFormat, ExportPrivateKeyResponse, ManualClock, MfaDevice, MfaMethodsResponse,
     RecoveryCodesResponse, SdkUser, Secret, StepUpCheck, StepUpCredential, SystemClock, TokenScope,

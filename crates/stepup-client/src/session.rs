@@ -7,6 +7,7 @@ use crate::http::ApiRequest;
 use crate::tokens::{covers_all, parse_elevated_token, TokenStatus};
 use crate::vault::SessionRecord;
 use crate::verify::{validate_otp_code, OtpChannel, OtpVerification};
+use stepup_protocol::headers::{LogoutReason, X_DYN_LOGOUT_REASON};
 use stepup_protocol::{OtpSignInRequest, SdkUser, Secret, TokenScope, VerifyResponse};
 
 impl Inner {
@@ -112,12 +113,26 @@ impl StepUpClient {
         Ok(user)
     }
 
-    /// Signs out: revokes the session on the server (best effort), then forgets the session,
+    /// Signs out because the user asked to (the SDK's `logout`: reason `user-intent`, or
+    /// `token-expired` for a session already past its expiry). See
+    /// [`StepUpClient::logout_with_reason`].
+    pub async fn logout(&self) -> Result<(), StepUpError> {
+        let reason = if self.inner.store.session().is_some() && !self.is_signed_in() {
+            LogoutReason::TokenExpired
+        } else {
+            LogoutReason::UserIntent
+        };
+        self.logout_with_reason(reason).await
+    }
+
+    /// Signs out (the SDK's `logoutWithReason`): revokes the session on the server (best
+    /// effort; `POST revoke` with `x-dyn-logout-reason: <reason>`), then forgets the session,
     /// every elevated token and the device key, locally and in the vault, even when the
     /// network fails, and takes a new session key. Only a vault failure is returned.
-    pub async fn logout(&self) -> Result<(), StepUpError> {
+    pub async fn logout_with_reason(&self, reason: LogoutReason) -> Result<(), StepUpError> {
         if self.inner.store.session().is_some() {
-            if let Err(e) = self.inner.send(ApiRequest::post("revoke")).await {
+            let req = ApiRequest::post("revoke").header(X_DYN_LOGOUT_REASON, reason.as_str());
+            if let Err(e) = self.inner.send(req).await {
                 tracing::info!(
                     error_code = e.code(),
                     "session revoke failed; signing out locally anyway"
@@ -242,6 +257,38 @@ mod tests {
             key(3),
             "the new session is stored with the key it was signed in with"
         );
+    }
+
+    #[tokio::test]
+    async fn logout_sends_its_reason_on_the_revoke_only() {
+        let server = TestServer::start(ENV, |r| match r.path.as_str() {
+            "revoke" => Reply::raw(204, ""),
+            _ => Reply::json(200, json!({"count": 0, "devices": []})),
+        })
+        .await;
+        let (client, vault) = client(&server, true).await;
+        client.mfa_devices().await.unwrap();
+        client.logout().await.unwrap();
+        let (signed_in_again, _) = crate::test_server::client(&server, true).await;
+        signed_in_again
+            .logout_with_reason(crate::LogoutReason::SessionRefreshUnauthorized)
+            .await
+            .unwrap();
+        let reqs = server.requests();
+        assert_eq!(
+            server.paths(),
+            ["GET users/mfa", "POST revoke", "POST revoke"]
+        );
+        assert_eq!(reqs[0].header("x-dyn-logout-reason"), None);
+        assert_eq!(reqs[1].header("x-dyn-logout-reason"), Some("user-intent"));
+        assert_eq!(
+            reqs[2].header("x-dyn-logout-reason"),
+            Some("session-refresh-unauthorized")
+        );
+        assert!(vault.load().unwrap().session.is_none());
+        // Signed out, a logout sends nothing.
+        client.logout().await.unwrap();
+        assert_eq!(server.requests().len(), 3);
     }
 
     #[tokio::test]

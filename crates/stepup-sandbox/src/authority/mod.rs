@@ -58,7 +58,7 @@ use crate::error::{ApiError, SandboxError};
 use crate::expiring_map::ExpiringMap;
 use crate::store::{self, PersistedState, Store, Tracked, UserRecord};
 use crate::validation::MAX_ID_LEN;
-use crate::{crypto, OutboxMessage, SandboxConfig, TokenPolicy};
+use crate::{crypto, OutboxMessage, Revocation, SandboxConfig, TokenPolicy};
 use otp::OtpVerification;
 use passkeys::Ceremony;
 
@@ -100,6 +100,9 @@ pub(crate) struct Authority {
     verification_limits: rate_limits::VerificationRateLimiter,
     /// Delivered codes, oldest first, at most `OUTBOX_CAP` (memory only).
     outbox: VecDeque<OutboxMessage>,
+    /// Revoked sessions with their logout reasons, oldest first, at most
+    /// `sessions::REVOCATIONS_CAP` (memory only: what a test or the demo reads back).
+    revocations: VecDeque<Revocation>,
     /// The demo user's plaintext recovery codes not used yet (memory only: the state keeps
     /// hashes); empty when the demo was not seeded by this process.
     demo_recovery_codes: Vec<Secret>,
@@ -198,6 +201,7 @@ impl Authority {
                 config.verification_limits,
             ),
             outbox: VecDeque::new(),
+            revocations: VecDeque::new(),
             demo_recovery_codes: Vec::new(),
             webauthn,
             passkey_rp_id: config.passkey_rp_id.clone(),

@@ -10,6 +10,11 @@ use crate::crypto;
 use crate::error::ApiError;
 use crate::store::SessionRecord;
 
+/// Revocations kept for [`Authority::revocations`].
+pub(super) const REVOCATIONS_CAP: usize = 100;
+/// The longest logout reason recorded.
+const MAX_LOGOUT_REASON_LEN: usize = 64;
+
 /// Session lifetime.
 const SESSION_TTL_SECS: i64 = 3600;
 /// The session scope every sandbox session carries.
@@ -240,9 +245,46 @@ impl Authority {
         self.grant(super::grant::Session::Rotate(ctx), &[], None)
     }
 
-    /// `POST revoke`: ends the session.
-    pub(crate) fn revoke(&mut self, ctx: &SessionCtx) -> Result<(), ApiError> {
+    /// `POST revoke`: ends the session, and records why the client signed out
+    /// (`x-dyn-logout-reason`, which the SDK sends so the revocation is attributed instead of
+    /// inferred from later 401s). A reason that is not 1 to 64 of `[a-z0-9-]` is recorded as
+    /// absent, not refused: signing out must not fail over a label.
+    pub(crate) fn revoke(
+        &mut self,
+        ctx: &SessionCtx,
+        reason: Option<&str>,
+    ) -> Result<(), ApiError> {
         self.state.remove_session(&ctx.sid);
-        self.persist()
+        self.persist()?;
+        let reason = reason
+            .filter(|r| {
+                !r.is_empty()
+                    && r.len() <= MAX_LOGOUT_REASON_LEN
+                    && r.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            })
+            .map(str::to_owned);
+        tracing::info!(
+            reason = reason.as_deref().unwrap_or("(none)"),
+            known = reason
+                .as_deref()
+                .and_then(stepup_protocol::headers::LogoutReason::parse)
+                .is_some(),
+            "session revoked"
+        );
+        self.revocations.push_back(crate::Revocation {
+            user_id: ctx.user_id.clone(),
+            reason,
+            at_ms: self.now_ms(),
+        });
+        while self.revocations.len() > REVOCATIONS_CAP {
+            self.revocations.pop_front();
+        }
+        Ok(())
+    }
+
+    /// The revocations kept, oldest first.
+    pub(crate) fn revocations(&self) -> Vec<crate::Revocation> {
+        self.revocations.iter().cloned().collect()
     }
 }

@@ -160,12 +160,18 @@ pub(super) async fn get_user(
         .map(Json)
 }
 
+/// `POST revoke`, with the SDK's `x-dyn-logout-reason`.
 pub(super) async fn revoke(
     State(s): State<AppState>,
     _env: Env,
     Authed(ctx): Authed,
+    headers: axum::http::HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    s.with(|a| a.revoke(&ctx)).map(|()| StatusCode::NO_CONTENT)
+    let reason = headers
+        .get(stepup_protocol::headers::X_DYN_LOGOUT_REASON)
+        .and_then(|v| v.to_str().ok());
+    s.with(|a| a.revoke(&ctx, reason))
+        .map(|()| StatusCode::NO_CONTENT)
 }
 
 pub(super) async fn step_up_check(
