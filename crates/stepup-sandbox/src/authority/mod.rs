@@ -19,6 +19,7 @@
 //! - `siwe`: the SIWE (EIP-4361) message parser, EIP-191 recovery, Keccak addresses.
 //! - `social`: social (OAuth) re-authentication: `initAuth`, the provider's authorisation
 //!   page, Dynamic's redirect, `providers/{p}/verify`.
+//! - `unlink`: `verify/unlink`, unlinking a social account behind `credential:unlink`.
 //! - `settings`: the project settings the SDK initialises against.
 //! - `users`: creating users and finding them by email or phone.
 //! - `demo`: the demo user's seed and its view.
@@ -45,6 +46,7 @@ pub(crate) mod social;
 mod step_up_check;
 mod tokens;
 mod totp;
+mod unlink;
 mod users;
 mod wallets;
 

@@ -18,7 +18,7 @@ use stepup_protocol::{
     PasskeyRegistrationOptions, RecoveryAuthRequest, RecoveryCodesResponse, SdkUser,
     SmsVerificationCreateRequest, SmsVerificationCreateResponse, StepUpCheck, StepUpCheckRequest,
     TotpAuthRequest, TotpRegisterVerifyRequest, TotpRegistration, UserPasskeysResponse,
-    VerifyResponse, WalletVerifyRequest,
+    VerifyResponse, VerifyUnlinkRequest, WalletVerifyRequest,
 };
 
 use super::extractors::{
@@ -399,6 +399,19 @@ pub(super) async fn delete_passkey(
 ) -> Result<StatusCode, ApiError> {
     s.with(|a| a.delete_passkey(&ctx, &req.passkey_id, &token))
         .map(|()| StatusCode::NO_CONTENT)
+}
+
+/// `POST verify/unlink {verifiedCredentialId, walletId?}` (`credential:unlink`; the SDK's
+/// `unlinkSocialAccount`).
+pub(super) async fn unlink(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    token: PresentedToken<CredentialUnlink>,
+    ApiJson(req): ApiJson<VerifyUnlinkRequest>,
+) -> Reply<VerifyResponse> {
+    s.with(|a| a.unlink_credential(&ctx, &req, &token))
+        .map(Json)
 }
 
 /// `POST waas/{walletId}/privateKey/export` (`wallet:export`).
