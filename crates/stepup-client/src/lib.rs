@@ -85,6 +85,7 @@ pub use check::{choose_method, CheckOutcome, CheckSource, CredentialMethod, Step
 pub use client::{StepUpClient, StepUpClientBuilder};
 pub use config::{is_loopback, Config, DEFAULT_API_BASE_URL, LOOPBACK_ONLY_ENV};
 pub use error::{StepUpError, TimeoutPhase};
+pub use session::SignIn;
 pub use stepup_protocol as protocol;
 pub use stepup_protocol::headers::LogoutReason;
 pub use stepup_protocol::{

@@ -79,6 +79,15 @@ impl Inner {
     }
 }
 
+/// What a sign-in with a code ended in.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    /// The signed-in user.
+    pub user: SdkUser,
+    /// The `credential:link` token the server gave for `allowNewMFALinking`, if any.
+    pub token: Option<TokenStatus>,
+}
+
 impl StepUpClient {
     /// Signs in with the emailed code (`POST emailVerifications/signin`, device-signed).
     pub async fn sign_in_with_email_otp(
@@ -91,17 +100,62 @@ impl StepUpClient {
                 "this verification was not sent by email".into(),
             ));
         }
+        Ok(self.sign_in_with_otp(verification, code, None).await?.user)
+    }
+
+    /// Signs in with the texted code (`POST smsVerifications/signin`, device-signed).
+    pub async fn sign_in_with_sms_otp(
+        &self,
+        verification: &OtpVerification,
+        code: Secret,
+    ) -> Result<SdkUser, StepUpError> {
+        if !matches!(verification.channel, OtpChannel::Sms(_)) {
+            return Err(StepUpError::InvalidInput(
+                "this verification was not sent by SMS".into(),
+            ));
+        }
+        Ok(self.sign_in_with_otp(verification, code, None).await?.user)
+    }
+
+    /// Signs in with an emailed or texted code, as the SDK's `verifyOTP` does when no one is
+    /// signed in (C:`verifyOTPForUserSignIn`): `POST emailVerifications/signin` or
+    /// `smsVerifications/signin` by the channel the code went to, body `{verificationUUID,
+    /// verificationToken, allowNewMFALinking?}` (the key only when given, `false` included).
+    ///
+    /// `allow_new_mfa_linking: Some(true)` asks the server for a `credential:link` token when
+    /// MFA is optional and the user has no MFA method, to enrol one; it is stored and returned.
+    /// A token for any other scopes is refused ([`StepUpError::InvalidElevatedToken`], the
+    /// session kept), and a token the sign-in did not ask for is not stored.
+    pub async fn sign_in_with_otp(
+        &self,
+        verification: &OtpVerification,
+        code: Secret,
+        allow_new_mfa_linking: Option<bool>,
+    ) -> Result<SignIn, StepUpError> {
         let code = validate_otp_code(&code)?;
+        let path = match verification.channel {
+            OtpChannel::Email(_) => "emailVerifications/signin",
+            OtpChannel::Sms(_) => "smsVerifications/signin",
+        };
         let body = OtpSignInRequest {
             verification_uuid: verification.verification_uuid.clone(),
             verification_token: code,
-            allow_new_mfa_linking: None,
+            allow_new_mfa_linking,
         };
-        let req = ApiRequest::post("emailVerifications/signin").json(&body)?;
-        let resp: VerifyResponse = self.inner.send_json(req).await?;
+        let req = ApiRequest::post(path).json(&body)?;
+        let mut resp: VerifyResponse = self.inner.send_json(req).await?;
         let user = resp.user.clone();
-        self.inner.apply_verify_response(resp, &[]).await?;
-        Ok(user)
+        if allow_new_mfa_linking != Some(true) {
+            resp.elevated_access_token = None;
+        }
+        let token = self.inner.apply_verify_response(resp, &[]).await?;
+        if let Some(status) = &token {
+            if status.scopes != [TokenScope::CredentialLink] {
+                self.inner.store.revoke(Some(&status.scopes)).await?;
+                return Err(StepUpError::InvalidElevatedToken);
+            }
+        }
+        Ok(SignIn { user, token })
     }
 
     /// Renews the session (`POST refresh`, no body, device-signed).
@@ -214,6 +268,97 @@ mod tests {
             Some("session-2".into())
         );
         assert!(stored.device_key.is_some());
+    }
+
+    #[tokio::test]
+    async fn otp_sign_in_takes_the_channels_path_and_sends_allow_new_mfa_linking_only_when_given() {
+        let link = make("credential:link", EXP, Some(true));
+        let server = TestServer::start(ENV, move |r| match r.path.as_str() {
+            "nonces" => nonces(),
+            "emailVerifications/signin" | "smsVerifications/signin" => {
+                Reply::json(200, verify_response(Some("session-2"), Some(link.clone())))
+            }
+            _ => Reply::raw(404, ""),
+        })
+        .await;
+        let (client, _) = client(&server, false).await;
+        let sms = otp(false);
+        let email = otp(true);
+        let signed = client
+            .sign_in_with_otp(&sms, "123456".into(), Some(true))
+            .await
+            .unwrap();
+        assert_eq!(
+            signed.token.map(|t| t.scopes),
+            Some(vec![TokenScope::CredentialLink])
+        );
+        client.logout().await.unwrap();
+        let signed = client
+            .sign_in_with_otp(&email, "123456".into(), Some(false))
+            .await
+            .unwrap();
+        assert!(
+            signed.token.is_none(),
+            "a token not asked for is not stored"
+        );
+        assert!(client.elevated_tokens().is_empty());
+        client
+            .sign_in_with_sms_otp(&sms, "123456".into())
+            .await
+            .unwrap();
+        assert!(matches!(
+            client.sign_in_with_sms_otp(&email, "123456".into()).await,
+            Err(StepUpError::InvalidInput(_))
+        ));
+        let signins: Vec<_> = server
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/signin"))
+            .collect();
+        assert_eq!(
+            signins.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(),
+            [
+                "smsVerifications/signin",
+                "emailVerifications/signin",
+                "smsVerifications/signin"
+            ]
+        );
+        assert_eq!(signins[0].json()["allowNewMFALinking"], json!(true));
+        assert_eq!(signins[1].json()["allowNewMFALinking"], json!(false));
+        assert!(signins[2].json().get("allowNewMFALinking").is_none());
+        for r in &signins {
+            assert_device_signed(r);
+            let key = r.header("x-dyn-session-public-key").unwrap();
+            assert_eq!(key.len(), 66);
+        }
+        assert_ne!(
+            signins[0].header("x-dyn-session-public-key"),
+            signins[1].header("x-dyn-session-public-key"),
+            "a new session key after the logout between them"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_token_for_other_scopes_is_refused_and_not_kept() {
+        let export = make("wallet:export", EXP, None);
+        let server = TestServer::start(ENV, move |r| match r.path.as_str() {
+            "nonces" => nonces(),
+            _ => Reply::json(
+                200,
+                verify_response(Some("session-2"), Some(export.clone())),
+            ),
+        })
+        .await;
+        let (client, _) = client(&server, false).await;
+        assert_eq!(
+            client
+                .sign_in_with_otp(&otp(true), "123456".into(), Some(true))
+                .await
+                .unwrap_err(),
+            StepUpError::InvalidElevatedToken
+        );
+        assert!(client.is_signed_in(), "the session is kept");
+        assert!(client.elevated_tokens().is_empty());
     }
 
     #[tokio::test]
