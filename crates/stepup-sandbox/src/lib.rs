@@ -79,6 +79,7 @@ use stepup_protocol::{Clock, Secret, SystemClock};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use authority::external_auth::external_auth_key_from_jwks;
 pub use authority::rate_limits::VerificationLimits;
 pub use crypto::totp_code_at;
 pub use error::{ApiError, SandboxError};

@@ -31,7 +31,7 @@ use stepup_protocol::{Clock, Secret};
 
 mod demo;
 mod device_signatures;
-mod external_auth;
+pub(crate) mod external_auth;
 mod grant;
 mod mfa_attempts;
 mod mfa_devices;

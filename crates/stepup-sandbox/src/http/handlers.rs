@@ -11,9 +11,9 @@ use serde::Deserialize;
 use stepup_protocol::{
     DeletePasskeyRequest, EmailVerificationCreateRequest, EmailVerificationCreateResponse,
     ExportPrivateKeyRequest, ExportPrivateKeyResponse, ExternalAuthAssertionResponse,
-    ExternalAuthVerifyRequest, MfaDevice, MfaDevicesResponse, MfaMethodsResponse,
-    MfaPasskeyRegisterRequest, MfaPasskeyRegistration, NonceResponse, NoncesResponse,
-    OauthInitAuthRequest, OauthVerifyRequest, OtpSignInRequest, OtpVerifyRequest,
+    ExternalAuthSigninRequest, ExternalAuthVerifyRequest, MfaDevice, MfaDevicesResponse,
+    MfaMethodsResponse, MfaPasskeyRegisterRequest, MfaPasskeyRegistration, NonceResponse,
+    NoncesResponse, OauthInitAuthRequest, OauthVerifyRequest, OtpSignInRequest, OtpVerifyRequest,
     PasskeyAuthRequest, PasskeyAuthenticationOptions, PasskeyRegisterRequest,
     PasskeyRegistrationOptions, RecoveryAuthRequest, RecoveryCodesResponse, SdkUser,
     SmsVerificationCreateRequest, SmsVerificationCreateResponse, StepUpCheck, StepUpCheckRequest,
@@ -106,6 +106,17 @@ pub(super) async fn sms_signin(
     ApiJson(req): ApiJson<OtpSignInRequest>,
 ) -> Reply<VerifyResponse> {
     s.with(|a| a.otp_sign_in(Channel::Sms, &req, key)).map(Json)
+}
+
+/// `POST externalAuth/signin` (the SDK's `signInWithExternalJwt`; device-signed).
+pub(super) async fn external_auth_signin(
+    State(s): State<AppState>,
+    _env: Env,
+    SessionKey(key): SessionKey,
+    _sig: DeviceSigned,
+    ApiJson(req): ApiJson<ExternalAuthSigninRequest>,
+) -> Reply<VerifyResponse> {
+    s.with(|a| a.external_auth_sign_in(&req, key)).map(Json)
 }
 
 // ---------------------------------------------------------------- signed-in endpoints
