@@ -5,7 +5,10 @@
 // key), the SDK's own token parsing (scope/exp/singleUse), its error mapping, and social
 // re-authentication (signInWithSocialRedirect + completeSocialRedirect, in
 // social-conformance.mjs), and MFA management (getMfaMethods, registerPasskey with a stored
-// credential:link token, recovery-code regeneration, deletePasskey, in mfa-conformance.mjs).
+// credential:link token, recovery-code regeneration, deletePasskey, in mfa-conformance.mjs), and
+// the session key, SMS sign-in with allowNewMFALinking, unlinkSocialAccount, external auth
+// (requestExternalAuthElevatedToken, signInWithExternalJwt against the sandbox started with
+// --external-auth-jwks) and the logout reason (external-conformance.mjs).
 //
 // Nothing leaves the machine: the SDK's telemetry is off and `fetch` refuses every host but
 // loopback (node-env.mjs); the run fails if the guard refused anything.
@@ -25,13 +28,18 @@ const { sdkVectors } = await import('./siwe-vectors.mjs');
 const { socialConformance } = await import('./social-conformance.mjs');
 const { walletSteps } = await import('./wallet-conformance.mjs');
 const { mfaConformance } = await import('./mfa-conformance.mjs');
+const { customerKey, externalConformance } = await import('./external-conformance.mjs');
 
 const ENV = '0b7c2a4e-1d3f-4a5b-9c6d-7e8f9a0b1c2d';
 const PORT = 20000 + Math.floor(Math.random() * 20000);
 const ROOT = `http://127.0.0.1:${PORT}/api/v0`;
 const BIN = resolve(process.env.STEPUP_SANDBOX_BIN ?? '../../target/debug/stepup-sandbox');
 const dir = mkdtempSync(join(tmpdir(), 'stepup-conformance-'));
-const sandbox = spawn(BIN, ['--listen', `127.0.0.1:${PORT}`, '--env', ENV, '--state', join(dir, 'state.json'), '--seed-demo'],
+// The environment's external-auth key (BYOA): the sandbox verifies assertions against its JWKS.
+const customer = customerKey();
+writeFileSync(join(dir, 'jwks.json'), JSON.stringify(customer.jwks));
+const sandbox = spawn(BIN, ['--listen', `127.0.0.1:${PORT}`, '--env', ENV, '--state', join(dir, 'state.json'), '--seed-demo',
+  '--external-auth-jwks', join(dir, 'jwks.json')],
   { stdio: ['ignore', 'ignore', 'ignore'] });
 let failed = false;
 const stop = () => { sandbox.kill(); rmSync(dir, { recursive: true, force: true }); };
@@ -148,6 +156,9 @@ try {
 
   // ---- MFA management (issue 14): its own client and storage, in mfa-conformance.mjs.
   await mfaConformance({ sdk, sdkConfig, ROOT, ENV, step, getJson });
+
+  // ---- Session key, SMS sign-in, unlink, external auth, logout reason (issue 14).
+  await externalConformance({ sdk, core, sdkConfig, ROOT, ENV, step, getJson, signJwt: customer.signJwt });
 } catch {
   failed = true;
 } finally {

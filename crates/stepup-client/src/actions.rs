@@ -11,8 +11,9 @@ use std::future::Future;
 use stepup_protocol::headers::X_MFA_AUTH_TOKEN;
 use stepup_protocol::{
     DeletePasskeyRequest, ExportPrivateKeyRequest, ExportPrivateKeyResponse, MfaDevice,
-    MfaDevicesResponse, MfaMethodsResponse, RecoveryCodesResponse, Secret, TokenScope,
-    TotpRegisterVerifyRequest, TotpRegistration, UserPasskey, UserPasskeysResponse,
+    MfaDevicesResponse, MfaMethodsResponse, RecoveryCodesResponse, SdkUser, Secret, TokenScope,
+    TotpRegisterVerifyRequest, TotpRegistration, UserPasskey, UserPasskeysResponse, VerifyResponse,
+    VerifyUnlinkRequest,
 };
 
 /// The most recovery codes one answer may carry (Dynamic and the sandbox give 10).
@@ -118,6 +119,33 @@ impl StepUpClient {
             .json(&body)?
             .scoped(TokenScope::CredentialUnlink);
         self.inner.send(req).await.map(drop)
+    }
+
+    /// Unlinks one of the user's linked social accounts (the SDK's `unlinkSocialAccount`:
+    /// `POST verify/unlink {verifiedCredentialId, walletId?}`, scope `credential:unlink`).
+    /// `wallet_id` is the SDK's hint, the selected wallet's verified credential when it is not
+    /// an embedded wallet. The answer rotates the session; the user without the account is
+    /// returned.
+    pub async fn unlink_social_account(
+        &self,
+        verified_credential_id: &str,
+        wallet_id: Option<&str>,
+    ) -> Result<SdkUser, StepUpError> {
+        self.inner.require_session()?;
+        let body = VerifyUnlinkRequest {
+            verified_credential_id: Some(validate_id(
+                verified_credential_id,
+                "verified credential id",
+            )?),
+            wallet_id: wallet_id.map(|w| validate_id(w, "wallet id")).transpose()?,
+        };
+        let req = ApiRequest::post("verify/unlink")
+            .json(&body)?
+            .scoped(TokenScope::CredentialUnlink);
+        let resp: VerifyResponse = self.inner.send_json(req).await?;
+        let user = resp.user.clone();
+        self.inner.apply_verify_response(resp, &[]).await?;
+        Ok(user)
     }
 
     /// Deletes an MFA device (`DELETE users/mfa/{id}`, scope `credential:unlink`; sends

@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::device::{sign_nonce, DeviceHeaders, DeviceSigner, NONCE_BATCH};
 use crate::error::StepUpError;
 use crate::http::{parse_body, Api, ApiRequest, Credentials};
+use crate::session_key::SessionKey;
 use crate::store::TokenStore;
 use crate::tokens::TokenStatus;
 use crate::vault::{MemoryVault, SessionRecord, TokenVault};
@@ -25,6 +26,8 @@ pub(crate) struct Inner {
     pub(crate) api: Api,
     pub(crate) store: TokenStore,
     pub(crate) device: DeviceSigner,
+    /// The session key: the stored session's, else a new one; renewed at sign-out.
+    pub(crate) session_key: SessionKey,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
@@ -74,12 +77,15 @@ impl StepUpClientBuilder {
         let vault = self.vault.unwrap_or_else(|| Arc::new(MemoryVault::new()));
         let store = TokenStore::new(vault, self.config.vault_timeout);
         store.load(clock.now_millis()).await?;
+        let session_key =
+            SessionKey::restore_or_generate(store.session().and_then(|s| s.session_key).as_ref())?;
         let api = Api::new(self.config.clone())?;
         let inner = Inner {
             config: self.config,
             api,
             store,
             device: DeviceSigner::default(),
+            session_key,
             clock,
         };
         Ok(StepUpClient {
@@ -189,8 +195,20 @@ impl Inner {
     fn base_credentials(&self) -> Credentials {
         Credentials {
             bearer: self.live_session().map(|s| s.token),
+            session_public_key: Some(self.session_key.public_key_hex()),
             ..Credentials::default()
         }
+    }
+
+    /// Forgets the session, every elevated token and the device key (locally and in the
+    /// vault), and takes a new session key for the next sign-in, as the SDK's sign-out does.
+    pub(crate) async fn sign_out_locally(&self) -> Result<(), StepUpError> {
+        self.device.reset().await;
+        let cleared = self.store.clear().await;
+        if let Err(e) = self.session_key.renew() {
+            tracing::warn!(error = %e, "no new session key: the old one is kept");
+        }
+        cleared.map_err(StepUpError::from)
     }
 
     /// Sends one request: the session bearer when signed in, device headers on the paths the
@@ -210,8 +228,7 @@ impl Inner {
             // that never came back): keeping it would say "signed in" while every call fails.
             // Signed out here too, so the app asks to sign in again.
             tracing::warn!(path = %req.path, "the session was refused (401): signed out locally");
-            self.device.reset().await;
-            if let Err(e) = self.store.clear().await {
+            if let Err(e) = self.sign_out_locally().await {
                 tracing::warn!(error = %e, "could not forget the refused session in the vault");
             }
         }

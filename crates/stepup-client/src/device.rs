@@ -60,11 +60,11 @@ pub(crate) fn generate_key() -> Result<SigningKey, StepUpError> {
     ))
 }
 
-fn key_to_secret(key: &SigningKey) -> Secret {
+pub(crate) fn key_to_secret(key: &SigningKey) -> Secret {
     Secret::new(hex::encode(key.to_bytes().as_slice()))
 }
 
-fn key_from_secret(secret: &Secret) -> Result<SigningKey, StepUpError> {
+pub(crate) fn key_from_secret(secret: &Secret) -> Result<SigningKey, StepUpError> {
     let bytes = hex::decode(secret.expose())
         .map_err(|_| StepUpError::Vault(crate::VaultError::Corrupt("device key".into())))?;
     SigningKey::from_slice(&bytes)

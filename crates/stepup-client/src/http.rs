@@ -95,6 +95,8 @@ pub(crate) struct Credentials {
     pub elevated: Option<Secret>,
     /// `x-dynamic-device-*`.
     pub device: Option<DeviceHeaders>,
+    /// `x-dyn-session-public-key`: the client's session key, on every call.
+    pub session_public_key: Option<String>,
 }
 
 /// The API client: a reqwest client plus the per-instance session id.
@@ -271,6 +273,12 @@ impl Api {
             let mut v = header_value(elevated.expose(), "elevated token")?;
             v.set_sensitive(true);
             map.insert(h::X_DYN_ELEVATED_ACCESS_TOKEN, v);
+        }
+        if let Some(key) = &creds.session_public_key {
+            map.insert(
+                h::X_DYN_SESSION_PUBLIC_KEY,
+                header_value(key, "session public key")?,
+            );
         }
         if let Some(d) = &creds.device {
             map.insert(

@@ -34,6 +34,8 @@
 //! - `http`: the API client: the SDK's headers, a time limit per phase (connect, first byte,
 //!   body), size-capped answers, error mapping.
 //! - `device`: the P-256 device key and the nonce pool.
+//! - `session_key`: the P-256 session key, whose public half (`x-dyn-session-public-key`)
+//!   every call sends and the server binds the session to.
 //! - `client`: [`StepUpClient`], its builder, and the one path every request takes.
 //! - `session`: email-OTP sign-in, refresh, logout, session rotation.
 //! - `tokens`: parsing elevated tokens; [`TokenStatus`].
@@ -69,6 +71,7 @@ pub mod loopback;
 pub mod passkey;
 pub mod prelude;
 pub mod session;
+mod session_key;
 pub mod store;
 pub mod tokens;
 pub mod vault;
@@ -82,7 +85,9 @@ pub use check::{choose_method, CheckOutcome, CheckSource, CredentialMethod, Step
 pub use client::{StepUpClient, StepUpClientBuilder};
 pub use config::{is_loopback, Config, DEFAULT_API_BASE_URL, LOOPBACK_ONLY_ENV};
 pub use error::{StepUpError, TimeoutPhase};
+pub use session::SignIn;
 pub use stepup_protocol as protocol;
+pub use stepup_protocol::headers::LogoutReason;
 pub use stepup_protocol::{
     Clock, CredentialFormat, ExportPrivateKeyResponse, ManualClock, MfaDevice, MfaMethodsResponse,
     RecoveryCodesResponse, SdkUser, Secret, StepUpCheck, StepUpCredential, SystemClock, TokenScope,

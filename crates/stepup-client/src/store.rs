@@ -369,6 +369,7 @@ mod tests {
             legacy_token: None,
             expires_at: 100,
             user,
+            session_key: None,
         };
         vault.put_session(&session).unwrap();
         vault

@@ -209,6 +209,7 @@ pub async fn client(server: &TestServer, signed_in: bool) -> (StepUpClient, Arc<
             legacy_token: None,
             expires_at: 1_700_086_400,
             user,
+            session_key: None,
         };
         vault.put_session(&session).unwrap();
     }

@@ -62,6 +62,11 @@ pub struct SessionRecord {
     pub expires_at: i64,
     /// The signed-in user.
     pub user: SdkUser,
+    /// The session key the session was signed in with (P-256 secret scalar, hex): its public
+    /// half is the `x-dyn-session-public-key` every call of this session sends, since the
+    /// server binds the session to it. `None` for a session stored before there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_key: Option<Secret>,
 }
 
 /// Everything a vault holds.

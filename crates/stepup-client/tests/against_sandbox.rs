@@ -108,13 +108,8 @@ async fn a_single_use_token_is_accepted_once_by_the_server() {
         .await
         .expect("first use");
 
-    let session = w
-        .vault
-        .load()
-        .expect("vault")
-        .session
-        .expect("session")
-        .token;
+    // The session's own key too: the refusal must be the token's, not the session's.
+    let (session, key) = stored(&w.vault);
     let url = format!(
         "{}/sdk/{}/waas/{}/privateKey/export",
         w.sandbox.base_url(),
@@ -123,7 +118,8 @@ async fn a_single_use_token_is_accepted_once_by_the_server() {
     );
     let replay = reqwest::Client::new()
         .post(url)
-        .bearer_auth(session.expose())
+        .bearer_auth(&session)
+        .header("x-dyn-session-public-key", &key)
         .header(X_DYN_ELEVATED_ACCESS_TOKEN, raw.expose())
         .json(&serde_json::json!({"exportId": "replayed"}))
         .send()
@@ -662,13 +658,7 @@ async fn a_hundred_concurrent_exports_use_one_single_use_token_once() {
 async fn logout_removes_every_token_and_ends_the_session() {
     let w = world(mfa_user("logout@example.com")).await;
     totp_step_up(&w, TokenScope::CredentialLink).await;
-    let session = w
-        .vault
-        .load()
-        .expect("vault")
-        .session
-        .expect("session")
-        .token;
+    let (session, key) = stored(&w.vault);
     w.client.logout().await.expect("logout");
     let snapshot = w.vault.load().expect("vault");
     assert!(
@@ -690,7 +680,8 @@ async fn logout_removes_every_token_and_ends_the_session() {
     );
     let r = reqwest::Client::new()
         .get(url)
-        .bearer_auth(session.expose())
+        .bearer_auth(&session)
+        .header("x-dyn-session-public-key", &key)
         .send()
         .await
         .expect("reply");
@@ -768,9 +759,12 @@ async fn refresh_rotates_the_session_and_the_old_one_dies() {
         w.sandbox.base_url(),
         w.sandbox.environment_id()
     );
+    // Both with the session's key (the session is bound to it): only rotation decides.
+    let key = public_hex(after.session_key.as_ref().expect("a session key").expose());
     let old = reqwest::Client::new()
         .get(&url)
         .bearer_auth(before.token.expose())
+        .header("x-dyn-session-public-key", &key)
         .send()
         .await
         .expect("reply");
@@ -778,6 +772,7 @@ async fn refresh_rotates_the_session_and_the_old_one_dies() {
     let new = reqwest::Client::new()
         .get(&url)
         .bearer_auth(after.token.expose())
+        .header("x-dyn-session-public-key", &key)
         .send()
         .await
         .expect("reply");

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+use p256::ecdsa::SigningKey;
+use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use stepup_client::{
@@ -126,4 +128,63 @@ impl World {
     pub fn wallet_id(&self) -> String {
         self.user.wallet_id.clone().expect("a wallet")
     }
+}
+
+/// The compressed public key (hex) of a stored session key.
+pub fn public_hex(secret_hex: &str) -> String {
+    let key = SigningKey::from_slice(&hex::decode(secret_hex).expect("test helper"))
+        .expect("test helper");
+    hex::encode(key.verifying_key().to_sec1_point(true).as_bytes())
+}
+
+/// The session token and the public half of its key, as the client stored them.
+pub fn stored(vault: &MemoryVault) -> (String, String) {
+    let session = vault
+        .load()
+        .expect("test helper")
+        .session
+        .expect("a session");
+    let key = session.session_key.expect("a session key");
+    (session.token.expose().to_owned(), public_hex(key.expose()))
+}
+
+/// The JWT's claims, unverified.
+pub fn claims(token: &str) -> Value {
+    stepup_protocol::jwt::decode_unverified(token).expect("test helper")
+}
+
+/// A raw call to `path` with `bearer` and, if given, `x-dyn-session-public-key`.
+pub async fn raw(
+    sandbox: &RunningSandbox,
+    method: reqwest::Method,
+    path: &str,
+    bearer: Option<&str>,
+    key: Option<&str>,
+    extra: &[(&str, &str)],
+    body: Option<Value>,
+) -> (u16, Value) {
+    let url = format!(
+        "{}/sdk/{}/{path}",
+        sandbox.base_url(),
+        sandbox.environment_id()
+    );
+    let mut req = reqwest::Client::new()
+        .request(method, url)
+        .header("content-type", "application/json");
+    if let Some(b) = bearer {
+        req = req.header("authorization", format!("Bearer {b}"));
+    }
+    if let Some(k) = key {
+        req = req.header("x-dyn-session-public-key", k);
+    }
+    for (name, value) in extra {
+        req = req.header(*name, *value);
+    }
+    if let Some(body) = body {
+        req = req.body(body.to_string());
+    }
+    let resp = req.send().await.expect("test helper");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("test helper");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }

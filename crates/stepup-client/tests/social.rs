@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Mutex;
 
-use common::{world, World};
+use common::{stored, world, World};
 use serde_json::{json, Value};
 use stepup_client::{
     CredentialFormat, StepUpError, SystemBrowser, TokenScope, TokenVault, VerifyOutcome,
@@ -171,7 +171,7 @@ fn bearer(w: &World) -> String {
         .to_owned()
 }
 
-/// `POST providers/{p}/verify` sent raw, as the signed-in user.
+/// `POST providers/{p}/verify` sent raw, as the signed-in user (with its session key).
 async fn raw_verify(w: &World, provider: &str, body: Value) -> (u16, Value) {
     let url = format!(
         "{}/sdk/{}/providers/{provider}/verify",
@@ -181,6 +181,7 @@ async fn raw_verify(w: &World, provider: &str, body: Value) -> (u16, Value) {
     let r = http()
         .post(url)
         .bearer_auth(bearer(w))
+        .header("x-dyn-session-public-key", stored(&w.vault).1)
         .json(&body)
         .send()
         .await

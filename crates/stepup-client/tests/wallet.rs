@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{world, World};
+use common::{stored, world, World};
 use serde_json::{json, Value};
 use stepup_client::verify::{sign_in_statement, SignInMessage, SIWE_APP_NAME};
 use stepup_client::{
@@ -113,6 +113,7 @@ async fn raw_verify(w: &World, address: &str, msg: &str, signature: &str) -> (u1
     let resp = reqwest::Client::new()
         .post(sdk_url(w, "wallets/verify"))
         .bearer_auth(bearer(w))
+        .header("x-dyn-session-public-key", stored(&w.vault).1)
         .json(&body)
         .send()
         .await

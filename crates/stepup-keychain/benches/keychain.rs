@@ -40,6 +40,7 @@ fn session() -> Option<SessionRecord> {
         legacy_token: Some(jwt(1_800)),
         expires_at: 2_000_000_000,
         user,
+        session_key: None,
     })
 }
 

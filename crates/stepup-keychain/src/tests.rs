@@ -68,6 +68,7 @@ fn session() -> SessionRecord {
         legacy_token: Some(long_jwt(9_000)),
         expires_at: 2_000_000_000,
         user: large_user(),
+        session_key: None,
     }
 }
 

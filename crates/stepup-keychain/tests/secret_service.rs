@@ -65,6 +65,7 @@ fn expected() -> VaultSnapshot {
             legacy_token: Some(jwt("legacy", 5_000)),
             expires_at: 2_000_000_000,
             user: user(),
+            session_key: None,
         }),
         tokens: vec![ElevatedToken {
             token: jwt("elevated", 700),

@@ -76,6 +76,13 @@ pub mod codes {
     pub const SOCIAL_ACCOUNT_ALREADY_EXISTS: &str = "social_account_already_exists";
     /// The provider is not enabled in this environment.
     pub const PROVIDER_NOT_AVAILABLE: &str = "provider_not_available";
+    /// The session public key sent at sign-in is not a compressed P-256 point.
+    pub const INVALID_SESSION_PUBLIC_KEY: &str = "invalid_session_public_key";
+    /// `verify/unlink`: the credential is not one the caller can unlink.
+    pub const INVALID_UNLINK_REQUEST: &str = "invalid_unlink_request";
+    /// `verify/unlink`: the credential is the user's last sign-in credential.
+    pub const CANNOT_DELETE_LAST_SIGN_IN_VERIFIED_CREDENTIAL: &str =
+        "cannot_delete_last_sign_in_verified_credential";
     /// Passkey unknown.
     pub const PASSKEY_NOT_FOUND: &str = "passkey_not_found";
     /// Generic rate limit (429).

@@ -86,6 +86,10 @@ pub struct SessionClaims {
     /// Space-separated session scopes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The client session key the session is bound to (A:`MinifiedDynamicJwt.sessionPublicKey`):
+    /// the `x-dyn-session-public-key` sent when it was signed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_public_key: Option<String>,
 }
 
 fn b64(bytes: &[u8]) -> String {

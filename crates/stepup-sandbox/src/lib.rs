@@ -79,6 +79,7 @@ use stepup_protocol::{Clock, Secret, SystemClock};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use authority::external_auth::external_auth_key_from_jwks;
 pub use authority::rate_limits::VerificationLimits;
 pub use crypto::totp_code_at;
 pub use error::{ApiError, SandboxError};
@@ -212,6 +213,20 @@ pub struct OutboxMessage {
     pub verification_uuid: String,
     /// Delivery time, unix ms (sandbox clock).
     pub created_at_ms: i64,
+}
+
+/// A session ended by `POST revoke` (in memory, the last 100), with the reason the client gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// The signed-in user whose session ended.
+    pub user_id: String,
+    /// `x-dyn-logout-reason`, when the client sent one: one of the SDK's
+    /// [`LogoutReason`](stepup_protocol::headers::LogoutReason) values, or another value of 1
+    /// to 64 characters of `[a-z0-9-]` (the SDK lets extensions name their own). Anything
+    /// else is recorded as absent: the revocation is not refused for it.
+    pub reason: Option<String>,
+    /// When, unix ms (sandbox clock).
+    pub at_ms: i64,
 }
 
 /// A user created by the sandbox, with the secrets a test or demo needs to act as them.
@@ -368,6 +383,11 @@ impl RunningSandbox {
     /// Delivered email/SMS codes, newest last.
     pub fn outbox(&self) -> Vec<OutboxMessage> {
         self.shared.with(|a| a.outbox())
+    }
+
+    /// Sessions ended by `POST revoke`, newest last, with their logout reasons.
+    pub fn revocations(&self) -> Vec<Revocation> {
+        self.shared.with(|a| a.revocations())
     }
 
     /// The demo user (if seeded), with its not-yet-used plaintext recovery codes.

@@ -2,7 +2,11 @@
 //!
 //! ```text
 //! stepup-sandbox [--listen 127.0.0.1:8787] [--state ./sandbox-state.json] [--env <uuid>] [--seed-demo]
+//!                [--no-state] [--external-auth-jwks FILE]
 //! ```
+//! `--external-auth-jwks` names the JWKS of the customer's external-auth key (its first EC
+//! P-256 signing key): what `externalAuth/verify` and `externalAuth/signin` verify assertions
+//! against. Without it both refuse every assertion ("not configured").
 //! Delivered email/SMS codes are printed to stderr: that is the standalone sandbox's delivery
 //! channel.
 
@@ -11,7 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use stepup_sandbox::{Sandbox, SandboxConfig};
 
-const USAGE: &str = "usage: stepup-sandbox [--listen 127.0.0.1:8787] [--state ./sandbox-state.json] [--env <uuid>] [--seed-demo] [--no-state]";
+const USAGE: &str = "usage: stepup-sandbox [--listen 127.0.0.1:8787] [--state ./sandbox-state.json] [--env <uuid>] [--seed-demo] [--no-state] [--external-auth-jwks FILE]";
 
 /// The parsed command line.
 struct Args {
@@ -19,6 +23,22 @@ struct Args {
     state: Option<PathBuf>,
     env: Option<String>,
     seed_demo: bool,
+    /// The customer's key for external-auth assertions, from `--external-auth-jwks`.
+    external_auth_key: Option<p256::ecdsa::VerifyingKey>,
+}
+
+/// A JWKS file, refused above 64 KiB before it is read whole.
+fn read_bounded(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    file.take(64 * 1024 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    if text.len() > 64 * 1024 {
+        return Err("larger than 64 KiB".into());
+    }
+    Ok(text)
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -27,6 +47,7 @@ fn parse_args() -> Result<Args, String> {
         state: Some(PathBuf::from("./sandbox-state.json")),
         env: None,
         seed_demo: false,
+        external_auth_key: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -45,6 +66,15 @@ fn parse_args() -> Result<Args, String> {
             "--no-state" => args.state = None,
             "--env" => args.env = Some(value("--env")?),
             "--seed-demo" => args.seed_demo = true,
+            "--external-auth-jwks" => {
+                let path = PathBuf::from(value("--external-auth-jwks")?);
+                let text = read_bounded(&path)
+                    .map_err(|e| format!("--external-auth-jwks {}: {e}", path.display()))?;
+                args.external_auth_key = Some(
+                    stepup_sandbox::external_auth_key_from_jwks(&text)
+                        .map_err(|e| format!("--external-auth-jwks {}: {e}", path.display()))?,
+                );
+            }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -72,6 +102,7 @@ async fn main() -> ExitCode {
         state_path: args.state,
         print_codes: true,
         seed_demo: args.seed_demo,
+        external_auth_key: args.external_auth_key,
         ..SandboxConfig::default()
     };
     if let Some(env) = args.env {

@@ -266,6 +266,11 @@ pub(crate) struct SessionRecord {
     pub signin_credential_id: Option<String>,
     /// Expiry, unix seconds.
     pub expires_at: i64,
+    /// The client session key (`x-dyn-session-public-key`, compressed P-256, lower-case hex)
+    /// sent when the session was signed in; every later call of the session must send the
+    /// same. `None`: signed in without one, and then no call is held to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_public_key: Option<String>,
 }
 
 impl PersistedState {
@@ -730,6 +735,7 @@ mod crash_tests {
             user_id: format!("user-{user}"),
             signin_credential_id: Some(format!("email-{user}")),
             expires_at,
+            session_public_key: None,
         }
     }
 

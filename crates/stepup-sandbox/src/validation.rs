@@ -90,6 +90,27 @@ pub(crate) fn shown(s: &str) -> String {
     }
 }
 
+/// The normal form (lower-case hex) of an `x-dyn-session-public-key`: 66 hex characters that
+/// are a compressed SEC1 point on P-256 (`02`/`03` prefix), as the SDK's keychain makes it
+/// (C:`createKeychainService`: `compressRawPublicKey`, `bufferToHex`).
+pub(crate) fn normalize_session_public_key(hex_key: &str) -> Result<String, ApiError> {
+    let invalid = || {
+        ApiError::unprocessable(
+            stepup_protocol::codes::INVALID_SESSION_PUBLIC_KEY,
+            "the session public key must be a compressed P-256 point in hex (66 characters)",
+        )
+    };
+    if hex_key.len() != 66 {
+        return Err(invalid());
+    }
+    let bytes = hex::decode(hex_key).map_err(|_| invalid())?;
+    if !matches!(bytes[0], 2 | 3) {
+        return Err(invalid());
+    }
+    p256::PublicKey::from_sec1_bytes(&bytes).map_err(|_| invalid())?;
+    Ok(hex_key.to_ascii_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

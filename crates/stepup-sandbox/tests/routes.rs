@@ -83,6 +83,11 @@ const SDK_ROUTES: &[(&str, &str, &str)] = &[
         "waas/{wallet}/privateKey/export",
         "exportPrivateKey (WaaS)",
     ),
+    (
+        "POST",
+        "verify/unlink",
+        "verifyUnlink (unlinkSocialAccount)",
+    ),
     // Last: it ends the session.
     ("POST", "revoke", "revokeSession"),
 ];

@@ -118,6 +118,7 @@ mod tests {
             legacy_token: None,
             expires_at: 1_700_086_400,
             user: serde_json::from_value(user_json("s1")).unwrap(),
+            session_key: None,
         };
         vault.put_session(&session).unwrap();
         if link {

@@ -1,5 +1,6 @@
 //! [`Verification::ExternalJwt`](super::Verification::ExternalJwt): a customer-signed
-//! assertion (BYOA, §9; `POST externalAuth/verify`). The session does not rotate.
+//! assertion (BYOA, §9; `POST externalAuth/verify`). The session does not rotate. And
+//! [`StepUpClient::sign_in_with_external_jwt`], the BYOA sign-in (`POST externalAuth/signin`).
 
 use super::VerifyOutcome;
 use crate::client::StepUpClient;
@@ -7,8 +8,38 @@ use crate::error::StepUpError;
 use crate::http::ApiRequest;
 use stepup_protocol::jwt::MAX_JWT_LEN;
 use stepup_protocol::{
-    ExternalAuthAssertionResponse, ExternalAuthVerifyRequest, Secret, TokenScope,
+    ExternalAuthAssertionResponse, ExternalAuthSigninRequest, ExternalAuthVerifyRequest, SdkUser,
+    Secret, TokenScope, VerifyResponse,
 };
+
+/// The assertion, trimmed, if it has the shape of a compact JWT.
+fn checked_assertion(jwt: &Secret) -> Result<Secret, StepUpError> {
+    let trimmed = jwt.expose().trim();
+    if trimmed.is_empty() || trimmed.len() > MAX_JWT_LEN || trimmed.split('.').count() != 3 {
+        return Err(StepUpError::InvalidInput(
+            "the external assertion is not a JWT".into(),
+        ));
+    }
+    Ok(Secret::new(trimmed))
+}
+
+impl StepUpClient {
+    /// Signs in with a JWT the customer's backend signed for the user (the SDK's
+    /// `signInWithExternalJwt`: `POST externalAuth/signin {jwt}`, device-signed). The session
+    /// is bound to this client's session key, sent as `x-dyn-session-public-key` (the body's
+    /// optional `sessionPublicKey` is left out, as the SDK does unless its caller passes one).
+    pub async fn sign_in_with_external_jwt(&self, jwt: &Secret) -> Result<SdkUser, StepUpError> {
+        let body = ExternalAuthSigninRequest {
+            jwt: Some(checked_assertion(jwt)?),
+            session_public_key: None,
+        };
+        let req = ApiRequest::post("externalAuth/signin").json(&body)?;
+        let resp: VerifyResponse = self.inner.send_json(req).await?;
+        let user = resp.user.clone();
+        self.inner.apply_verify_response(resp, &[]).await?;
+        Ok(user)
+    }
+}
 
 /// Exchanges the assertion `jwt` for an elevated token. The scopes come from the assertion's
 /// `scope` claim, so `scopes` is only checked against the token that comes back.
@@ -17,14 +48,8 @@ pub(super) async fn verify(
     jwt: &Secret,
     scopes: &[TokenScope],
 ) -> Result<VerifyOutcome, StepUpError> {
-    let trimmed = jwt.expose().trim();
-    if trimmed.is_empty() || trimmed.len() > MAX_JWT_LEN || trimmed.split('.').count() != 3 {
-        return Err(StepUpError::InvalidInput(
-            "the external assertion is not a JWT".into(),
-        ));
-    }
     let body = ExternalAuthVerifyRequest {
-        jwt: Secret::new(trimmed),
+        jwt: checked_assertion(jwt)?,
     };
     let req = ApiRequest::post("externalAuth/verify").json(&body)?;
     let resp: ExternalAuthAssertionResponse = client.inner.send_json(req).await?;

@@ -1077,6 +1077,7 @@ mod tests {
                 legacy_token: None,
                 expires_at: 1_700_086_400,
                 user: serde_json::from_value(user).unwrap(),
+                session_key: None,
             })
             .unwrap();
         let config = crate::Config::new(ENV)

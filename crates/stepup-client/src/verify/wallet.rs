@@ -558,6 +558,7 @@ mod tests {
                     legacy_token: None,
                     expires_at: 4_000_000_000,
                     user,
+                    session_key: None,
                 })
                 .unwrap();
             let config = crate::Config::new(&env)
@@ -691,6 +692,7 @@ mod tests {
                 legacy_token: None,
                 expires_at: 1_700_086_400,
                 user,
+                session_key: None,
             })
             .unwrap();
         let config = crate::Config::new(ENV)

@@ -11,6 +11,21 @@ pub struct DeletePasskeyRequest {
     pub passkey_id: String,
 }
 
+/// `VerifyUnlinkRequest`, the `POST verify/unlink` body of the SDK's `unlinkSocialAccount`:
+/// the credential to unlink, and the selected wallet as a hint (the SDK leaves it out for an
+/// embedded wallet).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyUnlinkRequest {
+    /// The verified credential to unlink (every field of the model is optional; a server
+    /// needs this one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_credential_id: Option<String>,
+    /// The selected wallet's verified credential, when it is not an embedded wallet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet_id: Option<String>,
+}
+
 /// `ExportWaasWalletPrivateKeyRequest` for `POST waas/{walletId}/privateKey/export`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

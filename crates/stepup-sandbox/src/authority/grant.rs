@@ -13,10 +13,12 @@ pub(super) enum Session<'a> {
     /// Step-up and refresh: the caller's session is rotated (new `sid`, the old token dies),
     /// keeping its sign-in credential.
     Rotate(&'a SessionCtx),
-    /// Sign-in: a first session for `user_id`, signed in with `credential_id`.
+    /// Sign-in: a first session for `user_id`, signed in with `credential_id`, bound to the
+    /// client's `session_key` (normal form) if it sent one.
     SignIn {
         user_id: &'a str,
         credential_id: Option<String>,
+        session_key: Option<String>,
     },
 }
 
@@ -34,7 +36,11 @@ impl Authority {
             Session::SignIn {
                 user_id,
                 credential_id,
-            } => (self.open_session(user_id, credential_id, None), user_id),
+                session_key,
+            } => (
+                self.open_session(user_id, credential_id, session_key, None),
+                user_id,
+            ),
         };
         let elevated = if scopes.is_empty() {
             None

@@ -19,6 +19,7 @@
 //! - `siwe`: the SIWE (EIP-4361) message parser, EIP-191 recovery, Keccak addresses.
 //! - `social`: social (OAuth) re-authentication: `initAuth`, the provider's authorisation
 //!   page, Dynamic's redirect, `providers/{p}/verify`.
+//! - `unlink`: `verify/unlink`, unlinking a social account behind `credential:unlink`.
 //! - `settings`: the project settings the SDK initialises against.
 //! - `users`: creating users and finding them by email or phone.
 //! - `demo`: the demo user's seed and its view.
@@ -30,7 +31,7 @@ use stepup_protocol::{Clock, Secret};
 
 mod demo;
 mod device_signatures;
-mod external_auth;
+pub(crate) mod external_auth;
 mod grant;
 mod mfa_attempts;
 mod mfa_devices;
@@ -45,11 +46,12 @@ pub(crate) mod social;
 mod step_up_check;
 mod tokens;
 mod totp;
+mod unlink;
 mod users;
 mod wallets;
 
 pub(crate) use device_signatures::DeviceSignature;
-pub(crate) use sessions::SessionCtx;
+pub(crate) use sessions::{SentSessionKey, SessionCtx};
 pub(crate) use tokens::{
     CredentialLink, CredentialUnlink, PresentedToken, ProtectedScope, WalletExport,
 };
@@ -58,7 +60,7 @@ use crate::error::{ApiError, SandboxError};
 use crate::expiring_map::ExpiringMap;
 use crate::store::{self, PersistedState, Store, Tracked, UserRecord};
 use crate::validation::MAX_ID_LEN;
-use crate::{crypto, OutboxMessage, SandboxConfig, TokenPolicy};
+use crate::{crypto, OutboxMessage, Revocation, SandboxConfig, TokenPolicy};
 use otp::OtpVerification;
 use passkeys::Ceremony;
 
@@ -100,6 +102,9 @@ pub(crate) struct Authority {
     verification_limits: rate_limits::VerificationRateLimiter,
     /// Delivered codes, oldest first, at most `OUTBOX_CAP` (memory only).
     outbox: VecDeque<OutboxMessage>,
+    /// Revoked sessions with their logout reasons, oldest first, at most
+    /// `sessions::REVOCATIONS_CAP` (memory only: what a test or the demo reads back).
+    revocations: VecDeque<Revocation>,
     /// The demo user's plaintext recovery codes not used yet (memory only: the state keeps
     /// hashes); empty when the demo was not seeded by this process.
     demo_recovery_codes: Vec<Secret>,
@@ -198,6 +203,7 @@ impl Authority {
                 config.verification_limits,
             ),
             outbox: VecDeque::new(),
+            revocations: VecDeque::new(),
             demo_recovery_codes: Vec::new(),
             webauthn,
             passkey_rp_id: config.passkey_rp_id.clone(),

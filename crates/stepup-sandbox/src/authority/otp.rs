@@ -278,12 +278,13 @@ impl Authority {
     }
 
     /// `POST emailVerifications/signin` / `smsVerifications/signin`: signs in, creating the
-    /// user on first sign-in. A user without MFA who allows linking gets a `credential:link`
-    /// token to enrol one.
+    /// user on first sign-in, the session bound to the client's `session_key` if it sent one.
+    /// A user without MFA who allows linking gets a `credential:link` token to enrol one.
     pub(crate) fn otp_sign_in(
         &mut self,
         channel: Channel,
         req: &OtpSignInRequest,
+        session_key: Option<String>,
     ) -> Result<VerifyResponse, ApiError> {
         let target = self.consume_otp(
             channel,
@@ -308,6 +309,7 @@ impl Authority {
         let session = Session::SignIn {
             user_id: &user_id,
             credential_id,
+            session_key,
         };
         self.grant(session, &scopes, None)
     }

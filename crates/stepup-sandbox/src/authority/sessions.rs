@@ -10,6 +10,11 @@ use crate::crypto;
 use crate::error::ApiError;
 use crate::store::SessionRecord;
 
+/// Revocations kept for [`Authority::revocations`].
+pub(super) const REVOCATIONS_CAP: usize = 100;
+/// The longest logout reason recorded.
+const MAX_LOGOUT_REASON_LEN: usize = 64;
+
 /// Session lifetime.
 const SESSION_TTL_SECS: i64 = 3600;
 /// The session scope every sandbox session carries.
@@ -24,9 +29,27 @@ pub(crate) struct SessionCtx {
     pub sid: String,
 }
 
+/// What a call sent as `x-dyn-session-public-key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SentSessionKey<'a> {
+    /// No header.
+    Absent,
+    /// A header that is not a compressed P-256 point (it matches no session's key).
+    Malformed,
+    /// A valid key, in its normal form (lower-case hex).
+    Key(&'a str),
+}
+
 impl Authority {
-    /// Checks a session JWT.
-    pub(crate) fn authenticate(&self, bearer: Option<&str>) -> Result<SessionCtx, ApiError> {
+    /// Checks a session JWT, and that the call sends the session key the session was signed
+    /// in with, if it was signed in with one: the session is bound to that client's key
+    /// (A:`MinifiedDynamicJwt.sessionPublicKey`), so its bearer token alone, sent by a client
+    /// holding another key or none, is refused like an ended session (401).
+    pub(crate) fn authenticate(
+        &self,
+        bearer: Option<&str>,
+        sent_key: SentSessionKey<'_>,
+    ) -> Result<SessionCtx, ApiError> {
         let token = bearer.ok_or_else(|| {
             ApiError::unauthorized("sign in first: no Authorization: Bearer session token")
         })?;
@@ -42,24 +65,34 @@ impl Authority {
                 "the session has expired: sign in again",
             ));
         }
-        match self.state.sessions.get(&claims.sid) {
-            Some(s) if s.user_id == claims.sub && s.expires_at > self.now_secs() => {
-                Ok(SessionCtx {
-                    user_id: claims.sub,
-                    sid: claims.sid,
-                })
+        let session =
+            match self.state.sessions.get(&claims.sid) {
+                Some(s) if s.user_id == claims.sub && s.expires_at > self.now_secs() => s,
+                _ => return Err(ApiError::unauthorized(
+                    "this session has ended (rotated, revoked or expired): use the latest token",
+                )),
+            };
+        if let Some(bound) = &session.session_public_key {
+            if sent_key != SentSessionKey::Key(bound) {
+                return Err(ApiError::unauthorized(
+                    "this session is bound to another session key: send the \
+                     x-dyn-session-public-key it was signed in with",
+                ));
             }
-            _ => Err(ApiError::unauthorized(
-                "this session has ended (rotated, revoked or expired): use the latest token",
-            )),
         }
+        Ok(SessionCtx {
+            user_id: claims.sub,
+            sid: claims.sid,
+        })
     }
 
-    /// Opens a new session, ending `replacing` if given. Returns the new `sid`.
+    /// Opens a new session bound to `session_public_key` (if given), ending `replacing` if
+    /// given. Returns the new `sid`.
     pub(super) fn open_session(
         &mut self,
         user_id: &str,
         signin_credential_id: Option<String>,
+        session_public_key: Option<String>,
         replacing: Option<&str>,
     ) -> String {
         if let Some(old) = replacing {
@@ -73,6 +106,7 @@ impl Authority {
                 user_id: user_id.to_owned(),
                 signin_credential_id,
                 expires_at,
+                session_public_key,
             },
         );
         sid
@@ -86,10 +120,12 @@ impl Authority {
             .and_then(|s| s.signin_credential_id.clone())
     }
 
-    /// Rotates the caller's session, keeping its sign-in credential.
+    /// Rotates the caller's session, keeping its sign-in credential and its session key.
     pub(super) fn rotate(&mut self, ctx: &SessionCtx) -> String {
-        let signin = self.signin_credential(ctx);
-        self.open_session(&ctx.user_id, signin, Some(&ctx.sid))
+        let old = self.state.sessions.get(&ctx.sid);
+        let signin = old.and_then(|s| s.signin_credential_id.clone());
+        let key = old.and_then(|s| s.session_public_key.clone());
+        self.open_session(&ctx.user_id, signin, key, Some(&ctx.sid))
     }
 
     /// The VerifyResponse of session `sid`.
@@ -111,6 +147,7 @@ impl Authority {
             exp: session.expires_at,
             iat: self.now_secs(),
             scope: Some(SESSION_SCOPE.into()),
+            session_public_key: session.session_public_key.clone(),
         };
         let token = jwt::sign_es256(&self.signing_key, Some(KEY_ID), &claims)
             .map_err(|_| ApiError::internal("the sandbox could not sign a session"))?;
@@ -208,9 +245,46 @@ impl Authority {
         self.grant(super::grant::Session::Rotate(ctx), &[], None)
     }
 
-    /// `POST revoke`: ends the session.
-    pub(crate) fn revoke(&mut self, ctx: &SessionCtx) -> Result<(), ApiError> {
+    /// `POST revoke`: ends the session, and records why the client signed out
+    /// (`x-dyn-logout-reason`, which the SDK sends so the revocation is attributed instead of
+    /// inferred from later 401s). A reason that is not 1 to 64 of `[a-z0-9-]` is recorded as
+    /// absent, not refused: signing out must not fail over a label.
+    pub(crate) fn revoke(
+        &mut self,
+        ctx: &SessionCtx,
+        reason: Option<&str>,
+    ) -> Result<(), ApiError> {
         self.state.remove_session(&ctx.sid);
-        self.persist()
+        self.persist()?;
+        let reason = reason
+            .filter(|r| {
+                !r.is_empty()
+                    && r.len() <= MAX_LOGOUT_REASON_LEN
+                    && r.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            })
+            .map(str::to_owned);
+        tracing::info!(
+            reason = reason.as_deref().unwrap_or("(none)"),
+            known = reason
+                .as_deref()
+                .and_then(stepup_protocol::headers::LogoutReason::parse)
+                .is_some(),
+            "session revoked"
+        );
+        self.revocations.push_back(crate::Revocation {
+            user_id: ctx.user_id.clone(),
+            reason,
+            at_ms: self.now_ms(),
+        });
+        while self.revocations.len() > REVOCATIONS_CAP {
+            self.revocations.pop_front();
+        }
+        Ok(())
+    }
+
+    /// The revocations kept, oldest first.
+    pub(crate) fn revocations(&self) -> Vec<crate::Revocation> {
+        self.revocations.iter().cloned().collect()
     }
 }

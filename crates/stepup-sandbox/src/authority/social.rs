@@ -922,7 +922,7 @@ mod tests {
                         ..UserSpec::default()
                     })
                     .unwrap();
-                let sid = authority.open_session(&user.user_id, None, None);
+                let sid = authority.open_session(&user.user_id, None, None, None);
                 SessionCtx {
                     user_id: user.user_id,
                     sid,

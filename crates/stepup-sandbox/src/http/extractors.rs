@@ -8,13 +8,15 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 use stepup_protocol::headers::{
     is_device_signed, X_DYNAMIC_DEVICE_NONCE, X_DYNAMIC_DEVICE_PUBLICKEY,
-    X_DYNAMIC_DEVICE_SIGNED_NONCE, X_DYN_ELEVATED_ACCESS_TOKEN,
+    X_DYNAMIC_DEVICE_SIGNED_NONCE, X_DYN_ELEVATED_ACCESS_TOKEN, X_DYN_SESSION_PUBLIC_KEY,
 };
 
 use super::AppState;
-use crate::authority::{DeviceSignature, PresentedToken, ProtectedScope, SessionCtx};
+use crate::authority::{
+    DeviceSignature, PresentedToken, ProtectedScope, SentSessionKey, SessionCtx,
+};
 use crate::error::ApiError;
-use crate::validation::MAX_ID_LEN;
+use crate::validation::{normalize_session_public_key, MAX_ID_LEN};
 
 /// Header values above this size are ignored as hostile.
 const MAX_HEADER_LEN: usize = 16 * 1024;
@@ -84,7 +86,32 @@ impl FromRequestParts<AppState> for Authed {
             let (scheme, token) = v.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         });
-        state.with(|a| a.authenticate(bearer)).map(Authed)
+        let key = header(&parts.headers, X_DYN_SESSION_PUBLIC_KEY)
+            .map(|k| normalize_session_public_key(k).ok());
+        let sent = match &key {
+            None => SentSessionKey::Absent,
+            Some(None) => SentSessionKey::Malformed,
+            Some(Some(k)) => SentSessionKey::Key(k),
+        };
+        state.with(|a| a.authenticate(bearer, sent)).map(Authed)
+    }
+}
+
+/// The `x-dyn-session-public-key` of a sign-in, which the new session is bound to: absent is
+/// `None`; one that is not a compressed P-256 point is refused (422
+/// `invalid_session_public_key`) before anything else of the sign-in is looked at.
+pub(super) struct SessionKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for SessionKey {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match parts.headers.get(X_DYN_SESSION_PUBLIC_KEY) {
+            None => Ok(SessionKey(None)),
+            Some(v) => {
+                let text = v.to_str().unwrap_or_default();
+                normalize_session_public_key(text).map(|k| SessionKey(Some(k)))
+            }
+        }
     }
 }
 

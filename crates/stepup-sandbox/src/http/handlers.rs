@@ -11,18 +11,18 @@ use serde::Deserialize;
 use stepup_protocol::{
     DeletePasskeyRequest, EmailVerificationCreateRequest, EmailVerificationCreateResponse,
     ExportPrivateKeyRequest, ExportPrivateKeyResponse, ExternalAuthAssertionResponse,
-    ExternalAuthVerifyRequest, MfaDevice, MfaDevicesResponse, MfaMethodsResponse,
-    MfaPasskeyRegisterRequest, MfaPasskeyRegistration, NonceResponse, NoncesResponse,
-    OauthInitAuthRequest, OauthVerifyRequest, OtpSignInRequest, OtpVerifyRequest,
+    ExternalAuthSigninRequest, ExternalAuthVerifyRequest, MfaDevice, MfaDevicesResponse,
+    MfaMethodsResponse, MfaPasskeyRegisterRequest, MfaPasskeyRegistration, NonceResponse,
+    NoncesResponse, OauthInitAuthRequest, OauthVerifyRequest, OtpSignInRequest, OtpVerifyRequest,
     PasskeyAuthRequest, PasskeyAuthenticationOptions, PasskeyRegisterRequest,
     PasskeyRegistrationOptions, RecoveryAuthRequest, RecoveryCodesResponse, SdkUser,
     SmsVerificationCreateRequest, SmsVerificationCreateResponse, StepUpCheck, StepUpCheckRequest,
     TotpAuthRequest, TotpRegisterVerifyRequest, TotpRegistration, UserPasskeysResponse,
-    VerifyResponse, WalletVerifyRequest,
+    VerifyResponse, VerifyUnlinkRequest, WalletVerifyRequest,
 };
 
 use super::extractors::{
-    form_pairs, ApiJson, Authed, ClientAddr, DeviceSigned, Env, MaybeAuthed, QueryPairs,
+    form_pairs, ApiJson, Authed, ClientAddr, DeviceSigned, Env, MaybeAuthed, QueryPairs, SessionKey,
 };
 use super::{pages, views, AppState};
 use crate::authority::{CredentialLink, CredentialUnlink, PresentedToken, WalletExport};
@@ -90,19 +90,33 @@ pub(super) async fn sms_create(
 pub(super) async fn email_signin(
     State(s): State<AppState>,
     _env: Env,
+    SessionKey(key): SessionKey,
     _sig: DeviceSigned,
     ApiJson(req): ApiJson<OtpSignInRequest>,
 ) -> Reply<VerifyResponse> {
-    s.with(|a| a.otp_sign_in(Channel::Email, &req)).map(Json)
+    s.with(|a| a.otp_sign_in(Channel::Email, &req, key))
+        .map(Json)
 }
 
 pub(super) async fn sms_signin(
     State(s): State<AppState>,
     _env: Env,
+    SessionKey(key): SessionKey,
     _sig: DeviceSigned,
     ApiJson(req): ApiJson<OtpSignInRequest>,
 ) -> Reply<VerifyResponse> {
-    s.with(|a| a.otp_sign_in(Channel::Sms, &req)).map(Json)
+    s.with(|a| a.otp_sign_in(Channel::Sms, &req, key)).map(Json)
+}
+
+/// `POST externalAuth/signin` (the SDK's `signInWithExternalJwt`; device-signed).
+pub(super) async fn external_auth_signin(
+    State(s): State<AppState>,
+    _env: Env,
+    SessionKey(key): SessionKey,
+    _sig: DeviceSigned,
+    ApiJson(req): ApiJson<ExternalAuthSigninRequest>,
+) -> Reply<VerifyResponse> {
+    s.with(|a| a.external_auth_sign_in(&req, key)).map(Json)
 }
 
 // ---------------------------------------------------------------- signed-in endpoints
@@ -157,12 +171,18 @@ pub(super) async fn get_user(
         .map(Json)
 }
 
+/// `POST revoke`, with the SDK's `x-dyn-logout-reason`.
 pub(super) async fn revoke(
     State(s): State<AppState>,
     _env: Env,
     Authed(ctx): Authed,
+    headers: axum::http::HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    s.with(|a| a.revoke(&ctx)).map(|()| StatusCode::NO_CONTENT)
+    let reason = headers
+        .get(stepup_protocol::headers::X_DYN_LOGOUT_REASON)
+        .and_then(|v| v.to_str().ok());
+    s.with(|a| a.revoke(&ctx, reason))
+        .map(|()| StatusCode::NO_CONTENT)
 }
 
 pub(super) async fn step_up_check(
@@ -390,6 +410,19 @@ pub(super) async fn delete_passkey(
 ) -> Result<StatusCode, ApiError> {
     s.with(|a| a.delete_passkey(&ctx, &req.passkey_id, &token))
         .map(|()| StatusCode::NO_CONTENT)
+}
+
+/// `POST verify/unlink {verifiedCredentialId, walletId?}` (`credential:unlink`; the SDK's
+/// `unlinkSocialAccount`).
+pub(super) async fn unlink(
+    State(s): State<AppState>,
+    _env: Env,
+    Authed(ctx): Authed,
+    token: PresentedToken<CredentialUnlink>,
+    ApiJson(req): ApiJson<VerifyUnlinkRequest>,
+) -> Reply<VerifyResponse> {
+    s.with(|a| a.unlink_credential(&ctx, &req, &token))
+        .map(Json)
 }
 
 /// `POST waas/{walletId}/privateKey/export` (`wallet:export`).

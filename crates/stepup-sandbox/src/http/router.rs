@@ -54,6 +54,9 @@ pub(crate) fn router(shared: AppState) -> Router {
         // GET: the list. DELETE {passkeyId}: credential:unlink.
         .route("/users/passkeys", get(list_passkeys).delete(delete_passkey))
         .route("/externalAuth/verify", post(external_auth_verify))
+        .route("/externalAuth/signin", post(external_auth_signin))
+        // POST: credential:unlink (the SDK's unlinkSocialAccount).
+        .route("/verify/unlink", post(unlink))
         // GET: credential:link. POST: the pending device's first code.
         .route(
             "/users/mfa/register/totp",
