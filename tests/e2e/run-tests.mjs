@@ -1278,6 +1278,27 @@ const tests = {
     return {};
   },
 
+  async quit_in_the_window_ends_the_app(driver) {
+    await waitForMain(driver);
+    // The button says what closing does and what Quit does.
+    const note = await text(driver, 'quit-note');
+    assert.match(note, /Closing the window keeps Stepup Desktop running in the background/);
+    assert.equal(await driver.executeScript(`return document.getElementById('quit-app').getAttribute('aria-describedby')`), 'quit-note');
+    const owner = () => execFileSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus',
+      'org.freedesktop.DBus.NameHasOwner', `string:${SCHEME}.SingleInstance`], { encoding: 'utf8', timeout: 5000 });
+    assert.match(owner(), /boolean true/, 'the app runs');
+    const quit = await driver.findElement(By.id('quit-app'));
+    // The app may end before WebDriver answers the click: that is the point.
+    try { await quit.click(); } catch (error) { if (!/WebDriverError|session|disconnected|ECONNREFUSED/i.test(String(error))) throw error; }
+    let gone = false;
+    for (let i = 0; i < 100 && !gone; i += 1) {
+      gone = /boolean false/.test(owner());
+      if (!gone) await sleep(100);
+    }
+    assert.ok(gone, 'Quit ended the app (its single-instance name is free)');
+    return { quit: true };
+  },
+
   async the_ui_may_call_only_its_own_commands(driver) {
     await waitForMain(driver);
     const outcomes = await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
