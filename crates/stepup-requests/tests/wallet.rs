@@ -7,15 +7,15 @@
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use stepup_client::{
-    Config, LocalKeySigner, ManualClock, MemoryVault, Secret, StepUpClient, StepUpError, TokenVault,
-};
-use stepup_requests::desk::{ReturnOpener, MIN_SHOWN_MS};
+use stepup_client::{LocalKeySigner, Secret, StepUpClient, StepUpError};
+use stepup_requests::desk::MIN_SHOWN_MS;
 use stepup_requests::flow::{self, Proof};
 use stepup_requests::views::LinkEvent;
 use stepup_requests::{AppError, Delivery, Method, Outcome, ReturnToAllowList, SharedDesk};
-use stepup_sandbox::{DemoUser, RunningSandbox, Sandbox, SandboxConfig, UserSpec};
+use stepup_sandbox::{DemoUser, RunningSandbox, UserSpec};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+mod common;
 
 const LINK: &str = "com.stepup.desktop://step-up?scope=credential:link&requester=Acme";
 
@@ -28,53 +28,18 @@ struct World {
 }
 
 async fn world() -> World {
-    let clock = ManualClock::now();
-    let sandbox = Sandbox::start(
-        SandboxConfig {
-            clock: Arc::new(clock.clone()),
-            ..SandboxConfig::default()
-        },
-        ([127, 0, 0, 1], 0).into(),
-    )
-    .await
-    .expect("sandbox");
-    let user = sandbox
-        .create_user(UserSpec {
-            email: "wallet@stepup.example".into(),
-            external_wallet: true,
-            wallet: true,
-            ..Default::default()
-        })
-        .expect("user");
-    let config = Config::new(sandbox.environment_id())
-        .expect("config")
-        .with_api_base_url(sandbox.base_url().parse().expect("url"))
-        .with_app_origin(stepup_sandbox::DEFAULT_APP_ORIGIN);
-    let client = StepUpClient::builder(config)
-        .vault(Arc::new(MemoryVault::new()) as Arc<dyn TokenVault>)
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .await
-        .expect("client");
-    let sent = client.send_email_otp(&user.email).await.expect("send");
-    let code = sandbox
-        .outbox()
-        .into_iter()
-        .rev()
-        .find(|m| m.verification_uuid == sent.verification_uuid)
-        .expect("delivered")
-        .code;
-    client
-        .sign_in_with_email_otp(&sent, code)
-        .await
-        .expect("sign in");
-    let desk = SharedDesk::default();
-    let opened = Arc::new(Mutex::new(Vec::new()));
-    let seen = opened.clone();
-    desk.lock()
-        .set_return_opener(ReturnOpener(Arc::new(move |url: &str| {
-            seen.lock().expect("opened").push(url.to_owned());
-        })));
+    let common::SignedIn {
+        sandbox,
+        client,
+        user,
+    } = common::signed_in(UserSpec {
+        email: "wallet@stepup.example".into(),
+        external_wallet: true,
+        wallet: true,
+        ..Default::default()
+    })
+    .await;
+    let (desk, opened) = common::recording_desk();
     World {
         _sandbox: sandbox,
         client,
