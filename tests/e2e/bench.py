@@ -1,6 +1,8 @@
 """The bench itself (run by bench.sh inside a D-Bus session, Xvfb and an unlocked keyring)."""
 import json, os, re, shutil, statistics, subprocess, tempfile, time
 
+from desktop import app_window, pss_kib, process_tree as descendants, x
+
 APP, RUNS, OUT = os.environ["APP"], int(os.environ["RUNS"]), os.environ["OUT"]
 LINK = "com.stepup.desktop://step-up?scope=wallet:export&requester=Bench"
 READY = re.compile(r"ui ready")
@@ -20,34 +22,6 @@ def wait_line(path, pattern, timeout=30.0):
             return m
         time.sleep(0.005)
     raise TimeoutError(f"{pattern.pattern} not seen in {path}")
-
-
-def descendants(pid):
-    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,rss=,comm="], capture_output=True, text=True).stdout
-    rows = [line.split(None, 3) for line in out.splitlines() if line.strip()]
-    children, info = {}, {}
-    for p, pp, rss, comm in rows:
-        children.setdefault(int(pp), []).append(int(p))
-        info[int(p)] = (int(rss), comm)
-    todo, seen = [pid], []
-    while todo:
-        p = todo.pop()
-        if p in info:
-            seen.append((p, *info[p]))
-        todo.extend(children.get(p, []))
-    return seen
-
-
-def pss_kib(pid):
-    """Proportional set size: shared pages split between the processes that map them."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def webkit_left():
@@ -81,17 +55,12 @@ def name_free():
         time.sleep(0.05)
 
 
-def x(*args):
-    out = subprocess.run(list(args), capture_output=True, text=True, timeout=10)
-    return out.stdout.strip() if out.returncode == 0 else ""
-
-
 def close_window():
     """The user closes the app's window: focus it, Alt+F4 (openbox's Close)."""
-    win = x("xdotool", "search", "--onlyvisible", "--name", "^Stepup Desktop$").split()
-    if not win:
+    win = app_window()
+    if win is None:
         raise RuntimeError("no app window to close")
-    x("xdotool", "windowactivate", "--sync", win[0])
+    x("xdotool", "windowactivate", "--sync", str(win))
     x("xdotool", "key", "alt+F4")
 
 

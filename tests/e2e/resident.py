@@ -31,12 +31,13 @@ import gi
 gi.require_version("Gio", "2.0")
 from gi.repository import Gio, GLib  # noqa: E402
 
+from desktop import app_window, process_tree, pss_kib, x  # noqa: E402
+
 APP = os.environ["APP"]
 ARTIFACTS = os.environ.get("ARTIFACTS", ".")
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOG = os.path.join(ARTIFACTS, "resident-app.log")
 LINK = "com.stepup.desktop://step-up?scope=wallet:sign&requester=Resident%20Test"
-TITLE = "^Stepup Desktop$"
 
 WATCHER_XML = """
 <node><interface name="org.kde.StatusNotifierWatcher">
@@ -85,52 +86,14 @@ def log_count(pattern):
     return len(re.findall(pattern, log_text()))
 
 
-def x(*args):
-    out = subprocess.run(list(args), capture_output=True, text=True, timeout=10)
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def app_window():
-    out = x("xdotool", "search", "--onlyvisible", "--name", TITLE)
-    return int(out.split()[0]) if out else None
-
-
 def active_window():
     out = x("xdotool", "getactivewindow")
     return int(out) if out else None
 
 
-def tree(pid):
-    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,comm="], capture_output=True, text=True).stdout
-    children = {}
-    names = {}
-    for line in out.splitlines():
-        p, pp, comm = line.split(None, 2)
-        children.setdefault(int(pp), []).append(int(p))
-        names[int(p)] = comm
-    todo, seen = [pid], []
-    while todo:
-        p = todo.pop()
-        if p in names:
-            seen.append((p, names[p]))
-        todo.extend(children.get(p, []))
-    return seen
-
-
-def pss_kib(pid):
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def memory(pid):
-    procs = tree(pid)
-    return {"pss_kib": sum(pss_kib(p) for p, _ in procs), "processes": sorted(c for _, c in procs)}
+    procs = process_tree(pid)
+    return {"pss_kib": sum(pss_kib(p) for p, _, _ in procs), "processes": sorted(c for _, _, c in procs)}
 
 
 def serve_watcher():
