@@ -76,6 +76,21 @@ pub async fn world_with(mut config: SandboxConfig, spec: UserSpec) -> World {
     }
 }
 
+/// Another user made from `spec` in `w`'s sandbox, and a client (with a vault) of its own
+/// signed in as that user by email OTP: the intruder of the "another user's …" tests.
+#[allow(dead_code)] // each test file is its own crate; not all of them have an intruder
+pub async fn another_user(w: &World, spec: UserSpec) -> (StepUpClient, Arc<MemoryVault>, DemoUser) {
+    let user = w.sandbox.create_user(spec).expect("user");
+    let vault = Arc::new(MemoryVault::new());
+    let client = client_for(&w.sandbox, &w.clock, vault.clone()).await;
+    let sent = client.send_email_otp(&user.email).await.expect("send");
+    client
+        .sign_in_with_email_otp(&sent, delivered_code(&w.sandbox, &sent))
+        .await
+        .expect("sign in");
+    (client, vault, user)
+}
+
 /// The code the sandbox delivered for this verification.
 pub fn delivered_code(sandbox: &RunningSandbox, verification: &OtpVerification) -> Secret {
     sandbox

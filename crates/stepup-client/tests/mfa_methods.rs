@@ -248,17 +248,7 @@ async fn a_passkey_is_deleted_with_a_credential_unlink_token_and_is_gone() {
 /// A client signed in as a new MFA user of `w`'s sandbox, with a single-use
 /// `credential:unlink` token (the policy of `w`'s sandbox decides); returns it and its vault.
 async fn intruder(w: &World) -> (stepup_client::StepUpClient, Arc<stepup_client::MemoryVault>) {
-    let other = w
-        .sandbox
-        .create_user(mfa_user("intruder@example.com"))
-        .unwrap();
-    let vault = Arc::new(stepup_client::MemoryVault::new());
-    let client = client_for(&w.sandbox, &w.clock, vault.clone()).await;
-    let sent = client.send_email_otp(&other.email).await.unwrap();
-    client
-        .sign_in_with_email_otp(&sent, delivered_code(&w.sandbox, &sent))
-        .await
-        .unwrap();
+    let (client, vault, other) = another_user(w, mfa_user("intruder@example.com")).await;
     let code = w
         .sandbox
         .totp_code(other.totp_secret_base32.as_ref().unwrap().expose())

@@ -10,7 +10,6 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use std::sync::Arc;
 use stepup_client::{CredentialFormat, StepUpError, TokenScope, TokenVault as _, Verification};
 use stepup_sandbox::{SandboxConfig, TokenPolicy, UserSpec};
 
@@ -146,17 +145,7 @@ async fn another_users_credential_is_refused_and_spends_nothing() {
     let w = world_with(single_use_unlink(), social_user("owner@example.com")).await;
     let owners_google = w.user.social_accounts[0].credential_id.clone();
 
-    let other = w
-        .sandbox
-        .create_user(social_user("intruder@example.com"))
-        .unwrap();
-    let vault = Arc::new(stepup_client::MemoryVault::new());
-    let intruder = client_for(&w.sandbox, &w.clock, vault.clone()).await;
-    let sent = intruder.send_email_otp(&other.email).await.unwrap();
-    intruder
-        .sign_in_with_email_otp(&sent, delivered_code(&w.sandbox, &sent))
-        .await
-        .unwrap();
+    let (intruder, vault, other) = another_user(&w, social_user("intruder@example.com")).await;
     let sent = intruder.send_email_otp(&other.email).await.unwrap();
     let v = Verification::EmailOtp {
         code: delivered_code(&w.sandbox, &sent),
