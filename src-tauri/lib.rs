@@ -64,19 +64,7 @@ pub fn receive_link<R: Runtime>(app: &AppHandle<R>, raw: &str) {
     let state = app.state::<AppState>();
     let at_ms = commands::now_ms();
     if stepup_requests::link::SocialCallbackLink::is_callback(raw) {
-        match stepup_requests::flow::receive_social_callback(&state.desk, raw) {
-            // The user comes back from the browser to the dialog that shows the outcome.
-            Ok(()) => resident::bring_forward(app),
-            Err(error) => {
-                tracing::warn!(at_ms, code = error.code(), "social sign-in answer refused");
-                let event = LinkEvent::Invalid {
-                    reason: stepup_requests::wording::sentence(&error.to_string()),
-                };
-                if let Err(error) = app.emit_to(MAIN_WINDOW, "deep-link", &event) {
-                    tracing::error!(%error, "could not hand a link to the window");
-                }
-            }
-        }
+        receive_social_callback(app, raw, at_ms);
         return;
     }
     let (delivery, notification) = {
@@ -95,13 +83,37 @@ pub fn receive_link<R: Runtime>(app: &AppHandle<R>, raw: &str) {
                 LinkEvent::Invalid { .. } => "invalid",
             };
             tracing::info!(at_ms, kind, "deep link received");
-            if let Err(error) = app.emit_to(MAIN_WINDOW, "deep-link", &event) {
-                tracing::error!(%error, "could not hand a link to the window");
-            }
+            hand_to_window(app, &event);
         }
         Delivery::Queued => tracing::info!(at_ms, "deep link queued until the UI is ready"),
     }
     resident::present_request(app, notification);
+}
+
+/// A social sign-in's answer on the app's scheme, to the sign-in waiting for it; refused, the
+/// window says why.
+fn receive_social_callback<R: Runtime>(app: &AppHandle<R>, raw: &str, at_ms: i64) {
+    let state = app.state::<AppState>();
+    match stepup_requests::flow::receive_social_callback(&state.desk, raw) {
+        // The user comes back from the browser to the dialog that shows the outcome.
+        Ok(()) => resident::bring_forward(app),
+        Err(error) => {
+            tracing::warn!(at_ms, code = error.code(), "social sign-in answer refused");
+            hand_to_window(
+                app,
+                &LinkEvent::Invalid {
+                    reason: stepup_requests::wording::sentence(&error.to_string()),
+                },
+            );
+        }
+    }
+}
+
+/// Sends a link's event to the window (nothing listens when there is none).
+fn hand_to_window<R: Runtime>(app: &AppHandle<R>, event: &LinkEvent) {
+    if let Err(error) = app.emit_to(MAIN_WINDOW, "deep-link", event) {
+        tracing::error!(%error, "could not hand a link to the window");
+    }
 }
 
 /// Registers the state and the commands; shared by [`run`] and the mock-runtime tests.
