@@ -16,10 +16,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
+import { sleep } from './app-session.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PYTHON = process.env.E2E_PYTHON ?? '/usr/bin/python3';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function x(cmd, args) {
   const out = spawnSync(cmd, args, { encoding: 'utf8', timeout: 10_000 });

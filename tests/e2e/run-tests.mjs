@@ -3,7 +3,7 @@
 // Run through run.sh, which provides Xvfb, a private D-Bus session, gnome-keyring and
 // tauri-driver. `node run-tests.mjs [name-filter]`.
 
-import { Builder, By, Capabilities, Key, logging, until } from 'selenium-webdriver';
+import { Builder, By, Key, logging, until } from 'selenium-webdriver';
 import chrome from 'selenium-webdriver/chrome.js';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { a11yTests } from './a11y-tests.mjs';
 import { focusTests } from './focus-tests.mjs';
 import { providerSource, randomWallet, walletOf } from './eth-wallet.mjs';
+import { SCHEME, STEP_TIMEOUT, sleep, startApp as startAppOf, waitFor } from './app-session.mjs';
 
 const APP = process.env.APP;
 
@@ -67,41 +68,16 @@ function signedExportLink(key, kid, change = {}) {
   return `${SCHEME}://step-up?scope=wallet:export&requester=Acme%20Wallet&sig=${jws(key, kid, claims)}`;
 }
 const ARTIFACTS = process.env.ARTIFACTS ?? '.';
-const SCHEME = 'com.stepup.desktop';
 const LINK_EXPORT = `${SCHEME}://step-up?scope=wallet:export&requester=Acme%20Wallet`;
 const LINK_LINK = `${SCHEME}://step-up?scope=credential:link&requester=Acme%20Wallet`;
 const LINK_INVALID = `${SCHEME}://step-up?scope=wallet:teleport&requester=Acme%20Wallet`;
 /** The PIN the embedded sandbox's demo passkey is sealed under (the outbox shows it). */
 const DEMO_PIN = '246810';
-const STEP_TIMEOUT = 20_000;
 const TEST_TIMEOUT = 90_000;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Resolves when the single-instance D-Bus name is free (the previous app has exited). */
-async function waitForInstanceGone() {
-  if (!process.env.DBUS_SESSION_BUS_ADDRESS) return; // no bus: no single instance
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    try {
-      const out = execFileSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus',
-        'org.freedesktop.DBus.NameHasOwner', `string:${SCHEME}.SingleInstance`], { encoding: 'utf8', timeout: 5000 });
-      if (/boolean false/.test(out)) return;
-    } catch { return; }
-    await sleep(100);
-  }
-  throw new Error('the previous instance still owns the single-instance name');
-}
-
-async function startApp(args) {
-  await waitForInstanceGone();
-  const caps = new Capabilities();
-  caps.setBrowserName('wry');
-  caps.set('tauri:options', { application: APP, args });
-  const driver = await new Builder().withCapabilities(caps).usingServer('http://127.0.0.1:4444/').build();
-  await driver.manage().setTimeouts({ script: STEP_TIMEOUT });
-  return driver;
-}
+const startApp = (args) => startAppOf(APP, args);
 
 /** Starts a second process with the link, as a launcher would; it must forward and exit 0. */
 function openLink(link) {
@@ -128,13 +104,6 @@ function openLink(link) {
   });
 }
 
-async function waitFor(driver, script, what, timeout = STEP_TIMEOUT) {
-  try {
-    return await driver.wait(async () => driver.executeScript(script), timeout);
-  } catch (error) {
-    throw new Error(`timed out waiting for ${what}: ${error.message}`);
-  }
-}
 
 const text = (driver, id) => driver.executeScript(`return document.getElementById(${JSON.stringify(id)}).textContent`);
 
@@ -1704,8 +1673,15 @@ const filter = process.argv[2] ?? '';
 const selected = (name) => (filter.startsWith('!') ? !name.includes(filter.slice(1)) : name.includes(filter));
 let failed = 0;
 const results = {};
+// Killed by session.sh's timeout: say which test was running (the log shows no FAIL otherwise).
+let running = null;
+process.on('SIGTERM', () => {
+  console.log(`FAIL ${running ?? '(between tests)'}: the run was stopped by its time limit while it ran`);
+  process.exit(124);
+});
 for (const [name, test] of Object.entries(tests)) {
   if (!selected(name)) continue;
+  running = name;
   const started = Date.now();
   let driver;
   try {

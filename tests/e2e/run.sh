@@ -56,7 +56,7 @@ unset DBUS_SESSION_BUS_ADDRESS DISPLAY
 
 status=0
 # Everything but the no-keychain test: a private session bus with an unlocked gnome-keyring.
-timeout "${E2E_TIMEOUT:-600}" dbus-run-session -- \
+timeout "${E2E_TIMEOUT:-1260}" dbus-run-session -- \
   xvfb-run -a -s "-screen 0 1280x800x24" "$ROOT/tests/e2e/session.sh" "${E2E_FILTER:-!no_keychain}" || status=$?
 # The no-keychain test: no session bus at all, hence no Secret Service.
 if [ -z "${E2E_FILTER:-}" ]; then

@@ -57,7 +57,7 @@ curl -sf http://127.0.0.1:4444/status >/dev/null || { echo "e2e: tauri-driver di
 
 cd "$HERE"
 status=0
-timeout "${E2E_TESTS_TIMEOUT:-480}" node run-tests.mjs "$@" || status=$?
+timeout "${E2E_TESTS_TIMEOUT:-720}" node run-tests.mjs "$@" || status=$?
 # The first-run setup of a real environment (its own file; the same filter).
 timeout 300 node setup-tests.mjs "$@" || status=$?
 # The resident app (window closed, tray, a link to the windowless app): its own script, which

@@ -10,8 +10,8 @@
 //   - the app restarted uses the saved environment (no setup again);
 //   - STEPUP_ENVIRONMENT_ID overrides the file.
 
-import { Builder, By, Capabilities } from 'selenium-webdriver';
-import { execFileSync } from 'node:child_process';
+import { By } from 'selenium-webdriver';
+import { SCHEME, STEP_TIMEOUT, sleep, startApp, waitFor } from './app-session.mjs';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,46 +21,11 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const APP = process.env.APP;
 const NO_ENV_APP = join(HERE, 'no-env-app.sh');
 const ARTIFACTS = process.env.ARTIFACTS ?? '.';
-const SCHEME = 'com.stepup.desktop';
 const CONFIG_DIR = join(process.env.XDG_CONFIG_HOME ?? '', 'stepup-desktop');
 const CONFIG = join(CONFIG_DIR, 'config.toml');
 const ENV_ID = process.env.E2E_SANDBOX_ENV;
 const BASE = process.env.E2E_SANDBOX_URL;
-const STEP_TIMEOUT = 20_000;
 const TEST_TIMEOUT = 90_000;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitForInstanceGone() {
-  if (!process.env.DBUS_SESSION_BUS_ADDRESS) return;
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    try {
-      const out = execFileSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus',
-        'org.freedesktop.DBus.NameHasOwner', `string:${SCHEME}.SingleInstance`], { encoding: 'utf8', timeout: 5000 });
-      if (/boolean false/.test(out)) return;
-    } catch { return; }
-    await sleep(100);
-  }
-  throw new Error('the previous instance still owns the single-instance name');
-}
-
-async function startApp(application, args = []) {
-  await waitForInstanceGone();
-  const caps = new Capabilities();
-  caps.setBrowserName('wry');
-  caps.set('tauri:options', { application, args });
-  const driver = await new Builder().withCapabilities(caps).usingServer('http://127.0.0.1:4444/').build();
-  await driver.manage().setTimeouts({ script: STEP_TIMEOUT });
-  return driver;
-}
-
-async function waitFor(driver, script, what, timeout = STEP_TIMEOUT) {
-  try {
-    return await driver.wait(async () => driver.executeScript(script), timeout);
-  } catch (error) {
-    throw new Error(`timed out waiting for ${what}: ${error.message}`);
-  }
-}
 
 const text = (driver, id) => driver.executeScript(`return document.getElementById(${JSON.stringify(id)}).textContent`);
 const visible = (id) => `!document.getElementById(${JSON.stringify(id)}).hidden`;
