@@ -80,7 +80,12 @@ fn main() -> ExitCode {
 }
 
 fn workspace_root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // `cargo run` sets CARGO_MANIFEST_DIR for the process too: prefer it to the value compiled
+    // in, which names the checkout that built the binary. A target dir shared by two checkouts
+    // (CI's clone and a developer's) may run an xtask built in the other one, unrebuilt.
+    let manifest = env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
 }
 

@@ -4,11 +4,13 @@
 //! Reads for the fast paths ([`TokenStore::peek`], [`TokenStore::session`]) never touch the
 //! vault. Writes update the cache first, then go through to the vault with [`run_blocking`],
 //! so a locked or hung keychain is an error after `vault_timeout`, never a hang.
-//! The cache lock is a std `Mutex` that is never held across an `.await`.
+//! The cache lock is a std `Mutex` that is never held across an `.await`. The check's fast
+//! path takes no lock at all: it reads one atomic expiry per scope ([`TokenStore::peek_on`]).
 
 use crate::blocking::run_blocking;
 use crate::tokens::TokenStatus;
 use crate::vault::{ElevatedToken, SessionRecord, TokenVault, VaultError, VaultSnapshot};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use stepup_protocol::{Clock, Secret, TokenScope};
@@ -18,7 +20,17 @@ pub struct TokenStore {
     vault: Arc<dyn TokenVault>,
     timeout: Duration,
     cache: Mutex<VaultSnapshot>,
+    /// Per known scope (at [`TokenScope::known_index`]), the latest expiry in unix ms of a
+    /// cached token that covers it, [`NO_TOKEN`] when none does. Rewritten under the cache lock
+    /// by every change of the cached tokens, before the lock is released, so it never claims a
+    /// token the cache has not held; a reader racing a change sees the tokens just before or
+    /// just after it, as it would by taking the lock a moment earlier or later.
+    expiries: [AtomicI64; KNOWN_SCOPES],
 }
+
+const KNOWN_SCOPES: usize = TokenScope::KNOWN.len();
+/// The expiry slot of a scope no cached token covers.
+const NO_TOKEN: i64 = i64::MIN;
 
 impl std::fmt::Debug for TokenStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -35,7 +47,34 @@ impl TokenStore {
             vault,
             timeout,
             cache: Mutex::new(VaultSnapshot::default()),
+            expiries: std::array::from_fn(|_| AtomicI64::new(NO_TOKEN)),
         }
+    }
+
+    /// Changes the cached tokens under the lock and republishes the fast path's expiries
+    /// before the lock is released. Every change of `tokens` goes through here.
+    fn change_tokens<R>(&self, change: impl FnOnce(&mut VaultSnapshot) -> R) -> R {
+        let mut cache = self.cache();
+        let result = change(&mut cache);
+        let mut latest = [NO_TOKEN; KNOWN_SCOPES];
+        for token in &cache.tokens {
+            for scope in &token.scopes {
+                if let Some(slot) = scope.known_index().and_then(|i| latest.get_mut(i)) {
+                    *slot = (*slot).max(token.expires_at_ms);
+                }
+            }
+        }
+        for (published, expiry) in self.expiries.iter().zip(latest) {
+            published.store(expiry, Ordering::Release);
+        }
+        result
+    }
+
+    /// The latest expiry of a cached token covering `scope`, read without the lock; `None`
+    /// for a scope this build does not know (the caller scans the cache for those).
+    fn latest_expiry(&self, scope: &TokenScope) -> Option<i64> {
+        let slot = self.expiries.get(scope.known_index()?)?;
+        Some(slot.load(Ordering::Acquire))
     }
 
     // A poisoned lock only means another thread panicked mid-update of plain data; the data is
@@ -76,27 +115,37 @@ impl TokenStore {
             .map(ElevatedToken::scope_key)
             .collect();
         snapshot.tokens.retain(|t| t.is_valid_at(now_ms));
-        *self.cache() = snapshot;
+        self.change_tokens(|cache| *cache = snapshot);
         self.remove_from_vault(expired).await;
         Ok(())
     }
 
     /// True when an unexpired token covering `scope` is cached. No vault I/O, nothing consumed.
     pub fn peek(&self, scope: &TokenScope, now_ms: i64) -> bool {
-        self.cache()
-            .tokens
-            .iter()
-            .any(|t| t.is_valid_at(now_ms) && t.covers(scope))
+        match self.latest_expiry(scope) {
+            Some(expiry) => now_ms < expiry,
+            None => self
+                .cache()
+                .tokens
+                .iter()
+                .any(|t| t.is_valid_at(now_ms) && t.covers(scope)),
+        }
     }
 
     /// [`TokenStore::peek`] on `clock`, read only for a token that covers `scope`, through
     /// [`Clock::is_before`] (the system clock answers from its coarse reading when the expiry
     /// is far): the check's fast path.
     pub fn peek_on(&self, scope: &TokenScope, clock: &dyn Clock) -> bool {
-        self.cache()
-            .tokens
-            .iter()
-            .any(|t| t.covers(scope) && clock.is_before(t.expires_at_ms))
+        match self.latest_expiry(scope) {
+            // No token: no clock read either.
+            Some(NO_TOKEN) => false,
+            Some(expiry) => clock.is_before(expiry),
+            None => self
+                .cache()
+                .tokens
+                .iter()
+                .any(|t| t.covers(scope) && clock.is_before(t.expires_at_ms)),
+        }
     }
 
     /// Takes the first unexpired token covering `scope`, to attach to one request.
@@ -107,8 +156,7 @@ impl TokenStore {
     /// failures here are logged, not returned: the server enforces single use, and a token the
     /// keychain failed to forget expires within minutes.
     pub async fn take(&self, scope: &TokenScope, now_ms: i64) -> Option<ElevatedToken> {
-        let (found, to_remove) = {
-            let mut cache = self.cache();
+        let (found, to_remove) = self.change_tokens(|cache| {
             let mut to_remove: Vec<String> = cache
                 .tokens
                 .iter()
@@ -126,7 +174,7 @@ impl TokenStore {
                 None => None,
             };
             (found, to_remove)
-        };
+        });
         self.remove_from_vault(to_remove).await;
         found
     }
@@ -146,12 +194,11 @@ impl TokenStore {
     /// Stores `token`, replacing the one with the same scope-set key, in the cache and then the
     /// vault. On a vault error the token stays usable in memory for this process.
     pub async fn upsert(&self, token: ElevatedToken) -> Result<(), VaultError> {
-        {
-            let mut cache = self.cache();
+        self.change_tokens(|cache| {
             let key = token.scope_key();
             cache.tokens.retain(|t| t.scope_key() != key);
             cache.tokens.push(token.clone());
-        }
+        });
         self.run(move |v| v.put_token(&token)).await
     }
 
@@ -185,14 +232,13 @@ impl TokenStore {
         let wanted = scopes.map(|s| {
             stepup_protocol::scope_set_key(&s.iter().map(TokenScope::as_str).collect::<Vec<_>>())
         });
-        let keys: Vec<String> = {
-            let mut cache = self.cache();
+        let keys: Vec<String> = self.change_tokens(|cache| {
             let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut cache.tokens)
                 .into_iter()
                 .partition(|t| wanted.as_ref().is_none_or(|w| *w == t.scope_key()));
             cache.tokens = kept;
             gone.iter().map(ElevatedToken::scope_key).collect()
-        };
+        });
         let removed = keys.len();
         if removed > 0 {
             self.run(move |v| keys.iter().try_for_each(|k| v.remove_token(k)))
@@ -203,7 +249,7 @@ impl TokenStore {
 
     /// Forgets everything (logout): the cache is emptied first, whatever the vault says.
     pub async fn clear(&self) -> Result<(), VaultError> {
-        *self.cache() = VaultSnapshot::default();
+        self.change_tokens(|cache| *cache = VaultSnapshot::default());
         self.run(|v| v.clear()).await
     }
 
@@ -254,6 +300,74 @@ mod tests {
         assert!(!s.peek_on(&TokenScope::WalletSign, &clock));
         clock.advance_millis(1);
         assert!(!s.peek_on(&TokenScope::WalletExport, &clock));
+    }
+
+    /// The lock-free answer against a scan of the cache, for every known scope and an
+    /// unknown one, at times around every expiry.
+    fn assert_fast_path_agrees(s: &TokenStore, times: &[i64], when: &str) {
+        let unknown = TokenScope::parse("wallet:teleport");
+        for scope in TokenScope::KNOWN.iter().chain([&unknown]) {
+            for &now in times {
+                let scanned = s
+                    .cache()
+                    .tokens
+                    .iter()
+                    .any(|t| t.is_valid_at(now) && t.covers(scope));
+                assert_eq!(s.peek(scope, now), scanned, "{when}: {scope} at {now}");
+                let clock = stepup_protocol::ManualClock::at_millis(now);
+                assert_eq!(
+                    s.peek_on(scope, &clock),
+                    scanned,
+                    "{when}: {scope} on a clock at {now}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_lock_free_fast_path_agrees_with_the_cache_after_every_change() {
+        use TokenScope::*;
+        let vault = Arc::new(MemoryVault::new());
+        let s = store(vault.clone());
+        let times = [0, 499, 500, 999, 1_000, 1_999, 2_000, 5_000];
+        let unknown = TokenScope::parse("wallet:teleport");
+        assert_fast_path_agrees(&s, &times, "empty");
+        s.upsert(token(&[WalletExport], 1_000, true)).await.unwrap();
+        s.upsert(token(&[WalletExport, WalletSign], 2_000, false))
+            .await
+            .unwrap();
+        s.upsert(token(&[CredentialLink, unknown.clone()], 500, false))
+            .await
+            .unwrap();
+        assert_fast_path_agrees(&s, &times, "three upserts");
+        assert!(s.peek(&unknown, 499) && !s.peek(&unknown, 500));
+        // The same scope set again, with an earlier expiry: the later one is gone.
+        s.upsert(token(&[WalletExport, WalletSign], 700, false))
+            .await
+            .unwrap();
+        assert_fast_path_agrees(&s, &times, "replaced");
+        assert!(!s.peek(&WalletSign, 700));
+        // The single-use token taken: wallet:export only through the other token now.
+        assert!(s.take(&WalletExport, 0).await.is_some_and(|t| t.single_use));
+        assert_fast_path_agrees(&s, &times, "taken");
+        // Taking at 600 prunes the credential:link token that expired at 500.
+        assert!(s.take(&WalletSign, 600).await.is_some());
+        assert_fast_path_agrees(&s, &times, "pruned");
+        assert!(s.cache().tokens.iter().all(|t| !t.covers(&CredentialLink)));
+        s.revoke(Some(&[WalletExport, WalletSign])).await.unwrap();
+        assert_fast_path_agrees(&s, &times, "revoked");
+        assert!(!s.peek(&WalletExport, 0));
+        s.upsert(token(&[WalletExport], 1_000, false))
+            .await
+            .unwrap();
+        // A fresh store loads the vault: the table is filled from it.
+        let loaded = store(vault.clone());
+        loaded.load(0).await.unwrap();
+        assert!(loaded.peek(&WalletExport, 999));
+        assert_fast_path_agrees(&loaded, &times, "loaded");
+        s.clear().await.unwrap();
+        assert_fast_path_agrees(&s, &times, "cleared");
+        assert!(!s.peek(&WalletExport, 0));
     }
 
     #[tokio::test]

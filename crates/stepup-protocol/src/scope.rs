@@ -19,6 +19,18 @@ macro_rules! token_scopes {
             /// Every scope this build knows, in the SDK's order.
             pub const KNOWN: &'static [TokenScope] = &[$(TokenScope::$variant),*];
 
+            /// The position of a known scope in [`TokenScope::KNOWN`]; `None` for `Unknown`.
+            /// A table indexed by it answers for a scope without comparing strings.
+            pub fn known_index(&self) -> Option<usize> {
+                #[allow(dead_code)]
+                #[repr(usize)]
+                enum Index { $($variant,)* }
+                match self {
+                    $(TokenScope::$variant => Some(Index::$variant as usize),)*
+                    TokenScope::Unknown(_) => None,
+                }
+            }
+
             /// The wire string, e.g. `"wallet:export"`.
             pub fn as_str(&self) -> &str {
                 match self {
@@ -138,6 +150,14 @@ pub fn split_scope_claim(claim: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_index_is_the_position_in_known() {
+        for (i, scope) in TokenScope::KNOWN.iter().enumerate() {
+            assert_eq!(scope.known_index(), Some(i), "{scope}");
+        }
+        assert_eq!(TokenScope::parse("wallet:teleport").known_index(), None);
+    }
 
     #[test]
     fn known_scopes_round_trip_through_json() {
