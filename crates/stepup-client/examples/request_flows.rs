@@ -1,0 +1,153 @@
+//! Our side of the request-diff test (conformance/js-sdk/request-diff.mjs): drives the flows
+//! the official SDK drives there, through the test's recording proxy, announcing each flow with
+//! `POST {proxy}/__flow/{name}` (the proxy records that as the flow's start and forwards
+//! nothing of it). The demo's codes come from the sandbox's `/sandbox/{env}/…` views, which
+//! the proxy forwards unrecorded. Nothing is printed: no code, token or key.
+//!
+//! ```sh
+//! cargo run -p stepup-client --example request_flows -- --proxy http://127.0.0.1:PORT --env ENV
+//! ```
+use std::sync::Arc;
+
+use serde_json::Value;
+use stepup_client::{Config, MemoryVault, Secret, StepUpClient, TokenScope, Verification};
+
+type Res<T> = Result<T, String>;
+
+struct Run {
+    proxy: String,
+    env: String,
+    http: reqwest::Client,
+}
+
+impl Run {
+    async fn flow(&self, name: &str) -> Res<()> {
+        let r = self
+            .http
+            .post(format!("{}/__flow/{name}", self.proxy))
+            .send()
+            .await
+            .map_err(|e| format!("flow {name}: {e}"))?;
+        r.error_for_status().map(drop).map_err(|e| e.to_string())
+    }
+
+    async fn view(&self, what: &str) -> Res<Value> {
+        let url = format!("{}/api/v0/sandbox/{}/{what}", self.proxy, self.env);
+        let r = self.http.get(url).send().await.map_err(|e| e.to_string())?;
+        r.json().await.map_err(|e| e.to_string())
+    }
+
+    async fn demo_str(&self, key: &str) -> Res<String> {
+        let demo = self.view("demo").await?;
+        let v = match key {
+            "recovery" => &demo["recoveryCodes"][0],
+            k => &demo[k],
+        };
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or(format!("the demo has no {key}"))
+    }
+}
+
+async fn flows(run: &Run) -> Res<()> {
+    let base = format!("{}/api/v0", run.proxy)
+        .parse()
+        .map_err(|e| format!("{e}"))?;
+    let config = Config::new(run.env.clone())
+        .map_err(|e| e.to_string())?
+        .with_api_base_url(base);
+    let client = StepUpClient::new(config, Arc::new(MemoryVault::new()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let e = |what: &'static str| move |err: stepup_client::StepUpError| format!("{what}: {err}");
+
+    run.flow("sign-in").await?;
+    let email = run.demo_str("email").await?;
+    let otp = client.send_email_otp(&email).await.map_err(e("send"))?;
+    let outbox = run.view("outbox").await?;
+    let code = outbox
+        .as_array()
+        .and_then(|msgs| {
+            msgs.iter()
+                .rev()
+                .find(|m| m["verificationUUID"] == otp.verification_uuid.as_str())
+        })
+        .and_then(|m| m["code"].as_str())
+        .ok_or("no delivered code")?
+        .to_owned();
+    client
+        .sign_in_with_email_otp(&otp, Secret::new(code))
+        .await
+        .map_err(e("sign in"))?;
+
+    run.flow("check").await?;
+    let check = client.check_step_up(TokenScope::WalletExport).await;
+    if !check.is_required {
+        return Err("the check should require a step-up".into());
+    }
+
+    run.flow("verify-totp").await?;
+    let code = Secret::new(run.demo_str("totpCode").await?);
+    let totp = Verification::Totp {
+        device_id: None,
+        code,
+    };
+    client
+        .verify(totp, &[TokenScope::WalletExport])
+        .await
+        .map_err(e("totp"))?;
+
+    run.flow("verify-recovery").await?;
+    let code = Secret::new(run.demo_str("recovery").await?);
+    client
+        .verify(
+            Verification::RecoveryCode { code },
+            &[TokenScope::CredentialUnlink],
+        )
+        .await
+        .map_err(e("recovery"))?;
+
+    // Between flows (unrecorded): which device to delete.
+    run.flow("end").await?;
+    let devices = client.mfa_devices().await.map_err(e("devices"))?;
+    let id = devices
+        .iter()
+        .find(|d| d.kind.as_deref() == Some("totp"))
+        .and_then(|d| d.id.clone())
+        .ok_or("no TOTP device")?;
+    run.flow("delete-mfa-device").await?;
+    client.delete_mfa_device(&id).await.map_err(e("delete"))?;
+    run.flow("end").await
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::process::ExitCode {
+    let mut args = std::env::args().skip(1);
+    let (mut proxy, mut env) = (None, None);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--proxy" => proxy = args.next(),
+            "--env" => env = args.next(),
+            _ => {}
+        }
+    }
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
+    let (Some(proxy), Some(env)) = (proxy, env) else {
+        tracing::error!("usage: request_flows --proxy URL --env ENV");
+        return std::process::ExitCode::FAILURE;
+    };
+    let run = Run {
+        proxy,
+        env,
+        http: reqwest::Client::new(),
+    };
+    match flows(&run).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("request flows failed: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
