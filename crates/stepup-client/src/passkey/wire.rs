@@ -2,6 +2,7 @@
 //! crate speaks. Both are WebAuthn JSON, so the conversion goes through `serde_json`.
 
 use crate::error::StepUpError;
+use crate::passkey::AuthenticatorKind;
 use serde_json::{json, Value};
 use stepup_protocol::{
     MfaPasskeyRegisterRequest, PasskeyAssertionResponse, PasskeyAttestation,
@@ -146,21 +147,50 @@ pub(crate) fn mfa_register_request(
     })
 }
 
-/// `POST users/passkeys/register` body (`clientDataJson`, lower-case).
+/// The `authenticatorAttachment` and `response.transports` a browser reports for a credential
+/// of this kind of authenticator (the SDK sends what `@simplewebauthn/browser`'s
+/// `startRegistration` read from `credential.authenticatorAttachment` and
+/// `response.getTransports()`); the credential's own transports win when it has them.
+fn attachment(
+    kind: AuthenticatorKind,
+    credential: &RegisterPublicKeyCredential,
+) -> (Option<String>, Option<Vec<String>>) {
+    let own = serde_json::to_value(credential)
+        .ok()
+        .and_then(|v| v.pointer("/response/transports").cloned())
+        .and_then(|t| serde_json::from_value::<Vec<String>>(t).ok())
+        .filter(|t| !t.is_empty() && t.len() <= 8);
+    let (attachment, transports) = match kind {
+        AuthenticatorKind::DevicePasskey | AuthenticatorKind::WindowsHello => {
+            (Some("platform"), Some("internal"))
+        }
+        AuthenticatorKind::SecurityKey => (Some("cross-platform"), Some("usb")),
+        AuthenticatorKind::Custom => (None, None),
+    };
+    (
+        attachment.map(str::to_owned),
+        own.or_else(|| transports.map(|t| vec![t.to_owned()])),
+    )
+}
+
+/// `POST users/passkeys/register` body (`clientDataJson`, lower-case), with the attachment and
+/// transports of `kind` as a browser reports them.
 pub(crate) fn account_register_request(
     credential: &RegisterPublicKeyCredential,
+    kind: AuthenticatorKind,
 ) -> Result<PasskeyRegisterRequest, StepUpError> {
     let a = attested(credential)?;
+    let (authenticator_attachment, transports) = attachment(kind, credential);
     Ok(PasskeyRegisterRequest {
         id: a.id,
         raw_id: a.raw_id,
         response: PasskeyRegisterResponse {
             client_data_json: a.client_data_json,
             attestation_object: a.attestation_object,
-            transports: None,
+            transports,
             public_key: None,
         },
-        authenticator_attachment: None,
+        authenticator_attachment,
         client_extension_results: json!({}),
         kind: "public-key".into(),
     })
