@@ -16,6 +16,7 @@ import { resolve } from 'node:path';
 import { guard, sdkConfig } from './node-env.mjs';
 
 const sdk = await import('@dynamic-labs-sdk/client');
+const { softAuthenticator } = await import('./mfa-conformance.mjs');
 
 const ENV = '0b7c2a4e-1d3f-4a5b-9c6d-7e8f9a0b1c2d';
 const BIN = resolve(process.env.STEPUP_SANDBOX_BIN ?? '../../target/debug/stepup-sandbox');
@@ -118,6 +119,14 @@ const sdkSide = async () => {
   flow = 'verify-recovery';
   await sdk.authenticateMfaRecoveryCode({ code: (await getJson('demo')).recoveryCodes[0], requestedScopes: ['credential:unlink'] }, client);
   flow = null;
+  await sdk.authenticateMfaRecoveryCode({ code: (await getJson('demo')).recoveryCodes[0], requestedScopes: ['credential:link'] }, client);
+  flow = 'register-passkey';
+  // WebAuthn for @simplewebauthn/browser: the software P-256 authenticator of mfa-conformance.mjs.
+  globalThis.PublicKeyCredential ??= class PublicKeyCredential {};
+  globalThis.navigator ??= {};
+  globalThis.navigator.credentials = { create: softAuthenticator().create };
+  await sdk.registerPasskey({}, client);
+  flow = null;
   const device = (await sdk.getMfaDevices(client)).find((d) => d.type === 'totp');
   flow = 'delete-mfa-device';
   await sdk.deleteMfaDevice({ deviceId: device.id }, client);
@@ -130,7 +139,7 @@ const oursSide = () => new Promise((ok, fail) => {
   child.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`request_flows exited with ${code}`))));
 });
 
-const FLOWS = ['sign-in', 'check', 'verify-totp', 'verify-recovery', 'delete-mfa-device'];
+const FLOWS = ['sign-in', 'check', 'verify-totp', 'verify-recovery', 'register-passkey', 'delete-mfa-device'];
 let failed = false;
 const watchdog = setTimeout(() => { console.log('not ok - timed out after 60 s'); process.exit(1); }, 60_000);
 try {

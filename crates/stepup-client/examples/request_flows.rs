@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use serde_json::Value;
+use stepup_client::passkey::{entered_pin, DevicePasskey, MemoryPasskeyStore, PasskeyConfirmation};
 use stepup_client::{Config, MemoryVault, Secret, StepUpClient, TokenScope, Verification};
 
 type Res<T> = Result<T, String>;
@@ -55,7 +56,9 @@ async fn flows(run: &Run) -> Res<()> {
         .map_err(|e| format!("{e}"))?;
     let config = Config::new(run.env.clone())
         .map_err(|e| e.to_string())?
-        .with_api_base_url(base);
+        .with_api_base_url(base)
+        // The origin the sandbox accepts in a passkey's clientDataJSON (and the SDK side's).
+        .with_app_origin("https://app.stepup.example");
     let client = StepUpClient::new(config, Arc::new(MemoryVault::new()))
         .await
         .map_err(|e| e.to_string())?;
@@ -106,6 +109,27 @@ async fn flows(run: &Run) -> Res<()> {
         )
         .await
         .map_err(e("recovery"))?;
+
+    // Between flows (unrecorded): a credential:link token from the next recovery code.
+    run.flow("end").await?;
+    let code = Secret::new(run.demo_str("recovery").await?);
+    client
+        .verify(
+            Verification::RecoveryCode { code },
+            &[TokenScope::CredentialLink],
+        )
+        .await
+        .map_err(e("recovery for credential:link"))?;
+
+    run.flow("register-passkey").await?;
+    let store = Arc::new(MemoryPasskeyStore::new());
+    // The device passkey (a CTAP2 soft token), its state sealed under a throw-away PIN.
+    let pin = entered_pin(Secret::new("request diff".to_owned()));
+    let confirmation = PasskeyConfirmation::new(Arc::new(DevicePasskey::new(store)), pin);
+    client
+        .register_account_passkey(confirmation)
+        .await
+        .map_err(e("register passkey"))?;
 
     // Between flows (unrecorded): which device to delete.
     run.flow("end").await?;
