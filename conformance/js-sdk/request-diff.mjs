@@ -22,6 +22,8 @@ const ENV = '0b7c2a4e-1d3f-4a5b-9c6d-7e8f9a0b1c2d';
 const BIN = resolve(process.env.STEPUP_SANDBOX_BIN ?? '../../target/debug/stepup-sandbox');
 const OURS = resolve(process.env.STEPUP_REQUEST_FLOWS_BIN ?? '../../target/debug/examples/request_flows');
 const MAX_BODY = 1 << 20;
+// The user without MFA of the email step-up (request_flows.rs uses the same address).
+const NEW_USER = 'request-diff@example.com';
 
 // Differences that are the SDK's and legitimate, each with where the SDK shows it. Matched by
 // flow, side ('sdk' or 'ours': the request only that side sends) and the request's line.
@@ -131,6 +133,16 @@ const sdkSide = async () => {
   flow = 'delete-mfa-device';
   await sdk.deleteMfaDevice({ deviceId: device.id }, client);
   flow = null;
+  // Out, and in as a new user without MFA (signed up by email), for the email step-up.
+  await sdk.logout(client);
+  const delivered = async (otp) => (await getJson('outbox')).filter((x) => x.verificationUUID === otp.verificationUUID).at(-1).code;
+  let otp2 = await sdk.sendEmailOTP({ email: NEW_USER }, client);
+  await sdk.verifyOTP({ otpVerification: otp2, verificationToken: await delivered(otp2) }, client);
+  flow = 'verify-email';
+  otp2 = await sdk.sendEmailOTP({ email: NEW_USER }, client);
+  await sdk.verifyOTP({ otpVerification: otp2, verificationToken: await delivered(otp2), requestedScopes: ['credential:unlink'] }, client);
+  if (!sdk.getElevatedAccessToken({ scope: 'credential:unlink', consume: false }, client)) throw new Error('no credential:unlink token');
+  flow = null;
 };
 
 // ---- our side: the example binary, through the same proxy
@@ -139,7 +151,7 @@ const oursSide = () => new Promise((ok, fail) => {
   child.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`request_flows exited with ${code}`))));
 });
 
-const FLOWS = ['sign-in', 'check', 'verify-totp', 'verify-recovery', 'register-passkey', 'delete-mfa-device'];
+const FLOWS = ['sign-in', 'check', 'verify-totp', 'verify-recovery', 'register-passkey', 'delete-mfa-device', 'verify-email'];
 let failed = false;
 const watchdog = setTimeout(() => { console.log('not ok - timed out after 60 s'); process.exit(1); }, 60_000);
 try {
