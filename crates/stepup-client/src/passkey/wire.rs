@@ -56,9 +56,11 @@ pub(crate) fn request_options(
     .map_err(|_| unreadable("authentication options"))
 }
 
-/// `POST users/mfa/auth/passkey` body from an assertion.
+/// `POST users/mfa/auth/passkey` body from an assertion, with the attachment of `kind` as a
+/// browser reports it (the SDK sends `@simplewebauthn/browser`'s `startAuthentication` output).
 pub(crate) fn assertion_request(
     credential: &PublicKeyCredential,
+    kind: AuthenticatorKind,
     scopes: Option<Vec<TokenScope>>,
 ) -> Result<PasskeyAuthRequest, StepUpError> {
     let v = serde_json::to_value(credential).map_err(|_| unreadable("assertion"))?;
@@ -73,7 +75,7 @@ pub(crate) fn assertion_request(
             signature: field("/response/signature")?,
             user_handle: text("/response/userHandle"),
         },
-        authenticator_attachment: None,
+        authenticator_attachment: kind_attachment(kind).0.map(str::to_owned),
         client_extension_results: json!({}),
         kind: "public-key".into(),
         requested_scopes: scopes,
@@ -160,17 +162,22 @@ fn attachment(
         .and_then(|v| v.pointer("/response/transports").cloned())
         .and_then(|t| serde_json::from_value::<Vec<String>>(t).ok())
         .filter(|t| !t.is_empty() && t.len() <= 8);
-    let (attachment, transports) = match kind {
+    let (attachment, transports) = kind_attachment(kind);
+    (
+        attachment.map(str::to_owned),
+        own.or_else(|| transports.map(|t| vec![t.to_owned()])),
+    )
+}
+
+/// A browser's `authenticatorAttachment` and transport for this kind of authenticator.
+fn kind_attachment(kind: AuthenticatorKind) -> (Option<&'static str>, Option<&'static str>) {
+    match kind {
         AuthenticatorKind::DevicePasskey | AuthenticatorKind::WindowsHello => {
             (Some("platform"), Some("internal"))
         }
         AuthenticatorKind::SecurityKey => (Some("cross-platform"), Some("usb")),
         AuthenticatorKind::Custom => (None, None),
-    };
-    (
-        attachment.map(str::to_owned),
-        own.or_else(|| transports.map(|t| vec![t.to_owned()])),
-    )
+    }
 }
 
 /// `POST users/passkeys/register` body (`clientDataJson`, lower-case), with the attachment and
