@@ -126,8 +126,11 @@ const sdkSide = async () => {
   // WebAuthn for @simplewebauthn/browser: the software P-256 authenticator of mfa-conformance.mjs.
   globalThis.PublicKeyCredential ??= class PublicKeyCredential {};
   globalThis.navigator ??= {};
-  globalThis.navigator.credentials = { create: softAuthenticator().create };
+  const authenticator = softAuthenticator();
+  globalThis.navigator.credentials = { create: authenticator.create, get: authenticator.get };
   await sdk.registerPasskey({}, client);
+  flow = 'verify-passkey';
+  await sdk.authenticatePasskeyMFA({ requestedScopes: ['wallet:export'] }, client);
   flow = null;
   const device = (await sdk.getMfaDevices(client)).find((d) => d.type === 'totp');
   flow = 'delete-mfa-device';
@@ -151,7 +154,7 @@ const oursSide = () => new Promise((ok, fail) => {
   child.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`request_flows exited with ${code}`))));
 });
 
-const FLOWS = ['sign-in', 'check', 'verify-totp', 'verify-recovery', 'register-passkey', 'delete-mfa-device', 'verify-email'];
+const FLOWS = ['sign-in', 'check', 'verify-totp', 'verify-recovery', 'register-passkey', 'verify-passkey', 'delete-mfa-device', 'verify-email'];
 let failed = false;
 const watchdog = setTimeout(() => { console.log('not ok - timed out after 60 s'); process.exit(1); }, 60_000);
 try {

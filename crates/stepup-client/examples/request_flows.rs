@@ -136,9 +136,15 @@ async fn flows(run: &Run) -> Res<()> {
     let pin = entered_pin(Secret::new("request diff".to_owned()));
     let confirmation = PasskeyConfirmation::new(Arc::new(DevicePasskey::new(store)), pin);
     client
-        .register_account_passkey(confirmation)
+        .register_account_passkey(confirmation.clone())
         .await
         .map_err(e("register passkey"))?;
+
+    run.flow("verify-passkey").await?;
+    client
+        .authenticate_passkey_mfa(&[TokenScope::WalletExport], confirmation)
+        .await
+        .map_err(e("passkey step-up"))?;
 
     // Between flows (unrecorded): which device to delete.
     run.flow("end").await?;
