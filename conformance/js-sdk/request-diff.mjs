@@ -16,6 +16,8 @@ import { resolve } from 'node:path';
 import { guard, sdkConfig } from './node-env.mjs';
 
 const sdk = await import('@dynamic-labs-sdk/client');
+const core = await import('@dynamic-labs-sdk/client/core');
+const { keyProvider, walletProviderOver } = await import('./eip1193.mjs');
 const { softAuthenticator } = await import('./mfa-conformance.mjs');
 
 const ENV = '0b7c2a4e-1d3f-4a5b-9c6d-7e8f9a0b1c2d';
@@ -116,6 +118,15 @@ const sdkSide = async () => {
   flow = 'check';
   const check = await sdk.checkStepUpAuth({ scope: 'wallet:export' }, client);
   if (!check.isRequired) throw new Error('the check should require a step-up');
+  flow = 'verify-wallet';
+  // The demo's external wallet: an EIP-1193 provider of its key (wallet-conformance.mjs).
+  const ethereum = keyProvider(demo.externalWalletPrivateKey);
+  const walletAccount = sdk.getWalletAccounts(client).find((a) => a.address.toLowerCase() === ethereum.address.toLowerCase());
+  core.getWalletProviderRegistry(client).register({
+    priority: core.WalletProviderPriority.WALLET_SDK,
+    walletProvider: walletProviderOver(ethereum, { key: walletAccount.walletProviderKey, displayName: 'MetaMask' }),
+  });
+  await sdk.verifyWalletAccount({ walletAccount, requestedScopes: ['wallet:export'] }, client);
   flow = 'verify-totp';
   await sdk.authenticateTotpMfaDevice({ code: (await getJson('demo')).totpCode, requestedScopes: ['wallet:export'] }, client);
   flow = 'verify-recovery';
@@ -154,7 +165,7 @@ const oursSide = () => new Promise((ok, fail) => {
   child.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`request_flows exited with ${code}`))));
 });
 
-const FLOWS = ['sign-in', 'check', 'verify-totp', 'verify-recovery', 'register-passkey', 'verify-passkey', 'delete-mfa-device', 'verify-email'];
+const FLOWS = ['sign-in', 'check', 'verify-wallet', 'verify-totp', 'verify-recovery', 'register-passkey', 'verify-passkey', 'delete-mfa-device', 'verify-email'];
 let failed = false;
 const watchdog = setTimeout(() => { console.log('not ok - timed out after 60 s'); process.exit(1); }, 60_000);
 try {

@@ -11,7 +11,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use stepup_client::passkey::{entered_pin, DevicePasskey, MemoryPasskeyStore, PasskeyConfirmation};
-use stepup_client::{Config, MemoryVault, Secret, StepUpClient, TokenScope, Verification};
+use stepup_client::{
+    Config, LocalKeySigner, MemoryVault, Secret, StepUpClient, TokenScope, Verification,
+    WalletAccount,
+};
 
 type Res<T> = Result<T, String>;
 
@@ -97,6 +100,19 @@ async fn flows(run: &Run) -> Res<()> {
     if !check.is_required {
         return Err("the check should require a step-up".into());
     }
+
+    run.flow("verify-wallet").await?;
+    // The demo's external wallet, signed with its key (as the SDK side's EIP-1193 wallet).
+    let signer = LocalKeySigner::from_hex(&Secret::new(
+        run.demo_str("externalWalletPrivateKey").await?,
+    ))
+    .map_err(e("wallet key"))?;
+    let wallet =
+        WalletAccount::browser_extension(run.demo_str("externalWalletAddress").await?, "MetaMask");
+    client
+        .verify_wallet(&wallet, &[TokenScope::WalletExport], &signer)
+        .await
+        .map_err(e("wallet step-up"))?;
 
     run.flow("verify-totp").await?;
     let code = Secret::new(run.demo_str("totpCode").await?);
