@@ -5,6 +5,16 @@
 // The sandbox is started fresh (--no-state --seed-demo) for each side, so that both meet the
 // same demo user (its TOTP code, recovery codes and device are spent by the first side).
 //
+// Flows (each side in this order, the proxy told which flow a request belongs to; what lies
+// between flows, e.g. fetching the device to delete, is not recorded): sign-in (email OTP),
+// check (stepUp/check), verify-wallet (SIWE, the demo's external wallet), verify-totp,
+// verify-recovery, register-passkey (GET + POST users/passkeys/register, credential:link),
+// verify-passkey, verify-external (externalAuth/verify with a customer-signed assertion),
+// delete-mfa-device (credential:unlink), verify-email (a new user without MFA re-authenticates).
+// Left out: the SMS step-up (the seeded sandbox has no MFA-less user with a phone) and the
+// social completion (the provider's consent page in between; social-conformance.mjs drives it
+// for the SDK, and its bodies are compared nowhere yet).
+//
 // Recorded per request: method, path below /sdk/{env}/ (ids normalised), sorted query keys,
 // sorted body key paths (recursive: `a.b`, arrays as `a[].c`), sorted `x-dyn-*` header names,
 // and whether `authorization` / `x-mfa-auth-token` were sent. Never a value.
@@ -12,18 +22,28 @@
 // Usage: STEPUP_SANDBOX_BIN=… STEPUP_REQUEST_FLOWS_BIN=…/examples/request_flows node request-diff.mjs
 import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { guard, sdkConfig } from './node-env.mjs';
 
 const sdk = await import('@dynamic-labs-sdk/client');
 const core = await import('@dynamic-labs-sdk/client/core');
 const { keyProvider, walletProviderOver } = await import('./eip1193.mjs');
+const { customerKey } = await import('./external-conformance.mjs');
 const { softAuthenticator } = await import('./mfa-conformance.mjs');
 
 const ENV = '0b7c2a4e-1d3f-4a5b-9c6d-7e8f9a0b1c2d';
 const BIN = resolve(process.env.STEPUP_SANDBOX_BIN ?? '../../target/debug/stepup-sandbox');
 const OURS = resolve(process.env.STEPUP_REQUEST_FLOWS_BIN ?? '../../target/debug/examples/request_flows');
 const MAX_BODY = 1 << 20;
+// The environment's external-auth key (BYOA), and a file for the assertion our side uses.
+const dir = mkdtempSync(join(tmpdir(), 'stepup-request-diff-'));
+const customer = customerKey();
+writeFileSync(join(dir, 'jwks.json'), JSON.stringify(customer.jwks));
+const JWT_FILE = join(dir, 'external.jwt');
+const assertion = (userId) => customer.signJwt({ sub: userId, jti: randomUUID(), exp: Math.floor(Date.now() / 1000) + 120, scope: 'wallet:sign' });
 // The user without MFA of the email step-up (request_flows.rs uses the same address).
 const NEW_USER = 'request-diff@example.com';
 
@@ -97,7 +117,8 @@ const ROOT = `${PROXY}/api/v0`;
 
 const startSandbox = async () => {
   sandboxPort = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn(BIN, ['--listen', `127.0.0.1:${sandboxPort}`, '--env', ENV, '--no-state', '--seed-demo'], { stdio: 'ignore' });
+  const child = spawn(BIN, ['--listen', `127.0.0.1:${sandboxPort}`, '--env', ENV, '--no-state', '--seed-demo',
+    '--external-auth-jwks', join(dir, 'jwks.json')], { stdio: 'ignore' });
   for (let i = 0; ; i++) {
     try { if ((await fetch(`${ROOT}/sdk/${ENV}/settings`)).ok) return child; } catch {}
     if (i > 200) throw new Error('sandbox did not start');
@@ -142,6 +163,8 @@ const sdkSide = async () => {
   await sdk.registerPasskey({}, client);
   flow = 'verify-passkey';
   await sdk.authenticatePasskeyMFA({ requestedScopes: ['wallet:export'] }, client);
+  flow = 'verify-external';
+  await sdk.requestExternalAuthElevatedToken({ externalJwt: assertion(demo.userId) }, client);
   flow = null;
   const device = (await sdk.getMfaDevices(client)).find((d) => d.type === 'totp');
   flow = 'delete-mfa-device';
@@ -160,12 +183,16 @@ const sdkSide = async () => {
 };
 
 // ---- our side: the example binary, through the same proxy
-const oursSide = () => new Promise((ok, fail) => {
-  const child = spawn(OURS, ['--proxy', PROXY, '--env', ENV], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, STEPUP_LOOPBACK_ONLY: '1' } });
+const oursSide = async () => {
+  writeFileSync(JWT_FILE, assertion((await getJson('demo')).userId), { mode: 0o600 });
+  await oursBinary();
+};
+const oursBinary = () => new Promise((ok, fail) => {
+  const child = spawn(OURS, ['--proxy', PROXY, '--env', ENV, '--external-jwt', JWT_FILE], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, STEPUP_LOOPBACK_ONLY: '1' } });
   child.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`request_flows exited with ${code}`))));
 });
 
-const FLOWS = ['sign-in', 'check', 'verify-wallet', 'verify-totp', 'verify-recovery', 'register-passkey', 'verify-passkey', 'delete-mfa-device', 'verify-email'];
+const FLOWS = ['sign-in', 'check', 'verify-wallet', 'verify-totp', 'verify-recovery', 'register-passkey', 'verify-passkey', 'verify-external', 'delete-mfa-device', 'verify-email'];
 let failed = false;
 const watchdog = setTimeout(() => { console.log('not ok - timed out after 60 s'); process.exit(1); }, 60_000);
 try {
@@ -206,6 +233,7 @@ try {
 } finally {
   clearTimeout(watchdog);
   proxy.close();
+  rmSync(dir, { recursive: true, force: true });
 }
 console.log(guard.summary());
 if (guard.refused > 0) failed = true;

@@ -5,7 +5,8 @@
 //! the proxy forwards unrecorded. Nothing is printed: no code, token or key.
 //!
 //! ```sh
-//! cargo run -p stepup-client --example request_flows -- --proxy http://127.0.0.1:PORT --env ENV
+//! cargo run -p stepup-client --example request_flows -- --proxy http://127.0.0.1:PORT --env ENV \
+//!   --external-jwt FILE
 //! ```
 use std::sync::Arc;
 
@@ -25,6 +26,8 @@ const NEW_USER: &str = "request-diff@example.com";
 struct Run {
     proxy: String,
     env: String,
+    /// A file holding the customer-signed assertion of the external-auth step-up.
+    external_jwt: std::path::PathBuf,
     http: reqwest::Client,
 }
 
@@ -162,6 +165,15 @@ async fn flows(run: &Run) -> Res<()> {
         .await
         .map_err(e("passkey step-up"))?;
 
+    run.flow("verify-external").await?;
+    // The customer-signed assertion request-diff.mjs wrote (for wallet:sign, this user).
+    let jwt = std::fs::read_to_string(&run.external_jwt).map_err(|e| format!("assertion: {e}"))?;
+    let jwt = Secret::new(jwt.trim().to_owned());
+    client
+        .verify(Verification::ExternalJwt { jwt }, &[TokenScope::WalletSign])
+        .await
+        .map_err(e("external auth"))?;
+
     // Between flows (unrecorded): which device to delete.
     run.flow("end").await?;
     let devices = client.mfa_devices().await.map_err(e("devices"))?;
@@ -200,24 +212,26 @@ async fn flows(run: &Run) -> Res<()> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     let mut args = std::env::args().skip(1);
-    let (mut proxy, mut env) = (None, None);
+    let (mut proxy, mut env, mut jwt) = (None, None, None);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--proxy" => proxy = args.next(),
             "--env" => env = args.next(),
+            "--external-jwt" => jwt = args.next(),
             _ => {}
         }
     }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .init();
-    let (Some(proxy), Some(env)) = (proxy, env) else {
-        tracing::error!("usage: request_flows --proxy URL --env ENV");
+    let (Some(proxy), Some(env), Some(jwt)) = (proxy, env, jwt) else {
+        tracing::error!("usage: request_flows --proxy URL --env ENV --external-jwt FILE");
         return std::process::ExitCode::FAILURE;
     };
     let run = Run {
         proxy,
         env,
+        external_jwt: jwt.into(),
         http: reqwest::Client::new(),
     };
     match flows(&run).await {
