@@ -68,7 +68,7 @@ export const softAuthenticator = () => {
       [text('attStmt'), map([])],
       [text('authData'), bytes(authData)],
     ]));
-    created.push({ id: b64url(credentialId), rpId: publicKey.rp.id });
+    created.push({ id: b64url(credentialId), rpId: publicKey.rp.id, secret });
     return {
       id: b64url(credentialId),
       rawId: buffer(credentialId),
@@ -84,7 +84,37 @@ export const softAuthenticator = () => {
       getClientExtensionResults: () => ({}),
     };
   };
-  return { create, created };
+  // WebAuthn §6.3.3 getAssertion with the newest credential: UP | UV, counter 1, ES256 (DER).
+  const get = async ({ publicKey }) => {
+    const cred = created.at(-1);
+    const clientData = new TextEncoder().encode(JSON.stringify({
+      type: 'webauthn.get',
+      challenge: b64url(toBytes(publicKey.challenge)),
+      origin: ORIGIN,
+      crossOrigin: false,
+    }));
+    const authData = new Uint8Array([
+      ...sha256(new TextEncoder().encode(publicKey.rpId ?? cred.rpId)),
+      0x05, // UP | UV
+      0, 0, 0, 1, // signCount
+    ]);
+    const signature = p256.sign(new Uint8Array([...authData, ...sha256(clientData)]), cred.secret, { format: 'der' });
+    const rawId = Buffer.from(cred.id, 'base64url');
+    return {
+      id: cred.id,
+      rawId: buffer(new Uint8Array(rawId)),
+      type: 'public-key',
+      authenticatorAttachment: 'platform',
+      response: {
+        clientDataJSON: buffer(clientData),
+        authenticatorData: buffer(authData),
+        signature: buffer(signature),
+        userHandle: null,
+      },
+      getClientExtensionResults: () => ({}),
+    };
+  };
+  return { create, get, created };
 };
 
 export const mfaConformance = async ({ sdk, sdkConfig, ROOT, ENV, step, getJson }) => {

@@ -244,6 +244,31 @@ fn conformance(root: &Path) -> Result<(), String> {
             .arg("conformance.mjs")
             .env("STEPUP_SANDBOX_BIN", &sandbox)
             .current_dir(&dir),
+    ))?;
+    // The request-diff test: our client's side is an example binary of stepup-client.
+    run(Step::new(
+        "build request_flows (our side of the request diff)",
+        cargo()
+            .args([
+                "build",
+                "-p",
+                "stepup-client",
+                "--example",
+                "request_flows",
+                "--locked",
+            ])
+            .current_dir(root),
+    ))?;
+    run(Step::new(
+        "request diff: our client and the JS SDK send the same requests",
+        Command::new("node")
+            .arg("request-diff.mjs")
+            .env("STEPUP_SANDBOX_BIN", &sandbox)
+            .env(
+                "STEPUP_REQUEST_FLOWS_BIN",
+                target_dir(root).join("debug/examples/request_flows"),
+            )
+            .current_dir(&dir),
     ))
 }
 

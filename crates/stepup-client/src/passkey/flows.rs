@@ -61,8 +61,9 @@ impl StepUpClient {
             .send_json(ApiRequest::get("users/passkeys/register"))
             .await?;
         let options = wire::creation_options(&options)?;
+        let kind = confirmation.authenticator.kind();
         let credential = confirmation.register(origin, options).await?;
-        let body = wire::account_register_request(&credential)?;
+        let body = wire::account_register_request(&credential, kind)?;
         let req = ApiRequest::post("users/passkeys/register")
             .scoped(TokenScope::CredentialLink)
             .json(&body)?;

@@ -2,6 +2,7 @@
 //! crate speaks. Both are WebAuthn JSON, so the conversion goes through `serde_json`.
 
 use crate::error::StepUpError;
+use crate::passkey::AuthenticatorKind;
 use serde_json::{json, Value};
 use stepup_protocol::{
     MfaPasskeyRegisterRequest, PasskeyAssertionResponse, PasskeyAttestation,
@@ -55,9 +56,11 @@ pub(crate) fn request_options(
     .map_err(|_| unreadable("authentication options"))
 }
 
-/// `POST users/mfa/auth/passkey` body from an assertion.
+/// `POST users/mfa/auth/passkey` body from an assertion, with the attachment of `kind` as a
+/// browser reports it (the SDK sends `@simplewebauthn/browser`'s `startAuthentication` output).
 pub(crate) fn assertion_request(
     credential: &PublicKeyCredential,
+    kind: AuthenticatorKind,
     scopes: Option<Vec<TokenScope>>,
 ) -> Result<PasskeyAuthRequest, StepUpError> {
     let v = serde_json::to_value(credential).map_err(|_| unreadable("assertion"))?;
@@ -72,7 +75,7 @@ pub(crate) fn assertion_request(
             signature: field("/response/signature")?,
             user_handle: text("/response/userHandle"),
         },
-        authenticator_attachment: None,
+        authenticator_attachment: kind_attachment(kind).0.map(str::to_owned),
         client_extension_results: json!({}),
         kind: "public-key".into(),
         requested_scopes: scopes,
@@ -146,21 +149,55 @@ pub(crate) fn mfa_register_request(
     })
 }
 
-/// `POST users/passkeys/register` body (`clientDataJson`, lower-case).
+/// The `authenticatorAttachment` and `response.transports` a browser reports for a credential
+/// of this kind of authenticator (the SDK sends what `@simplewebauthn/browser`'s
+/// `startRegistration` read from `credential.authenticatorAttachment` and
+/// `response.getTransports()`); the credential's own transports win when it has them.
+fn attachment(
+    kind: AuthenticatorKind,
+    credential: &RegisterPublicKeyCredential,
+) -> (Option<String>, Option<Vec<String>>) {
+    let own = serde_json::to_value(credential)
+        .ok()
+        .and_then(|v| v.pointer("/response/transports").cloned())
+        .and_then(|t| serde_json::from_value::<Vec<String>>(t).ok())
+        .filter(|t| !t.is_empty() && t.len() <= 8);
+    let (attachment, transports) = kind_attachment(kind);
+    (
+        attachment.map(str::to_owned),
+        own.or_else(|| transports.map(|t| vec![t.to_owned()])),
+    )
+}
+
+/// A browser's `authenticatorAttachment` and transport for this kind of authenticator.
+fn kind_attachment(kind: AuthenticatorKind) -> (Option<&'static str>, Option<&'static str>) {
+    match kind {
+        AuthenticatorKind::DevicePasskey | AuthenticatorKind::WindowsHello => {
+            (Some("platform"), Some("internal"))
+        }
+        AuthenticatorKind::SecurityKey => (Some("cross-platform"), Some("usb")),
+        AuthenticatorKind::Custom => (None, None),
+    }
+}
+
+/// `POST users/passkeys/register` body (`clientDataJson`, lower-case), with the attachment and
+/// transports of `kind` as a browser reports them.
 pub(crate) fn account_register_request(
     credential: &RegisterPublicKeyCredential,
+    kind: AuthenticatorKind,
 ) -> Result<PasskeyRegisterRequest, StepUpError> {
     let a = attested(credential)?;
+    let (authenticator_attachment, transports) = attachment(kind, credential);
     Ok(PasskeyRegisterRequest {
         id: a.id,
         raw_id: a.raw_id,
         response: PasskeyRegisterResponse {
             client_data_json: a.client_data_json,
             attestation_object: a.attestation_object,
-            transports: None,
+            transports,
             public_key: None,
         },
-        authenticator_attachment: None,
+        authenticator_attachment,
         client_extension_results: json!({}),
         kind: "public-key".into(),
     })

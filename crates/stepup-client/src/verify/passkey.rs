@@ -46,8 +46,9 @@ pub(super) async fn verify(
     let origin = wire::app_origin(client.inner.config.app_origin.as_deref())?;
     let options = client.passkey_authentication_options().await?;
     let options = wire::request_options(&options, &origin)?;
+    let kind = confirmation.authenticator.kind();
     let credential = confirmation.authenticate(origin, options).await?;
-    let body = wire::assertion_request(&credential, requested(scopes))?;
+    let body = wire::assertion_request(&credential, kind, requested(scopes))?;
     let req = ApiRequest::post("users/mfa/auth/passkey").json(&body)?;
     let resp: VerifyResponse = client.inner.send_json(req).await.map_err(passkey_error)?;
     rotated(client, resp, scopes).await
