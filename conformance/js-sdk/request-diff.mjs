@@ -202,7 +202,7 @@ try {
     // A side that fails part-way still has its requests compared: the diff says why.
     try { await drive(); } catch (e) {
       failed = true;
-      console.log(`not ok - the ${name === 'sdk' ? "SDK's" : "our client's"} side failed in flow ${flow}: ${e?.message ?? e}`);
+      console.log(`not ok - ${name === 'sdk' ? "the SDK's" : 'our client\'s'} side failed in flow ${flow}: ${e?.message ?? e}`);
     } finally { side = null; flow = null; sandbox.kill(); }
   }
   for (const f of FLOWS) {
