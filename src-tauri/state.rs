@@ -252,6 +252,18 @@ async fn open_client(config: Config) -> Result<(StepUpClient, Arc<KeychainVault>
         KeychainVault::open_async(APP_ID, &config.environment_id, KEYCHAIN_OPEN_TIMEOUT).await?,
     );
     let client = StepUpClient::new(config, vault.clone()).await?;
+    // The environment's settings are read at start, as the SDK reads them when it
+    // initialises, in the background: the window does not wait for them, the dialog reads
+    // them (again, if 5 minutes went by) before it lists the methods.
+    let reader = client.clone();
+    tokio::spawn(async move {
+        if let Err(e) = reader.settings().await {
+            tracing::warn!(
+                error_code = e.code(),
+                "the environment's settings could not be read at start"
+            );
+        }
+    });
     Ok((client, vault))
 }
 

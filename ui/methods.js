@@ -119,15 +119,23 @@ export const methodOf = (credential) => METHODS[credential.method];
 const RECOVERY_CHOICE = Object.freeze({ id: '', format: 'recovery', method: 'recovery_code', alias: null });
 
 /** The "Verify with" list: the request's credentials and, for users with an authenticator or a
- * passkey, a recovery code. */
-export function choicesFor(credentials) {
+ * passkey, a recovery code, unless the environment turned recovery codes off. */
+export function choicesFor(credentials, recoveryCodes = true) {
   const choices = credentials.slice();
-  if (choices.some((c) => methodOf(c)?.unlocksRecovery)) choices.push(RECOVERY_CHOICE);
+  if (recoveryCodes && choices.some((c) => methodOf(c)?.unlocksRecovery)) choices.push(RECOVERY_CHOICE);
   return choices;
 }
 
 /** What formats this app cannot verify with yet are called. */
-const UNSUPPORTED_FORMATS = { passkey: 'Passkey', blockchain: 'Wallet', oauth: 'Social account', externalUser: 'Your organisation’s sign-in' };
+const UNSUPPORTED_FORMATS = {
+  passkey: 'Passkey',
+  blockchain: 'Wallet',
+  oauth: 'Social account',
+  externalUser: 'Your organisation’s sign-in',
+  totp: 'Authenticator app',
+  email: 'Email code',
+  phoneNumber: 'Text message code',
+};
 
 /** What a credential is called in the "Verify with" list; one the app cannot use says why
  * (the backend's clause, e.g. an embedded wallet's), else that it is not available yet. */

@@ -178,7 +178,7 @@ export class StepUpDialog {
           : 'No verification is needed for this.', check.export ?? null);
         return;
       }
-      const choices = choicesFor(check.credentials);
+      const choices = choicesFor(check.credentials, check.recoveryCodes !== false);
       if (choices.length === 0) {
         this.update({ phase: PHASES.unavailable, error: { code: 'no_credentials', message: 'Your account has no way to verify this action: add a verification method first.' } });
         el.title.focus();

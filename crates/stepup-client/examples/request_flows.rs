@@ -89,6 +89,11 @@ async fn flows(run: &Run) -> Res<()> {
         .map_err(|e| e.to_string())?;
     let e = |what: &'static str| move |err: stepup_client::StepUpError| format!("{what}: {err}");
 
+    // What the SDK reads when it initialises: the environment's settings.
+    run.flow("start").await?;
+    client.settings().await.map_err(e("settings"))?;
+    run.flow("end").await?;
+
     run.flow("sign-in").await?;
     let email = run.demo_str("email").await?;
     let otp = client.send_email_otp(&email).await.map_err(e("send"))?;

@@ -4,8 +4,9 @@
 use crate::config::Config;
 use crate::device::{sign_nonce, DeviceHeaders, DeviceSigner, NONCE_BATCH};
 use crate::error::StepUpError;
-use crate::http::{parse_body, Api, ApiRequest, Credentials};
+use crate::http::{parse_body, Answer, Api, ApiRequest, Credentials};
 use crate::session_key::SessionKey;
+use crate::settings::SettingsCache;
 use crate::store::TokenStore;
 use crate::tokens::TokenStatus;
 use crate::vault::{MemoryVault, SessionRecord, TokenVault};
@@ -29,6 +30,8 @@ pub(crate) struct Inner {
     /// The session key: the stored session's, else a new one; renewed at sign-out.
     pub(crate) session_key: SessionKey,
     pub(crate) clock: Arc<dyn Clock>,
+    /// The environment's settings, as last read (`GET settings`).
+    pub(crate) settings: SettingsCache,
 }
 
 impl std::fmt::Debug for StepUpClient {
@@ -87,6 +90,7 @@ impl StepUpClientBuilder {
             device: DeviceSigner::default(),
             session_key,
             clock,
+            settings: SettingsCache::default(),
         };
         Ok(StepUpClient {
             inner: Arc::new(inner),
@@ -215,14 +219,28 @@ impl Inner {
     /// SDK signs, and, for a scoped request, the elevated token of its scope, taken (consumed
     /// if single-use) **before** sending, as the SDK does (§10.2).
     pub(crate) async fn send(&self, req: ApiRequest) -> Result<Vec<u8>, StepUpError> {
+        let answer = self.send_answer(req).await?;
+        if answer.not_modified {
+            return Err(StepUpError::InvalidResponse(
+                "unexpected HTTP status 304".into(),
+            ));
+        }
+        Ok(answer.body)
+    }
+
+    /// [`Inner::send`], with the answer's `ETag` and a 304 as an answer (for `If-None-Match`).
+    pub(crate) async fn send_answer(&self, req: ApiRequest) -> Result<Answer, StepUpError> {
         let mut creds = self.base_credentials();
+        if req.without_session_key {
+            creds.session_public_key = None;
+        }
         if is_device_signed(&req.path) {
             creds.device = Some(self.device_headers().await?);
         }
         if let Some(scope) = &req.scope {
             creds.elevated = self.store.take(scope, self.now_ms()).await.map(|t| t.token);
         }
-        let result = self.api.execute(&req, &creds).await;
+        let result = self.api.execute_answer(&req, &creds).await;
         if creds.bearer.is_some() && result.as_ref().err() == Some(&StepUpError::Unauthorized) {
             // The server no longer knows this session (revoked, or rotated by a verification
             // that never came back): keeping it would say "signed in" while every call fails.

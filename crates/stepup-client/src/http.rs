@@ -8,7 +8,9 @@ use crate::config::Config;
 use crate::device::DeviceHeaders;
 use crate::error::{StepUpError, TimeoutPhase};
 use rand::distr::{Alphanumeric, SampleString};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, ORIGIN, WWW_AUTHENTICATE};
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, ETAG, ORIGIN, WWW_AUTHENTICATE,
+};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -44,6 +46,9 @@ pub(crate) struct ApiRequest {
     /// The scope whose elevated token is attached; also the scope a step-up rejection names.
     pub scope: Option<TokenScope>,
     pub extra_headers: Vec<(&'static str, String)>,
+    /// Sent without `x-dyn-session-public-key` (the settings, as the SDK reads them at start,
+    /// before it has session keys).
+    pub without_session_key: bool,
 }
 
 impl ApiRequest {
@@ -55,6 +60,7 @@ impl ApiRequest {
             body: None,
             scope: None,
             extra_headers: Vec::new(),
+            without_session_key: false,
         }
     }
     pub fn get(path: impl Into<String>) -> Self {
@@ -78,6 +84,10 @@ impl ApiRequest {
     }
     pub fn scoped(mut self, scope: TokenScope) -> Self {
         self.scope = Some(scope);
+        self
+    }
+    pub fn without_session_key(mut self) -> Self {
+        self.without_session_key = true;
         self
     }
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -311,6 +321,22 @@ impl Api {
         req: &ApiRequest,
         creds: &Credentials,
     ) -> Result<Vec<u8>, StepUpError> {
+        let answer = self.execute_answer(req, creds).await?;
+        if answer.not_modified {
+            return Err(StepUpError::InvalidResponse(
+                "unexpected HTTP status 304".into(),
+            ));
+        }
+        Ok(answer.body)
+    }
+
+    /// [`Api::execute`], with the answer's `ETag` and a `304 Not Modified` (empty body) as an
+    /// answer rather than an error, for a request that sent `If-None-Match`.
+    pub async fn execute_answer(
+        &self,
+        req: &ApiRequest,
+        creds: &Credentials,
+    ) -> Result<Answer, StepUpError> {
         let url = self.url(req)?;
         let headers = self.headers(req, creds)?;
         let mut builder = self
@@ -347,6 +373,19 @@ impl Api {
             .get(WWW_AUTHENTICATE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let etag = resp
+            .headers()
+            .get(ETAG)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= MAX_ETAG_LEN)
+            .map(str::to_owned);
+        if status == 304 {
+            return Ok(Answer {
+                not_modified: true,
+                etag,
+                body: Vec::new(),
+            });
+        }
         let body_deadline = call_deadline.min(Instant::now() + self.config.body_timeout);
         let body = read_capped(resp, body_deadline).await;
         if let Err(e) = &body {
@@ -374,8 +413,26 @@ impl Api {
                 "unexpected HTTP status {status}"
             )));
         }
-        body
+        Ok(Answer {
+            not_modified: false,
+            etag,
+            body: body?,
+        })
     }
+}
+
+/// The longest `ETag` kept; a longer one is ignored (answers are hostile input).
+pub const MAX_ETAG_LEN: usize = 256;
+
+/// A 2xx or 304 answer, as [`Api::execute_answer`] gives it.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// `304 Not Modified`: what the request's `If-None-Match` named is still current.
+    pub not_modified: bool,
+    /// The answer's `ETag`, if it had a short one.
+    pub etag: Option<String>,
+    /// The body (empty for a 304).
+    pub body: Vec<u8>,
 }
 
 #[cfg(test)]

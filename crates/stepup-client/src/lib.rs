@@ -38,6 +38,8 @@
 //!   every call sends and the server binds the session to.
 //! - `client`: [`StepUpClient`], its builder, and the one path every request takes.
 //! - `session`: email-OTP sign-in, refresh, logout, session rotation.
+//! - `settings`: the environment's project settings, read at start and kept 5 minutes
+//!   (revalidated by `ETag`): which methods are on, the social providers, external auth.
 //! - `tokens`: parsing elevated tokens; [`TokenStatus`].
 //! - `verify/`: one [`Verification`] variant per method, one file each (as mini-redis's
 //!   `cmd/`): `email_otp` (also sends the code), `sms_otp`, `otp` (what the two share),
@@ -72,6 +74,7 @@ pub mod passkey;
 pub mod prelude;
 pub mod session;
 mod session_key;
+pub mod settings;
 pub mod store;
 pub mod tokens;
 pub mod vault;
@@ -86,6 +89,7 @@ pub use client::{StepUpClient, StepUpClientBuilder};
 pub use config::{is_loopback, Config, DEFAULT_API_BASE_URL, LOOPBACK_ONLY_ENV};
 pub use error::{StepUpError, TimeoutPhase};
 pub use session::SignIn;
+pub use settings::{EnvironmentSettings, ExternalAuthSettings};
 pub use stepup_protocol as protocol;
 pub use stepup_protocol::headers::LogoutReason;
 pub use stepup_protocol::{

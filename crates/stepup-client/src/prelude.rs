@@ -12,6 +12,7 @@ pub use crate::error::{StepUpError, TimeoutPhase};
 pub use crate::passkey::{
     platform_authenticator, PasskeyConfirmation, PasskeyPrompt, UserVerification,
 };
+pub use crate::settings::EnvironmentSettings;
 pub use crate::tokens::TokenStatus;
 pub use crate::vault::{MemoryVault, TokenVault, VaultError};
 pub use crate::verify::{

@@ -20,6 +20,7 @@ pub mod clock;
 pub mod error;
 pub mod eth;
 pub mod headers;
+pub mod jwks;
 pub mod jwt;
 pub mod model;
 pub mod scope;

@@ -20,8 +20,9 @@ use stepup_client::loopback::{
 use stepup_client::passkey::PasskeyConfirmation;
 use stepup_client::verify::SocialRedirect;
 use stepup_client::{
-    CheckSource, CredentialFormat, OtpChannel, Secret, StepUpCheck, StepUpClient, StepUpCredential,
-    StepUpError, TokenScope, TokenStatus, Verification, WalletAccount, WalletChallenge,
+    CheckSource, CredentialFormat, CredentialMethod, OtpChannel, Secret, StepUpCheck, StepUpClient,
+    StepUpCredential, StepUpCredentialExt, StepUpError, TokenScope, TokenStatus, Verification,
+    WalletAccount, WalletChallenge,
 };
 
 /// Seconds before "send code" may be pressed again.
@@ -116,6 +117,32 @@ fn social_alias(client: &StepUpClient, credential: &StepUpCredential) -> Option<
     ))
 }
 
+/// Whether the environment's settings, as last read, have turned off the method of
+/// `credential` (none read: nothing is turned off, the server's offer stands).
+fn turned_off(client: &StepUpClient, credential: &StepUpCredential) -> bool {
+    let Some(settings) = client.cached_settings() else {
+        return false;
+    };
+    let method = credential.method();
+    let provider = (method == CredentialMethod::Social)
+        .then(|| {
+            client
+                .social_accounts()
+                .into_iter()
+                .find(|a| a.credential_id == credential.id)
+                .map(|a| a.provider)
+        })
+        .flatten();
+    !settings.allows(method, provider.as_deref())
+}
+
+/// Whether recovery codes are on, as the settings last read say (on when none were read).
+fn recovery_codes_on(client: &StepUpClient) -> bool {
+    client
+        .cached_settings()
+        .is_none_or(|s| s.allows_recovery_codes())
+}
+
 /// A provider's name for people.
 fn provider_name(provider: &str) -> String {
     match provider {
@@ -177,6 +204,7 @@ pub fn check_view(check: &StepUpCheck, client: &StepUpClient, scope: &TokenScope
             .map(|c| {
                 let social = (Method::of(c) == Method::Social).then(|| social_alias(client, c));
                 let unavailable = match (Method::of(c), &social) {
+                    _ if turned_off(client, c) => Some(TURNED_OFF),
                     (Method::Wallet, _) => wallet_unavailable(client, c),
                     (Method::Social, Some(None)) => {
                         Some("this social account is not linked to your account")
@@ -197,11 +225,18 @@ pub fn check_view(check: &StepUpCheck, client: &StepUpClient, scope: &TokenScope
                 }
             })
             .collect(),
-        default_credential_id: stepup_client::choose_method(check).map(|c| c.id.clone()),
+        default_credential_id: stepup_client::choose_method(check)
+            .filter(|c| !turned_off(client, c))
+            .or_else(|| check.credentials.iter().find(|c| !turned_off(client, c)))
+            .map(|c| c.id.clone()),
+        recovery_codes: recovery_codes_on(client),
         valid_until_ms,
         export: None,
     }
 }
+
+/// Why a credential whose method the environment turned off is listed but not offered.
+const TURNED_OFF: &str = "this way of verifying is turned off for this app's environment";
 
 /// Opens the dialog's work on a request: asks the server whether the scope needs a step-up;
 /// if not, the request ends as "already allowed", else it keeps the offered credentials.
@@ -236,6 +271,14 @@ pub async fn begin(
     } else {
         None
     };
+    // The settings say which methods the environment has on (a read at most every 5
+    // minutes; none read and none readable: the server's offer stands, it still decides).
+    if let Err(e) = client.settings().await {
+        tracing::warn!(
+            error_code = e.code(),
+            "the environment's settings could not be read: every offered method is listed"
+        );
+    }
     let mut outcome = client.check_step_up_outcome(scope.clone()).await;
     let mut approval = None;
     if outcome.source == CheckSource::StoredToken {
@@ -271,7 +314,18 @@ pub async fn begin(
     view.export = export;
     let mut desk = desk.lock();
     if check.is_required {
-        desk.get_mut(id)?.offer(check.credentials);
+        let (on, off): (Vec<_>, Vec<_>) = check
+            .credentials
+            .into_iter()
+            .partition(|c| !turned_off(client, c));
+        if !off.is_empty() {
+            tracing::info!(
+                request = id,
+                turned_off = off.len(),
+                "credentials of methods the environment turned off are not offered"
+            );
+        }
+        desk.get_mut(id)?.offer(on, view.recovery_codes);
     } else if let Some(approval) = approval {
         view.valid_until_ms = Some(approval.expires_at_ms);
         if !desk.close_as_already_approved(id, &approval, now_ms)? {

@@ -71,6 +71,8 @@ pub struct OpenRequest {
     stage: Stage,
     /// Wrong codes typed so far (faults on the way are not counted).
     wrong_codes: u32,
+    /// Whether the environment lets a recovery code stand in for an offered MFA method.
+    recovery_codes: bool,
     /// When it was opened, unix ms (requests expire, see `REQUEST_TTL_MS`).
     opened_at_ms: i64,
     /// For the app's own requests: who waits for the outcome (told at most once).
@@ -97,6 +99,7 @@ impl OpenRequest {
             request,
             stage: Stage::Opened,
             wrong_codes: 0,
+            recovery_codes: false,
             opened_at_ms,
             waiter,
             match_choices: None,
@@ -147,8 +150,11 @@ impl OpenRequest {
 
     /// The server asked for a verification with these credentials (again: a sent code is
     /// forgotten, the new offer is what counts).
-    pub fn offer(&mut self, credentials: Vec<StepUpCredential>) {
+    /// `recovery_codes`: whether the environment lets a recovery code stand in for the MFA
+    /// methods offered.
+    pub fn offer(&mut self, credentials: Vec<StepUpCredential>, recovery_codes: bool) {
         self.stage = Stage::Offered { credentials };
+        self.recovery_codes = recovery_codes;
     }
 
     /// The credentials offered, if the server was asked.
@@ -171,12 +177,14 @@ impl OpenRequest {
     }
 
     /// Whether a recovery code may be used: an MFA method (authenticator app, passkey) was
-    /// offered.
+    /// offered, and the environment has recovery codes on.
     pub fn offers_mfa(&self) -> bool {
-        self.credentials()
-            .unwrap_or_default()
-            .iter()
-            .any(|c| Method::of(c).is_mfa())
+        self.recovery_codes
+            && self
+                .credentials()
+                .unwrap_or_default()
+                .iter()
+                .any(|c| Method::of(c).is_mfa())
     }
 
     /// A code was sent for an offered credential.

@@ -158,8 +158,11 @@ pub struct CheckView {
     pub is_required: bool,
     /// The credentials to offer.
     pub credentials: Vec<CredentialView>,
-    /// The one to preselect.
+    /// The one to preselect (never one whose method the environment turned off).
     pub default_credential_id: Option<String>,
+    /// Whether a recovery code may stand in for the MFA methods offered (the environment's
+    /// settings allow backup codes).
+    pub recovery_codes: bool,
     /// When not required: until when the stored token covers the scope (unix ms).
     pub valid_until_ms: Option<i64>,
     /// For `wallet:export`: the wallet that would be exported, said before any verification;

@@ -39,9 +39,15 @@ async fn client(
 }
 
 async fn world() -> World {
+    world_with(&[]).await
+}
+
+/// [`world`] in an environment that turned `disabled` off (`SWITCHABLE_METHODS` names).
+async fn world_with(disabled: &[&str]) -> World {
     let clock = ManualClock::now();
     let config = SandboxConfig {
         clock: Arc::new(clock.clone()),
+        disabled_methods: disabled.iter().map(|m| (*m).to_owned()).collect(),
         ..SandboxConfig::default()
     };
     let sandbox = Sandbox::start(config, ([127, 0, 0, 1], 0).into())
@@ -473,4 +479,77 @@ async fn revoking_all_elevated_access_forgets_the_tokens_and_the_approvals() {
         w.desk.lock().export_ready(first).is_err(),
         "the grant is gone"
     );
+}
+
+#[tokio::test]
+async fn a_method_the_environment_turned_off_is_listed_as_such_and_cannot_run() {
+    // With everything on: the authenticator app is offered, preselected, with recovery codes.
+    let on = world().await;
+    let id = on.open();
+    let view = flow::begin(&on.desk, &on.client, id, on.wallet(), 0)
+        .await
+        .expect("begin");
+    let totp = view
+        .credentials
+        .iter()
+        .find(|c| c.format == "totp")
+        .expect("a TOTP device");
+    assert_eq!(totp.method, Method::Totp);
+    assert_eq!(totp.unavailable, None);
+    assert!(view.recovery_codes);
+    assert_eq!(
+        view.default_credential_id.as_deref(),
+        Some(totp.id.as_str())
+    );
+
+    // The environment turned the authenticator app and recovery codes off: the server still
+    // lists the device, the dialog says it is off, preselects nothing off, and runs neither.
+    let off = world_with(&["totp", "recovery-codes"]).await;
+    assert_eq!(off.sandbox.settings_reads().full, 0, "nothing read before");
+    let id = off.open();
+    let view = flow::begin(&off.desk, &off.client, id, off.wallet(), 0)
+        .await
+        .expect("begin");
+    assert_eq!(off.sandbox.settings_reads().full, 1, "read by the dialog");
+    let totp = view
+        .credentials
+        .iter()
+        .find(|c| c.format == "totp")
+        .expect("still listed");
+    assert_eq!(totp.method, Method::Unsupported);
+    assert!(
+        totp.unavailable
+            .is_some_and(|why| why.contains("turned off")),
+        "{totp:?}"
+    );
+    assert!(!view.recovery_codes);
+    assert_ne!(
+        view.default_credential_id.as_deref(),
+        Some(totp.id.as_str())
+    );
+    let secret = off.user.totp_secret_base32.as_ref().expect("totp");
+    let code = off.sandbox.totp_code(secret.expose()).expect("code");
+    let proof = Proof::Code {
+        method: Method::Totp,
+        credential_id: Some(totp.id.clone()),
+        code: Secret::new(code),
+    };
+    assert_eq!(
+        flow::verify(&off.desk, &off.client, id, proof, off.wallet(), 1001)
+            .await
+            .err(),
+        Some(AppError::CredentialNotOffered)
+    );
+    let recovery = Proof::Code {
+        method: Method::RecoveryCode,
+        credential_id: None,
+        code: off.user.recovery_codes[0].clone(),
+    };
+    assert_eq!(
+        flow::verify(&off.desk, &off.client, id, recovery, off.wallet(), 1002)
+            .await
+            .err(),
+        Some(AppError::CredentialNotOffered)
+    );
+    assert!(off.client.elevated_tokens().is_empty(), "nothing approved");
 }

@@ -28,7 +28,7 @@ fn offered(desk: &mut RequestDesk, link: &str, now: i64) -> u64 {
         _ => None,
     }
     .expect("a request");
-    desk.get_mut(id).expect("open").offer(Vec::new());
+    desk.get_mut(id).expect("open").offer(Vec::new(), true);
     id
 }
 
@@ -169,7 +169,7 @@ fn a_code_is_verified_only_after_one_was_sent_on_its_channel() {
         "other channel"
     );
     // A new offer forgets the sent code.
-    desk.get_mut(id).expect("open").offer(Vec::new());
+    desk.get_mut(id).expect("open").offer(Vec::new(), true);
     assert_eq!(
         desk.get(id).expect("open").sent_code(Method::EmailOtp),
         Err(AppError::NoCodeSent)
@@ -256,7 +256,9 @@ fn the_apps_own_request_tells_its_waiter_once_how_it_ended() {
         "the app's own request is not a link's claim"
     );
     assert!(rx.try_recv().is_err(), "nothing before the dialog ends");
-    desk.get_mut(request.id).expect("open").offer(Vec::new());
+    desk.get_mut(request.id)
+        .expect("open")
+        .offer(Vec::new(), true);
     desk.close(request.id, Outcome::Approved, Some(Method::Totp), 1_000)
         .expect("approved");
     assert_eq!(rx.try_recv(), Ok(Outcome::Approved));
@@ -398,7 +400,7 @@ fn return_to_is_opened_after_every_ending_with_the_status_and_id_only() {
             _ => None,
         }
         .expect("a request");
-        desk.get_mut(id).expect("open").offer(Vec::new());
+        desk.get_mut(id).expect("open").offer(Vec::new(), true);
         id
     };
     let taken =
@@ -465,7 +467,7 @@ fn closing_the_window_cancels_what_it_showed_and_later_links_wait_for_the_next()
         Delivery::Now(LinkEvent::Request { request }) => request.id,
         other => panic!("expected a request, got {other:?}"),
     };
-    desk.get_mut(shown).expect("open").offer(Vec::new());
+    desk.get_mut(shown).expect("open").offer(Vec::new(), true);
     desk.show(shown, 0).expect("shown");
     let (LinkEvent::Request { request: own }, mut own_rx) = desk
         .open_own_request(TokenScope::CredentialLink, "Stepup Desktop (you)", "x", 0)

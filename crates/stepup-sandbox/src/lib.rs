@@ -70,7 +70,7 @@ mod store;
 mod time_format;
 mod validation;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -160,7 +160,34 @@ pub struct SandboxConfig {
     pub verification_limits: VerificationLimits,
     /// Connections at once, and how long one may idle or live.
     pub connection_limits: ConnectionLimits,
+    /// Verification methods this environment has turned off, by the names of
+    /// [`SWITCHABLE_METHODS`]: its settings say so, and its step-up verifications are refused
+    /// (422). Sign-in is not changed.
+    pub disabled_methods: BTreeSet<String>,
 }
+
+/// How many times `GET settings` was answered ([`RunningSandbox::settings_reads`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SettingsReads {
+    /// Answered with the document (200).
+    pub full: u64,
+    /// Answered `304 Not Modified` (the client's `If-None-Match` named the current document).
+    pub not_modified: u64,
+}
+
+/// The methods an environment can turn off ([`SandboxConfig::disabled_methods`]): the MFA
+/// methods, recovery codes, the email and SMS codes, the wallet signature, and each social
+/// provider.
+pub const SWITCHABLE_METHODS: &[&str] = &[
+    "totp",
+    "passkey",
+    "recovery-codes",
+    "email",
+    "sms",
+    "wallet",
+    "google",
+    "github",
+];
 
 impl Default for SandboxConfig {
     fn default() -> Self {
@@ -177,6 +204,7 @@ impl Default for SandboxConfig {
             passkey_origin: DEFAULT_APP_ORIGIN.to_owned(),
             verification_limits: VerificationLimits::default(),
             connection_limits: ConnectionLimits::default(),
+            disabled_methods: BTreeSet::new(),
         }
     }
 }
@@ -383,6 +411,12 @@ impl RunningSandbox {
     /// Delivered email/SMS codes, newest last.
     pub fn outbox(&self) -> Vec<OutboxMessage> {
         self.shared.with(|a| a.outbox())
+    }
+
+    /// How many times `GET settings` was answered: with the document, and with `304 Not
+    /// Modified` (memory only: what a test of a client's cache reads back).
+    pub fn settings_reads(&self) -> SettingsReads {
+        self.shared.with(|a| a.settings_reads)
     }
 
     /// Sessions ended by `POST revoke`, newest last, with their logout reasons.

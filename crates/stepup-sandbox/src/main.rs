@@ -2,8 +2,11 @@
 //!
 //! ```text
 //! stepup-sandbox [--listen 127.0.0.1:8787] [--state ./sandbox-state.json] [--env <uuid>] [--seed-demo]
-//!                [--no-state] [--external-auth-jwks FILE]
+//!                [--no-state] [--external-auth-jwks FILE] [--disable-method NAME]...
 //! ```
+//! `--disable-method` turns a verification method off for the environment (repeatable):
+//! `totp`, `passkey`, `recovery-codes`, `email`, `sms`, `wallet`, `google`, `github`. The
+//! settings say it is off and its step-up verifications are refused.
 //! `--external-auth-jwks` names the JWKS of the customer's external-auth key (its first EC
 //! P-256 signing key): what `externalAuth/verify` and `externalAuth/signin` verify assertions
 //! against. Without it both refuse every assertion ("not configured").
@@ -15,7 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use stepup_sandbox::{Sandbox, SandboxConfig};
 
-const USAGE: &str = "usage: stepup-sandbox [--listen 127.0.0.1:8787] [--state ./sandbox-state.json] [--env <uuid>] [--seed-demo] [--no-state] [--external-auth-jwks FILE]";
+const USAGE: &str = "usage: stepup-sandbox [--listen 127.0.0.1:8787] [--state ./sandbox-state.json] [--env <uuid>] [--seed-demo] [--no-state] [--external-auth-jwks FILE] [--disable-method NAME]...";
 
 /// The parsed command line.
 struct Args {
@@ -25,6 +28,8 @@ struct Args {
     seed_demo: bool,
     /// The customer's key for external-auth assertions, from `--external-auth-jwks`.
     external_auth_key: Option<p256::ecdsa::VerifyingKey>,
+    /// `--disable-method`, each.
+    disabled_methods: std::collections::BTreeSet<String>,
 }
 
 /// A JWKS file, refused above 64 KiB before it is read whole.
@@ -48,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
         env: None,
         seed_demo: false,
         external_auth_key: None,
+        disabled_methods: Default::default(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -74,6 +80,16 @@ fn parse_args() -> Result<Args, String> {
                     stepup_sandbox::external_auth_key_from_jwks(&text)
                         .map_err(|e| format!("--external-auth-jwks {}: {e}", path.display()))?,
                 );
+            }
+            "--disable-method" => {
+                let name = value("--disable-method")?;
+                if !stepup_sandbox::SWITCHABLE_METHODS.contains(&name.as_str()) {
+                    return Err(format!(
+                        "--disable-method {name:?}: not a method that can be turned off (one of {})",
+                        stepup_sandbox::SWITCHABLE_METHODS.join(", ")
+                    ));
+                }
+                args.disabled_methods.insert(name);
             }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -103,6 +119,7 @@ async fn main() -> ExitCode {
         print_codes: true,
         seed_demo: args.seed_demo,
         external_auth_key: args.external_auth_key,
+        disabled_methods: args.disabled_methods,
         ..SandboxConfig::default()
     };
     if let Some(env) = args.env {

@@ -51,7 +51,9 @@
 //!    from anyone, so one with another state is refused there and the wait goes on.
 //! 3. `state`: 32 random alphanumerics; PKCE only for `github` and `twitter` (the SDK's
 //!    `providersRequiringPkce`): a verifier of 43 random alphanumerics, its S256 challenge.
-//! 4. `GET settings`; the provider URL built from `settings.providers` exactly as the SDK's
+//! 4. The environment's settings ([`StepUpClient::settings`]: read at most every 5 minutes);
+//!    a provider turned off (`enabledAt: null`) or not listed is refused; the provider URL
+//!    built from its entry in `settings.providers` exactly as the SDK's
 //!    `buildOAuthUrl` (`getOAuthBaseUrl`, `addOAuthUrlParams`, then `state`,
 //!    `response_type=code`, and the challenge), with `URLSearchParams.set` semantics. Stricter
 //!    than the SDK: the URL must be `https`, or `http` on loopback.
@@ -98,8 +100,6 @@ const PROVIDERS_REQUIRING_PKCE: &[&str] = &["twitter", "github"];
 pub const STATE_LEN: usize = 32;
 /// Length of the PKCE verifier (the SDK's `randomString({ length: 43 })`).
 pub const CODE_VERIFIER_LEN: usize = 43;
-/// The most providers read from the settings.
-const MAX_PROVIDERS: usize = 64;
 /// The longest URL-ish setting accepted.
 const MAX_SETTING_LEN: usize = 2048;
 /// The longest `dynamicOauthCode` accepted.
@@ -313,28 +313,17 @@ pub struct ProviderSettings {
     /// Shopify's store, put into `baseAuthUrl`.
     #[serde(default)]
     pub shopify_store: Option<String>,
+    /// When the environment turned the provider on: `Some(None)` when sent as `null` (turned
+    /// off), `None` when not sent.
+    #[serde(default, deserialize_with = "crate::settings::present_or_null")]
+    pub enabled_at: Option<Option<String>>,
 }
 
-/// The fields of the settings this module reads.
-#[derive(Debug, Default, Deserialize)]
-struct Settings {
-    #[serde(default)]
-    providers: Option<Vec<ProviderSettings>>,
-    #[serde(default)]
-    sdk: Option<SdkSettings>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct SdkSettings {
-    #[serde(default)]
-    waas: Option<WaasSettings>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WaasSettings {
-    #[serde(default)]
-    backup_options: Option<Vec<String>>,
+impl ProviderSettings {
+    /// Whether the provider is on: not sent with `enabledAt: null`.
+    pub fn is_enabled(&self) -> bool {
+        !matches!(self.enabled_at, Some(None))
+    }
 }
 
 /// `URLSearchParams` with its `set` and `delete`: `set` replaces the first pair of that name
@@ -639,24 +628,13 @@ impl StepUpClient {
                 Some(scheme.callback()),
             ),
         };
-        let settings: Settings = self.inner.send_json(ApiRequest::get("settings")).await?;
-        let providers = settings.providers.unwrap_or_default();
-        if providers.len() > MAX_PROVIDERS {
-            return Err(StepUpError::InvalidResponse(
-                "the settings list too many providers".into(),
-            ));
-        }
-        let settings_entry = providers
-            .iter()
-            .find(|p| p.provider == provider)
-            .ok_or_else(|| StepUpError::SocialProviderUnavailable {
+        let settings = self.settings().await?;
+        let settings_entry = settings.social_provider(provider).ok_or_else(|| {
+            StepUpError::SocialProviderUnavailable {
                 provider: provider.to_owned(),
-            })?;
-        let google_drive_backup = settings
-            .sdk
-            .and_then(|s| s.waas)
-            .and_then(|w| w.backup_options)
-            .is_some_and(|o| o.iter().any(|b| b == "googleDrive"));
+            }
+        })?;
+        let google_drive_backup = settings.google_drive_backup();
         let code_verifier =
             uses_pkce(provider).then(|| Secret::new(random_alphanumeric(CODE_VERIFIER_LEN)));
         let url = build_oauth_url(

@@ -129,84 +129,13 @@ impl Authority {
     }
 }
 
-/// The customer's ES256 key from a JWKS (RFC 7517): the first key with `kty: EC`,
-/// `crv: P-256`, whose `use` (if any) is `sig` and `alg` (if any) `ES256`. At most 64 KiB and
-/// 32 keys are read; anything else is an error naming what is missing.
+/// The customer's ES256 key from a JWKS (RFC 7517): the first EC P-256 signing key
+/// ([`stepup_protocol::jwks::es256_keys`], bounded); anything else is an error naming what is
+/// missing.
 pub fn external_auth_key_from_jwks(text: &str) -> Result<p256::ecdsa::VerifyingKey, String> {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine as _;
-    if text.len() > 64 * 1024 {
-        return Err("the JWKS is larger than 64 KiB".into());
-    }
-    let jwks: serde_json::Value =
-        serde_json::from_str(text).map_err(|_| "the JWKS is not JSON".to_owned())?;
-    let keys = jwks["keys"]
-        .as_array()
-        .ok_or_else(|| "the JWKS has no \"keys\" array".to_owned())?;
-    if keys.len() > 32 {
-        return Err("the JWKS has more than 32 keys".into());
-    }
-    let field = |k: &serde_json::Value, name: &str| k[name].as_str().map(str::to_owned);
-    for k in keys {
-        let fits = field(k, "kty").as_deref() == Some("EC")
-            && field(k, "crv").as_deref() == Some("P-256")
-            && field(k, "use").as_deref().is_none_or(|u| u == "sig")
-            && field(k, "alg").as_deref().is_none_or(|a| a == "ES256");
-        if !fits {
-            continue;
-        }
-        let coordinate = |name: &str| {
-            field(k, name)
-                .and_then(|c| URL_SAFE_NO_PAD.decode(c).ok())
-                .filter(|c| c.len() == 32)
-                .ok_or_else(|| format!("the P-256 key's {name} is not 32 bytes of base64url"))
-        };
-        let mut point = vec![4u8];
-        point.extend(coordinate("x")?);
-        point.extend(coordinate("y")?);
-        return p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-            .map_err(|_| "the P-256 key is not a point on the curve".to_owned());
-    }
-    Err("the JWKS has no EC P-256 signing key (kty EC, crv P-256, ES256)".into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::external_auth_key_from_jwks;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine as _;
-
-    #[test]
-    fn the_first_p256_signing_key_of_a_jwks_is_taken_and_others_are_refused() {
-        let key = p256::ecdsa::SigningKey::from_slice(&[9u8; 32]).unwrap();
-        let point = key.verifying_key().to_sec1_point(false);
-        let (x, y) = (
-            URL_SAFE_NO_PAD.encode(&point.as_bytes()[1..33]),
-            URL_SAFE_NO_PAD.encode(&point.as_bytes()[33..65]),
-        );
-        let jwks = serde_json::json!({"keys": [
-            {"kty": "RSA", "n": "AQAB", "e": "AQAB"},
-            {"kty": "EC", "crv": "P-256", "use": "enc", "x": x, "y": y},
-            {"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "x": x, "y": y, "kid": "k1"},
-        ]});
-        let found = external_auth_key_from_jwks(&jwks.to_string()).unwrap();
-        assert_eq!(&found, key.verifying_key());
-        for bad in [
-            "not json".to_owned(),
-            "{}".to_owned(),
-            serde_json::json!({"keys": [{"kty": "EC", "crv": "P-384", "x": x, "y": y}]})
-                .to_string(),
-            serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "x": x, "y": x}]})
-                .to_string(),
-            serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "x": "AA", "y": y}]})
-                .to_string(),
-            "x".repeat(70_000),
-        ] {
-            assert!(
-                external_auth_key_from_jwks(&bad).is_err(),
-                "{}",
-                &bad[..bad.len().min(60)]
-            );
-        }
-    }
+    stepup_protocol::jwks::es256_keys(text)?
+        .into_iter()
+        .next()
+        .map(|k| k.key)
+        .ok_or_else(|| "the JWKS has no EC P-256 signing key".to_owned())
 }

@@ -25,7 +25,7 @@
 //! - `demo`: the demo user's seed and its view.
 
 use p256::ecdsa::{SigningKey, VerifyingKey};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use stepup_protocol::{Clock, Secret};
 
@@ -79,6 +79,10 @@ pub(crate) struct Authority {
     require_device_signature: bool,
     /// The customer's key for `externalAuth/verify` assertions; `None` refuses them all.
     external_auth_key: Option<VerifyingKey>,
+    /// The methods turned off (names of `SWITCHABLE_METHODS`, checked at build).
+    disabled_methods: BTreeSet<String>,
+    /// `GET settings` answers so far (memory only).
+    pub(crate) settings_reads: crate::SettingsReads,
     /// Delivered codes are also printed to stderr: the standalone binary's delivery channel,
     /// never a tracing event (logs must not carry a code).
     print_codes: bool,
@@ -139,6 +143,16 @@ impl Authority {
                 "environment_id must be 1 to 128 characters without '/'".into(),
             ));
         }
+        if let Some(unknown) = config
+            .disabled_methods
+            .iter()
+            .find(|m| !crate::SWITCHABLE_METHODS.contains(&m.as_str()))
+        {
+            return Err(SandboxError::Config(format!(
+                "no method {unknown:?} can be turned off (these can: {})",
+                crate::SWITCHABLE_METHODS.join(", ")
+            )));
+        }
         for (scope, policy) in &config.token_policies {
             if policy.ttl_secs <= 0 || scope.is_empty() || scope.contains(' ') {
                 return Err(SandboxError::Config(format!(
@@ -193,6 +207,8 @@ impl Authority {
             policies: config.token_policies.clone(),
             require_device_signature: config.require_device_signature,
             external_auth_key: config.external_auth_key,
+            disabled_methods: config.disabled_methods.clone(),
+            settings_reads: crate::SettingsReads::default(),
             print_codes: config.print_codes,
             store,
             state,

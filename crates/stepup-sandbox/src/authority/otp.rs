@@ -323,6 +323,7 @@ impl Authority {
         req: &OtpVerifyRequest,
     ) -> Result<VerifyResponse, ApiError> {
         let scopes = self.validate_scopes(req.requested_scopes.as_deref())?;
+        self.require_method_on(channel.as_str())?;
         if !scopes.is_empty() && self.has_mfa(&ctx.user_id) {
             return Err(ApiError::unprocessable(
                 codes::INVALID_SCOPES,

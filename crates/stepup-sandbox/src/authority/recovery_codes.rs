@@ -90,6 +90,7 @@ impl Authority {
     ) -> Result<VerifyResponse, ApiError> {
         bounded("code", req.code.expose(), MAX_CODE_LEN)?;
         let scopes = self.validate_scopes(req.requested_scopes.as_deref())?;
+        self.require_method_on("recovery-codes")?;
         self.mfa_guard(&ctx.user_id)?;
         let typed = crypto::normalize_recovery_code(req.code.expose());
         let user = self.user_mut(&ctx.user_id)?;

@@ -441,6 +441,7 @@ impl Authority {
         req: &OauthInitAuthRequest,
     ) -> Result<(), ApiError> {
         let info = provider(provider_name)?;
+        self.require_method_on(info.name)?;
         let state = req.state.expose();
         if !valid_state(state) {
             return Err(ApiError::invalid_request(
@@ -702,6 +703,7 @@ impl Authority {
         token: &PresentedToken<CredentialLink>,
     ) -> Result<VerifyResponse, ApiError> {
         let info = provider(provider_name)?;
+        self.require_method_on(info.name)?;
         bounded("code", req.code.expose(), MAX_CODE_LEN)?;
         bounded("state", req.state.expose(), MAX_STATE_LEN)?;
         if let Some(v) = &req.code_verifier {

@@ -116,6 +116,7 @@ impl Authority {
             bounded("id", id, MAX_ID_LEN)?;
         }
         let scopes = self.validate_scopes(req.requested_scopes.as_deref())?;
+        self.require_method_on("totp")?;
         self.mfa_guard(&ctx.user_id)?;
         let index = self.pick_totp_device(&ctx.user_id, req.id.as_deref())?;
         self.accept_totp(&ctx.user_id, index, &req.code)?;

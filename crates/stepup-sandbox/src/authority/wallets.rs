@@ -172,6 +172,7 @@ impl Authority {
         if req.chain != "EVM" {
             return Err(refused("only EVM wallets can step up in this sandbox"));
         }
+        self.require_method_on("wallet")?;
         let claimed = req.public_wallet_address.as_str();
         if !siwe::is_hex_address(claimed) {
             return Err(ApiError::invalid_request(

@@ -34,8 +34,47 @@ type Reply<T> = Result<Json<T>, ApiError>;
 
 // ---------------------------------------------------------------- public endpoints
 
-pub(super) async fn settings(State(s): State<AppState>, _env: Env) -> Json<serde_json::Value> {
-    Json(s.with(|a| a.settings()))
+/// `GET settings`, with an `ETag` (the document's SHA-256, cut to 128 bits) and `304 Not
+/// Modified` to an `If-None-Match` that names it (or `*`).
+pub(super) async fn settings(
+    State(s): State<AppState>,
+    _env: Env,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+    use axum::response::IntoResponse as _;
+    use sha2::Digest as _;
+    let body = serde_json::to_vec(&s.with(|a| a.settings())).unwrap_or_default();
+    let etag = format!("\"{}\"", hex::encode(&sha2::Sha256::digest(&body)[..16]));
+    let not_modified = headers
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 1024)
+        .is_some_and(|v| {
+            v.split(',')
+                .map(|t| t.trim().trim_start_matches("W/"))
+                .take(16)
+                .any(|t| t == etag || t == "*")
+        });
+    s.with(|a| {
+        let reads = &mut a.settings_reads;
+        if not_modified {
+            reads.not_modified += 1;
+        } else {
+            reads.full += 1;
+        }
+    });
+    let cache = [(ETAG, etag), (CACHE_CONTROL, "private, max-age=300".into())];
+    if not_modified {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
+    (
+        StatusCode::OK,
+        cache,
+        [(CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 pub(super) async fn nonces(

@@ -118,6 +118,7 @@ impl Authority {
             &r.signature,
         ])?;
         let scopes = self.validate_scopes(req.requested_scopes.as_deref())?;
+        self.require_method_on("passkey")?;
         self.mfa_guard(&ctx.user_id)?;
         let Some((challenge, CeremonyKind::Authentication { state })) =
             self.take_ceremony(ctx, &r.client_data_json)
