@@ -168,6 +168,11 @@ pub enum StepUpError {
         /// The provider asked for (`google`).
         provider: String,
     },
+    /// A server-issued assertion a link carried was not accepted here, before anything was
+    /// sent: not signed by the environment's external-auth key, another issuer, audience,
+    /// user or scope, expired or too long-lived, or the environment takes none.
+    #[error("the confirmation from your app's server was refused: {0}")]
+    AssertionRefused(String),
     /// The signed-in user has no linked account of this provider (refused before any request).
     #[error("no {provider} account is linked to your account: choose another method")]
     SocialAccountNotLinked {
@@ -335,6 +340,7 @@ impl StepUpError {
             Self::WalletScreeningBlocked => "wallet_screening_blocked",
             Self::SocialProviderUnavailable { .. } => "social_provider_unavailable",
             Self::SocialAccountNotLinked { .. } => "social_account_not_linked",
+            Self::AssertionRefused(_) => "assertion_refused",
             Self::SocialAccountLinkedToAnotherUser => "social_account_already_exists",
             Self::SocialStateMismatch => "invalid_redirect_storage_state",
             Self::SocialDenied => "social_denied",

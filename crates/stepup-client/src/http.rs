@@ -330,6 +330,40 @@ impl Api {
         Ok(answer.body)
     }
 
+    /// `GET url` of a public document outside the API (the customer's JWKS): none of the
+    /// SDK's headers, no credentials, no redirects, the same time limits and size cap. Only
+    /// `https`, or `http` to this machine.
+    pub async fn fetch_public(&self, url: &url::Url) -> Result<Vec<u8>, StepUpError> {
+        if url.scheme() != "https" && !crate::config::is_loopback(url) {
+            return Err(StepUpError::InvalidInput(
+                "only an https address (or http on this machine) is fetched".into(),
+            ));
+        }
+        let loopback_only = std::env::var(crate::config::LOOPBACK_ONLY_ENV).is_ok_and(|v| v == "1");
+        if loopback_only && !crate::config::is_loopback(url) {
+            return Err(StepUpError::InvalidInput(format!(
+                "{}=1 (a test run): only this machine is fetched",
+                crate::config::LOOPBACK_ONLY_ENV
+            )));
+        }
+        let started = Instant::now();
+        let call_deadline = started + self.config.http_timeout;
+        let headers_deadline = call_deadline.min(started + self.config.first_byte_timeout);
+        let resp = tokio::time::timeout_at(headers_deadline, self.client.get(url.clone()).send())
+            .await
+            .map_err(|_| StepUpError::TimedOut(TimeoutPhase::FirstByte))?
+            .map_err(|e| map_transport(e, Stage::Request))?;
+        let status = resp.status().as_u16();
+        tracing::debug!(status, "public document fetched");
+        if !(200..300).contains(&status) {
+            return Err(StepUpError::InvalidResponse(format!(
+                "unexpected HTTP status {status}"
+            )));
+        }
+        let body_deadline = call_deadline.min(Instant::now() + self.config.body_timeout);
+        read_capped(resp, body_deadline).await
+    }
+
     /// [`Api::execute`], with the answer's `ETag` and a `304 Not Modified` (empty body) as an
     /// answer rather than an error, for a request that sent `If-None-Match`.
     pub async fn execute_answer(

@@ -19,6 +19,7 @@ use crate::http::{client_version, parse_body, ApiRequest};
 use crate::verify::ProviderSettings;
 use serde::{Deserialize, Deserializer};
 use std::sync::{Arc, Mutex};
+use stepup_protocol::jwks::Es256Key;
 
 /// How long a read is used without asking again (the SDK's 5 minutes).
 pub const SETTINGS_MAX_AGE_MS: i64 = 5 * 60 * 1000;
@@ -215,6 +216,8 @@ pub(crate) struct SettingsCache {
     last: Mutex<Option<Cached>>,
     /// Held across a read, so that tasks asking at once share one request.
     reading: tokio::sync::Mutex<()>,
+    /// The external-auth JWKS last fetched: its URL, when, and its keys.
+    jwks: Mutex<Option<(String, i64, Vec<Es256Key>)>>,
 }
 
 #[derive(Debug, Clone)]
@@ -231,6 +234,20 @@ impl SettingsCache {
 
     fn put(&self, cached: Cached) {
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(cached);
+    }
+
+    /// When the JWKS at `url` was fetched, and its keys.
+    pub(crate) fn jwks(&self, url: &str) -> Option<(i64, Vec<Es256Key>)> {
+        self.jwks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|(u, _, _)| u == url)
+            .map(|(_, at, keys)| (*at, keys.clone()))
+    }
+
+    pub(crate) fn put_jwks(&self, url: &str, at_ms: i64, keys: Vec<Es256Key>) {
+        *self.jwks.lock().unwrap_or_else(|e| e.into_inner()) = Some((url.to_owned(), at_ms, keys));
     }
 }
 

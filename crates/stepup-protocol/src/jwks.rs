@@ -74,23 +74,26 @@ pub fn es256_keys(text: &str) -> Result<Vec<Es256Key>, String> {
     Ok(found)
 }
 
-/// A JWKS of one ES256 signing key, as [`es256_keys`] reads it back.
-pub fn jwks_of(key: &VerifyingKey, kid: &str) -> serde_json::Value {
+/// A JWKS of one ES256 signing key (with `kid` when given), as [`es256_keys`] reads it back.
+pub fn jwks_of(key: &VerifyingKey, kid: Option<&str>) -> serde_json::Value {
     let point = key.to_sec1_point(false);
     // 0x04 || x (32 bytes) || y (32 bytes).
     let bytes = point.as_bytes();
     let coordinate = |range: std::ops::Range<usize>| {
         URL_SAFE_NO_PAD.encode(bytes.get(range).unwrap_or_default())
     };
-    serde_json::json!({"keys": [{
+    let mut jwk = serde_json::json!({
         "kty": "EC",
         "crv": "P-256",
         "use": "sig",
         "alg": "ES256",
-        "kid": kid,
         "x": coordinate(1..33),
         "y": coordinate(33..65),
-    }]})
+    });
+    if let Some(kid) = kid {
+        jwk["kid"] = kid.into();
+    }
+    serde_json::json!({ "keys": [jwk] })
 }
 
 #[cfg(test)]
@@ -104,7 +107,7 @@ mod tests {
     #[test]
     fn a_written_jwks_reads_back_with_its_kid() {
         let k = key(9);
-        let keys = es256_keys(&jwks_of(k.verifying_key(), "k1").to_string()).unwrap();
+        let keys = es256_keys(&jwks_of(k.verifying_key(), Some("k1")).to_string()).unwrap();
         assert_eq!(
             keys,
             vec![Es256Key {
@@ -116,8 +119,8 @@ mod tests {
 
     #[test]
     fn only_p256_signing_keys_are_taken_and_bad_sets_are_refused() {
-        let good = jwks_of(key(9).verifying_key(), "k1");
-        let other = jwks_of(key(7).verifying_key(), "k2");
+        let good = jwks_of(key(9).verifying_key(), Some("k1"));
+        let other = jwks_of(key(7).verifying_key(), Some("k2"));
         let (x, y) = (good["keys"][0]["x"].clone(), good["keys"][0]["y"].clone());
         let set = serde_json::json!({"keys": [
             {"kty": "RSA", "n": "AQAB", "e": "AQAB"},

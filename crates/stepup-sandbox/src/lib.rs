@@ -83,6 +83,8 @@ pub use authority::external_auth::external_auth_key_from_jwks;
 pub use authority::rate_limits::VerificationLimits;
 pub use crypto::totp_code_at;
 pub use error::{ApiError, SandboxError};
+/// JWKS reading, for the binary's `--external-auth-jwks`.
+pub use stepup_protocol::jwks as protocol_jwks;
 
 /// How long a social sign-in's code (the provider's, and `dynamicOauthCode`) is valid, ms.
 pub const SOCIAL_CODE_TTL_MS: i64 = authority::social::CODE_TTL_MS;
@@ -145,6 +147,19 @@ pub struct SandboxConfig {
     pub require_device_signature: bool,
     /// The customer's key for `externalAuth/verify` assertions (ES256); `None` refuses them.
     pub external_auth_key: Option<p256::ecdsa::VerifyingKey>,
+    /// The `kid` the customer's key is published under (the sandbox serves its JWKS).
+    pub external_auth_kid: Option<String>,
+    /// The `iss` every customer assertion must carry (`security.externalAuth.iss`); `None`
+    /// checks none.
+    pub external_auth_issuer: Option<String>,
+    /// The `aud` every customer assertion must carry (`security.externalAuth.aud`); `None`
+    /// checks none.
+    pub external_auth_audience: Option<String>,
+    /// The sandbox also plays the customer's backend (the demo's): it makes a key of its own
+    /// at start, which becomes the external-auth key (issuer [`CUSTOMER_ISSUER`], audience the
+    /// environment id unless set), and signs assertions for its users on request
+    /// ([`RunningSandbox::customer_link`], `POST /api/v0/sandbox/{env}/customer/assertion`).
+    pub customer_backend: bool,
     /// Print delivered email/SMS codes to stderr (the standalone binary's delivery channel).
     pub print_codes: bool,
     /// Create the demo user if the state has none.
@@ -165,6 +180,11 @@ pub struct SandboxConfig {
     /// (422). Sign-in is not changed.
     pub disabled_methods: BTreeSet<String>,
 }
+
+/// The `iss` of the assertions the sandbox's own customer backend signs.
+pub const CUSTOMER_ISSUER: &str = "https://customer.stepup.example";
+/// The `kid` of the sandbox's customer backend key.
+pub const CUSTOMER_KID: &str = "stepup-sandbox-customer";
 
 /// How many times `GET settings` was answered ([`RunningSandbox::settings_reads`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -198,6 +218,10 @@ impl Default for SandboxConfig {
             token_policies: BTreeMap::new(),
             require_device_signature: false,
             external_auth_key: None,
+            external_auth_kid: None,
+            external_auth_issuer: None,
+            external_auth_audience: None,
+            customer_backend: false,
             print_codes: false,
             seed_demo: false,
             passkey_rp_id: DEFAULT_PASSKEY_RP_ID.to_owned(),
@@ -417,6 +441,19 @@ impl RunningSandbox {
     /// Modified` (memory only: what a test of a client's cache reads back).
     pub fn settings_reads(&self) -> SettingsReads {
         self.shared.with(|a| a.settings_reads)
+    }
+
+    /// A step-up link that carries an assertion the sandbox's customer backend signed for the
+    /// user with `email`, for `scope`, valid 2 minutes (only with
+    /// [`SandboxConfig::customer_backend`]): what the customer's web app would open.
+    pub fn customer_link(
+        &self,
+        email: &str,
+        scope: &str,
+        requester: &str,
+    ) -> Result<String, ApiError> {
+        self.shared
+            .with(|a| a.customer_link(email, scope, requester))
     }
 
     /// Sessions ended by `POST revoke`, newest last, with their logout reasons.

@@ -2,8 +2,14 @@
 //!
 //! ```text
 //! stepup-sandbox [--listen 127.0.0.1:8787] [--state ./sandbox-state.json] [--env <uuid>] [--seed-demo]
-//!                [--no-state] [--external-auth-jwks FILE] [--disable-method NAME]...
+//!                [--no-state] [--external-auth-jwks FILE] [--external-auth-iss ISS]
+//!                [--external-auth-aud AUD] [--customer-backend] [--disable-method NAME]...
 //! ```
+//! `--external-auth-iss` / `--external-auth-aud`: the `iss` and `aud` every assertion must
+//! carry (the settings' `security.externalAuth`). `--customer-backend`: the sandbox also plays
+//! the customer's backend of the demo, with a key of its own (instead of a JWKS file): `POST
+//! /api/v0/sandbox/{env}/customer/assertion {email, scope}` answers a step-up link carrying an
+//! assertion it signed.
 //! `--disable-method` turns a verification method off for the environment (repeatable):
 //! `totp`, `passkey`, `recovery-codes`, `email`, `sms`, `wallet`, `google`, `github`. The
 //! settings say it is off and its step-up verifications are refused.
@@ -18,7 +24,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use stepup_sandbox::{Sandbox, SandboxConfig};
 
-const USAGE: &str = "usage: stepup-sandbox [--listen 127.0.0.1:8787] [--state ./sandbox-state.json] [--env <uuid>] [--seed-demo] [--no-state] [--external-auth-jwks FILE] [--disable-method NAME]...";
+const USAGE: &str = "usage: stepup-sandbox [--listen 127.0.0.1:8787] [--state ./sandbox-state.json] [--env <uuid>] [--seed-demo] [--no-state] [--external-auth-jwks FILE] [--external-auth-iss ISS] [--external-auth-aud AUD] [--customer-backend] [--disable-method NAME]...";
 
 /// The parsed command line.
 struct Args {
@@ -28,6 +34,11 @@ struct Args {
     seed_demo: bool,
     /// The customer's key for external-auth assertions, from `--external-auth-jwks`.
     external_auth_key: Option<p256::ecdsa::VerifyingKey>,
+    /// The `kid` of that key, if the JWKS gave one.
+    external_auth_kid: Option<String>,
+    external_auth_issuer: Option<String>,
+    external_auth_audience: Option<String>,
+    customer_backend: bool,
     /// `--disable-method`, each.
     disabled_methods: std::collections::BTreeSet<String>,
 }
@@ -53,6 +64,10 @@ fn parse_args() -> Result<Args, String> {
         env: None,
         seed_demo: false,
         external_auth_key: None,
+        external_auth_kid: None,
+        external_auth_issuer: None,
+        external_auth_audience: None,
+        customer_backend: false,
         disabled_methods: Default::default(),
     };
     let mut it = std::env::args().skip(1);
@@ -76,11 +91,21 @@ fn parse_args() -> Result<Args, String> {
                 let path = PathBuf::from(value("--external-auth-jwks")?);
                 let text = read_bounded(&path)
                     .map_err(|e| format!("--external-auth-jwks {}: {e}", path.display()))?;
-                args.external_auth_key = Some(
-                    stepup_sandbox::external_auth_key_from_jwks(&text)
-                        .map_err(|e| format!("--external-auth-jwks {}: {e}", path.display()))?,
-                );
+                let key = stepup_sandbox::protocol_jwks::es256_keys(&text)
+                    .map_err(|e| format!("--external-auth-jwks {}: {e}", path.display()))?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| format!("--external-auth-jwks {}: no key", path.display()))?;
+                args.external_auth_key = Some(key.key);
+                args.external_auth_kid = key.kid;
             }
+            "--external-auth-iss" => {
+                args.external_auth_issuer = Some(value("--external-auth-iss")?)
+            }
+            "--external-auth-aud" => {
+                args.external_auth_audience = Some(value("--external-auth-aud")?)
+            }
+            "--customer-backend" => args.customer_backend = true,
             "--disable-method" => {
                 let name = value("--disable-method")?;
                 if !stepup_sandbox::SWITCHABLE_METHODS.contains(&name.as_str()) {
@@ -119,6 +144,10 @@ async fn main() -> ExitCode {
         print_codes: true,
         seed_demo: args.seed_demo,
         external_auth_key: args.external_auth_key,
+        external_auth_kid: args.external_auth_kid,
+        external_auth_issuer: args.external_auth_issuer,
+        external_auth_audience: args.external_auth_audience,
+        customer_backend: args.customer_backend,
         disabled_methods: args.disabled_methods,
         ..SandboxConfig::default()
     };

@@ -8,6 +8,7 @@
 
 mod email_otp;
 mod external_jwt;
+pub use external_jwt::{VouchedAssertion, MAX_ASSERTION_LIFETIME_SECS};
 mod otp;
 mod passkey;
 mod recovery_code;

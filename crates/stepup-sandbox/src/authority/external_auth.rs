@@ -33,7 +33,26 @@ struct ExternalAssertion {
     jti: String,
     #[serde(default)]
     exp: i64,
+    #[serde(default)]
+    iss: Option<String>,
+    /// A string or an array of strings (RFC 7519 §4.1.3).
+    #[serde(default)]
+    aud: Option<serde_json::Value>,
 }
+
+/// Whether an `aud` claim names `audience` (a string, or one of at most 16 in an array).
+fn names_audience(aud: Option<&serde_json::Value>, audience: &str) -> bool {
+    match aud {
+        Some(serde_json::Value::String(a)) => a == audience,
+        Some(serde_json::Value::Array(all)) => {
+            all.iter().take(16).any(|a| a.as_str() == Some(audience))
+        }
+        _ => false,
+    }
+}
+
+/// How long the demo customer backend's assertions live.
+const CUSTOMER_ASSERTION_SECS: i64 = 120;
 
 impl Authority {
     /// The claims of an assertion signed by the environment's external-auth key, unexpired,
@@ -47,6 +66,20 @@ impl Authority {
             jwt::verify_es256(assertion.expose(), &key).map_err(|e| invalid(&e.to_string()))?;
         if claims.exp <= self.now_secs() {
             return Err(invalid("it has expired (or has no exp)"));
+        }
+        if let Some(issuer) = &self.external_auth_issuer {
+            if claims.iss.as_deref() != Some(issuer.as_str()) {
+                return Err(invalid(
+                    "its iss is not the environment's external-auth issuer",
+                ));
+            }
+        }
+        if let Some(audience) = &self.external_auth_audience {
+            if !names_audience(claims.aud.as_ref(), audience) {
+                return Err(invalid(
+                    "its aud is not the environment's external-auth audience",
+                ));
+            }
         }
         if claims.jti.is_empty() || claims.jti.len() > 256 {
             return Err(invalid("it needs a jti of 1 to 256 characters"));
@@ -126,6 +159,81 @@ impl Authority {
             session_key,
         };
         self.grant(session, &[], None)
+    }
+}
+
+impl Authority {
+    /// `security.externalAuth` of the settings, when a customer key is configured: on, its
+    /// issuer and audience, and where its JWKS is served (by this sandbox).
+    pub(crate) fn external_auth_settings(&self) -> Option<serde_json::Value> {
+        self.external_auth_key?;
+        Some(serde_json::json!({
+            "enabled": true,
+            "iss": self.external_auth_issuer,
+            "aud": self.external_auth_audience,
+            "jwksUrl": format!(
+                "{}/api/v0/sandbox/{}/external-auth/jwks.json",
+                self.public_origin, self.env
+            ),
+        }))
+    }
+
+    /// The customer's key as a JWKS, when one is configured.
+    pub(crate) fn external_auth_jwks(&self) -> Option<serde_json::Value> {
+        let key = self.external_auth_key?;
+        Some(stepup_protocol::jwks::jwks_of(
+            &key,
+            self.external_auth_kid.as_deref(),
+        ))
+    }
+
+    /// The demo customer backend: an assertion for the user with `email` and `scope`, signed
+    /// with its key, and the step-up link that carries it (`assertion=`). 404 without a
+    /// customer backend; 422 for an unknown user or scope.
+    pub(crate) fn customer_link(
+        &self,
+        email: &str,
+        scope: &str,
+        requester: &str,
+    ) -> Result<String, ApiError> {
+        let key = self.customer_key.as_ref().ok_or_else(|| {
+            ApiError::not_found("this sandbox plays no customer backend (--customer-backend)")
+        })?;
+        let email = crate::validation::normalize_email(email)
+            .map_err(|e| ApiError::unprocessable(codes::INVALID_EMAIL, e))?;
+        let user_id = self
+            .find_user_by_target(&super::otp::OtpTarget::Email(email))
+            .ok_or_else(|| ApiError::invalid_request("no user has this email"))?;
+        if self.policy_for(scope).is_none() || scope.contains(' ') {
+            return Err(ApiError::invalid_request(format!(
+                "unknown scope {:?}",
+                shown(scope)
+            )));
+        }
+        if requester.is_empty() || requester.chars().count() > 64 {
+            return Err(ApiError::invalid_request(
+                "requester has 1 to 64 characters",
+            ));
+        }
+        let now = self.now_secs();
+        let claims = serde_json::json!({
+            "iss": self.external_auth_issuer,
+            "aud": self.external_auth_audience,
+            "sub": user_id,
+            "scope": scope,
+            "jti": crate::crypto::new_id(),
+            "iat": now,
+            "exp": now + CUSTOMER_ASSERTION_SECS,
+        });
+        let assertion = jwt::sign_es256(key, self.external_auth_kid.as_deref(), &claims)
+            .map_err(|_| ApiError::internal("the assertion could not be signed"))?;
+        let mut link = url::Url::parse("com.stepup.desktop://step-up")
+            .map_err(|_| ApiError::internal("the link could not be made"))?;
+        link.query_pairs_mut()
+            .append_pair("scope", scope)
+            .append_pair("requester", requester)
+            .append_pair("assertion", &assertion);
+        Ok(link.to_string())
     }
 }
 

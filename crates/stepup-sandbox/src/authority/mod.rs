@@ -79,6 +79,13 @@ pub(crate) struct Authority {
     require_device_signature: bool,
     /// The customer's key for `externalAuth/verify` assertions; `None` refuses them all.
     external_auth_key: Option<VerifyingKey>,
+    /// The `kid` the external-auth key is published under, if any.
+    external_auth_kid: Option<String>,
+    /// The `iss` and `aud` every external-auth assertion must carry, when set.
+    external_auth_issuer: Option<String>,
+    external_auth_audience: Option<String>,
+    /// The demo customer backend's signing key (its public half is `external_auth_key`).
+    customer_key: Option<SigningKey>,
     /// The methods turned off (names of `SWITCHABLE_METHODS`, checked at build).
     disabled_methods: BTreeSet<String>,
     /// `GET settings` answers so far (memory only).
@@ -201,12 +208,32 @@ impl Authority {
             Some(path) => Some(Store::create(path, &mut state)?),
             None => None,
         };
+        let customer_key = config.customer_backend.then(crypto::new_signing_key);
         let mut authority = Self {
             env: config.environment_id.clone(),
             clock: config.clock.clone(),
             policies: config.token_policies.clone(),
             require_device_signature: config.require_device_signature,
-            external_auth_key: config.external_auth_key,
+            external_auth_key: customer_key
+                .as_ref()
+                .map(|k| *k.verifying_key())
+                .or(config.external_auth_key),
+            external_auth_kid: config.external_auth_kid.clone().or_else(|| {
+                config
+                    .customer_backend
+                    .then(|| crate::CUSTOMER_KID.to_owned())
+            }),
+            external_auth_issuer: config.external_auth_issuer.clone().or_else(|| {
+                config
+                    .customer_backend
+                    .then(|| crate::CUSTOMER_ISSUER.to_owned())
+            }),
+            external_auth_audience: config.external_auth_audience.clone().or_else(|| {
+                config
+                    .customer_backend
+                    .then(|| config.environment_id.clone())
+            }),
+            customer_key,
             disabled_methods: config.disabled_methods.clone(),
             settings_reads: crate::SettingsReads::default(),
             print_codes: config.print_codes,

@@ -101,6 +101,7 @@ impl Authority {
                     ],
                 },
                 "auth": { "storage": ["localstorage"] },
+                "externalAuth": self.external_auth_settings(),
             },
         })
     }

@@ -396,6 +396,11 @@ impl Authority {
         self.public_origin = origin;
     }
 
+    /// The sandbox's own origin.
+    pub(crate) fn public_origin(&self) -> &str {
+        &self.public_origin
+    }
+
     /// `client_id` of a provider.
     fn client_id(&self, info: &ProviderInfo) -> String {
         format!("stepup-sandbox-{}", info.name)

@@ -621,3 +621,50 @@ pub(super) async fn demo(State(s): State<AppState>, _env: Env) -> Reply<serde_js
     })?;
     Ok(Json(views::demo(&demo, code)))
 }
+
+// ---------------------------------------------------------------- the customer's side
+
+/// `GET /api/v0/sandbox/{env}/external-auth/jwks.json`: the customer's key (404 without one).
+pub(super) async fn external_auth_jwks(
+    State(s): State<AppState>,
+    _env: Env,
+) -> Reply<serde_json::Value> {
+    s.with(|a| a.external_auth_jwks())
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("no external-auth key is configured"))
+}
+
+/// The body of `POST /api/v0/sandbox/{env}/customer/assertion`.
+#[derive(Debug, Deserialize)]
+pub(super) struct CustomerAssertionRequest {
+    email: String,
+    scope: String,
+    #[serde(default)]
+    requester: Option<String>,
+}
+
+/// `POST /api/v0/sandbox/{env}/customer/assertion {email, scope, requester?}` → `{link}`: the
+/// demo customer backend signs an assertion for its user and gives the step-up link that
+/// carries it. Refused (403) from a page of another origin: a site the user visits must not
+/// mint links with the demo's key.
+pub(super) async fn customer_assertion(
+    State(s): State<AppState>,
+    _env: Env,
+    headers: axum::http::HeaderMap,
+    ApiJson(req): ApiJson<CustomerAssertionRequest>,
+) -> Reply<serde_json::Value> {
+    let cross_site = headers.get(axum::http::header::ORIGIN).is_some_and(|o| {
+        o.to_str()
+            .map_or(true, |o| s.with(|a| a.public_origin() != o))
+    });
+    if cross_site {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "a page of another origin cannot ask the customer backend for a link",
+        ));
+    }
+    let requester = req.requester.as_deref().unwrap_or("Acme Wallet");
+    let link = s.with(|a| a.customer_link(&req.email, &req.scope, requester))?;
+    Ok(Json(serde_json::json!({ "link": link })))
+}

@@ -84,6 +84,10 @@ pub(crate) fn router(shared: AppState) -> Router {
     let sandbox = Router::new()
         .route("/outbox", get(outbox))
         .route("/demo", get(demo))
+        // The customer's external-auth key, as `security.externalAuth.jwksUrl` names it.
+        .route("/external-auth/jwks.json", get(external_auth_jwks))
+        // The demo's customer backend (--customer-backend): a signed step-up link for a user.
+        .route("/customer/assertion", post(customer_assertion))
         // The social provider's authorisation page (a stand-in for Google's, GitHub's).
         .route(
             "/oauth/{provider}/authorize",
