@@ -108,6 +108,8 @@ mod embedded {
                 seed_demo: true,
                 print_codes: false,
                 state_path: None,
+                // The demo's customer backend: links carrying a confirmation it signed.
+                customer_backend: true,
                 ..SandboxConfig::default()
             };
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
@@ -158,6 +160,20 @@ mod embedded {
         /// `http://127.0.0.1:PORT/api/v0`.
         pub fn base_url(&self) -> String {
             self.running.base_url()
+        }
+
+        /// A step-up link for `scope` carrying a confirmation the sandbox's customer backend
+        /// signed for the user with `email` (valid 2 minutes): what the customer's web app
+        /// would open.
+        pub fn server_confirmed_link(&self, email: &str, scope: &str) -> Result<String, AppError> {
+            self.running
+                .customer_link(email, scope, "Acme Wallet")
+                .map_err(|e| {
+                    AppError::SandboxFailed(format!(
+                        "the customer backend refused: {}",
+                        e.body.error
+                    ))
+                })
         }
 
         /// The environment id it serves.
@@ -288,6 +304,13 @@ mod absent {
             match *self {}
         }
         pub fn base_url(&self) -> String {
+            match *self {}
+        }
+        pub fn server_confirmed_link(
+            &self,
+            _email: &str,
+            _scope: &str,
+        ) -> Result<String, AppError> {
             match *self {}
         }
         pub fn environment_id(&self) -> &str {

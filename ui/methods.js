@@ -29,6 +29,7 @@ const SEND_PROMPT = 'Press “Send code”: we send a 6-digit code to you.';
  * - `pin`: the method asks the device passkey's PIN (the user verification that unseals it).
  * - `prompt(request)`: the status line before the user acts, if any.
  * - `unlocksRecovery`: a user who has this method may fall back on a recovery code.
+ * - `confirm`: nothing to type or sign: the user approves (the server's confirmation).
  * - `social`: the method runs only in the system browser (`browser`, see social-step.js).
  * - `wallet`: the method signs a message the dialog shows first (`message.command`); it is
  *   signed in the browser (`browser`: a command that waits for a page in the system browser,
@@ -96,6 +97,17 @@ export const METHODS = {
       missing: 'Paste the signature: 0x followed by 130 hexadecimal digits.',
     },
     prompt: (request) => `To let ${request.requester} ${request.actionText}, sign the message below with your wallet: in your browser wallet, or paste a signature made elsewhere.`,
+  },
+  server_confirmation: {
+    label: (alias) => `Confirmation from your app’s server${aside(alias)}`,
+    confirm: true,
+    verify: {
+      command: 'approve_with_server_confirmation',
+      args: ['requestId'],
+      submit: 'Approve',
+      progress: 'Exchanging your app server’s confirmation…',
+    },
+    prompt: (request) => `Your app’s server confirmed this request for you: the link carries its confirmation, checked against your environment’s published key. Press “Approve” to let ${request.requester} ${request.actionText}, or choose another method.`,
   },
   social: {
     label: (alias) => (alias ? `Sign in with ${alias}` : 'Sign in with your social account'),

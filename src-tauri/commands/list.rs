@@ -28,6 +28,7 @@ macro_rules! app_commands {
                 step_up::verify_totp,
                 step_up::verify_recovery_code,
                 step_up::verify_passkey,
+                step_up::approve_with_server_confirmation,
                 step_up::wallet_message,
                 step_up::sign_with_browser_wallet,
                 step_up::sign_in_social,
@@ -49,6 +50,7 @@ macro_rules! app_commands {
             ],
             sandbox: [
                 sandbox::sandbox_outbox,
+                sandbox::sandbox_server_confirmed_link,
                 sandbox::sandbox_open_link,
                 sandbox::sandbox_sign_in
             ]

@@ -28,6 +28,23 @@ pub async fn sandbox_open_link<R: Runtime>(
     Ok(())
 }
 
+/// A link for `scope` that carries a confirmation the sandbox's customer backend signed for
+/// the signed-in user, as the customer's web app would open it.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn sandbox_server_confirmed_link(
+    state: State<'_, AppState>,
+    scope: String,
+) -> CommandResult<String> {
+    let backend = state.backend().await?;
+    let email = backend
+        .client()?
+        .current_user()
+        .and_then(|u| u.email)
+        .ok_or(stepup_client::StepUpError::NotSignedIn)?;
+    backend.sandbox()?.server_confirmed_link(&email, &scope)
+}
+
 /// Signs the other demo user in (`mfa`: authenticator; `reauth`: email/SMS).
 #[tauri::command]
 #[tracing::instrument(skip_all)]

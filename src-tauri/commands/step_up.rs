@@ -145,6 +145,27 @@ pub async fn verify_recovery_code(
     verify_code(&state, request_id, Method::RecoveryCode, None, code).await
 }
 
+/// Approves an open request with the confirmation its link carried from the app's server (a
+/// server-issued assertion), once the dialog offered it: checked again, then exchanged.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn approve_with_server_confirmation(
+    state: State<'_, AppState>,
+    request_id: u64,
+) -> CommandResult<VerifiedView> {
+    let backend = state.backend().await?;
+    let client = backend.client()?;
+    flow::verify(
+        &state.desk,
+        client,
+        request_id,
+        Proof::ServerConfirmation,
+        backend.wallet(),
+        now_ms(),
+    )
+    .await
+}
+
 /// Verifies with this device's passkey for an open request.
 ///
 /// `pin` is the device passkey's PIN, typed into the dialog that names the requester and the

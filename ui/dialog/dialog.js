@@ -82,6 +82,11 @@ export class StepUpDialog {
     this.reveal = new KeyReveal();
 
     el.form.addEventListener('submit', (e) => { e.preventDefault(); this.submit(); });
+    // The server's confirmation needs nothing typed: only a press of "Approve" itself (a
+    // pointer click, or Enter/Space on the focused button) approves with it, never the Enter
+    // of an implicit submission from another control (its synthetic click has no detail and
+    // the focus elsewhere).
+    el.submit.addEventListener('click', (e) => { this.deliberate = e.detail > 0 || document.activeElement === el.submit; });
     el.cancel.addEventListener('click', () => this.cancel());
     el.deny.addEventListener('click', () => this.deny());
     el.retry.addEventListener('click', () => { if (this.state) this.open(this.state.request); });
@@ -184,6 +189,9 @@ export class StepUpDialog {
         el.title.focus();
         return;
       }
+      if (check.serverConfirmationRefused) {
+        this.update({ note: `This link carried a confirmation from your app’s server, and it was not accepted (${check.serverConfirmationRefused}). Verify yourself instead.` });
+      }
       const supported = choices.filter(methodOf);
       const preferred = supported.find((c) => c.id === check.defaultCredentialId) ?? supported[0];
       this.update({
@@ -241,6 +249,9 @@ export class StepUpDialog {
     const { method } = chosen(this.state);
     // With a number to match, nothing is preselected for the keyboard: the user picks.
     if (!method || !this.state.matched) el.title.focus();
+    // Nothing to type for the server's confirmation: the focus stays on the title, so that
+    // approving takes a move to "Approve" first.
+    else if (method.confirm) el.title.focus();
     else (method.send ? el.send : method.code ? el.code : method.pin ? el.pin : method.wallet ? el.browserSign : el.submit).focus();
   }
 
@@ -255,6 +266,12 @@ export class StepUpDialog {
     else if (!state.armed) return; // too soon to approve: the submit button says so
     else if (method.wallet) { if (state.pasting) verifyPasted(this); }
     else if (method.social) continueSocial(this);
+    else if (method.confirm) {
+      const deliberate = this.deliberate;
+      this.deliberate = false;
+      if (deliberate) this.verify({});
+      else this.update({ note: 'Press “Approve” to use your app server’s confirmation.' });
+    }
     else if (method.code) verifyCode(this);
     else verifyPasskey(this);
   }

@@ -72,7 +72,14 @@ pub enum Proof {
         /// Where the redirect comes back: loopback, else the app's scheme.
         redirect: SocialRedirect,
     },
+    /// The request's own server-issued assertion (its link's `assertion`), offered after it
+    /// held every check of [`StepUpClient::check_external_assertion`]; checked once more, then
+    /// exchanged (`externalAuth/verify`).
+    ServerConfirmation,
 }
+
+/// The id the dialog gives the server's confirmation in its list of credentials.
+pub const SERVER_CONFIRMATION_ID: &str = "server-confirmation";
 
 /// Why an offered wallet credential cannot step up here, if it cannot: only the user's
 /// external wallets can (an embedded wallet is Dynamic's own: "embedded wallets cannot be
@@ -230,6 +237,8 @@ pub fn check_view(check: &StepUpCheck, client: &StepUpClient, scope: &TokenScope
             .or_else(|| check.credentials.iter().find(|c| !turned_off(client, c)))
             .map(|c| c.id.clone()),
         recovery_codes: recovery_codes_on(client),
+        server_confirmation_until_ms: None,
+        server_confirmation_refused: None,
         valid_until_ms,
         export: None,
     }
@@ -312,6 +321,48 @@ pub async fn begin(
     let check = outcome.check;
     let mut view = check_view(&check, client, &scope);
     view.export = export;
+    // A link's server-issued confirmation is offered only once it held every check against
+    // the environment's published key; one that does not is said, and never sent.
+    let assertion = desk.lock().get(id)?.request().assertion().cloned();
+    let mut vouched = false;
+    if let (true, Some(jwt)) = (check.is_required, assertion) {
+        match client.check_external_assertion(&jwt, &scope).await {
+            Ok(v) => {
+                tracing::info!(
+                    request = id,
+                    "the link's confirmation from the app's server holds"
+                );
+                vouched = true;
+                let alias = v
+                    .issuer
+                    .as_deref()
+                    .and_then(|iss| url::Url::parse(iss).ok())
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .or(v.issuer.clone());
+                view.credentials.insert(
+                    0,
+                    CredentialView {
+                        id: SERVER_CONFIRMATION_ID.to_owned(),
+                        format: "externalUser".to_owned(),
+                        kind: None,
+                        alias,
+                        method: Method::ServerConfirmation,
+                        unavailable: None,
+                    },
+                );
+                view.default_credential_id = Some(SERVER_CONFIRMATION_ID.to_owned());
+                view.server_confirmation_until_ms = Some(v.expires_at_secs.saturating_mul(1000));
+            }
+            Err(e) => {
+                tracing::warn!(
+                    request = id,
+                    code = e.code(),
+                    "the link's confirmation from the app's server was refused"
+                );
+                view.server_confirmation_refused = Some(e.to_string());
+            }
+        }
+    }
     let mut desk = desk.lock();
     if check.is_required {
         let (on, off): (Vec<_>, Vec<_>) = check
@@ -325,7 +376,9 @@ pub async fn begin(
                 "credentials of methods the environment turned off are not offered"
             );
         }
-        desk.get_mut(id)?.offer(on, view.recovery_codes);
+        let open = desk.get_mut(id)?;
+        open.offer(on, view.recovery_codes);
+        open.set_server_confirmation(vouched);
     } else if let Some(approval) = approval {
         view.valid_until_ms = Some(approval.expires_at_ms);
         if !desk.close_as_already_approved(id, &approval, now_ms)? {
@@ -526,6 +579,13 @@ async fn verify_then(
                     })?;
                 (Method::Social, Run::Social(provider, redirect))
             }
+            Proof::ServerConfirmation => {
+                let jwt = open
+                    .server_confirmation()
+                    .ok_or(AppError::CredentialNotOffered)?
+                    .clone();
+                (Method::ServerConfirmation, Run::ServerConfirmation(jwt))
+            }
             Proof::Code { .. } => return Err(AppError::CredentialNotOffered),
         };
         let request = open.request();
@@ -558,6 +618,18 @@ async fn verify_then(
         }
         Run::Social(provider, redirect) => {
             social_in_browser(desk, client, id, &provider, &redirect, scopes).await
+        }
+        Run::ServerConfirmation(jwt) => {
+            // Checked again: it may have expired, or the environment's key changed, since
+            // the dialog offered it.
+            match client.check_external_assertion(&jwt, &scope).await {
+                Ok(_) => {
+                    client
+                        .verify(Verification::ExternalJwt { jwt }, scopes)
+                        .await
+                }
+                Err(e) => Err(e),
+            }
         }
     }
     .map_err(AppError::from);
@@ -596,6 +668,8 @@ enum Run {
     Wallet(WalletChallenge, Secret),
     /// The social account's provider (`google`, `github`) and where its redirect comes back.
     Social(String, SocialRedirect),
+    /// The request's server-issued assertion.
+    ServerConfirmation(Secret),
 }
 
 /// The social re-authentication of request `id` in the system browser: the provider's page

@@ -19,7 +19,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use stepup_protocol::TokenScope;
+use stepup_protocol::{Secret, TokenScope};
 
 /// The URL scheme the app registers (reverse DNS of the identifier, RFC 8252 §7.1).
 pub const SCHEME: &str = "com.stepup.desktop";
@@ -65,6 +65,11 @@ pub struct StepUpRequest {
     /// The registered key (`kid`) whose signature over this request verified.
     #[serde(skip)]
     verified_by: Option<String>,
+    /// The link's `assertion`: a server-issued confirmation (the customer's backend signed it
+    /// for the user, BYOA), not yet checked: the dialog checks it against the environment's
+    /// published key before it offers it, and exchanges it only when the user approves.
+    #[serde(skip)]
+    assertion: Option<Secret>,
 }
 
 /// Why a deep link was refused. Each message is shown in the app's error view.
@@ -112,6 +117,9 @@ pub enum DeepLinkError {
     /// `sig` is not a compact JWS of a bounded size.
     #[error("the link's signature is not well formed")]
     MalformedSignature,
+    /// `assertion` is not a compact JWS of a bounded size.
+    #[error("the link's confirmation from your app's server is not well formed")]
+    MalformedAssertion,
     /// The link is signed, and the signature does not hold; the text says why.
     #[error("the link's signature is refused: {0}")]
     SignatureRefused(&'static str),
@@ -266,6 +274,7 @@ impl StepUpRequest {
             match_code: None,
             signature: None,
             verified_by: None,
+            assertion: None,
         }
     }
 
@@ -280,6 +289,7 @@ impl StepUpRequest {
             match_code: None,
             signature: None,
             verified_by: None,
+            assertion: None,
         }
     }
 
@@ -337,6 +347,11 @@ impl StepUpRequest {
         self.signature.as_deref()
     }
 
+    /// The link's server-issued assertion, unchecked, if it carries one.
+    pub fn assertion(&self) -> Option<&Secret> {
+        self.assertion.as_ref()
+    }
+
     /// Marks the signature as verified by `kid` (after `signed::verify`).
     pub(crate) fn set_verified_by(&mut self, kid: String) {
         self.verified_by = Some(kid);
@@ -374,6 +389,7 @@ impl StepUpRequest {
         let mut return_to = None;
         let mut match_code = None;
         let mut sig = None;
+        let mut assertion = None;
         for pair in query.split('&') {
             if pair.is_empty() {
                 // `?` alone, or `&&`: tolerated as nothing, like every URL parser does.
@@ -386,6 +402,7 @@ impl StepUpRequest {
                 "return_to" => (&mut return_to, "return_to"),
                 "match" => (&mut match_code, "match"),
                 "sig" => (&mut sig, "sig"),
+                "assertion" => (&mut assertion, "assertion"),
                 other => return Err(DeepLinkError::UnknownParameter(printable_excerpt(other))),
             };
             if slot.is_some() {
@@ -430,6 +447,13 @@ impl StepUpRequest {
             }
             Some(_) => return Err(DeepLinkError::MalformedSignature),
         };
+        let assertion = match assertion {
+            None => None,
+            Some(jwt) if is_compact_jws(&jwt, stepup_protocol::jwt::MAX_JWT_LEN) => {
+                Some(Secret::new(jwt))
+            }
+            Some(_) => return Err(DeepLinkError::MalformedAssertion),
+        };
         Ok(Self {
             scope,
             requester,
@@ -438,8 +462,19 @@ impl StepUpRequest {
             match_code,
             signature,
             verified_by: None,
+            assertion,
         })
     }
+}
+
+/// A compact JWS of at most `max` bytes: three non-empty-headed base64url parts.
+fn is_compact_jws(text: &str, max: usize) -> bool {
+    text.len() <= max
+        && text.split('.').count() == 3
+        && !text.starts_with('.')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
 /// The origin of a (validated) return URL, if any.

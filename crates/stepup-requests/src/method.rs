@@ -24,6 +24,9 @@ pub enum Method {
     Wallet,
     /// A linked social account, re-authenticated in the system browser.
     Social,
+    /// A confirmation the app's server signed for the user (a link's `assertion`, BYOA),
+    /// exchanged when the user approves.
+    ServerConfirmation,
     /// A credential this app cannot verify with yet (social): listed, not runnable.
     Unsupported,
 }
@@ -53,6 +56,7 @@ impl Method {
             Self::RecoveryCode => "recovery_code",
             Self::Wallet => "wallet",
             Self::Social => "social",
+            Self::ServerConfirmation => "server_confirmation",
             Self::Unsupported => "unsupported",
         }
     }
@@ -67,6 +71,7 @@ impl Method {
             Self::RecoveryCode => "Recovery code",
             Self::Wallet => "Wallet signature",
             Self::Social => "Social account in your browser",
+            Self::ServerConfirmation => "Confirmation from your app's server",
             Self::Unsupported => "Not available in this app",
         }
     }

@@ -17,7 +17,7 @@ use crate::error::AppError;
 use crate::link::StepUpRequest;
 use crate::method::Method;
 use serde::Serialize;
-use stepup_client::{OtpChannel, OtpVerification, StepUpCredential, WalletChallenge};
+use stepup_client::{OtpChannel, OtpVerification, Secret, StepUpCredential, WalletChallenge};
 use tokio::sync::oneshot;
 
 /// How a request (or an action after one) ended, for the history.
@@ -73,6 +73,8 @@ pub struct OpenRequest {
     wrong_codes: u32,
     /// Whether the environment lets a recovery code stand in for an offered MFA method.
     recovery_codes: bool,
+    /// The request's server-issued assertion held its checks and is offered.
+    server_confirmation: bool,
     /// When it was opened, unix ms (requests expire, see `REQUEST_TTL_MS`).
     opened_at_ms: i64,
     /// For the app's own requests: who waits for the outcome (told at most once).
@@ -100,6 +102,7 @@ impl OpenRequest {
             stage: Stage::Opened,
             wrong_codes: 0,
             recovery_codes: false,
+            server_confirmation: false,
             opened_at_ms,
             waiter,
             match_choices: None,
@@ -155,6 +158,19 @@ impl OpenRequest {
     pub fn offer(&mut self, credentials: Vec<StepUpCredential>, recovery_codes: bool) {
         self.stage = Stage::Offered { credentials };
         self.recovery_codes = recovery_codes;
+    }
+
+    /// Offers (or withdraws) the request's server-issued assertion, after its checks.
+    pub fn set_server_confirmation(&mut self, offered: bool) {
+        self.server_confirmation = offered && self.request.assertion().is_some();
+    }
+
+    /// The request's server-issued assertion, when it is offered.
+    pub fn server_confirmation(&self) -> Option<&Secret> {
+        if !self.server_confirmation || self.credentials().is_none() {
+            return None;
+        }
+        self.request.assertion()
     }
 
     /// The credentials offered, if the server was asked.

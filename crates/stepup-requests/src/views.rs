@@ -163,6 +163,11 @@ pub struct CheckView {
     /// Whether a recovery code may stand in for the MFA methods offered (the environment's
     /// settings allow backup codes).
     pub recovery_codes: bool,
+    /// The link carried a confirmation from the app's server that held every check: offered
+    /// first (as [`crate::flow::SERVER_CONFIRMATION_ID`]), valid until then (unix ms).
+    pub server_confirmation_until_ms: Option<i64>,
+    /// The link carried a confirmation from the app's server that was refused, and why.
+    pub server_confirmation_refused: Option<String>,
     /// When not required: until when the stored token covers the scope (unix ms).
     pub valid_until_ms: Option<i64>,
     /// For `wallet:export`: the wallet that would be exported, said before any verification;

@@ -467,3 +467,38 @@ fn the_issues_examples_are_refused() {
         );
     }
 }
+
+#[test]
+fn a_server_confirmation_is_kept_unchecked_and_secret_and_a_malformed_one_refused() {
+    let base = "com.stepup.desktop://step-up?scope=wallet:sign&requester=Acme";
+    let jwt = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl";
+    let r = parse(&format!("{base}&assertion={jwt}")).unwrap();
+    assert_eq!(r.assertion().map(|a| a.expose()), Some(jwt));
+    assert!(
+        !format!("{r:?}").contains("c2lnbmF0dXJl"),
+        "Debug redacts it"
+    );
+    assert!(
+        !serde_json::to_string(&r).unwrap().contains("c2lnbmF0dXJl"),
+        "never sent to the UI"
+    );
+    assert_eq!(parse(base).unwrap().assertion(), None);
+    for bad in [
+        "a.b",
+        "a.b.c.d",
+        ".b.c",
+        "a.b%20.c",
+        "a.b.c%00",
+        "a.b<script>.c",
+    ] {
+        assert_eq!(
+            parse(&format!("{base}&assertion={bad}")).err(),
+            Some(DeepLinkError::MalformedAssertion),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        parse(&format!("{base}&assertion={jwt}&assertion={jwt}")).err(),
+        Some(DeepLinkError::DuplicateParameter("assertion"))
+    );
+}

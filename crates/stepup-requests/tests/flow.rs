@@ -44,11 +44,19 @@ async fn world() -> World {
 
 /// [`world`] in an environment that turned `disabled` off (`SWITCHABLE_METHODS` names).
 async fn world_with(disabled: &[&str]) -> World {
+    world_of(SandboxConfig {
+        disabled_methods: disabled.iter().map(|m| (*m).to_owned()).collect(),
+        ..SandboxConfig::default()
+    })
+    .await
+}
+
+/// [`world`] with the sandbox of `config` (its clock replaced by the world's).
+async fn world_of(config: SandboxConfig) -> World {
     let clock = ManualClock::now();
     let config = SandboxConfig {
         clock: Arc::new(clock.clone()),
-        disabled_methods: disabled.iter().map(|m| (*m).to_owned()).collect(),
-        ..SandboxConfig::default()
+        ..config
     };
     let sandbox = Sandbox::start(config, ([127, 0, 0, 1], 0).into())
         .await
@@ -552,4 +560,126 @@ async fn a_method_the_environment_turned_off_is_listed_as_such_and_cannot_run() 
         Some(AppError::CredentialNotOffered)
     );
     assert!(off.client.elevated_tokens().is_empty(), "nothing approved");
+}
+
+#[tokio::test]
+async fn a_link_s_server_confirmation_is_offered_once_it_holds_and_refused_when_it_does_not() {
+    let w = world_of(SandboxConfig {
+        customer_backend: true,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let link = w
+        .sandbox
+        .customer_link(&w.user.email, "wallet:export", "Acme")
+        .expect("a link");
+
+    // Tampered with: the signature's last character changed. Said, not offered, not sent.
+    let (head, last) = link.split_at(link.len() - 1);
+    let tampered = format!("{head}{}", if last == "A" { "B" } else { "A" });
+    let id = w.open_link(&tampered);
+    let view = flow::begin(&w.desk, &w.client, id, w.wallet(), 0)
+        .await
+        .expect("begin");
+    assert!(
+        view.server_confirmation_refused
+            .as_deref()
+            .is_some_and(|why| why.contains("not signed by a key")),
+        "{view:?}"
+    );
+    assert!(view
+        .credentials
+        .iter()
+        .all(|c| c.id != flow::SERVER_CONFIRMATION_ID));
+    assert_eq!(
+        flow::verify(
+            &w.desk,
+            &w.client,
+            id,
+            Proof::ServerConfirmation,
+            w.wallet(),
+            1001
+        )
+        .await
+        .err(),
+        Some(AppError::CredentialNotOffered)
+    );
+    assert!(w.client.elevated_tokens().is_empty());
+    w.desk
+        .lock()
+        .close(id, stepup_requests::Outcome::Cancelled, None, 1002)
+        .expect("cancel");
+
+    // As signed: offered first and preselected, approved only by the user's press (after the
+    // read guard), with its own words in the history.
+    let id = w.open_link(&link);
+    let view = flow::begin(&w.desk, &w.client, id, w.wallet(), 2000)
+        .await
+        .expect("begin");
+    assert_eq!(view.server_confirmation_refused, None);
+    let first = &view.credentials[0];
+    assert_eq!(first.id, flow::SERVER_CONFIRMATION_ID);
+    assert_eq!(first.method, Method::ServerConfirmation);
+    assert_eq!(first.alias.as_deref(), Some("customer.stepup.example"));
+    assert_eq!(
+        view.default_credential_id.as_deref(),
+        Some(flow::SERVER_CONFIRMATION_ID)
+    );
+    assert!(view.server_confirmation_until_ms.is_some());
+    assert!(
+        w.client.elevated_tokens().is_empty(),
+        "nothing exchanged yet"
+    );
+    let early = flow::verify(
+        &w.desk,
+        &w.client,
+        id,
+        Proof::ServerConfirmation,
+        w.wallet(),
+        2001,
+    )
+    .await;
+    assert!(early.is_err(), "{early:?}");
+    assert!(
+        w.client.elevated_tokens().is_empty(),
+        "not approved within the read guard"
+    );
+    let view = flow::verify(
+        &w.desk,
+        &w.client,
+        id,
+        Proof::ServerConfirmation,
+        w.wallet(),
+        2000 + MIN_SHOWN_MS + 1,
+    )
+    .await
+    .expect("approved");
+    assert_eq!(view.scopes, vec![stepup_client::TokenScope::WalletExport]);
+    assert_eq!(
+        w.desk.lock().history()[0].method,
+        Some(Method::ServerConfirmation)
+    );
+}
+
+#[tokio::test]
+async fn a_link_without_a_confirmation_offers_none() {
+    let w = world().await;
+    let id = w.open();
+    let view = flow::begin(&w.desk, &w.client, id, w.wallet(), 0)
+        .await
+        .expect("begin");
+    assert_eq!(view.server_confirmation_refused, None);
+    assert_eq!(
+        flow::verify(
+            &w.desk,
+            &w.client,
+            id,
+            Proof::ServerConfirmation,
+            w.wallet(),
+            1001
+        )
+        .await
+        .err(),
+        Some(AppError::CredentialNotOffered)
+    );
 }
