@@ -884,6 +884,45 @@ const tests = {
     return reasons;
   },
 
+  async a_link_with_the_app_servers_confirmation_needs_a_deliberate_approve(driver) {
+    await waitForMain(driver);
+    // What the customer's web app would open: a link its backend signed (the sandbox plays it).
+    const serverLink = () => driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+      window.__TAURI__.core.invoke('sandbox_server_confirmed_link', { scope: 'credential:link' }).then(done, (e) => done({ error: e }));`);
+    const link = await serverLink();
+    assert.equal(typeof link, 'string', JSON.stringify(link));
+    assert.match(link, /^com\.stepup\.desktop:\/\/step-up\?scope=credential%3Alink&requester=Acme\+Wallet&assertion=[\w-]+\.[\w-]+\.[\w-]+$/);
+    // Tampered with (its signature's last character): said, never offered, nothing stored.
+    const tampered = link.slice(0, -1) + (link.endsWith('A') ? 'B' : 'A');
+    await openLink(tampered);
+    await waitForDialog(driver);
+    const refused = await waitFor(driver, `const t = document.getElementById('dlg-status').textContent; return /not accepted/.test(t) ? t : null`, 'the refusal said');
+    assert.match(refused, /confirmation from your app’s server, and it was not accepted \(.*not signed by a key of your app's server\)\. Verify yourself instead\./);
+    assert.equal(await driver.executeScript(`return document.querySelector('input[name=dlg-method][data-method=server_confirmation]')`), null, 'not offered');
+    await screenshot(driver, 'server-confirmation-refused');
+    await closeDialog(driver);
+    // As signed: offered first and preselected, named by its issuer; the focus is not on Approve.
+    await openLink(link);
+    await waitForDialog(driver);
+    const chosen = await checkedMethod(driver);
+    assert.equal(chosen.method, 'server_confirmation');
+    assert.match(chosen.label, /^Confirmation from your app’s server \(customer\.stepup\.example\)/);
+    assert.equal(await text(driver, 'dlg-submit'), 'Approve');
+    assert.notEqual(await driver.executeScript(`return document.activeElement.id`), 'dlg-submit');
+    await screenshot(driver, 'server-confirmation-offered');
+    // Enter on the list (an implicit submission) approves nothing.
+    const radio = await driver.findElement(By.css('input[name=dlg-method][data-method=server_confirmation]'));
+    await radio.sendKeys('\uE007');
+    await waitFor(driver, `return /Press “Approve”/.test(document.getElementById('dlg-status').textContent)`, 'the hint to press Approve');
+    await sleep(500);
+    assert.equal(await driver.executeScript(`return document.getElementById('dlg-done').hidden`), true, 'not approved by Enter');
+    assert.ok(!keychainUsernames(await keychainService(driver)).some((u) => /credential:link/.test(u)), 'no token stored');
+    // A press of Approve itself approves: the confirmation is exchanged, the token stored.
+    await driver.findElement(By.id('dlg-submit')).click();
+    await assertLinkTokenStored(driver, /Confirmation from your app's server/);
+    return { refused };
+  },
+
   async number_matching_refuses_the_wrong_number_and_approves_after_the_right_one(driver) {
     await waitForMain(driver);
     const ready = `const d = document.getElementById('stepup-dialog');

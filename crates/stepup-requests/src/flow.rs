@@ -359,7 +359,10 @@ pub async fn begin(
                     code = e.code(),
                     "the link's confirmation from the app's server was refused"
                 );
-                view.server_confirmation_refused = Some(e.to_string());
+                view.server_confirmation_refused = Some(match e {
+                    StepUpError::AssertionRefused(why) => why,
+                    other => other.to_string(),
+                });
             }
         }
     }
