@@ -1,5 +1,5 @@
 //! The command line: `stepup-desktop [--background] [--sandbox] [--sandbox-user=mfa|reauth]
-//! [--no-loopback-redirect] [LINK]`.
+//! [--sandbox-disable=METHOD]... [--no-loopback-redirect] [LINK]`.
 //!
 //! Deep links arrive as arguments on Linux and Windows (the launcher runs the app with the
 //! URL; a second instance forwards its argv to the first). Every argument that is not a flag
@@ -24,6 +24,10 @@ pub struct LaunchOptions {
     pub sandbox: bool,
     /// `--sandbox-user=`: who the sandbox signs in.
     pub sandbox_persona: SandboxPersona,
+    /// `--sandbox-disable=METHOD` (repeatable): the embedded sandbox's environment turns the
+    /// method off (`totp`, `passkey`, `recovery-codes`, `email`, `sms`, `wallet`, `google`,
+    /// `github`; another name fails the sandbox's start).
+    pub sandbox_disabled: Vec<String>,
     /// `--background`: start resident without a window (as after the window was closed); a
     /// link, the tray's Open or a launch from the app menu opens it. Ignored with a link.
     pub background: bool,
@@ -52,6 +56,9 @@ impl LaunchOptions {
                 "--no-loopback-redirect" => options.no_loopback_redirect = true,
                 "--sandbox-user=mfa" => options.sandbox_persona = SandboxPersona::Mfa,
                 "--sandbox-user=reauth" => options.sandbox_persona = SandboxPersona::Reauth,
+                flag if flag.starts_with("--sandbox-disable=") => options
+                    .sandbox_disabled
+                    .push(flag["--sandbox-disable=".len()..].to_owned()),
                 flag if flag.starts_with("--") => options.unknown_flags.push(arg),
                 _ => options.links.push(arg),
             }
@@ -78,7 +85,10 @@ mod tests {
             "--what",
             "--background",
             "--no-loopback-redirect",
+            "--sandbox-disable=totp",
+            "--sandbox-disable=recovery-codes",
         ]);
+        assert_eq!(o.sandbox_disabled, vec!["totp", "recovery-codes"]);
         assert!(o.sandbox);
         assert!(o.background);
         assert!(o.no_loopback_redirect);

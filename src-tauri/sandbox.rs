@@ -102,9 +102,11 @@ mod embedded {
     pub const APP_ORIGIN: &str = stepup_sandbox::DEFAULT_APP_ORIGIN;
 
     impl EmbeddedSandbox {
-        /// Starts the sandbox on a random loopback port, in memory, with both demo users.
-        pub async fn start() -> Result<Self, AppError> {
+        /// Starts the sandbox on a random loopback port, in memory, with both demo users, its
+        /// environment with the `disabled` methods turned off.
+        pub async fn start(disabled: &[String]) -> Result<Self, AppError> {
             let config = SandboxConfig {
+                disabled_methods: disabled.iter().cloned().collect(),
                 seed_demo: true,
                 print_codes: false,
                 state_path: None,
@@ -291,7 +293,7 @@ mod absent {
 
     impl EmbeddedSandbox {
         /// Always refused: this build has no sandbox.
-        pub async fn start() -> Result<Self, AppError> {
+        pub async fn start(_disabled: &[String]) -> Result<Self, AppError> {
             Err(AppError::SandboxFailed(
                 "this build has no sandbox (it is the installed app): start it without --sandbox"
                     .into(),

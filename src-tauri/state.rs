@@ -62,7 +62,7 @@ impl Backend {
     pub async fn start(launch: &LaunchOptions) -> Self {
         let started = Instant::now();
         let sandbox = if launch.sandbox {
-            Some(EmbeddedSandbox::start().await)
+            Some(EmbeddedSandbox::start(&launch.sandbox_disabled).await)
         } else {
             None
         };

@@ -154,7 +154,9 @@ const UNSUPPORTED_FORMATS = {
 export function credentialLabel(credential) {
   const method = methodOf(credential);
   if (method) return method.label(credential.alias);
-  const name = `${UNSUPPORTED_FORMATS[credential.format] ?? credential.format}${aside(credential.alias)}`;
+  const kind = UNSUPPORTED_FORMATS[credential.format] ?? credential.format;
+  const alias = credential.alias && credential.alias.toLowerCase() !== kind.toLowerCase() ? credential.alias : null;
+  const name = `${kind}${aside(alias)}`;
   return `${name}: ${credential.unavailable ?? 'not available in this app yet'}`;
 }
 

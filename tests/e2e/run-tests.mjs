@@ -923,6 +923,32 @@ const tests = {
     return { refused };
   },
 
+  async a_method_the_environment_turned_off_is_listed_as_off_and_not_offered(driver) {
+    await waitForMain(driver);
+    await openLink(LINK_EXPORT);
+    await waitForDialog(driver);
+    // Started with --sandbox-disable=totp --sandbox-disable=recovery-codes: the settings say so.
+    const other = await driver.findElement(By.id('dlg-other-methods'));
+    if (await other.isDisplayed()) await other.click();
+    const list = await driver.executeScript(`return [...document.querySelectorAll('input[name=dlg-method]')]
+      .map((r) => ({ method: r.dataset.method, disabled: r.disabled, checked: r.checked, label: r.parentElement.textContent }))`);
+    const off = list.filter((c) => /turned off/.test(c.label));
+    assert.equal(off.length, 1, JSON.stringify(list));
+    assert.equal(off[0].label, "Authenticator app: this way of verifying is turned off for this app's environment");
+    assert.equal(off[0].disabled, true);
+    assert.equal(off[0].checked, false, 'never preselected');
+    assert.ok(!list.some((c) => c.method === 'totp' || c.method === 'recovery_code'), JSON.stringify(list));
+    assert.ok(list.some((c) => c.method === 'passkey' && c.checked), 'the passkey is preselected');
+    await screenshot(driver, 'method-turned-off');
+    // The backend refuses the method even when called past the list.
+    const id = await driver.executeScript(`return Number(document.getElementById('stepup-dialog').dataset.requestId)`);
+    const refused = await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+      window.__TAURI__.core.invoke('verify_recovery_code', { requestId: ${Number(id)}, code: 'AAAA-BBBB' })
+        .then(() => done('approved'), (e) => done(e?.code ?? String(e)));`);
+    assert.equal(refused, 'credential_not_offered');
+    return { off: off[0].label };
+  },
+
   async number_matching_refuses_the_wrong_number_and_approves_after_the_right_one(driver) {
     await waitForMain(driver);
     const ready = `const d = document.getElementById('stepup-dialog');
@@ -1679,6 +1705,7 @@ Object.assign(tests, a11yTests({ ARTIFACTS, LINK_EXPORT, LINK_LINK, openLink, wa
 Object.assign(tests, focusTests({ SCHEME, openLink, waitFor, waitForMain, waitForDialog, keychainService, keychainUsernames }));
 
 const argsFor = {
+  a_method_the_environment_turned_off_is_listed_as_off_and_not_offered: ['--sandbox', '--sandbox-disable=totp', '--sandbox-disable=recovery-codes'],
   email_otp_through_the_outbox_succeeds: ['--sandbox', '--sandbox-user=reauth'],
   wallet_signed_in_the_browser_wallet_is_approved_and_stored: ['--sandbox', '--sandbox-user=reauth'],
   social_allow_in_the_system_browser_is_approved_and_stored: ['--sandbox', '--sandbox-user=reauth'],
