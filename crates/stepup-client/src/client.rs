@@ -219,13 +219,7 @@ impl Inner {
     /// SDK signs, and, for a scoped request, the elevated token of its scope, taken (consumed
     /// if single-use) **before** sending, as the SDK does (§10.2).
     pub(crate) async fn send(&self, req: ApiRequest) -> Result<Vec<u8>, StepUpError> {
-        let answer = self.send_answer(req).await?;
-        if answer.not_modified {
-            return Err(StepUpError::InvalidResponse(
-                "unexpected HTTP status 304".into(),
-            ));
-        }
-        Ok(answer.body)
+        self.send_answer(req).await?.into_body()
     }
 
     /// [`Inner::send`], with the answer's `ETag` and a 304 as an answer (for `If-None-Match`).

@@ -321,13 +321,7 @@ impl Api {
         req: &ApiRequest,
         creds: &Credentials,
     ) -> Result<Vec<u8>, StepUpError> {
-        let answer = self.execute_answer(req, creds).await?;
-        if answer.not_modified {
-            return Err(StepUpError::InvalidResponse(
-                "unexpected HTTP status 304".into(),
-            ));
-        }
-        Ok(answer.body)
+        self.execute_answer(req, creds).await?.into_body()
     }
 
     /// `GET url` of a public document outside the API (the customer's JWKS): none of the
@@ -467,6 +461,18 @@ pub(crate) struct Answer {
     pub etag: Option<String>,
     /// The body (empty for a 304).
     pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The body of a 2xx answer; a 304 (to a request that did not expect one) is an error.
+    pub fn into_body(self) -> Result<Vec<u8>, StepUpError> {
+        if self.not_modified {
+            return Err(StepUpError::InvalidResponse(
+                "unexpected HTTP status 304".into(),
+            ));
+        }
+        Ok(self.body)
+    }
 }
 
 #[cfg(test)]

@@ -165,7 +165,7 @@ impl EnvironmentSettings {
             CredentialMethod::Sms => self.sign_in_provider_on("sms"),
             CredentialMethod::Wallet => self.evm_enabled != Some(false),
             CredentialMethod::Social => provider.is_some_and(|p| self.social_provider(p).is_some()),
-            CredentialMethod::ExternalAuth => self.external_auth_enabled(),
+            CredentialMethod::ExternalAuth => self.external_auth().is_some(),
             CredentialMethod::Unknown => false,
         }
     }
@@ -203,10 +203,6 @@ impl EnvironmentSettings {
         self.external_auth
             .as_ref()
             .filter(|e| e.enabled != Some(false))
-    }
-
-    fn external_auth_enabled(&self) -> bool {
-        self.external_auth().is_some()
     }
 }
 

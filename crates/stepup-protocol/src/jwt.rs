@@ -145,6 +145,18 @@ pub fn verify_es256<T: DeserializeOwned>(token: &str, key: &VerifyingKey) -> Res
     serde_json::from_slice(&unb64(p)?).map_err(|_| JwtError::BadClaims)
 }
 
+/// Whether an `aud` claim names `audience`: a string, or one of at most 16 in an array (RFC
+/// 7519 §4.1.3).
+pub fn names_audience(aud: Option<&serde_json::Value>, audience: &str) -> bool {
+    match aud {
+        Some(serde_json::Value::String(a)) => a == audience,
+        Some(serde_json::Value::Array(all)) => {
+            all.iter().take(16).any(|a| a.as_str() == Some(audience))
+        }
+        _ => false,
+    }
+}
+
 /// The header, **unverified**: to pick the key a token names (`kid`) before verifying with it.
 pub fn header_unverified(token: &str) -> Result<Header, JwtError> {
     let [h, _, _] = split(token)?;

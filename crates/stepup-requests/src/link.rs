@@ -436,15 +436,7 @@ impl StepUpRequest {
         };
         let signature = match sig {
             None => None,
-            Some(jws)
-                if jws.len() <= crate::signed::MAX_SIGNATURE_BYTES
-                    && jws.split('.').count() == 3
-                    && jws.bytes().all(|b| {
-                        b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.'
-                    }) =>
-            {
-                Some(jws)
-            }
+            Some(jws) if is_compact_jws(&jws, crate::signed::MAX_SIGNATURE_BYTES) => Some(jws),
             Some(_) => return Err(DeepLinkError::MalformedSignature),
         };
         let assertion = match assertion {

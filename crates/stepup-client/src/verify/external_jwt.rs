@@ -102,16 +102,6 @@ fn refused(why: impl Into<String>) -> StepUpError {
     StepUpError::AssertionRefused(why.into())
 }
 
-fn names_audience(aud: Option<&serde_json::Value>, audience: &str) -> bool {
-    match aud {
-        Some(serde_json::Value::String(a)) => a == audience,
-        Some(serde_json::Value::Array(all)) => {
-            all.iter().take(16).any(|a| a.as_str() == Some(audience))
-        }
-        _ => false,
-    }
-}
-
 impl StepUpClient {
     /// Checks a server-issued assertion (BYOA) that came from outside, such as in a deep link,
     /// **before** anything is sent to the server: the environment's settings must turn external
@@ -160,7 +150,7 @@ impl StepUpClient {
             }
         }
         if let Some(audience) = &external.aud {
-            if !names_audience(claims.aud.as_ref(), audience) {
+            if !jwt::names_audience(claims.aud.as_ref(), audience) {
                 return Err(refused("it is meant for another audience"));
             }
         }

@@ -40,17 +40,6 @@ struct ExternalAssertion {
     aud: Option<serde_json::Value>,
 }
 
-/// Whether an `aud` claim names `audience` (a string, or one of at most 16 in an array).
-fn names_audience(aud: Option<&serde_json::Value>, audience: &str) -> bool {
-    match aud {
-        Some(serde_json::Value::String(a)) => a == audience,
-        Some(serde_json::Value::Array(all)) => {
-            all.iter().take(16).any(|a| a.as_str() == Some(audience))
-        }
-        _ => false,
-    }
-}
-
 /// How long the demo customer backend's assertions live.
 const CUSTOMER_ASSERTION_SECS: i64 = 120;
 
@@ -75,7 +64,7 @@ impl Authority {
             }
         }
         if let Some(audience) = &self.external_auth_audience {
-            if !names_audience(claims.aud.as_ref(), audience) {
+            if !jwt::names_audience(claims.aud.as_ref(), audience) {
                 return Err(invalid(
                     "its aud is not the environment's external-auth audience",
                 ));
