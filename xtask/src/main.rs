@@ -312,6 +312,27 @@ fn installed_package_test(root: &Path) -> Result<(), String> {
             .arg(&made.deb)
             .arg(target_dir(root).join("debug/stepup-sandbox"))
             .current_dir(root),
+    ))?;
+    run(Step::new(
+        "build the polkit probe",
+        cargo()
+            .args([
+                "build",
+                "-p",
+                "stepup-client",
+                "--example",
+                "os_verification_probe",
+                "--locked",
+            ])
+            .current_dir(root),
+    ))?;
+    run(Step::new(
+        "the device passkey verified by polkit (the package's helper, polkitd, pkexec, PAM)",
+        Command::new("bash")
+            .arg(root.join("tests/polkit/run.sh"))
+            .arg(&made.deb)
+            .arg(target_dir(root).join("debug/examples/os_verification_probe"))
+            .current_dir(root),
     ))
 }
 

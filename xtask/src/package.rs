@@ -50,7 +50,21 @@ pub fn package(root: &Path) -> Result<Package, String> {
             ])
             .current_dir(root),
     ))?;
+    run(Step::new(
+        "build the polkit helper",
+        cargo()
+            .args(["build", "--release", "-p", "stepup-uv-helper", "--locked"])
+            .current_dir(root),
+    ))?;
     let target = target_dir(root);
+    // The bundler's `files` name sources by fixed paths: the helper is staged beside the policy.
+    let stage = root.join("packaging/stage");
+    std::fs::create_dir_all(&stage).map_err(|e| format!("{}: {e}", stage.display()))?;
+    std::fs::copy(
+        target.join("release/stepup-uv-helper"),
+        stage.join("stepup-uv-helper"),
+    )
+    .map_err(|e| format!("staging the polkit helper: {e}"))?;
     let binary = target.join("release/stepup-desktop");
     let bundle_dir = target.join("release/bundle/deb");
     let _ = std::fs::remove_dir_all(&bundle_dir);

@@ -4,6 +4,7 @@
 //! signature counter never goes back. A wrong PIN is saved as one try fewer before the
 //! ceremony ends.
 
+use super::os::OsVerifier;
 use super::sealed::{self, Opened, PinKey, PinStatus, Stored};
 use super::{
     map_authenticator_error, AuthenticatorKind, PasskeyAuthenticator, PasskeyCeremony,
@@ -29,6 +30,9 @@ pub struct DevicePasskey {
     store: Arc<dyn PasskeyStateStore>,
     /// One ceremony at a time (load → sign → save).
     ceremony: Mutex<()>,
+    /// The OS's user verification (polkit), when the desktop has it: new passkeys are sealed
+    /// by it instead of a PIN.
+    os: Option<Arc<dyn OsVerifier>>,
 }
 
 impl std::fmt::Debug for DevicePasskey {
@@ -43,7 +47,15 @@ impl DevicePasskey {
         Self {
             store,
             ceremony: Mutex::new(()),
+            os: None,
         }
+    }
+
+    /// The same passkey, verifying its user with the OS (`Polkit::detect()`): a new passkey
+    /// is sealed by the OS instead of a PIN; one already sealed by a PIN keeps its PIN.
+    pub fn with_os_verification(mut self, os: Arc<dyn OsVerifier>) -> Self {
+        self.os = Some(os);
+        self
     }
 
     /// Whether this device holds passkey state (it may hold no credential the server knows).
@@ -88,6 +100,14 @@ impl DevicePasskey {
         let _one_at_a_time = self.ceremony.lock().unwrap_or_else(PoisonError::into_inner);
         let stored = self.store.load()?;
         let (mut token, key) = match stored.as_ref().map(sealed::parse).transpose()? {
+            Some(Stored::Sealed(sealed)) if sealed.is_os() => {
+                // No PIN: the OS asks (and refuses); no try is counted here.
+                let os = self.os.as_deref().ok_or(StepUpError::UserNotVerified)?;
+                match sealed.open_os(os)? {
+                    Opened::Open { cbor, key } => (token_of(&cbor)?, key),
+                    Opened::Wrong { .. } => return Err(StepUpError::UserNotVerified),
+                }
+            }
             Some(Stored::Sealed(sealed)) => {
                 if sealed.tries_left() == 0 {
                     return Err(StepUpError::PinLocked);
@@ -117,14 +137,16 @@ impl DevicePasskey {
             Some(Stored::Unsealed) if !create => return Err(StepUpError::PinNotSet),
             None if !create => return Err(StepUpError::NoPasskeyCredentials),
             unsealed_or_none => {
-                let pin = ask(
-                    verification,
-                    PasskeyPrompt {
-                        new_pin: true,
-                        ..prompt
-                    },
-                )?;
-                let key = PinKey::new_pin(&pin)?;
+                let key = match self.os.as_deref() {
+                    Some(os) => PinKey::new_os(os)?,
+                    None => PinKey::new_pin(&ask(
+                        verification,
+                        PasskeyPrompt {
+                            new_pin: true,
+                            ..prompt
+                        },
+                    )?)?,
+                };
                 let token = match (unsealed_or_none, stored.as_ref()) {
                     (Some(_), Some(state)) => token_of(&cbor_of(state)?)?,
                     // `true`: the token reports user verification, which the PIN now is:

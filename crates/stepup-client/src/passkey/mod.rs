@@ -21,6 +21,7 @@
 
 mod device;
 mod flows;
+mod os;
 mod platform_impl;
 mod sealed;
 pub(crate) mod wire;
@@ -35,6 +36,7 @@ use stepup_protocol::{codes, Secret};
 
 pub use device::DevicePasskey;
 pub use flows::RegisteredPasskey;
+pub use os::{OsVerifier, Polkit, POLKIT_HELPER, POLKIT_POLICY};
 #[cfg(feature = "security-keys")]
 pub use platform_impl::security_key::{SecurityKey, SecurityKeyPrompts};
 #[cfg(windows)]

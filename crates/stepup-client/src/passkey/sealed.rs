@@ -18,6 +18,7 @@
 //! salt, nonce, ciphertext, tries left. The header fields are the AEAD's associated data, so
 //! they cannot be changed without the PIN (except `triesLeft`, which must change without it).
 
+use super::os::OsVerifier;
 use crate::error::StepUpError;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -76,6 +77,10 @@ struct Envelope {
     nonce: String,
     ct: String,
     tries_left: u8,
+    /// Sealed by the OS's user verification (polkit) instead of a PIN: the key is the one the
+    /// OS releases for `salt` after the user authenticated (`super::os`); `kdf` is unused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    os: bool,
 }
 
 /// What the store holds, as read.
@@ -93,6 +98,7 @@ pub(crate) struct Sealed {
     nonce: [u8; NONCE_LEN],
     ct: Vec<u8>,
     tries_left: u8,
+    os: bool,
 }
 
 /// The PIN's key, kept for one ceremony to seal the updated state again.
@@ -100,6 +106,8 @@ pub(crate) struct PinKey {
     kdf: Kdf,
     salt: [u8; SALT_LEN],
     key: Zeroizing<[u8; 32]>,
+    /// Released by the OS's user verification rather than derived from a PIN.
+    os: bool,
 }
 
 /// Whether a stored state is sealed, and how many tries it has left.
@@ -117,6 +125,8 @@ pub enum PinStatus {
     },
     /// Locked after [`PIN_TRIES`] wrong PINs.
     Locked,
+    /// Sealed by the OS's own user verification (polkit): no PIN; the OS asks.
+    Os,
 }
 
 fn corrupt(what: &str) -> StepUpError {
@@ -168,6 +178,7 @@ pub(crate) fn parse(stored: &Secret) -> Result<Stored, StepUpError> {
         nonce,
         ct,
         tries_left: envelope.tries_left,
+        os: envelope.os,
     }))
 }
 
@@ -176,6 +187,7 @@ pub(crate) fn status(stored: Option<&Secret>) -> Result<PinStatus, StepUpError> 
     Ok(match stored.map(parse).transpose()? {
         None => PinStatus::NotEnrolled,
         Some(Stored::Unsealed) => PinStatus::NoPin,
+        Some(Stored::Sealed(s)) if s.os => PinStatus::Os,
         Some(Stored::Sealed(s)) if s.tries_left == 0 => PinStatus::Locked,
         Some(Stored::Sealed(s)) => PinStatus::Set {
             tries_left: s.tries_left,
@@ -238,10 +250,13 @@ fn derive(
 }
 
 /// The associated data: every header field but the tries.
-fn aad(kdf: Kdf, salt: &[u8; SALT_LEN]) -> Vec<u8> {
+fn aad(kdf: Kdf, salt: &[u8; SALT_LEN], os: bool) -> Vec<u8> {
     let mut aad = format!(
-        "stepup-device-passkey/v{VERSION}/{}/{}/{}/",
-        kdf.m_kib, kdf.t, kdf.p
+        "stepup-device-passkey/v{VERSION}/{}/{}/{}/{}",
+        kdf.m_kib,
+        kdf.t,
+        kdf.p,
+        if os { "os/" } else { "" }
     )
     .into_bytes();
     aad.extend_from_slice(salt);
@@ -259,6 +274,20 @@ impl PinKey {
             kdf: DEFAULT_KDF,
             salt,
             key,
+            os: false,
+        })
+    }
+
+    /// A key the OS releases (after the user authenticated to it) for a new salt.
+    pub(crate) fn new_os(os: &dyn OsVerifier) -> Result<Self, StepUpError> {
+        let mut salt = [0; SALT_LEN];
+        rand::rng().fill_bytes(&mut salt);
+        let key = os.release(&salt)?;
+        Ok(Self {
+            kdf: DEFAULT_KDF,
+            salt,
+            key,
+            os: true,
         })
     }
 
@@ -268,7 +297,7 @@ impl PinKey {
             .map_err(|_| corrupt("could not be sealed"))?;
         let mut nonce = [0; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
-        let aad = aad(self.kdf, &self.salt);
+        let aad = aad(self.kdf, &self.salt, self.os);
         let ct = cipher
             .encrypt(
                 &Nonce::from(nonce),
@@ -285,6 +314,7 @@ impl PinKey {
             nonce: B64.encode(nonce),
             ct: B64.encode(ct),
             tries_left: PIN_TRIES,
+            os: self.os,
         };
         serde_json::to_string(&envelope)
             .map(Secret::new)
@@ -309,15 +339,42 @@ impl Sealed {
         self.tries_left
     }
 
+    /// Whether the OS's user verification sealed it (no PIN).
+    pub(crate) fn is_os(&self) -> bool {
+        self.os
+    }
+
+    /// Asks the OS to verify the user and release the key; a refusal opens nothing and costs
+    /// no try (the OS counts its own). A released key that does not open the envelope means
+    /// the OS's secret is not the one that sealed it (another machine, a reinstalled helper).
+    pub(crate) fn open_os(&self, os: &dyn OsVerifier) -> Result<Opened, StepUpError> {
+        if !self.os {
+            return Err(corrupt("is sealed by a PIN"));
+        }
+        let key = os.release(&self.salt)?;
+        match self.decrypt(key)? {
+            opened @ Opened::Open { .. } => Ok(opened),
+            Opened::Wrong { .. } => Err(corrupt(
+                "was sealed by another OS secret: remove the passkey and add it again",
+            )),
+        }
+    }
+
     /// Tries `pin`. A locked envelope refuses without trying.
     pub(crate) fn open(&self, pin: &Secret) -> Result<Opened, StepUpError> {
+        if self.os {
+            return Err(corrupt("is sealed by the OS's user verification, not a PIN"));
+        }
         if self.tries_left == 0 {
             return Err(StepUpError::PinLocked);
         }
-        let key = derive(pin, self.kdf, &self.salt)?;
+        self.decrypt(derive(pin, self.kdf, &self.salt)?)
+    }
+
+    fn decrypt(&self, key: Zeroizing<[u8; 32]>) -> Result<Opened, StepUpError> {
         let cipher =
             Aes256Gcm::new_from_slice(key.as_ref()).map_err(|_| corrupt("could not be opened"))?;
-        let aad = aad(self.kdf, &self.salt);
+        let aad = aad(self.kdf, &self.salt, self.os);
         match cipher.decrypt(
             &Nonce::from(self.nonce),
             Payload {
@@ -331,10 +388,11 @@ impl Sealed {
                     kdf: self.kdf,
                     salt: self.salt,
                     key,
+                    os: self.os,
                 },
             }),
             Err(_) => {
-                let tries_left = self.tries_left - 1;
+                let tries_left = self.tries_left.saturating_sub(1);
                 Ok(Opened::Wrong {
                     store: self.with_tries(tries_left)?,
                     tries_left,
@@ -352,6 +410,7 @@ impl Sealed {
             nonce: B64.encode(self.nonce),
             ct: B64.encode(&self.ct),
             tries_left,
+            os: self.os,
         };
         serde_json::to_string(&envelope)
             .map(Secret::new)
@@ -460,6 +519,60 @@ mod tests {
             parse(&Secret::new("b64cbor".to_owned())),
             Ok(Stored::Unsealed)
         ));
+    }
+
+    /// A stand-in for the OS in this unit test: a key per machine secret and salt, or a refusal.
+    struct FakeOs(Option<u8>);
+    impl OsVerifier for FakeOs {
+        fn release(&self, salt: &[u8; 16]) -> Result<Zeroizing<[u8; 32]>, StepUpError> {
+            let secret = self.0.ok_or(StepUpError::UserNotVerified)?;
+            let mut key = Zeroizing::new([secret; 32]);
+            key[..16].copy_from_slice(salt);
+            Ok(key)
+        }
+    }
+
+    #[test]
+    fn an_os_sealed_state_opens_only_with_the_oss_yes_and_never_with_a_pin() {
+        let key = PinKey::new_os(&FakeOs(Some(1))).expect("key");
+        let stored = key.seal(b"soft token cbor").expect("seal");
+        assert_eq!(status(Some(&stored)).expect("status"), PinStatus::Os);
+        let Opened::Open { cbor, key } = sealed(&stored).open_os(&FakeOs(Some(1))).expect("open")
+        else {
+            panic!("the OS's key did not open it")
+        };
+        assert_eq!(cbor.as_slice(), b"soft token cbor");
+        assert_eq!(
+            status(Some(&key.seal(&cbor).expect("reseal"))).expect("status"),
+            PinStatus::Os,
+            "resealed by the OS again"
+        );
+        // The OS says no: nothing opens, and the envelope is not touched (no tries).
+        assert!(matches!(
+            sealed(&stored).open_os(&FakeOs(None)),
+            Err(StepUpError::UserNotVerified)
+        ));
+        // Another machine's secret: a clear error, not a wrong try.
+        assert!(matches!(
+            sealed(&stored).open_os(&FakeOs(Some(2))),
+            Err(StepUpError::Vault(_))
+        ));
+        // No PIN opens it, and taking the flag off (to guess PINs) breaks the AEAD.
+        assert!(matches!(
+            sealed(&stored).open(&pin("correct horse")),
+            Err(StepUpError::Vault(_))
+        ));
+        let unflagged = stored.expose().replace(",\"os\":true", "");
+        assert_ne!(unflagged, stored.expose());
+        let Opened::Wrong { .. } = sealed(&Secret::new(unflagged)).open(&pin("anything"))
+            .expect("tried")
+        else {
+            panic!("a PIN opened an OS-sealed state")
+        };
+        // And a PIN-sealed state is not opened by the OS.
+        let pinned = PinKey::new_pin(&pin("correct horse")).expect("key");
+        let pinned = pinned.seal(b"x").expect("seal");
+        assert!(sealed(&pinned).open_os(&FakeOs(Some(1))).is_err());
     }
 
     #[test]

@@ -1,0 +1,122 @@
+//! The OS's own user verification for the device passkey, where the desktop has one: on Linux,
+//! polkit. Instead of a PIN, the passkey's state is sealed under a key that a root-owned helper
+//! (`stepup-uv-helper`, installed by the package) releases only after polkit's authentication
+//! agent had the user authenticate as themself (`auth_self`, never kept: every use asks). The
+//! helper's per-user secret is readable by root only, so the user's own processes (anything
+//! that can read the keychain item) cannot open the seal without the OS's yes, and PAM, not
+//! this app, counts and delays wrong passwords.
+
+use crate::error::StepUpError;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
+
+/// Releases the sealing key for a salt after the OS verified the user. Blocks while the OS
+/// asks (the ceremony's worker thread).
+pub trait OsVerifier: Send + Sync {
+    /// The 32-byte key for `salt`, or the OS's refusal.
+    fn release(&self, salt: &[u8; 16]) -> Result<Zeroizing<[u8; 32]>, StepUpError>;
+}
+
+/// polkit through `pkexec` and the package's helper.
+#[derive(Debug, Clone)]
+pub struct Polkit {
+    pkexec: PathBuf,
+    helper: PathBuf,
+}
+
+/// Where the package installs the helper (the policy's `exec.path` names it).
+pub const POLKIT_HELPER: &str = "/usr/libexec/stepup-desktop/stepup-uv-helper";
+/// The polkit action the package installs.
+pub const POLKIT_POLICY: &str = "/usr/share/polkit-1/actions/org.stepup.desktop.policy";
+const PKEXEC: &str = "/usr/bin/pkexec";
+const SYSTEM_BUS: &str = "/run/dbus/system_bus_socket";
+/// How long the OS may ask before the ceremony gives up (the passkey ceremony's own limit
+/// is 60 s; a password typed slowly gets a little more).
+const ASK_LIMIT: Duration = Duration::from_secs(90);
+
+impl Polkit {
+    /// polkit when this machine has it: pkexec, the package's helper and policy, and a
+    /// system bus for polkitd. `None` otherwise (the device passkey then uses a PIN).
+    pub fn detect() -> Option<Self> {
+        let all = [PKEXEC, POLKIT_HELPER, POLKIT_POLICY, SYSTEM_BUS];
+        all.iter().all(|p| Path::new(p).exists()).then(|| Self {
+            pkexec: PKEXEC.into(),
+            helper: POLKIT_HELPER.into(),
+        })
+    }
+}
+
+impl OsVerifier for Polkit {
+    fn release(&self, salt: &[u8; 16]) -> Result<Zeroizing<[u8; 32]>, StepUpError> {
+        // No internal text agent: the desktop's agent asks, in its own window.
+        let mut child = Command::new(&self.pkexec)
+            .arg("--disable-internal-agent")
+            .arg(&self.helper)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                tracing::warn!(error = %e, "pkexec could not start");
+                StepUpError::UserNotVerified
+            })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            // The salt is not secret; a failed write shows as the helper's refusal below.
+            let _ = writeln!(stdin, "{}", B64.encode(salt));
+        }
+        let started = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if started.elapsed() < ASK_LIMIT => {
+                    std::thread::sleep(Duration::from_millis(25));
+                }
+                Ok(None) | Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    tracing::warn!("the OS's user verification did not answer in time");
+                    return Err(StepUpError::Cancelled);
+                }
+            }
+        };
+        let mut out = Zeroizing::new(Vec::with_capacity(64));
+        if let Some(stdout) = child.stdout.take() {
+            let _ = stdout.take(64).read_to_end(&mut out);
+        }
+        let mut err = Vec::with_capacity(256);
+        if let Some(stderr) = child.stderr.take() {
+            let _ = stderr.take(256).read_to_end(&mut err);
+        }
+        match status.code() {
+            Some(0) => {}
+            // pkexec: 126 not authorised (a wrong password), 127 dismissed or no agent.
+            Some(126) => return Err(StepUpError::UserNotVerified),
+            Some(127) => {
+                tracing::info!(
+                    pkexec = %String::from_utf8_lossy(&err).trim(),
+                    "the OS's user verification was dismissed (or no agent runs)"
+                );
+                return Err(StepUpError::Cancelled);
+            }
+            code => {
+                tracing::warn!(?code, helper = %String::from_utf8_lossy(&err).trim(), "the OS's user verification failed");
+                return Err(StepUpError::UserNotVerified);
+            }
+        }
+        let text = std::str::from_utf8(&out)
+            .map(str::trim)
+            .map_err(|_| StepUpError::UserNotVerified)?;
+        let bytes = Zeroizing::new(B64.decode(text).map_err(|_| StepUpError::UserNotVerified)?);
+        let mut key = Zeroizing::new([0u8; 32]);
+        if bytes.len() != 32 {
+            return Err(StepUpError::UserNotVerified);
+        }
+        key.copy_from_slice(&bytes);
+        Ok(key)
+    }
+}
