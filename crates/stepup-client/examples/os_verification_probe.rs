@@ -85,15 +85,18 @@ async fn main() {
         .ok()
         .flatten()
         .unwrap_or_else(|| fail("nothing stored".into()));
-    if !sealed.expose().contains("\"os\":true") || matches!(status(), Ok(s) if s != PinStatus::Os)
-    {
+    if !sealed.expose().contains("\"os\":true") || matches!(status(), Ok(s) if s != PinStatus::Os) {
         fail("the state is not sealed by the OS".into());
     }
     println!("registered: sealed by the OS");
 
     // 2. A wrong password: refused, no token.
     const EXPORT: TokenScope = TokenScope::WalletExport;
-    match w.client.authenticate_passkey_mfa(&[EXPORT], confirmation()).await {
+    match w
+        .client
+        .authenticate_passkey_mfa(&[EXPORT], confirmation())
+        .await
+    {
         Err(StepUpError::UserNotVerified | StepUpError::Cancelled) => {}
         Err(e) => fail(format!("a wrong password gave {e}")),
         Ok(_) => fail("a wrong password stepped up".into()),

@@ -92,8 +92,8 @@ fn secret_of(dir: &Path, uid: u32) -> Result<[u8; SECRET_LEN], String> {
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let mut file =
-                fs::File::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            let mut file = fs::File::open(&path)
+                .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
             let meta = file.metadata().map_err(|e| e.to_string())?;
             if meta.len() != SECRET_LEN as u64 || meta.uid() != 0 || meta.mode() & 0o077 != 0 {
                 return Err(format!("{} is not a secret of ours", path.display()));
@@ -178,7 +178,13 @@ mod tests {
         assert_eq!(encode(&salt).len(), 22);
         assert_eq!(decode_salt(encode(&salt).as_bytes()), Ok(salt));
         assert_eq!(encode(b"\xfb\xff"), "-_8");
-        for bad in ["", "short", "MDEyMzQ1Njc4OWFiY2RlZg==", "MDEyMzQ1Njc4OWFiY2RlZ/", "MDEyMzQ1Njc4OWFiY2RlZh"] {
+        for bad in [
+            "",
+            "short",
+            "MDEyMzQ1Njc4OWFiY2RlZg==",
+            "MDEyMzQ1Njc4OWFiY2RlZ/",
+            "MDEyMzQ1Njc4OWFiY2RlZh",
+        ] {
             assert!(decode_salt(bad.as_bytes()).is_err(), "{bad}");
         }
     }

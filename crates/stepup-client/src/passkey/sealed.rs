@@ -363,7 +363,9 @@ impl Sealed {
     /// Tries `pin`. A locked envelope refuses without trying.
     pub(crate) fn open(&self, pin: &Secret) -> Result<Opened, StepUpError> {
         if self.os {
-            return Err(corrupt("is sealed by the OS's user verification, not a PIN"));
+            return Err(corrupt(
+                "is sealed by the OS's user verification, not a PIN",
+            ));
         }
         if self.tries_left == 0 {
             return Err(StepUpError::PinLocked);
@@ -564,7 +566,8 @@ mod tests {
         ));
         let unflagged = stored.expose().replace(",\"os\":true", "");
         assert_ne!(unflagged, stored.expose());
-        let Opened::Wrong { .. } = sealed(&Secret::new(unflagged)).open(&pin("anything"))
+        let Opened::Wrong { .. } = sealed(&Secret::new(unflagged))
+            .open(&pin("anything"))
             .expect("tried")
         else {
             panic!("a PIN opened an OS-sealed state")
