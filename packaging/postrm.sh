@@ -15,4 +15,9 @@ case "$1" in
     fi
     ;;
 esac
+# Purged: the polkit helper's per-user secrets go too (passkeys sealed by them cannot be
+# opened again; they are removed and added again, like a locked one).
+if [ "$1" = purge ]; then
+  rm -rf /var/lib/stepup-desktop
+fi
 exit 0

@@ -26,7 +26,7 @@ started_bus=""; started_polkitd=""; installed=""
 cleanup() {
   set +e
   [ -n "$installed" ] && DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq stepup-desktop >/dev/null 2>&1
-  rm -rf /var/lib/stepup-desktop/uv
+  [ -n "$installed" ] && rm -rf /var/lib/stepup-desktop
   id "$user" >/dev/null 2>&1 && userdel -r "$user" >/dev/null 2>&1
   [ -n "$started_polkitd" ] && kill "$started_polkitd" 2>/dev/null
   [ -n "$started_bus" ] && kill "$started_bus" 2>/dev/null && rm -f /run/dbus/system_bus_socket /run/dbus/pid
@@ -90,5 +90,12 @@ secret=/var/lib/stepup-desktop/uv/$uid
 [ "$(stat -c '%U %a %s' "$secret")" = "root 600 32" ] || { stat "$secret" >&2; exit 1; }
 if runuser -u "$user" -- cat "$secret" >/dev/null 2>&1; then
   echo "polkit test: the user can read the helper's secret" >&2; exit 1
+fi
+# A purge takes the secrets with it.
+DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq stepup-desktop >/dev/null
+installed=""
+if [ -e /var/lib/stepup-desktop ] || [ -e /usr/libexec/stepup-desktop ] \
+    || [ -e /usr/share/polkit-1/actions/org.stepup.desktop.policy ]; then
+  echo "polkit test: the purge left the helper, its action or its secrets" >&2; exit 1
 fi
 echo "polkit test: passed"
