@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" = 0 ] || { echo "polkit test: run as root" >&2; exit 2; }
 
 need=()
-for p in dbus polkitd pkexec; do
+for p in dbus polkitd pkexec libglib2.0-bin; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
