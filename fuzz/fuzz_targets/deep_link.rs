@@ -46,6 +46,17 @@ fn rebuild(req: &StepUpRequest) -> String {
         link.push_str("&return_to=");
         link.push_str(&encode(to));
     }
+    if let Some(code) = req.match_code() {
+        link.push_str(&format!("&match={code:02}"));
+    }
+    if let Some(sig) = req.signature() {
+        link.push_str("&sig=");
+        link.push_str(&encode(sig));
+    }
+    if let Some(assertion) = req.assertion() {
+        link.push_str("&assertion=");
+        link.push_str(&encode(assertion.expose()));
+    }
     link
 }
 

@@ -343,7 +343,7 @@ impl StepUpRequest {
     }
 
     /// The link's unverified signature, if any.
-    pub(crate) fn signature(&self) -> Option<&str> {
+    pub fn signature(&self) -> Option<&str> {
         self.signature.as_deref()
     }
 
