@@ -103,10 +103,8 @@ impl DevicePasskey {
             Some(Stored::Sealed(sealed)) if sealed.is_os() => {
                 // No PIN: the OS asks (and refuses); no try is counted here.
                 let os = self.os.as_deref().ok_or(StepUpError::UserNotVerified)?;
-                match sealed.open_os(os)? {
-                    Opened::Open { cbor, key } => (token_of(&cbor)?, key),
-                    Opened::Wrong { .. } => return Err(StepUpError::UserNotVerified),
-                }
+                let (cbor, key) = sealed.open_os(os)?;
+                (token_of(&cbor)?, key)
             }
             Some(Stored::Sealed(sealed)) => {
                 if sealed.tries_left() == 0 {

@@ -347,13 +347,16 @@ impl Sealed {
     /// Asks the OS to verify the user and release the key; a refusal opens nothing and costs
     /// no try (the OS counts its own). A released key that does not open the envelope means
     /// the OS's secret is not the one that sealed it (another machine, a reinstalled helper).
-    pub(crate) fn open_os(&self, os: &dyn OsVerifier) -> Result<Opened, StepUpError> {
+    pub(crate) fn open_os(
+        &self,
+        os: &dyn OsVerifier,
+    ) -> Result<(Zeroizing<Vec<u8>>, PinKey), StepUpError> {
         if !self.os {
             return Err(corrupt("is sealed by a PIN"));
         }
         let key = os.release(&self.salt)?;
         match self.decrypt(key)? {
-            opened @ Opened::Open { .. } => Ok(opened),
+            Opened::Open { cbor, key } => Ok((cbor, key)),
             Opened::Wrong { .. } => Err(corrupt(
                 "was sealed by another OS secret: remove the passkey and add it again",
             )),
@@ -539,10 +542,9 @@ mod tests {
         let key = PinKey::new_os(&FakeOs(Some(1))).expect("key");
         let stored = key.seal(b"soft token cbor").expect("seal");
         assert_eq!(status(Some(&stored)).expect("status"), PinStatus::Os);
-        let Opened::Open { cbor, key } = sealed(&stored).open_os(&FakeOs(Some(1))).expect("open")
-        else {
-            panic!("the OS's key did not open it")
-        };
+        let (cbor, key) = sealed(&stored)
+            .open_os(&FakeOs(Some(1)))
+            .expect("the OS's key opens it");
         assert_eq!(cbor.as_slice(), b"soft token cbor");
         assert_eq!(
             status(Some(&key.seal(&cbor).expect("reseal"))).expect("status"),
