@@ -104,8 +104,12 @@ pub enum StepUpError {
     #[error("the verification was cancelled: start it again when you are ready")]
     Cancelled,
     /// The authenticator did not verify the user (no PIN or biometric).
-    #[error("the authenticator did not confirm it is you: try again and unlock it with your PIN or biometric")]
+    #[error("the authenticator did not confirm it is you: try again and unlock it with your PIN, password or biometric")]
     UserNotVerified,
+    /// The OS's user verification (polkit) cannot ask: no authentication agent runs in this
+    /// desktop session. Nothing was released or signed.
+    #[error("your desktop has no authentication agent (polkit) running, so the system cannot confirm it is you: start your desktop's agent, or remove this device's passkey in the main window and add it again with a PIN")]
+    OsVerificationUnavailable,
     /// The server refused the passkey's signature or attestation (`mfa_invalid_code` on a
     /// passkey call): bad signature, no user verification, or a counter that did not increase.
     #[error("the server did not accept this passkey: try again, or choose another method")]
@@ -324,6 +328,7 @@ impl StepUpError {
             Self::NoPasskeyCredentials => "no_passkey_credentials",
             Self::Cancelled => "cancelled",
             Self::UserNotVerified => "user_not_verified",
+            Self::OsVerificationUnavailable => "os_verification_unavailable",
             Self::PasskeyRefused => "passkey_refused",
             Self::CeremonyTimedOut => "passkey_timed_out",
             Self::Authenticator(_) => "authenticator_error",

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use stepup_client::passkey::{
     entered_pin, AuthenticatorKind, CreationChallengeResponse, DevicePasskey, MemoryPasskeyStore,
-    PasskeyAuthenticator, PasskeyCeremony, PasskeyConfirmation, PasskeyPrompt, PasskeyStateStore,
-    PinStatus, PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url,
-    UserVerification, PIN_TRIES,
+    OsVerifier, PasskeyAuthenticator, PasskeyCeremony, PasskeyConfirmation, PasskeyPrompt,
+    PasskeyStateStore, PinStatus, PublicKeyCredential, RegisterPublicKeyCredential,
+    RequestChallengeResponse, Url, UserVerification, PIN_TRIES,
 };
 use stepup_client::{
     choose_method, CredentialFormat, CredentialMethod, Secret, StepUpCredentialExt, StepUpError,
@@ -477,6 +477,93 @@ async fn the_device_passkey_signs_nothing_without_its_pin_and_locks_after_eight_
     let store_dyn: Arc<dyn PasskeyStateStore> = store.clone();
     DevicePasskey::new(store_dyn).remove().unwrap();
     assert_eq!(pin_status(&store), PinStatus::NotEnrolled);
+}
+
+/// The OS's answers in turn, as polkit would give them: a key per salt, a refusal, or "no
+/// agent can ask". (The real polkit path is tests/polkit/run.sh's.)
+struct ScriptedOs(Mutex<Vec<Result<u8, StepUpError>>>, AtomicUsize);
+impl OsVerifier for ScriptedOs {
+    fn release(&self, salt: &[u8; 16]) -> Result<zeroize::Zeroizing<[u8; 32]>, StepUpError> {
+        self.1.fetch_add(1, Ordering::Relaxed);
+        let secret = self.0.lock().unwrap().remove(0)?;
+        let mut key = zeroize::Zeroizing::new([secret; 32]);
+        key[..16].copy_from_slice(salt);
+        Ok(key)
+    }
+}
+
+/// A PIN answer that must never be asked for.
+struct NoPinAsked(AtomicUsize);
+impl UserVerification for NoPinAsked {
+    fn pin(&self, _prompt: &PasskeyPrompt) -> Option<Secret> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+}
+
+#[tokio::test]
+async fn with_no_polkit_agent_a_new_passkey_is_sealed_by_a_pin_instead() {
+    let w = world(mfa_user("noagent@example.com")).await;
+    totp_step_up(&w, TokenScope::CredentialLink).await;
+    let store = Arc::new(MemoryPasskeyStore::new());
+    let store_dyn: Arc<dyn PasskeyStateStore> = store.clone();
+    let os = Arc::new(ScriptedOs(
+        Mutex::new(vec![
+            Err(StepUpError::OsVerificationUnavailable),
+            Ok(7),
+            Ok(7),
+        ]),
+        AtomicUsize::new(0),
+    ));
+    let device = Arc::new(DevicePasskey::new(store_dyn.clone()).with_os_verification(os.clone()));
+    assert!(device.seals_new_with_os());
+    let asked = Arc::new(NoPinAsked(AtomicUsize::new(0)));
+    // No agent: nothing is created, and the device says new passkeys now take a PIN.
+    let err = w
+        .client
+        .register_passkey(PasskeyConfirmation::new(device.clone(), asked.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(err, StepUpError::OsVerificationUnavailable);
+    assert_eq!(store.load().unwrap(), None);
+    assert_eq!(
+        asked.0.load(Ordering::Relaxed),
+        0,
+        "no PIN was asked on the OS path"
+    );
+    assert!(!device.seals_new_with_os());
+    // The next try is sealed by the PIN the user chose, and the OS is not asked again.
+    w.client
+        .register_passkey(PasskeyConfirmation::new(device.clone(), confirmed()))
+        .await
+        .expect("registered with a PIN");
+    assert_eq!(os.1.load(Ordering::Relaxed), 1);
+    assert_eq!(pin_status(&store), PinStatus::Set { tries_left: 8 });
+    w.client
+        .authenticate_passkey_mfa(&[EXPORT], PasskeyConfirmation::new(device, confirmed()))
+        .await
+        .expect("the PIN verifies");
+    // A device whose OS can ask seals by the OS, and asks it (not a PIN) at every use.
+    let fresh = Arc::new(MemoryPasskeyStore::new());
+    let fresh_dyn: Arc<dyn PasskeyStateStore> = fresh.clone();
+    let device = Arc::new(DevicePasskey::new(fresh_dyn).with_os_verification(os.clone()));
+    w.clock.advance_secs(30); // the next TOTP code
+    totp_step_up(&w, TokenScope::CredentialLink).await;
+    w.client
+        .register_passkey(PasskeyConfirmation::new(device.clone(), asked.clone()))
+        .await
+        .expect("registered, the OS asked");
+    assert_eq!(pin_status(&fresh), PinStatus::Os);
+    w.client
+        .authenticate_passkey_mfa(&[EXPORT], PasskeyConfirmation::new(device, asked.clone()))
+        .await
+        .expect("the OS verifies");
+    assert_eq!(os.1.load(Ordering::Relaxed), 3);
+    assert_eq!(
+        asked.0.load(Ordering::Relaxed),
+        0,
+        "no PIN was asked on the OS path"
+    );
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use super::{
 use crate::error::StepUpError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use stepup_protocol::Secret;
 use webauthn_authenticator_rs::prelude::{
@@ -33,6 +34,9 @@ pub struct DevicePasskey {
     /// The OS's user verification (polkit), when the desktop has it: new passkeys are sealed
     /// by it instead of a PIN.
     os: Option<Arc<dyn OsVerifier>>,
+    /// The OS said it cannot ask (no polkit agent in this session): new passkeys are sealed
+    /// by a PIN from then on, for this process's life.
+    os_cannot_ask: AtomicBool,
 }
 
 impl std::fmt::Debug for DevicePasskey {
@@ -48,6 +52,7 @@ impl DevicePasskey {
             store,
             ceremony: Mutex::new(()),
             os: None,
+            os_cannot_ask: AtomicBool::new(false),
         }
     }
 
@@ -56,6 +61,12 @@ impl DevicePasskey {
     pub fn with_os_verification(mut self, os: Arc<dyn OsVerifier>) -> Self {
         self.os = Some(os);
         self
+    }
+
+    /// Whether a new passkey would be sealed by the OS (no PIN asked): OS verification is on
+    /// and has not said it cannot ask.
+    pub fn seals_new_with_os(&self) -> bool {
+        self.os.is_some() && !self.os_cannot_ask.load(Ordering::Relaxed)
     }
 
     /// Whether this device holds passkey state (it may hold no credential the server knows).
@@ -135,8 +146,14 @@ impl DevicePasskey {
             Some(Stored::Unsealed) if !create => return Err(StepUpError::PinNotSet),
             None if !create => return Err(StepUpError::NoPasskeyCredentials),
             unsealed_or_none => {
-                let key = match self.os.as_deref() {
-                    Some(os) => PinKey::new_os(os)?,
+                let os = self.os.as_deref().filter(|_| self.seals_new_with_os());
+                let key = match os {
+                    Some(os) => PinKey::new_os(os).inspect_err(|e| {
+                        // No agent to ask: say so, and seal the next try with a PIN.
+                        if matches!(e, StepUpError::OsVerificationUnavailable) {
+                            self.os_cannot_ask.store(true, Ordering::Relaxed);
+                        }
+                    })?,
                     None => PinKey::new_pin(&ask(
                         verification,
                         PasskeyPrompt {

@@ -41,10 +41,15 @@ const ASK_LIMIT: Duration = Duration::from_secs(90);
 
 impl Polkit {
     /// polkit when this machine has it: pkexec, the package's helper and policy, and a
-    /// system bus for polkitd. `None` otherwise (the device passkey then uses a PIN).
+    /// system bus for polkitd. `None` otherwise (the device passkey then uses a PIN), and for
+    /// root: polkit authorises root without asking anyone, so it verifies no user there (the
+    /// helper refuses uid 0 too).
     pub fn detect() -> Option<Self> {
+        use std::os::unix::fs::MetadataExt as _;
+        // /proc/self belongs to the process's effective uid.
+        let root = std::fs::metadata("/proc/self").map_or(true, |m| m.uid() == 0);
         let all = [PKEXEC, POLKIT_HELPER, POLKIT_POLICY, SYSTEM_BUS];
-        all.iter().all(|p| Path::new(p).exists()).then(|| Self {
+        (!root && all.iter().all(|p| Path::new(p).exists())).then(|| Self {
             pkexec: PKEXEC.into(),
             helper: POLKIT_HELPER.into(),
         })
@@ -92,21 +97,8 @@ impl OsVerifier for Polkit {
         if let Some(stderr) = child.stderr.take() {
             let _ = stderr.take(256).read_to_end(&mut err);
         }
-        match status.code() {
-            Some(0) => {}
-            // pkexec: 126 not authorised (a wrong password), 127 dismissed or no agent.
-            Some(126) => return Err(StepUpError::UserNotVerified),
-            Some(127) => {
-                tracing::info!(
-                    pkexec = %String::from_utf8_lossy(&err).trim(),
-                    "the OS's user verification was dismissed (or no agent runs)"
-                );
-                return Err(StepUpError::Cancelled);
-            }
-            code => {
-                tracing::warn!(?code, helper = %String::from_utf8_lossy(&err).trim(), "the OS's user verification failed");
-                return Err(StepUpError::UserNotVerified);
-            }
+        if let Some(refused) = refusal(status.code(), &err) {
+            return Err(refused);
         }
         let text = std::str::from_utf8(&out)
             .map(str::trim)
@@ -118,5 +110,62 @@ impl OsVerifier for Polkit {
         }
         key.copy_from_slice(&bytes);
         Ok(key)
+    }
+}
+
+/// What pkexec's exit says when it is not a release: 126 not authorised (a wrong password),
+/// 127 dismissed, or no agent to ask (said on stderr: the device passkey then offers a PIN).
+fn refusal(code: Option<i32>, stderr: &[u8]) -> Option<StepUpError> {
+    let said = String::from_utf8_lossy(stderr);
+    let said = said.trim();
+    match code {
+        Some(0) => None,
+        Some(126) => Some(StepUpError::UserNotVerified),
+        Some(127) if said.contains("No authentication agent found") => {
+            tracing::warn!(pkexec = %said, "no polkit authentication agent runs in this session");
+            Some(StepUpError::OsVerificationUnavailable)
+        }
+        Some(127) => {
+            tracing::info!(pkexec = %said, "the OS's user verification was dismissed");
+            Some(StepUpError::Cancelled)
+        }
+        code => {
+            tracing::warn!(?code, helper = %said, "the OS's user verification failed");
+            Some(StepUpError::UserNotVerified)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkexec_exits_say_what_happened() {
+        assert!(refusal(Some(0), b"").is_none());
+        assert!(matches!(
+            refusal(Some(126), b""),
+            Some(StepUpError::UserNotVerified)
+        ));
+        // pkexec's own words (polkit 122-126) with no agent registered for the caller.
+        let no_agent = b"Error executing command as another user: No authentication agent found.\n";
+        assert!(matches!(
+            refusal(Some(127), no_agent),
+            Some(StepUpError::OsVerificationUnavailable)
+        ));
+        let dismissed = b"Error executing command as another user: Request dismissed\n";
+        assert!(matches!(
+            refusal(Some(127), dismissed),
+            Some(StepUpError::Cancelled)
+        ));
+        // The helper's own refusals (1, 2) and a signal are no release either.
+        assert!(matches!(
+            refusal(Some(1), b"stepup-uv-helper: refused"),
+            Some(StepUpError::UserNotVerified)
+        ));
+        assert!(matches!(
+            refusal(None, b""),
+            Some(StepUpError::UserNotVerified)
+        ));
     }
 }
