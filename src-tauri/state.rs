@@ -242,7 +242,16 @@ async fn open_passkey(
     }
     #[cfg(not(windows))]
     {
-        let device = Arc::new(DevicePasskey::new(store));
+        // Where the desktop has polkit (and the package's helper), the OS verifies the user
+        // of a new passkey instead of a PIN; a passkey sealed by a PIN keeps its PIN.
+        let device = match stepup_client::passkey::Polkit::detect() {
+            Some(polkit) => {
+                tracing::info!("the device passkey is verified by polkit");
+                DevicePasskey::new(store).with_os_verification(Arc::new(polkit))
+            }
+            None => DevicePasskey::new(store),
+        };
+        let device = Arc::new(device);
         Ok((device.clone(), Some(device)))
     }
 }

@@ -3,6 +3,7 @@
 use super::{now_ms, CommandResult};
 use crate::state::AppState;
 use crate::MAIN_WINDOW;
+use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,8 +40,11 @@ pub async fn add_device_passkey<R: Runtime>(
     let client = backend.client()?;
     let pin = Secret::new(pin);
     if let Some(device) = backend.device_passkey() {
-        // A weak new PIN is refused before the step-up dialog, not after it.
-        if device_status(device.clone()).await? == PinStatus::NotEnrolled {
+        // A weak new PIN is refused before the step-up dialog, not after it (none is asked
+        // where the OS seals the new passkey).
+        if !device.seals_new_with_os()
+            && device_status(device.clone()).await? == PinStatus::NotEnrolled
+        {
             check_new_pin(&pin)?;
         }
     }
@@ -107,17 +111,38 @@ pub async fn add_device_passkey<R: Runtime>(
 /// How long a device passkey status or removal may take (a keychain call).
 const KEYCHAIN_CALL: Duration = Duration::from_secs(10);
 
+/// `device_passkey_status`: the device passkey's [`PinStatus`] (`state`, `triesLeft`), and
+/// whether the OS verifies its user instead of a PIN.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DevicePasskeyView {
+    /// Whether a PIN is set, and how many tries are left.
+    #[serde(flatten)]
+    pub status: PinStatus,
+    /// The OS asks (polkit): for this passkey (`state` is `os`), or for a new one (`state`
+    /// is `notEnrolled` and the desktop can ask). No PIN field is shown then.
+    pub by_os: bool,
+}
+
 /// This device's passkey, as "Add a passkey" and the passkey step need to know it: whether a
-/// PIN is set (choose one, or enter it) and how many tries are left. `None` where the OS
-/// authenticates (Windows Hello).
+/// PIN is set (choose one, or enter it) and how many tries are left, or whether the OS asks
+/// instead. `None` where the OS authenticates (Windows Hello).
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub async fn device_passkey_status(state: State<'_, AppState>) -> CommandResult<Option<PinStatus>> {
+pub async fn device_passkey_status(
+    state: State<'_, AppState>,
+) -> CommandResult<Option<DevicePasskeyView>> {
     let backend = state.backend().await?;
-    match backend.device_passkey() {
-        Some(device) => Ok(Some(device_status(device).await?)),
-        None => Ok(None),
-    }
+    let Some(device) = backend.device_passkey() else {
+        return Ok(None);
+    };
+    let status = device_status(device.clone()).await?;
+    let by_os = match status {
+        PinStatus::Os => true,
+        PinStatus::NotEnrolled => device.seals_new_with_os(),
+        PinStatus::NoPin | PinStatus::Set { .. } | PinStatus::Locked => false,
+    };
+    Ok(Some(DevicePasskeyView { status, by_os }))
 }
 
 /// "Remove this device's passkey" (a locked one, or one from before PINs): the local key is
@@ -136,7 +161,7 @@ pub async fn remove_device_passkey(state: State<'_, AppState>) -> CommandResult<
     Ok(())
 }
 
-async fn device_status(device: Arc<DevicePasskey>) -> Result<PinStatus, AppError> {
+pub(super) async fn device_status(device: Arc<DevicePasskey>) -> Result<PinStatus, AppError> {
     Ok(run_blocking(KEYCHAIN_CALL, move || device.pin_status())
         .await
         .map_err(VaultError::from)??)

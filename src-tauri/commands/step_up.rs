@@ -3,7 +3,7 @@
 
 use super::{now_ms, CommandResult};
 use crate::state::AppState;
-use stepup_client::passkey::{entered_pin, PasskeyConfirmation};
+use stepup_client::passkey::{entered_pin, PasskeyConfirmation, PinStatus};
 use stepup_client::verify::SocialRedirect;
 use stepup_client::Secret;
 use stepup_requests::flow::{self, Proof};
@@ -26,14 +26,23 @@ pub async fn begin_step_up(
         "the dialog shows a request"
     );
     let backend = state.backend().await?;
-    flow::begin(
+    let mut view = flow::begin(
         &state.desk,
         backend.client()?,
         request_id,
         backend.wallet(),
         now_ms(),
     )
-    .await
+    .await?;
+    // Whether the passkey step asks a PIN or leaves it to the OS (one keychain read, only
+    // when a passkey is offered).
+    let passkey_offered = view.credentials.iter().any(|c| c.method == Method::Passkey);
+    if let (true, true, Some(device)) =
+        (view.is_required, passkey_offered, backend.device_passkey())
+    {
+        view.passkey_by_os = super::passkeys::device_status(device).await? == PinStatus::Os;
+    }
+    Ok(view)
 }
 
 /// Emails a step-up code for an open request.

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { a11yTests } from './a11y-tests.mjs';
 import { focusTests } from './focus-tests.mjs';
+import { polkitTests } from './polkit-tests.mjs';
 import { providerSource, randomWallet, walletOf } from './eth-wallet.mjs';
 import { SCHEME, STEP_TIMEOUT, sleep, startApp as startAppOf, waitFor } from './app-session.mjs';
 
@@ -1703,6 +1704,12 @@ const tests = {
 };
 Object.assign(tests, a11yTests({ ARTIFACTS, LINK_EXPORT, LINK_LINK, openLink, waitFor, waitForMain, waitForDialog, chooseMethod, press, text, By }));
 Object.assign(tests, focusTests({ SCHEME, openLink, waitFor, waitForMain, waitForDialog, keychainService, keychainUsernames }));
+// The OS's user verification (polkit): only where tests/polkit/run.sh runs this suite as an
+// ordinary user, with the package installed and the user's password for its agent.
+const POLKIT = Boolean(process.env.E2E_POLKIT_PASSWORD_FILE);
+if (POLKIT) {
+  Object.assign(tests, polkitTests({ openLink, waitFor, waitForMain, waitForDialog, chooseMethod, closeDialog, screenshot, text, By }));
+}
 
 const argsFor = {
   a_method_the_environment_turned_off_is_listed_as_off_and_not_offered: ['--sandbox', '--sandbox-disable=totp', '--sandbox-disable=recovery-codes'],
@@ -1719,6 +1726,8 @@ const argsFor = {
   cold_start_from_a_deep_link_reaches_the_dialog: ['--sandbox', LINK_EXPORT],
   sign_in_with_an_emailed_code_then_sign_out: [],
   a_damaged_keychain_entry_is_removed_and_said: [],
+  os_verified_passkey_without_an_agent_falls_back_to_a_pin: ['--sandbox', '--sandbox-user=reauth'],
+  os_verified_passkey_asks_the_system_not_a_pin: ['--sandbox', '--sandbox-user=reauth'],
 };
 
 /** What a test needs done before its app starts. */

@@ -5,11 +5,18 @@
 # probe's process and typed into by agent.py. Needs root (it installs the package, adds a
 # user and starts system services): CI's throw-away machine.
 #
-#   bash tests/polkit/run.sh <stepup-desktop.deb> <os_verification_probe binary>
+#   bash tests/polkit/run.sh <stepup-desktop.deb> <os_verification_probe binary> [<stepup-desktop>]
+#
+# With the app binary (a debug build: WebDriver drives it; stepup-sandbox beside it), the E2E
+# tests of tests/e2e/polkit-tests.mjs then run in the real window as that user, in their own
+# D-Bus session, keyring and Xvfb, with agent.py as the desktop's agent. Screenshots go to
+# ci-artifacts/e2e-polkit/.
 set -euo pipefail
 deb=$(realpath "$1")
 probe=$(realpath "$2")
+app=${3:+$(realpath "$3")}
 here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "polkit test: run as root" >&2; exit 2; }
 
 need=()
@@ -84,6 +91,41 @@ if echo AAAAAAAAAAAAAAAAAAAAAA | runuser -u "$user" -- pkexec --disable-internal
 fi
 
 STEPUP_POLKIT_TRANSCRIPT="${STEPUP_POLKIT_TRANSCRIPT:-}" STEPUP_POLKIT_PASSWORD="$password" python3 "$here/agent.py" "$user" "$work/probe"
+
+# The app in its real window, as the user: the E2E tools are root's to install (tests/e2e/setup.sh),
+# the user's to run, from a copy the user can read.
+if [ -n "$app" ]; then
+  for tool in xvfb-run dbus-run-session gnome-keyring-daemon WebKitWebDriver node xclip chromium openbox dunst xdotool pgrep; do
+    command -v "$tool" >/dev/null || { bash "$root/tests/e2e/setup.sh"; break; }
+  done
+  driver=$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")
+  if [ ! -x "$driver" ] || [ ! -d "$root/tests/e2e/node_modules/selenium-webdriver" ]; then
+    bash "$root/tests/e2e/setup.sh"
+    driver=$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")
+  fi
+  e2e=$work/e2e
+  mkdir -p "$e2e/repo/tests" "$e2e/bin"
+  cp -a "$root/tests/e2e" "$root/tests/polkit" "$e2e/repo/tests/"
+  install -m 0755 "$app" "$(dirname "$app")/stepup-sandbox" "$driver" "$e2e/bin/"
+  # The password reaches the agent only, through a file of the user's (not the app's env).
+  printf '%s' "$password" > "$e2e/password"
+  chmod 0600 "$e2e/password"
+  chown -R "$user" "$e2e"
+  status=0
+  runuser -u "$user" -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$(getent passwd "$user" | cut -d: -f6)" \
+    LANG=C.UTF-8 TAURI_DRIVER="$e2e/bin/tauri-driver" STEPUP_LOOPBACK_ONLY=1 E2E_FILTER=os_verified_passkey \
+    E2E_POLKIT_PASSWORD_FILE="$e2e/password" STEPUP_POLKIT_TRANSCRIPT="${STEPUP_POLKIT_TRANSCRIPT:-}" \
+    bash "$e2e/repo/tests/e2e/run.sh" "$e2e/bin/stepup-desktop" > "$work/e2e.log" 2>&1 || status=$?
+  grep -E "^(ok  |FAIL|warn)" "$work/e2e.log" || true
+  rm -rf "$root/ci-artifacts/e2e-polkit"
+  mkdir -p "$root/ci-artifacts/e2e-polkit"
+  cp -r "$e2e/repo/ci-artifacts/e2e/." "$root/ci-artifacts/e2e-polkit/" 2>/dev/null || true
+  cp "$work/e2e.log" "$root/ci-artifacts/e2e-polkit/run.log"
+  for test in os_verified_passkey_without_an_agent_falls_back_to_a_pin os_verified_passkey_asks_the_system_not_a_pin; do
+    grep -q "^ok   $test " "$work/e2e.log" || { echo "polkit test: $test did not pass (ci-artifacts/e2e-polkit/run.log)" >&2; tail -40 "$work/e2e.log" >&2; exit 1; }
+  done
+  [ "$status" = 0 ] || { echo "polkit test: the E2E run failed ($status)" >&2; tail -40 "$work/e2e.log" >&2; exit 1; }
+fi
 
 # The helper's secret for the user: root's, mode 0600, not readable by the user.
 secret=/var/lib/stepup-desktop/uv/$uid

@@ -199,6 +199,7 @@ export class StepUpDialog {
         choices,
         choice: choices.indexOf(preferred),
         defaultId: check.defaultCredentialId,
+        passkeyByOs: Boolean(check.passkeyByOs),
       });
       // The methods may arrive late: the focus moves only if the user has not moved it.
       const untouched = [el.title, document.body, null].includes(document.activeElement);

@@ -13,6 +13,7 @@ const HINTS = {
   keychain_unavailable: 'Start your keyring (e.g. GNOME Keyring), then verify again.',
   keychain_timed_out: 'Unlock or restart your keyring, then verify again.',
   pin_locked: 'You can still verify with another method from the list.',
+  os_verification_unavailable: 'You can still verify with another method from the list.',
   wallet_signature_mismatch: 'Sign the message with the wallet it names, or choose another method.',
   embedded_wallet: 'Choose another method from the list.',
 };

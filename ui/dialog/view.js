@@ -7,7 +7,7 @@ import { PHASES, isBusy, isDone, isSent } from './phase.js';
 import { errorText, isFault, isSignedOut } from './errors.js';
 import { renderExport } from './export.js';
 import { renderBrowserWait } from './browser-step.js';
-import { methodOf, credentialLabel } from '../methods.js';
+import { METHODS, PASSKEY_BY_OS, methodOf, credentialLabel } from '../methods.js';
 import { setText } from '../dom.js';
 
 /** The radios of the "Verify with" list, made when the list changes. */
@@ -16,7 +16,9 @@ let radios = [];
 /** The chosen credential and its method (both undefined before a choice). */
 export function chosen(state) {
   const credential = state.choices?.[state.choice];
-  return { credential, method: credential && methodOf(credential) };
+  const method = credential && methodOf(credential);
+  // This device's passkey, verified by the OS instead of a PIN (the backend said so).
+  return { credential, method: method === METHODS.passkey && state.passkeyByOs ? PASSKEY_BY_OS : method };
 }
 
 /** Seconds until "Send code" may be pressed again (0: now). */

@@ -1,7 +1,10 @@
 // "Add a passkey on this device": explain, ask the passkey's PIN (a new one, typed twice, for
 // the first passkey on this device; else the existing one), then "Create passkey"; the backend
-// opens the step-up dialog itself when it needs one. A locked passkey (8 wrong PINs) or one
-// from before PINs is offered for removal, so that a new one can be added.
+// opens the step-up dialog itself when it needs one. Where the OS verifies the user (polkit),
+// no PIN is asked: the desktop asks for the user's password when the passkey is sealed and
+// at every use; a desktop with no agent to ask says so, and the next try takes a PIN. A locked
+// passkey (8 wrong PINs) or one from before PINs is offered for removal, so that a new one
+// can be added.
 
 import { call } from '../ipc.js';
 import { byId } from '../dom.js';
@@ -26,8 +29,12 @@ const el = {
   error: byId('add-passkey-error'),
 };
 
-/** The device passkey's PIN status (`{state, triesLeft}`), or null where the OS verifies. */
+/** The device passkey's status (`{state, triesLeft, byOs}`), or null where the OS's own
+ * authenticator holds passkeys (Windows Hello). */
 let pinStatus = null;
+
+/** Whether a PIN field is shown: a device passkey that the OS does not verify. */
+const asksPin = () => Boolean(pinStatus) && !pinStatus.byOs;
 
 /** Back to the "Add a passkey" button. */
 function idle() {
@@ -73,19 +80,22 @@ export function wireAddPasskey(refresh) {
     clearMessages();
     await refreshDevicePasskey();
     if (!el.locked.hidden) return;
-    const newPin = pinStatus?.state === 'notEnrolled';
+    const pin = asksPin();
+    const newPin = pin && pinStatus.state === 'notEnrolled';
     el.pinLabel.textContent = newPin ? 'Choose a PIN for this device’s passkey' : 'PIN of this device’s passkey';
-    el.pinExplain.textContent = newPin
-      ? 'The PIN protects the passkey on this device: it is asked at every use, and 8 wrong PINs in a row lock it. At least 6 characters, not 123456 or 111111.'
-      : pinStatus ? 'This device already holds a passkey: type its PIN to add another one.' : '';
+    el.pinExplain.textContent = pinStatus?.byOs
+      ? 'Your system protects the passkey on this device: it asks for your password (or fingerprint) when the passkey is created and at every use.'
+      : newPin
+        ? 'The PIN protects the passkey on this device: it is asked at every use, and 8 wrong PINs in a row lock it. At least 6 characters, not 123456 or 111111.'
+        : pin ? 'This device already holds a passkey: type its PIN to add another one.' : '';
     el.pin.autocomplete = newPin ? 'new-password' : 'off';
     el.pin2Row.hidden = !newPin;
-    el.pinLabel.hidden = !pinStatus;
-    el.pin.hidden = !pinStatus;
+    el.pinLabel.hidden = !pin;
+    el.pin.hidden = !pin;
     el.start.hidden = true;
     el.confirm.hidden = false;
     el.create.disabled = false;
-    (pinStatus ? el.pin : el.create).focus();
+    (pin ? el.pin : el.create).focus();
   });
   el.cancel.addEventListener('click', () => {
     idle();
@@ -106,8 +116,8 @@ export function wireAddPasskey(refresh) {
   });
   el.create.addEventListener('click', async () => {
     clearMessages();
-    const pin = el.pin.value;
-    if (pinStatus && !pin) {
+    const pin = asksPin() ? el.pin.value : '';
+    if (asksPin() && !pin) {
       showError({ code: 'pin_required', message: 'Type the PIN first.' });
       el.pin.focus();
       return;
@@ -121,14 +131,18 @@ export function wireAddPasskey(refresh) {
     el.create.disabled = true;
     el.confirm.hidden = true;
     el.progress.hidden = false;
-    el.progressText.textContent = 'Adding the passkey (confirm it’s you if the dialog asks)…';
+    el.progressText.textContent = pinStatus?.byOs
+      ? 'Adding the passkey (confirm it’s you if the dialog asks, then type your password when your system asks)…'
+      : 'Adding the passkey (confirm it’s you if the dialog asks)…';
     document.body.dataset.addPasskey = 'busy';
     try {
       const added = await call('add_device_passkey', { pin });
       el.status.textContent = `Passkey added${added.alias ? `: ${added.alias}` : ''}. You can now use it to confirm it’s you.`;
       document.body.dataset.addPasskey = 'added';
     } catch (error) {
-      showError(error);
+      showError(error.code === 'os_verification_unavailable'
+        ? { code: error.code, message: 'Your desktop has no authentication agent running, so your system cannot protect the passkey. Nothing was added: press “Add a passkey on this device” again and choose a PIN instead.' }
+        : error);
       document.body.dataset.addPasskey = 'failed';
     } finally {
       idle();

@@ -326,12 +326,27 @@ fn installed_package_test(root: &Path) -> Result<(), String> {
             ])
             .current_dir(root),
     ))?;
+    // The debug app and sandbox its E2E drives (a no-op after the E2E suite).
     run(Step::new(
-        "the device passkey verified by polkit (the package's helper, polkitd, pkexec, PAM)",
+        "build the app the polkit E2E drives",
+        cargo()
+            .args([
+                "build",
+                "-p",
+                "stepup-desktop",
+                "-p",
+                "stepup-sandbox",
+                "--locked",
+            ])
+            .current_dir(root),
+    ))?;
+    run(Step::new(
+        "the device passkey verified by polkit (the package's helper, polkitd, pkexec, PAM; the window as an ordinary user)",
         Command::new("bash")
             .arg(root.join("tests/polkit/run.sh"))
             .arg(&made.deb)
             .arg(target_dir(root).join("debug/examples/os_verification_probe"))
+            .arg(target_dir(root).join("debug/stepup-desktop"))
             .current_dir(root),
     ))
 }

@@ -485,7 +485,7 @@ struct ScriptedOs(Mutex<Vec<Result<u8, StepUpError>>>, AtomicUsize);
 impl OsVerifier for ScriptedOs {
     fn release(&self, salt: &[u8; 16]) -> Result<zeroize::Zeroizing<[u8; 32]>, StepUpError> {
         self.1.fetch_add(1, Ordering::Relaxed);
-        let secret = self.0.lock().unwrap().remove(0)?;
+        let secret = self.0.lock().expect("answers").remove(0)?;
         let mut key = zeroize::Zeroizing::new([secret; 32]);
         key[..16].copy_from_slice(salt);
         Ok(key)

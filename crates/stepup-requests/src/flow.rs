@@ -241,6 +241,7 @@ pub fn check_view(check: &StepUpCheck, client: &StepUpClient, scope: &TokenScope
         server_confirmation_refused: None,
         valid_until_ms,
         export: None,
+        passkey_by_os: false,
     }
 }
 

@@ -173,6 +173,9 @@ pub struct CheckView {
     /// For `wallet:export`: the wallet that would be exported, said before any verification;
     /// when not required, an export is ready for this request.
     pub export: Option<ExportOffer>,
+    /// This device's passkey is verified by the OS (polkit asks for the user's password), not
+    /// by a PIN: the passkey step shows no PIN field.
+    pub passkey_by_os: bool,
 }
 
 /// `send_email_otp` / `send_sms_otp` / `sign_in_send_email_otp`.

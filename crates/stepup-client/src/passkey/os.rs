@@ -113,21 +113,30 @@ impl OsVerifier for Polkit {
     }
 }
 
-/// What pkexec's exit says when it is not a release: 126 not authorised (a wrong password),
-/// 127 dismissed, or no agent to ask (said on stderr: the device passkey then offers a PIN).
+/// What pkexec's exit says when it is not a release (pkexec(1)): 126 the user dismissed the
+/// agent's dialog; 127 not authorised (a wrong password), or no agent to ask (said on
+/// stderr: the device passkey then offers a PIN), or a dialog dismissed on the way; anything
+/// else is the helper's own refusal.
 fn refusal(code: Option<i32>, stderr: &[u8]) -> Option<StepUpError> {
     let said = String::from_utf8_lossy(stderr);
     let said = said.trim();
     match code {
         Some(0) => None,
-        Some(126) => Some(StepUpError::UserNotVerified),
         Some(127) if said.contains("No authentication agent found") => {
             tracing::warn!(pkexec = %said, "no polkit authentication agent runs in this session");
             Some(StepUpError::OsVerificationUnavailable)
         }
-        Some(127) => {
+        Some(126) => {
             tracing::info!(pkexec = %said, "the OS's user verification was dismissed");
             Some(StepUpError::Cancelled)
+        }
+        Some(127) if said.contains("dismissed") => {
+            tracing::info!(pkexec = %said, "the OS's user verification was dismissed");
+            Some(StepUpError::Cancelled)
+        }
+        Some(127) => {
+            tracing::warn!(pkexec = %said, "the OS did not verify the user");
+            Some(StepUpError::UserNotVerified)
         }
         code => {
             tracing::warn!(?code, helper = %said, "the OS's user verification failed");
@@ -143,15 +152,22 @@ mod tests {
     #[test]
     fn pkexec_exits_say_what_happened() {
         assert!(refusal(Some(0), b"").is_none());
+        // pkexec's own words (polkit 122-126): a wrong password, as a real run said it.
+        let not_authorised = b"Error executing command as another user: Not authorized\n\nThis incident has been reported.\n";
         assert!(matches!(
-            refusal(Some(126), b""),
+            refusal(Some(127), not_authorised),
             Some(StepUpError::UserNotVerified)
         ));
-        // pkexec's own words (polkit 122-126) with no agent registered for the caller.
+        // No agent registered for the caller.
         let no_agent = b"Error executing command as another user: No authentication agent found.\n";
         assert!(matches!(
             refusal(Some(127), no_agent),
             Some(StepUpError::OsVerificationUnavailable)
+        ));
+        // The agent's dialog dismissed.
+        assert!(matches!(
+            refusal(Some(126), b""),
+            Some(StepUpError::Cancelled)
         ));
         let dismissed = b"Error executing command as another user: Request dismissed\n";
         assert!(matches!(

@@ -112,7 +112,11 @@ pub(crate) struct PinKey {
 
 /// Whether a stored state is sealed, and how many tries it has left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "state")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "state"
+)]
 pub enum PinStatus {
     /// No passkey on this device.
     NotEnrolled,
