@@ -42,8 +42,7 @@ pub async fn add_device_passkey<R: Runtime>(
     if let Some(device) = backend.device_passkey() {
         // A weak new PIN is refused before the step-up dialog, not after it (none is asked
         // where the OS seals the new passkey).
-        if !device.seals_new_with_os()
-            && device_status(device.clone()).await? == PinStatus::NotEnrolled
+        if !device.os_can_verify() && device_status(device.clone()).await? == PinStatus::NotEnrolled
         {
             check_new_pin(&pin)?;
         }
@@ -119,8 +118,8 @@ pub struct DevicePasskeyView {
     /// Whether a PIN is set, and how many tries are left.
     #[serde(flatten)]
     pub status: PinStatus,
-    /// The OS asks (polkit): for this passkey (`state` is `os`), or for a new one (`state`
-    /// is `notEnrolled` and the desktop can ask). No PIN field is shown then.
+    /// The OS asks (polkit), and can now: for this passkey (`state` is `os`), or for a new one
+    /// (`state` is `notEnrolled`). No PIN field is shown then.
     pub by_os: bool,
 }
 
@@ -137,9 +136,10 @@ pub async fn device_passkey_status(
         return Ok(None);
     };
     let status = device_status(device.clone()).await?;
+    // An OS-sealed passkey whose OS cannot ask now (no agent, the helper uninstalled) is
+    // `os` without `byOs`: the window offers its removal.
     let by_os = match status {
-        PinStatus::Os => true,
-        PinStatus::NotEnrolled => device.seals_new_with_os(),
+        PinStatus::Os | PinStatus::NotEnrolled => device.os_can_verify(),
         PinStatus::NoPin | PinStatus::Set { .. } | PinStatus::Locked => false,
     };
     Ok(Some(DevicePasskeyView { status, by_os }))

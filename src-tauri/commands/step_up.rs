@@ -40,7 +40,15 @@ pub async fn begin_step_up(
     if let (true, true, Some(device)) =
         (view.is_required, passkey_offered, backend.device_passkey())
     {
-        view.passkey_by_os = super::passkeys::device_status(device).await? == PinStatus::Os;
+        // A state that cannot be read says so in the passkey step itself, not here: the other
+        // methods stay offered.
+        view.passkey_by_os = match super::passkeys::device_status(device).await {
+            Ok(status) => status == PinStatus::Os,
+            Err(error) => {
+                tracing::warn!(%error, "the device passkey's state could not be read");
+                false
+            }
+        };
     }
     Ok(view)
 }

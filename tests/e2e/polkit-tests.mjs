@@ -9,7 +9,8 @@
 //      the window says so; the next try takes a PIN, and the passkey is added sealed by it;
 //   2. an agent runs: "Add a passkey" asks no PIN, the system asks the user's password, the
 //      passkey is sealed by the OS; a link is then verified with it: no PIN field, a wrong
-//      password approves nothing, the right one approves.
+//      password approves nothing, the right one approves; with the agent gone, nothing is
+//      signed, the dialog says why and the window offers to remove the passkey.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -152,7 +153,31 @@ export function polkitTests({ openLink, waitFor, waitForMain, waitForDialog, cho
         await closeDialog(driver);
         assert.deepEqual(agent.auths(), [1, 2, 3].map((n) => `auth ${n} ${ACTION}`), 'one authentication per use');
         assert.match(await text(driver, 'history-body'), /Acme Wallet.*Passkey on this device.*Approved/);
-        return { authentications: agent.auths().length, refusals: agent.failed().length };
+        const result = { authentications: agent.auths().length, refusals: agent.failed().length };
+
+        // The agent gone (the desktop's agent stopped): nothing is signed, the dialog says
+        // why, and the main window offers to remove the passkey, which cannot be used now.
+        agent.stop();
+        await new Promise((r) => setTimeout(r, 1000)); // polkitd drops the agent with its bus name
+        await openLink(`com.stepup.desktop://step-up?scope=credential:unlink&requester=Acme%20Wallet`);
+        await waitForDialog(driver);
+        await chooseMethod(driver, 'passkey');
+        await driver.findElement(By.id('dlg-submit')).click();
+        const gone = await waitFor(driver, `const e = document.getElementById('dlg-error');
+          return e.dataset.code ? e.dataset.code : null`, 'the refusal', 60_000);
+        assert.equal(gone, 'os_verification_unavailable');
+        assert.match(await text(driver, 'dlg-error'), /cannot confirm it is you right now/i);
+        assert.equal(await driver.executeScript(`return document.getElementById('dlg-done').hidden`), true, 'nothing approved');
+        await driver.findElement(By.id('dlg-cancel')).click();
+        await waitFor(driver, `return !document.getElementById('stepup-dialog').open`, 'the dialog to close');
+        assert.deepEqual(await status(driver), { state: 'os', byOs: false });
+        await waitFor(driver, `return !document.getElementById('device-passkey-locked').hidden`, 'the removal offer');
+        assert.match(await text(driver, 'device-passkey-locked-text'), /cannot ask right now/);
+        await screenshot(driver, 'polkit-agent-gone');
+        await driver.findElement(By.id('device-passkey-remove')).click();
+        await waitFor(driver, `return document.getElementById('device-passkey-locked').hidden`, 'the removal');
+        assert.equal((await status(driver)).state, 'notEnrolled');
+        return result;
       } finally {
         agent.stop();
       }

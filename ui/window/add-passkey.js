@@ -65,13 +65,19 @@ export async function refreshDevicePasskey() {
     pinStatus = null;
   }
   const state = pinStatus?.state;
-  el.locked.hidden = state !== 'locked' && state !== 'noPin';
+  // Sealed by the OS, which cannot ask now (no authentication agent, or the helper is gone).
+  const osGone = state === 'os' && !pinStatus.byOs;
+  el.locked.hidden = state !== 'locked' && state !== 'noPin' && !osGone;
   el.lockedText.textContent = state === 'locked'
     ? 'This device’s passkey is locked after 8 wrong PINs. Remove it, then add a new one (and delete the old one from your account).'
     : state === 'noPin'
       ? 'This device’s passkey was created before passkeys had a PIN and cannot be used. Remove it, then add a new one.'
-      : '';
+      : osGone
+        ? 'This device’s passkey is protected by your system’s sign-in, which cannot ask right now (no authentication agent runs, or Stepup Desktop’s helper is not installed). Start your desktop’s agent or reinstall Stepup Desktop, or remove the passkey and add a new one with a PIN.'
+        : '';
   el.start.disabled = !el.locked.hidden;
+  // An earlier "Passkey added" is no longer the news.
+  if (!el.locked.hidden) el.status.textContent = '';
 }
 
 /** `refresh` lists the devices again once a registration ends. */

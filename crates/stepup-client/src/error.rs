@@ -107,8 +107,9 @@ pub enum StepUpError {
     #[error("the authenticator did not confirm it is you: try again and unlock it with your PIN, password or biometric")]
     UserNotVerified,
     /// The OS's user verification (polkit) cannot ask: no authentication agent runs in this
-    /// desktop session. Nothing was released or signed.
-    #[error("your desktop has no authentication agent (polkit) running, so the system cannot confirm it is you: start your desktop's agent, or remove this device's passkey in the main window and add it again with a PIN")]
+    /// desktop session, or polkit or the package's helper is gone. Nothing was released or
+    /// signed.
+    #[error("your system cannot confirm it is you right now (no polkit authentication agent runs, or Stepup Desktop's helper is not installed): start your desktop's agent or reinstall Stepup Desktop, or remove this device's passkey in the main window and add it again with a PIN")]
     OsVerificationUnavailable,
     /// The server refused the passkey's signature or attestation (`mfa_invalid_code` on a
     /// passkey call): bad signature, no user verification, or a counter that did not increase.

@@ -516,7 +516,7 @@ async fn with_no_polkit_agent_a_new_passkey_is_sealed_by_a_pin_instead() {
         AtomicUsize::new(0),
     ));
     let device = Arc::new(DevicePasskey::new(store_dyn.clone()).with_os_verification(os.clone()));
-    assert!(device.seals_new_with_os());
+    assert!(device.os_can_verify());
     let asked = Arc::new(NoPinAsked(AtomicUsize::new(0)));
     // No agent: nothing is created, and the device says new passkeys now take a PIN.
     let err = w
@@ -531,7 +531,7 @@ async fn with_no_polkit_agent_a_new_passkey_is_sealed_by_a_pin_instead() {
         0,
         "no PIN was asked on the OS path"
     );
-    assert!(!device.seals_new_with_os());
+    assert!(!device.os_can_verify());
     // The next try is sealed by the PIN the user chose, and the OS is not asked again.
     w.client
         .register_passkey(PasskeyConfirmation::new(device.clone(), confirmed()))
@@ -564,6 +564,42 @@ async fn with_no_polkit_agent_a_new_passkey_is_sealed_by_a_pin_instead() {
         0,
         "no PIN was asked on the OS path"
     );
+    // The OS-sealed passkey where the OS cannot ask (no agent now; the helper uninstalled):
+    // nothing is signed, no PIN is asked, the state is untouched, and the device says so.
+    let sealed = fresh.load().unwrap();
+    let fresh_dyn: Arc<dyn PasskeyStateStore> = fresh.clone();
+    let os = Arc::new(ScriptedOs(
+        Mutex::new(vec![Err(StepUpError::OsVerificationUnavailable), Ok(7)]),
+        AtomicUsize::new(0),
+    ));
+    let device = Arc::new(DevicePasskey::new(fresh_dyn.clone()).with_os_verification(os.clone()));
+    for device in [device.clone(), Arc::new(DevicePasskey::new(fresh_dyn))] {
+        let err = w
+            .client
+            .authenticate_passkey_mfa(
+                &[EXPORT],
+                PasskeyConfirmation::new(device.clone(), asked.clone()),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err, StepUpError::OsVerificationUnavailable);
+        assert!(!device.os_can_verify());
+        assert_eq!(fresh.load().unwrap(), sealed);
+    }
+    assert_eq!(
+        asked.0.load(Ordering::Relaxed),
+        0,
+        "no PIN was asked on the OS path"
+    );
+    // Once the OS answers again, it verifies, and the device says it can.
+    w.client
+        .authenticate_passkey_mfa(
+            &[EXPORT],
+            PasskeyConfirmation::new(device.clone(), asked.clone()),
+        )
+        .await
+        .expect("the OS verifies again");
+    assert!(device.os_can_verify());
 }
 
 #[tokio::test]

@@ -35,7 +35,8 @@ pub struct DevicePasskey {
     /// by it instead of a PIN.
     os: Option<Arc<dyn OsVerifier>>,
     /// The OS said it cannot ask (no polkit agent in this session): new passkeys are sealed
-    /// by a PIN from then on, for this process's life.
+    /// by a PIN from then on, and an OS-sealed one is offered for removal, until the OS
+    /// answers again.
     os_cannot_ask: AtomicBool,
 }
 
@@ -63,10 +64,24 @@ impl DevicePasskey {
         self
     }
 
-    /// Whether a new passkey would be sealed by the OS (no PIN asked): OS verification is on
-    /// and has not said it cannot ask.
-    pub fn seals_new_with_os(&self) -> bool {
+    /// Whether the OS verifies this device's passkey user now (no PIN asked; a new passkey is
+    /// sealed by it): OS verification is on and has not said it cannot ask.
+    pub fn os_can_verify(&self) -> bool {
         self.os.is_some() && !self.os_cannot_ask.load(Ordering::Relaxed)
+    }
+
+    /// Runs `ask` (a question to the OS); what the OS says of its own availability is kept.
+    fn ask_os<T>(&self, ask: impl FnOnce() -> Result<T, StepUpError>) -> Result<T, StepUpError> {
+        let answer = ask();
+        match &answer {
+            // No agent to ask: said, and new passkeys take a PIN.
+            Err(StepUpError::OsVerificationUnavailable) => {
+                self.os_cannot_ask.store(true, Ordering::Relaxed)
+            }
+            Err(_) => {}
+            Ok(_) => self.os_cannot_ask.store(false, Ordering::Relaxed),
+        }
+        answer
     }
 
     /// Whether this device holds passkey state (it may hold no credential the server knows).
@@ -112,9 +127,13 @@ impl DevicePasskey {
         let stored = self.store.load()?;
         let (mut token, key) = match stored.as_ref().map(sealed::parse).transpose()? {
             Some(Stored::Sealed(sealed)) if sealed.is_os() => {
-                // No PIN: the OS asks (and refuses); no try is counted here.
-                let os = self.os.as_deref().ok_or(StepUpError::UserNotVerified)?;
-                let (cbor, key) = sealed.open_os(os)?;
+                // No PIN: the OS asks (and refuses); no try is counted here. Without the OS
+                // (its helper uninstalled), nothing opens it.
+                let os = self
+                    .os
+                    .as_deref()
+                    .ok_or(StepUpError::OsVerificationUnavailable)?;
+                let (cbor, key) = self.ask_os(|| sealed.open_os(os))?;
                 (token_of(&cbor)?, key)
             }
             Some(Stored::Sealed(sealed)) => {
@@ -146,14 +165,9 @@ impl DevicePasskey {
             Some(Stored::Unsealed) if !create => return Err(StepUpError::PinNotSet),
             None if !create => return Err(StepUpError::NoPasskeyCredentials),
             unsealed_or_none => {
-                let os = self.os.as_deref().filter(|_| self.seals_new_with_os());
+                let os = self.os.as_deref().filter(|_| self.os_can_verify());
                 let key = match os {
-                    Some(os) => PinKey::new_os(os).inspect_err(|e| {
-                        // No agent to ask: say so, and seal the next try with a PIN.
-                        if matches!(e, StepUpError::OsVerificationUnavailable) {
-                            self.os_cannot_ask.store(true, Ordering::Relaxed);
-                        }
-                    })?,
+                    Some(os) => self.ask_os(|| PinKey::new_os(os))?,
                     None => PinKey::new_pin(&ask(
                         verification,
                         PasskeyPrompt {
