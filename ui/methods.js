@@ -30,6 +30,8 @@ const SEND_PROMPT = 'Press “Send code”: we send a 6-digit code to you.';
  * - `prompt(request)`: the status line before the user acts, if any.
  * - `unlocksRecovery`: a user who has this method may fall back on a recovery code.
  * - `confirm`: nothing to type or sign: the user approves (the server's confirmation).
+ * - `deliberate`: nothing to type: only a press of the submit button itself starts the method
+ *   (never the Enter of an implicit submission), and the focus does not start on it.
  * - `social`: the method runs only in the system browser (`browser`, see social-step.js).
  * - `wallet`: the method signs a message the dialog shows first (`message.command`); it is
  *   signed in the browser (`browser`: a command that waits for a page in the system browser,
@@ -130,6 +132,8 @@ export const METHODS = {
 export const PASSKEY_BY_OS = {
   ...METHODS.passkey,
   pin: false,
+  // Nothing to type: only a press of "Verify with passkey" itself starts it (as "Approve").
+  deliberate: true,
   verify: { ...METHODS.passkey.verify, progress: 'Waiting for your system to confirm it’s you (type your password when it asks)…' },
   prompt: (request) => `Press “Verify with passkey”, then confirm it’s you when your system asks for your password, to let ${request.requester} ${request.actionText}.`,
 };

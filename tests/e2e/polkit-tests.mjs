@@ -138,6 +138,11 @@ export function polkitTests({ openLink, waitFor, waitForMain, waitForDialog, cho
         assert.equal(step.pinRow, true, 'no PIN field');
         assert.match(step.status, /when your system asks for your password/);
         await screenshot(driver, 'polkit-dialog-passkey');
+        // Enter from the method list is no press of "Verify with passkey": the system is not asked.
+        await driver.findElement(By.css('input[name=dlg-method][data-method=passkey]')).sendKeys('\uE007');
+        await waitFor(driver, `return /Press “Verify with passkey” to have your system confirm/.test(document.getElementById('dlg-status').textContent)`, 'the note');
+        await new Promise((r) => setTimeout(r, 1500));
+        assert.equal(agent.auths().length, 1, 'Enter did not ask the system');
         // A wrong password: polkit refuses, the dialog says so, nothing is approved.
         await driver.findElement(By.id('dlg-submit')).click();
         const refused = await waitFor(driver, `const e = document.getElementById('dlg-error');

@@ -82,7 +82,8 @@ export class StepUpDialog {
     this.reveal = new KeyReveal();
 
     el.form.addEventListener('submit', (e) => { e.preventDefault(); this.submit(); });
-    // The server's confirmation needs nothing typed: only a press of "Approve" itself (a
+    // The server's confirmation (and the passkey the OS verifies) needs nothing typed: only a
+    // press of "Approve" ("Verify with passkey") itself (a
     // pointer click, or Enter/Space on the focused button) approves with it, never the Enter
     // of an implicit submission from another control (its synthetic click has no detail and
     // the focus elsewhere).
@@ -252,7 +253,7 @@ export class StepUpDialog {
     if (!method || !this.state.matched) el.title.focus();
     // Nothing to type for the server's confirmation: the focus stays on the title, so that
     // approving takes a move to "Approve" first.
-    else if (method.confirm) el.title.focus();
+    else if (method.confirm || method.deliberate) el.title.focus();
     else (method.send ? el.send : method.code ? el.code : method.pin ? el.pin : method.wallet ? el.browserSign : el.submit).focus();
   }
 
@@ -274,6 +275,12 @@ export class StepUpDialog {
       else this.update({ note: 'Press “Approve” to use your app server’s confirmation.' });
     }
     else if (method.code) verifyCode(this);
+    else if (method.deliberate) {
+      const deliberate = this.deliberate;
+      this.deliberate = false;
+      if (deliberate) verifyPasskey(this);
+      else this.update({ note: 'Press “Verify with passkey” to have your system confirm it’s you.' });
+    }
     else verifyPasskey(this);
   }
 
