@@ -126,7 +126,6 @@ export const METHODS = {
   },
 };
 
-/** The method the dialog runs for a credential, or undefined when this app cannot run it. */
 /** The device passkey where the OS verifies its user (polkit): no PIN; the desktop asks for
  * the user's password when "Verify with passkey" is pressed. */
 export const PASSKEY_BY_OS = {
@@ -138,6 +137,7 @@ export const PASSKEY_BY_OS = {
   prompt: (request) => `Press “Verify with passkey”, then confirm it’s you when your system asks for your password, to let ${request.requester} ${request.actionText}.`,
 };
 
+/** The method the dialog runs for a credential, or undefined when this app cannot run it. */
 export const methodOf = (credential) => METHODS[credential.method];
 
 /** The recovery-code choice, which no credential lists: it is the account's, not a device's. */

@@ -25,7 +25,7 @@ const PYTHON = process.env.E2E_PYTHON ?? '/usr/bin/python3';
 const WINDOW_TITLE = 'Stepup Desktop';
 
 /** Dumps the tree in its current state under `label`; a11y.py's findings. */
-function dumpTree(artifacts, label, { dialog, waitFor, waitWhere, append = true } = {}) {
+export function dumpTree(artifacts, label, { dialog, waitFor, waitWhere, append = true } = {}) {
   const args = [join(HERE, 'a11y.py'), '--window', WINDOW_TITLE, '--label', label, '--out', join(artifacts, 'a11y-dialog.txt')];
   if (dialog) args.push('--dialog', dialog);
   if (waitFor) args.push('--wait-for', waitFor);
@@ -39,7 +39,7 @@ function dumpTree(artifacts, label, { dialog, waitFor, waitWhere, append = true 
 const escapeRegex = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The rule breaks in one state, as readable lines (empty when it passes). */
-function problems(label, result, { dialogTitle } = {}) {
+export function problems(label, result, { dialogTitle } = {}) {
   const out = [];
   if (!result.settled) out.push(`${label}: the tree did not show the expected state (${result.why})`);
   if (result.nodes < 5) out.push(`${label}: only ${result.nodes} nodes: is the AT-SPI bridge on?`);

@@ -18,6 +18,7 @@ import { createInterface } from 'node:readline';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
+import { dumpTree, problems } from './a11y-tests.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const AGENT = join(HERE, '..', 'polkit', 'agent.py');
@@ -41,7 +42,7 @@ function startAgent(plan) {
   };
 }
 
-export function polkitTests({ openLink, waitFor, waitForMain, waitForDialog, chooseMethod, closeDialog, screenshot, text, By }) {
+export function polkitTests({ ARTIFACTS, openLink, waitFor, waitForMain, waitForDialog, chooseMethod, closeDialog, screenshot, text, By }) {
   const status = (driver) => driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
     window.__TAURI_INTERNALS__.invoke('device_passkey_status').then(done, (e) => done({ error: e }))`);
 
@@ -138,6 +139,10 @@ export function polkitTests({ openLink, waitFor, waitForMain, waitForDialog, cho
         assert.equal(step.pinRow, true, 'no PIN field');
         assert.match(step.status, /when your system asks for your password/);
         await screenshot(driver, 'polkit-dialog-passkey');
+        // What a screen reader gets of this step: every control named, no raw code.
+        const title = await text(driver, 'dlg-title');
+        const tree = dumpTree(ARTIFACTS, 'dialog: the passkey step the OS verifies', { dialog: title, waitFor: '^Verify with passkey$', append: false });
+        assert.deepEqual(problems('OS passkey step', tree, { dialogTitle: title }), [], `tree in ${tree.dump}`);
         // Enter from the method list is no press of "Verify with passkey": the system is not asked.
         await driver.findElement(By.css('input[name=dlg-method][data-method=passkey]')).sendKeys('\uE007');
         await waitFor(driver, `return /Press “Verify with passkey” to have your system confirm/.test(document.getElementById('dlg-status').textContent)`, 'the note');

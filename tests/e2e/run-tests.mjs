@@ -1708,7 +1708,7 @@ Object.assign(tests, focusTests({ SCHEME, openLink, waitFor, waitForMain, waitFo
 // ordinary user, with the package installed and the user's password for its agent.
 const POLKIT = Boolean(process.env.E2E_POLKIT_PASSWORD_FILE);
 if (POLKIT) {
-  Object.assign(tests, polkitTests({ openLink, waitFor, waitForMain, waitForDialog, chooseMethod, closeDialog, screenshot, text, By }));
+  Object.assign(tests, polkitTests({ ARTIFACTS, openLink, waitFor, waitForMain, waitForDialog, chooseMethod, closeDialog, screenshot, text, By }));
 }
 
 const argsFor = {

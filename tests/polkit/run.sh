@@ -106,6 +106,10 @@ if [ -n "$app" ]; then
   e2e=$work/e2e
   mkdir -p "$e2e/repo/tests" "$e2e/bin"
   cp -a "$root/tests/e2e" "$root/tests/polkit" "$e2e/repo/tests/"
+  # What a11y.py reads the raw method and scope codes from.
+  mkdir -p "$e2e/repo/crates/stepup-protocol/src" "$e2e/repo/ui"
+  cp "$root/crates/stepup-protocol/src/scope.rs" "$e2e/repo/crates/stepup-protocol/src/"
+  cp "$root/ui/methods.js" "$e2e/repo/ui/"
   install -m 0755 "$app" "$(dirname "$app")/stepup-sandbox" "$driver" "$e2e/bin/"
   # The password reaches the agent only, through a file of the user's (not the app's env).
   printf '%s' "$password" > "$e2e/password"

@@ -83,10 +83,9 @@ export class StepUpDialog {
 
     el.form.addEventListener('submit', (e) => { e.preventDefault(); this.submit(); });
     // The server's confirmation (and the passkey the OS verifies) needs nothing typed: only a
-    // press of "Approve" ("Verify with passkey") itself (a
-    // pointer click, or Enter/Space on the focused button) approves with it, never the Enter
-    // of an implicit submission from another control (its synthetic click has no detail and
-    // the focus elsewhere).
+    // press of "Approve" ("Verify with passkey") itself (a pointer click, or Enter/Space on
+    // the focused button) starts it, never the Enter of an implicit submission from another
+    // control (its synthetic click has no detail and the focus elsewhere).
     el.submit.addEventListener('click', (e) => { this.deliberate = e.detail > 0 || document.activeElement === el.submit; });
     el.cancel.addEventListener('click', () => this.cancel());
     el.deny.addEventListener('click', () => this.deny());
