@@ -45,9 +45,8 @@ impl Polkit {
     /// root: polkit authorises root without asking anyone, so it verifies no user there (the
     /// helper refuses uid 0 too).
     pub fn detect() -> Option<Self> {
-        use std::os::unix::fs::MetadataExt as _;
-        // /proc/self belongs to the process's effective uid.
-        let root = std::fs::metadata("/proc/self").map_or(true, |m| m.uid() == 0);
+        // Unknown counts as root: the PIN then, never an OS that asks nobody.
+        let root = effective_uid().is_none_or(|uid| uid == 0);
         let all = [PKEXEC, POLKIT_HELPER, POLKIT_POLICY, SYSTEM_BUS];
         (!root && all.iter().all(|p| Path::new(p).exists())).then(|| Self {
             pkexec: PKEXEC.into(),
@@ -113,6 +112,23 @@ impl OsVerifier for Polkit {
     }
 }
 
+/// This process's effective uid, from `/proc/self/status` (its `Uid:` line: real, effective,
+/// saved, filesystem), read up to 8 KiB.
+fn effective_uid() -> Option<u32> {
+    let mut status = String::new();
+    std::fs::File::open("/proc/self/status")
+        .ok()?
+        .take(8192)
+        .read_to_string(&mut status)
+        .ok()?;
+    uid_of(&status)
+}
+
+fn uid_of(status: &str) -> Option<u32> {
+    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// What pkexec's exit says when it is not a release (pkexec(1)): 126 the user dismissed the
 /// agent's dialog; 127 not authorised (a wrong password), or no agent to ask (said on
 /// stderr: the device passkey then offers a PIN), or a dialog dismissed on the way; anything
@@ -148,6 +164,15 @@ fn refusal(code: Option<i32>, stderr: &[u8]) -> Option<StepUpError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_effective_uid_is_read_from_the_status_line() {
+        assert_eq!(uid_of("Name:\tx\nUid:\t1000\t0\t0\t0\nGid:\t1\n"), Some(0));
+        assert_eq!(uid_of("Uid:\t0\t1001\t1001\t1001\n"), Some(1001));
+        assert_eq!(uid_of("Uid:\t0\n"), None);
+        assert_eq!(uid_of("Gid:\t0\t0\n"), None);
+        assert!(effective_uid().is_some(), "this process's own status");
+    }
 
     #[test]
     fn pkexec_exits_say_what_happened() {
