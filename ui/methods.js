@@ -31,7 +31,8 @@ const SEND_PROMPT = 'Press “Send code”: we send a 6-digit code to you.';
  * - `unlocksRecovery`: a user who has this method may fall back on a recovery code.
  * - `confirm`: nothing to type or sign: the user approves (the server's confirmation).
  * - `deliberate`: nothing to type: only a press of the submit button itself starts the method
- *   (never the Enter of an implicit submission), and the focus does not start on it.
+ *   (never the Enter of an implicit submission; that shows this note instead), and the focus
+ *   does not start on it.
  * - `social`: the method runs only in the system browser (`browser`, see social-step.js).
  * - `wallet`: the method signs a message the dialog shows first (`message.command`); it is
  *   signed in the browser (`browser`: a command that waits for a page in the system browser,
@@ -103,6 +104,7 @@ export const METHODS = {
   server_confirmation: {
     label: (alias) => `Confirmation from your app’s server${aside(alias)}`,
     confirm: true,
+    deliberate: 'Press “Approve” to use your app server’s confirmation.',
     verify: {
       command: 'approve_with_server_confirmation',
       args: ['requestId'],
@@ -131,8 +133,7 @@ export const METHODS = {
 export const PASSKEY_BY_OS = {
   ...METHODS.passkey,
   pin: false,
-  // Nothing to type: only a press of "Verify with passkey" itself starts it (as "Approve").
-  deliberate: true,
+  deliberate: 'Press “Verify with passkey” to have your system confirm it’s you.',
   verify: { ...METHODS.passkey.verify, progress: 'Waiting for your system to confirm it’s you (type your password when it asks)…' },
   prompt: (request) => `Press “Verify with passkey”, then confirm it’s you when your system asks for your password, to let ${request.requester} ${request.actionText}.`,
 };

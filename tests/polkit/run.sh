@@ -95,14 +95,8 @@ STEPUP_POLKIT_TRANSCRIPT="${STEPUP_POLKIT_TRANSCRIPT:-}" STEPUP_POLKIT_PASSWORD=
 # The app in its real window, as the user: the E2E tools are root's to install (tests/e2e/setup.sh),
 # the user's to run, from a copy the user can read.
 if [ -n "$app" ]; then
-  for tool in xvfb-run dbus-run-session gnome-keyring-daemon WebKitWebDriver node xclip chromium openbox dunst xdotool pgrep; do
-    command -v "$tool" >/dev/null || { bash "$root/tests/e2e/setup.sh"; break; }
-  done
+  bash "$root/tests/e2e/setup.sh" # installs only what is missing
   driver=$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")
-  if [ ! -x "$driver" ] || [ ! -d "$root/tests/e2e/node_modules/selenium-webdriver" ]; then
-    bash "$root/tests/e2e/setup.sh"
-    driver=$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")
-  fi
   e2e=$work/e2e
   mkdir -p "$e2e/repo/tests" "$e2e/bin"
   cp -a "$root/tests/e2e" "$root/tests/polkit" "$e2e/repo/tests/"

@@ -250,9 +250,9 @@ export class StepUpDialog {
     const { method } = chosen(this.state);
     // With a number to match, nothing is preselected for the keyboard: the user picks.
     if (!method || !this.state.matched) el.title.focus();
-    // Nothing to type for the server's confirmation: the focus stays on the title, so that
-    // approving takes a move to "Approve" first.
-    else if (method.confirm || method.deliberate) el.title.focus();
+    // Nothing to type (the server's confirmation, the passkey the OS verifies): the focus
+    // stays on the title, so that approving takes a move to the button first.
+    else if (method.deliberate) el.title.focus();
     else (method.send ? el.send : method.code ? el.code : method.pin ? el.pin : method.wallet ? el.browserSign : el.submit).focus();
   }
 
@@ -267,20 +267,17 @@ export class StepUpDialog {
     else if (!state.armed) return; // too soon to approve: the submit button says so
     else if (method.wallet) { if (state.pasting) verifyPasted(this); }
     else if (method.social) continueSocial(this);
-    else if (method.confirm) {
-      const deliberate = this.deliberate;
-      this.deliberate = false;
-      if (deliberate) this.verify({});
-      else this.update({ note: 'Press “Approve” to use your app server’s confirmation.' });
-    }
+    else if (method.deliberate && !this.takeDeliberate()) this.update({ note: method.deliberate });
+    else if (method.confirm) this.verify({});
     else if (method.code) verifyCode(this);
-    else if (method.deliberate) {
-      const deliberate = this.deliberate;
-      this.deliberate = false;
-      if (deliberate) verifyPasskey(this);
-      else this.update({ note: 'Press “Verify with passkey” to have your system confirm it’s you.' });
-    }
     else verifyPasskey(this);
+  }
+
+  /** Whether the submission being handled is a press of the submit button itself; read once. */
+  takeDeliberate() {
+    const deliberate = this.deliberate;
+    this.deliberate = false;
+    return deliberate;
   }
 
   /** Runs the chosen method's verify command (or `step`, another command that ends in an

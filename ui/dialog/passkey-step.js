@@ -5,13 +5,14 @@
 // password when "Verify with passkey" is pressed.
 
 import { el } from './elements.js';
+import { chosen } from './view.js';
 
 /** Verifies with the chosen passkey and the typed PIN; after a failure the PIN field is
  * empty and focused, ready for another try. */
 export async function verifyPasskey(dialog) {
   const { request } = dialog.state;
-  // Verified by the OS: no PIN; the desktop asks for the user's password itself.
-  if (dialog.state.passkeyByOs) {
+  // Verified by the OS (the chosen method asks no PIN): the desktop asks for the password.
+  if (!chosen(dialog.state).method.pin) {
     const error = await dialog.verify({ pin: '' });
     if (error && dialog.showing(request)) el.submit.focus();
     return;

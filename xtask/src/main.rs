@@ -246,19 +246,11 @@ fn conformance(root: &Path) -> Result<(), String> {
             .current_dir(&dir),
     ))?;
     // The request-diff test: our client's side is an example binary of stepup-client.
-    run(Step::new(
+    client_example(
+        root,
+        "request_flows",
         "build request_flows (our side of the request diff)",
-        cargo()
-            .args([
-                "build",
-                "-p",
-                "stepup-client",
-                "--example",
-                "request_flows",
-                "--locked",
-            ])
-            .current_dir(root),
-    ))?;
+    )?;
     run(Step::new(
         "request diff: our client and the JS SDK send the same requests",
         Command::new("node")
@@ -313,19 +305,7 @@ fn installed_package_test(root: &Path) -> Result<(), String> {
             .arg(target_dir(root).join("debug/stepup-sandbox"))
             .current_dir(root),
     ))?;
-    run(Step::new(
-        "build the polkit probe",
-        cargo()
-            .args([
-                "build",
-                "-p",
-                "stepup-client",
-                "--example",
-                "os_verification_probe",
-                "--locked",
-            ])
-            .current_dir(root),
-    ))?;
+    client_example(root, "os_verification_probe", "build the polkit probe")?;
     // The debug app and sandbox its E2E drives (a no-op after the E2E suite).
     run(Step::new(
         "build the app the polkit E2E drives",
@@ -347,6 +327,23 @@ fn installed_package_test(root: &Path) -> Result<(), String> {
             .arg(&made.deb)
             .arg(target_dir(root).join("debug/examples/os_verification_probe"))
             .arg(target_dir(root).join("debug/stepup-desktop"))
+            .current_dir(root),
+    ))
+}
+
+/// Builds one of stepup-client's examples (a test's own program), as step `what`.
+fn client_example(root: &Path, example: &str, what: &str) -> Result<(), String> {
+    run(Step::new(
+        what,
+        cargo()
+            .args([
+                "build",
+                "-p",
+                "stepup-client",
+                "--example",
+                example,
+                "--locked",
+            ])
             .current_dir(root),
     ))
 }

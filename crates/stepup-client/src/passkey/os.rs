@@ -142,11 +142,7 @@ fn refusal(code: Option<i32>, stderr: &[u8]) -> Option<StepUpError> {
             tracing::warn!(pkexec = %said, "no polkit authentication agent runs in this session");
             Some(StepUpError::OsVerificationUnavailable)
         }
-        Some(126) => {
-            tracing::info!(pkexec = %said, "the OS's user verification was dismissed");
-            Some(StepUpError::Cancelled)
-        }
-        Some(127) if said.contains("dismissed") => {
+        Some(code @ (126 | 127)) if code == 126 || said.contains("dismissed") => {
             tracing::info!(pkexec = %said, "the OS's user verification was dismissed");
             Some(StepUpError::Cancelled)
         }
@@ -176,37 +172,42 @@ mod tests {
 
     #[test]
     fn pkexec_exits_say_what_happened() {
-        assert!(refusal(Some(0), b"").is_none());
-        // pkexec's own words (polkit 122-126): a wrong password, as a real run said it.
-        let not_authorised = b"Error executing command as another user: Not authorized\n\nThis incident has been reported.\n";
-        assert!(matches!(
-            refusal(Some(127), not_authorised),
-            Some(StepUpError::UserNotVerified)
-        ));
-        // No agent registered for the caller.
-        let no_agent = b"Error executing command as another user: No authentication agent found.\n";
-        assert!(matches!(
-            refusal(Some(127), no_agent),
-            Some(StepUpError::OsVerificationUnavailable)
-        ));
-        // The agent's dialog dismissed.
-        assert!(matches!(
-            refusal(Some(126), b""),
-            Some(StepUpError::Cancelled)
-        ));
-        let dismissed = b"Error executing command as another user: Request dismissed\n";
-        assert!(matches!(
-            refusal(Some(127), dismissed),
-            Some(StepUpError::Cancelled)
-        ));
-        // The helper's own refusals (1, 2) and a signal are no release either.
-        assert!(matches!(
-            refusal(Some(1), b"stepup-uv-helper: refused"),
-            Some(StepUpError::UserNotVerified)
-        ));
-        assert!(matches!(
-            refusal(None, b""),
-            Some(StepUpError::UserNotVerified)
-        ));
+        // pkexec's own words (polkit 122-126), as real runs said them.
+        let not_authorised: &[u8] = b"Error executing command as another user: Not authorized\n\nThis incident has been reported.\n";
+        let no_agent: &[u8] =
+            b"Error executing command as another user: No authentication agent found.\n";
+        let dismissed: &[u8] = b"Error executing command as another user: Request dismissed\n";
+        for (code, said, answer) in [
+            (Some(0), &b""[..], None),
+            // A wrong password.
+            (
+                Some(127),
+                not_authorised,
+                Some(StepUpError::UserNotVerified),
+            ),
+            // No agent registered for the caller.
+            (
+                Some(127),
+                no_agent,
+                Some(StepUpError::OsVerificationUnavailable),
+            ),
+            // The agent's dialog dismissed.
+            (Some(126), b"", Some(StepUpError::Cancelled)),
+            (Some(127), dismissed, Some(StepUpError::Cancelled)),
+            // The helper's own refusals (1, 2) and a signal are no release either.
+            (
+                Some(1),
+                b"stepup-uv-helper: refused",
+                Some(StepUpError::UserNotVerified),
+            ),
+            (None, b"", Some(StepUpError::UserNotVerified)),
+        ] {
+            assert_eq!(
+                refusal(code, said),
+                answer,
+                "{code:?} {}",
+                String::from_utf8_lossy(said)
+            );
+        }
     }
 }
